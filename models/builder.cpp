@@ -1,0 +1,462 @@
+#include "models/builder.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+
+#include "common/error.hpp"
+#include "common/units.hpp"
+
+namespace collemu::models {
+
+using common::InputError;
+
+namespace {
+
+[[noreturn]] void impossible(const FabricConfig& c, std::string_view key, const std::string& why) {
+  throw InputError(c.where(key), "impossible topology: " + why + " (key '" + std::string(key) + "' = '" +
+                                     c.text(key) + "')");
+}
+
+std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<std::uint32_t>((a + b - 1) / b); }
+
+struct Params {
+  std::uint32_t regions, buildings_per_region, gpus_per_building, gpus_per_domain, planes, nic_ports;
+  double nic_Bps, port_Bps, nvlink_Bps, nvlink_latency_s, hop_latency_s, building_delay_s, region_delay_s;
+  std::string kind;
+  Attach attach;
+  // DSF
+  std::uint32_t dsf_leaf_ports, dsf_fes, dsf_fe_ports;
+  double dsf_leaf_ratio;
+  // NSF
+  int nsf_tiers;
+  std::uint32_t nsf_leaf_ports, nsf_spines, nsf_spine_ports, nsf_pod_leaves, nsf_supers, nsf_super_ports;
+  double nsf_leaf_ratio, nsf_spine_ratio;
+  // BAG
+  bool bag;
+  double bag_ratio, bag_port_Bps, region_Bps;
+  std::uint32_t bag_ports;
+  std::optional<std::int64_t> bag_switches;
+};
+
+std::uint32_t as_u32(const FabricConfig& c, std::string_view key, std::int64_t limit = 1'000'000'000) {
+  std::int64_t v = c.count(key);
+  if (v > limit) impossible(c, key, "at most " + std::to_string(limit) + " allowed");
+  return static_cast<std::uint32_t>(v);
+}
+
+Params read(const FabricConfig& c) {
+  Params p{};
+  p.regions = as_u32(c, "regions", 1000);
+  p.buildings_per_region = as_u32(c, "region.buildings", 1000);
+  p.gpus_per_building = as_u32(c, "building.gpus", 100'000'000);
+  p.gpus_per_domain = as_u32(c, "scaleup.gpus", 1'000'000);
+  p.planes = as_u32(c, "fabric.planes", 255);
+  p.nic_ports = as_u32(c, "nic.ports", 256);
+  p.nic_Bps = c.bandwidth_Bps("nic.speed");
+  p.port_Bps = p.nic_Bps / p.nic_ports;
+  p.nvlink_Bps = c.bandwidth_Bps("scaleup.bandwidth");
+  p.nvlink_latency_s = c.duration_s("scaleup.latency");
+  p.hop_latency_s = c.duration_s("fabric.hop_latency");
+  p.building_delay_s = c.distance_m("building.distance") * common::kFibreDelay_s_per_m;
+  p.region_delay_s = c.distance_m("region.distance") * common::kFibreDelay_s_per_m;
+  p.kind = c.choice("fabric.kind");
+  p.attach = c.choice("fabric.attach") == "rail" ? Attach::Rail : Attach::Rack;
+  p.dsf_leaf_ports = as_u32(c, "dsf.leaf_ports");
+  p.dsf_fes = as_u32(c, "dsf.fabric_elements");
+  p.dsf_fe_ports = as_u32(c, "dsf.fe_ports");
+  p.dsf_leaf_ratio = c.ratio("dsf.leaf_oversubscription");
+  p.nsf_tiers = static_cast<int>(c.count("nsf.tiers"));
+  p.nsf_leaf_ports = as_u32(c, "nsf.leaf_ports");
+  p.nsf_spines = as_u32(c, "nsf.spines");
+  p.nsf_spine_ports = as_u32(c, "nsf.spine_ports");
+  p.nsf_pod_leaves = as_u32(c, "nsf.pod_leaves");
+  p.nsf_supers = as_u32(c, "nsf.supers");
+  p.nsf_super_ports = as_u32(c, "nsf.super_ports");
+  p.nsf_leaf_ratio = c.ratio("nsf.leaf_oversubscription");
+  p.nsf_spine_ratio = c.ratio("nsf.spine_oversubscription");
+  p.bag = c.boolean("bag.enabled");
+  p.bag_ratio = c.ratio("bag.oversubscription");
+  p.bag_port_Bps = c.bandwidth_Bps("bag.port_speed");
+  p.region_Bps = c.bandwidth_Bps("bag.region_capacity");
+  p.bag_ports = as_u32(c, "bag.ports");
+  p.bag_switches = c.count_or_auto("bag.switches");
+
+  if (p.gpus_per_building % p.gpus_per_domain != 0)
+    impossible(c, "building.gpus", "a building must hold whole scale-up domains of scaleup.gpus = " +
+                                       std::to_string(p.gpus_per_domain) + " GPUs");
+  if (p.nic_ports % p.planes != 0)
+    impossible(c, "nic.ports", "every plane needs the same number of ports of each NIC, so nic.ports must be "
+                               "a multiple of fabric.planes = " + std::to_string(p.planes));
+  if (p.nsf_tiers != 2 && p.nsf_tiers != 3) impossible(c, "nsf.tiers", "an NSF has 2 or 3 tiers");
+  if (c.preset() == "fat-tree" && c.count("fat_tree.k") % 2 != 0)
+    impossible(c, "fat_tree.k", "a k-ary fat-tree needs an even k");
+  const std::uint64_t total = std::uint64_t{p.regions} * p.buildings_per_region * p.gpus_per_building;
+  if (total > 4'000'000'000ULL / 3) impossible(c, "building.gpus", "more than 1.3 billion GPUs in all");
+  return p;
+}
+
+class Builder {
+ public:
+  Builder(const FabricConfig& c, Fabric& f) : c_(c), f_(f), p_(read(c)) {}
+
+  void build() {
+    auto& L = f_.layout;
+    L.name = c_.preset();
+    L.gpus_per_domain = p_.gpus_per_domain;
+    L.planes = p_.planes;
+    L.nic_ports = p_.nic_ports;
+    L.attach = p_.attach;
+    L.port_select = c_.choice("nic.port_select") == "hash" ? PortSelect::Hash : PortSelect::Spray;
+    L.ecmp_hash = c_.choice("nsf.hash") == "five-tuple" ? EcmpHash::FiveTuple : EcmpHash::QueuePair;
+    L.wiring = c_.choice("bag.wiring") == "spread" ? BagWiring::Spread : BagWiring::Planar;
+    L.has_bag = p_.bag;
+    L.gpus_per_building = p_.gpus_per_building;
+    L.configured_bag_oversubscription = p_.bag ? p_.bag_ratio : 0;
+
+    const std::uint32_t nb = p_.regions * p_.buildings_per_region;
+    L.buildings.resize(nb);
+    for (std::uint32_t r = 0; r < p_.regions; ++r)
+      L.regions.push_back(RegionLayout{kNoNode, 0, r * p_.buildings_per_region, p_.buildings_per_region});
+    // GPUs first so that a GPU's node id is its global ordinal, then NICs (NIC of GPU g is G + g).
+    for (std::uint32_t bi = 0; bi < nb; ++bi) {
+      BuildingLayout& B = L.buildings[bi];
+      B.region = static_cast<std::uint16_t>(bi / p_.buildings_per_region);
+      B.building = static_cast<std::uint16_t>(bi % p_.buildings_per_region);
+      B.kind = building_kind(bi);
+      B.nsf_tiers = B.kind == BuildingKind::Nsf ? p_.nsf_tiers : 0;
+      B.n_gpus = p_.gpus_per_building;
+      B.leaf_ports = B.kind == BuildingKind::Dsf ? p_.dsf_leaf_ports : p_.nsf_leaf_ports;
+      for (std::uint32_t i = 0; i < B.n_gpus; ++i) {
+        NodeId id = f_.add_node(Node{NodeKind::Gpu, 0, B.region, B.building, i, 0});
+        if (i == 0) B.gpu_base = id;
+      }
+    }
+    for (auto& B : L.buildings)
+      for (std::uint32_t i = 0; i < B.n_gpus; ++i) {
+        NodeId id = f_.add_node(Node{NodeKind::Nic, 0, B.region, B.building, i, 0});
+        if (i == 0) B.nic_base = id;
+      }
+    for (auto& B : L.buildings) add_switch_nodes(B);
+    if (p_.bag) add_bag_nodes();
+
+    for (auto& B : L.buildings) add_building_links(B);
+    if (p_.bag) {
+      for (auto& B : L.buildings) add_top_bag_links(B);
+      add_inter_region_links();
+      check_bag_ports();
+    }
+    f_.finalize();
+  }
+
+ private:
+  BuildingKind building_kind(std::uint32_t bi) const {
+    if (p_.kind == "dsf") return BuildingKind::Dsf;
+    if (p_.kind == "nsf") return BuildingKind::Nsf;
+    return (bi % p_.buildings_per_region) % 2 == 0 ? BuildingKind::Dsf : BuildingKind::Nsf;  // mixed
+  }
+
+  std::uint32_t ports_per_plane() const { return p_.nic_ports / p_.planes; }
+  std::uint32_t slots(const BuildingLayout& B) const { return B.n_gpus * ports_per_plane(); }
+  // NIC-facing ports in use on host leaf i.
+  std::uint32_t used_ports(const BuildingLayout& B, std::uint32_t leaf) const {
+    return std::min(B.leaf_ports, slots(B) - leaf * B.leaf_ports);
+  }
+
+  NodeId add_block(NodeKind kind, const BuildingLayout& B, std::uint32_t plane, std::uint32_t n,
+                   std::uint32_t group_size = 0) {
+    NodeId base = kNoNode;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      std::uint32_t group = group_size ? i / group_size : 0;
+      NodeId id = f_.add_node(Node{kind, static_cast<std::uint8_t>(plane), B.region, B.building, i, group});
+      if (i == 0) base = id;
+    }
+    return base;
+  }
+
+  // The building's BAG capacity per plane (per direction), given the capacity entering its top tier.
+  double bag_capacity(double below_top_Bps) const { return below_top_Bps / p_.bag_ratio; }
+
+  void add_switch_nodes(BuildingLayout& B) {
+    if (p_.gpus_per_domain > 1) B.nvs_base = add_block(NodeKind::NvSwitch, B, 0, B.n_gpus / p_.gpus_per_domain);
+    const std::uint32_t n_leaves = ceil_div(slots(B), B.leaf_ports);
+    B.planes.resize(p_.planes);
+    for (std::uint32_t pl = 0; pl < p_.planes; ++pl) {
+      PlaneLayout& P = B.planes[pl];
+      P.n_leaves = n_leaves;
+      P.leaf_base = add_block(NodeKind::Leaf, B, pl, n_leaves, B.kind == BuildingKind::Nsf ? p_.nsf_pod_leaves : 0);
+      if (B.kind == BuildingKind::Dsf) {
+        if (p_.bag) {
+          // Edge leaves have as many ports as host leaves, all facing the BAG.
+          const double host_up = slots(B) * p_.port_Bps / p_.dsf_leaf_ratio;
+          P.n_edges = static_cast<std::uint32_t>(std::ceil(bag_capacity(host_up) / (B.leaf_ports * p_.port_Bps) - 1e-9));
+          P.edge_base = add_block(NodeKind::EdgeLeaf, B, pl, P.n_edges);
+        }
+        if (n_leaves + P.n_edges > p_.dsf_fe_ports)
+          impossible(c_, "building.gpus",
+                     "more GPUs than ports: a DSF plane needs " + std::to_string(n_leaves) + " host leaves + " +
+                         std::to_string(P.n_edges) + " edge leaves but a fabric element connects at most " +
+                         std::to_string(p_.dsf_fe_ports) + " (dsf.fe_ports); use more planes or fewer GPUs");
+        P.n_mid = p_.dsf_fes;
+        P.mid_base = add_block(NodeKind::FabricElement, B, pl, P.n_mid);
+        P.top_base = P.edge_base;
+        P.n_top = P.n_edges;
+      } else if (p_.nsf_tiers == 2) {
+        if (n_leaves > p_.nsf_spine_ports)
+          impossible(c_, "building.gpus",
+                     "more GPUs than ports: a 2-tier NSF plane needs " + std::to_string(n_leaves) +
+                         " leaves but a spine connects at most " + std::to_string(p_.nsf_spine_ports) +
+                         " (nsf.spine_ports); use nsf.tiers=3 or more planes");
+        P.n_pods = 1;
+        P.leaves_per_pod = n_leaves;
+        P.spines_per_pod = p_.nsf_spines;
+        P.n_mid = p_.nsf_spines;
+        P.mid_base = add_block(NodeKind::Spine, B, pl, P.n_mid);
+        P.top_base = P.mid_base;
+        P.n_top = P.n_mid;
+      } else {
+        if (p_.nsf_pod_leaves > p_.nsf_spine_ports)
+          impossible(c_, "nsf.pod_leaves", "a pod spine connects at most " + std::to_string(p_.nsf_spine_ports) +
+                                               " leaves (nsf.spine_ports)");
+        P.leaves_per_pod = p_.nsf_pod_leaves;
+        P.n_pods = ceil_div(n_leaves, p_.nsf_pod_leaves);
+        if (P.n_pods > p_.nsf_super_ports)
+          impossible(c_, "building.gpus",
+                     "more GPUs than ports: a 3-tier NSF plane needs " + std::to_string(P.n_pods) +
+                         " pods but a super-spine connects at most " + std::to_string(p_.nsf_super_ports) +
+                         " (nsf.super_ports)");
+        P.spines_per_pod = p_.nsf_spines;
+        P.n_mid = P.n_pods * p_.nsf_spines;
+        P.mid_base = add_block(NodeKind::Spine, B, pl, P.n_mid, p_.nsf_spines);
+        P.supers_per_group = p_.nsf_supers;
+        P.super_base = add_block(NodeKind::SuperSpine, B, pl, p_.nsf_spines * p_.nsf_supers, p_.nsf_supers);
+        P.top_base = P.super_base;
+        P.n_top = p_.nsf_spines * p_.nsf_supers;
+      }
+    }
+  }
+
+  void add_bag_nodes() {
+    auto& L = f_.layout;
+    // Capacity each region's BAG must switch, per direction: its buildings' BAG links + inter-region links.
+    double building_Bps = 0;
+    for (std::uint32_t b = 0; b < p_.buildings_per_region; ++b)
+      building_Bps += building_bag_Bps(L.buildings[b]);
+    const double inter_Bps = (p_.regions - 1) * p_.region_Bps;
+    const double switch_Bps = p_.bag_ports * p_.bag_port_Bps;
+    std::uint32_t n;
+    if (p_.bag_switches) {
+      if (*p_.bag_switches % p_.planes != 0)
+        impossible(c_, "bag.switches", "BAG switches are split evenly over the planes, so bag.switches must be a "
+                                       "multiple of fabric.planes = " + std::to_string(p_.planes));
+      n = static_cast<std::uint32_t>(*p_.bag_switches);
+    } else {
+      n = static_cast<std::uint32_t>(std::ceil((building_Bps + inter_Bps) / switch_Bps - 1e-9));
+      n = std::max<std::uint32_t>(n, 1);
+      n = ceil_div(n, p_.planes) * p_.planes;
+    }
+    for (auto& R : L.regions) {
+      R.n_bag = n;
+      for (std::uint32_t i = 0; i < n; ++i) {
+        NodeId id = f_.add_node(Node{NodeKind::Bag, static_cast<std::uint8_t>(i / (n / p_.planes)),
+                                     static_cast<std::uint16_t>(&R - L.regions.data()), 0, i, 0});
+        if (i == 0) R.bag_base = id;
+      }
+    }
+  }
+
+  // The capacity a building sends up to the BAG (all planes, per direction).
+  double building_bag_Bps(const BuildingLayout& B) const {
+    const double nic_side = slots(B) * p_.port_Bps * p_.planes;
+    if (B.kind == BuildingKind::Dsf) return bag_capacity(nic_side / p_.dsf_leaf_ratio);
+    double up = nic_side / p_.nsf_leaf_ratio;
+    if (p_.nsf_tiers == 3) up /= p_.nsf_spine_ratio;
+    return bag_capacity(up);
+  }
+
+  std::uint32_t domains(const BuildingLayout& B) const { return B.n_gpus / p_.gpus_per_domain; }
+
+  void add_building_links(BuildingLayout& B) {
+    const double lat = p_.hop_latency_s;
+    for (std::uint32_t i = 0; i < B.n_gpus; ++i) {
+      const NodeId gpu = B.gpu_base + i, nic = B.nic_base + i;
+      if (B.nvs_base != kNoNode)
+        f_.add_duplex(gpu, B.nvs_base + i / p_.gpus_per_domain, p_.nvlink_Bps, p_.nvlink_latency_s,
+                      LinkTier::NvLink);
+      f_.add_duplex(gpu, nic, p_.nic_Bps, 0.0, LinkTier::HostNic);
+    }
+    // NIC port k is on plane k % planes, in slot j = k / planes of that plane. Slots fill leaves in order.
+    const std::uint32_t ppp = ports_per_plane();
+    const std::uint32_t nd = domains(B);
+    for (std::uint32_t i = 0; i < B.n_gpus; ++i) {
+      const std::uint32_t d = i / p_.gpus_per_domain, g = i % p_.gpus_per_domain;
+      const std::uint32_t order = p_.attach == Attach::Rack ? i : g * nd + d;
+      for (std::uint32_t k = 0; k < p_.nic_ports; ++k) {
+        const std::uint32_t pl = k % p_.planes, slot = order * ppp + k / p_.planes;
+        f_.add_duplex(B.nic_base + i, B.planes[pl].leaf_base + slot / B.leaf_ports, p_.port_Bps, lat,
+                      LinkTier::Access);
+      }
+    }
+    for (std::uint32_t pl = 0; pl < p_.planes; ++pl) {
+      PlaneLayout& P = B.planes[pl];
+      if (B.kind == BuildingKind::Dsf) {
+        for (std::uint32_t l = 0; l < P.n_leaves; ++l) {
+          const double up = used_ports(B, l) * p_.port_Bps / p_.dsf_leaf_ratio;
+          for (std::uint32_t fe = 0; fe < P.n_mid; ++fe)
+            f_.add_duplex(P.leaf_base + l, P.mid_base + fe, up / P.n_mid, lat, LinkTier::L1L2);
+        }
+        if (P.n_edges) {
+          const double host_up = slots(B) * p_.port_Bps / p_.dsf_leaf_ratio;
+          const double per_edge = bag_capacity(host_up) / P.n_edges;
+          for (std::uint32_t e = 0; e < P.n_edges; ++e)
+            for (std::uint32_t fe = 0; fe < P.n_mid; ++fe)
+              f_.add_duplex(P.edge_base + e, P.mid_base + fe, per_edge / P.n_mid, lat, LinkTier::EdgeFabric);
+        }
+      } else {
+        for (std::uint32_t l = 0; l < P.n_leaves; ++l) {
+          const double up = used_ports(B, l) * p_.port_Bps / p_.nsf_leaf_ratio;
+          const std::uint32_t pod = l / P.leaves_per_pod;
+          for (std::uint32_t s = 0; s < P.spines_per_pod; ++s)
+            f_.add_duplex(P.leaf_base + l, P.mid_base + pod * P.spines_per_pod + s, up / P.spines_per_pod, lat,
+                          LinkTier::L1L2);
+        }
+        if (B.nsf_tiers == 3) {
+          for (std::uint32_t pod = 0; pod < P.n_pods; ++pod) {
+            double down = 0;  // leaf-facing capacity of one spine of this pod
+            const std::uint32_t l0 = pod * P.leaves_per_pod, l1 = std::min(P.n_leaves, l0 + P.leaves_per_pod);
+            for (std::uint32_t l = l0; l < l1; ++l) down += used_ports(B, l) * p_.port_Bps / p_.nsf_leaf_ratio;
+            down /= P.spines_per_pod;
+            const double up = down / p_.nsf_spine_ratio;
+            for (std::uint32_t s = 0; s < P.spines_per_pod; ++s)
+              for (std::uint32_t x = 0; x < P.supers_per_group; ++x)
+                f_.add_duplex(P.mid_base + pod * P.spines_per_pod + s, P.super_base + s * P.supers_per_group + x,
+                              up / P.supers_per_group, lat, LinkTier::L2L3);
+          }
+        }
+      }
+    }
+  }
+
+  void add_top_bag_links(BuildingLayout& B) {
+    const RegionLayout& R = f_.layout.regions[B.region];
+    const std::uint32_t per_plane = R.n_bag / p_.planes;
+    const double lat = p_.building_delay_s + p_.hop_latency_s;
+    // Capacity entering the top tier from below, per top node, from the construction above:
+    //   DSF: the top is the edge leaves, which share the building's BAG capacity equally.
+    //   NSF: the top is the spines (2 tiers) or super-spines (3 tiers), each with its own below capacity.
+    for (std::uint32_t pl = 0; pl < p_.planes; ++pl) {
+      PlaneLayout& P = B.planes[pl];
+      std::vector<double> top_bag(P.n_top, 0.0);
+      if (B.kind == BuildingKind::Dsf) {
+        const double host_up = slots(B) * p_.port_Bps / p_.dsf_leaf_ratio;
+        std::fill(top_bag.begin(), top_bag.end(), bag_capacity(host_up) / P.n_top);
+      } else {
+        std::fill(top_bag.begin(), top_bag.end(), bag_capacity(below(P, B)));
+      }
+      for (std::uint32_t t = 0; t < P.n_top; ++t)
+        for (std::uint32_t m = 0; m < per_plane; ++m)
+          f_.add_duplex(P.top_base + t, R.bag_base + pl * per_plane + m, top_bag[t] / per_plane, lat,
+                        LinkTier::Bag);
+    }
+  }
+
+  // NSF: capacity entering one top node of plane P from below (one direction), from the construction rules;
+  // every top node of a plane receives the same (one link from each leaf, or from spine g of every pod).
+  double below(const PlaneLayout& P, const BuildingLayout& B) const {
+    auto leaf_up = [&](std::uint32_t l) { return used_ports(B, l) * p_.port_Bps / p_.nsf_leaf_ratio; };
+    if (B.nsf_tiers == 2) {
+      double sum = 0;
+      for (std::uint32_t l = 0; l < P.n_leaves; ++l) sum += leaf_up(l) / P.spines_per_pod;
+      return sum;
+    }
+    // Super t is in group s = t / supers_per_group and receives from spine s of every pod.
+    double sum = 0;
+    for (std::uint32_t pod = 0; pod < P.n_pods; ++pod) {
+      double down = 0;
+      const std::uint32_t l0 = pod * P.leaves_per_pod, l1 = std::min(P.n_leaves, l0 + P.leaves_per_pod);
+      for (std::uint32_t l = l0; l < l1; ++l) down += leaf_up(l);
+      sum += down / P.spines_per_pod / p_.nsf_spine_ratio / P.supers_per_group;
+    }
+    return sum;
+  }
+
+  void add_inter_region_links() {
+    auto& L = f_.layout;
+    const double lat = p_.region_delay_s + p_.hop_latency_s;
+    for (std::uint32_t a = 0; a < L.regions.size(); ++a)
+      for (std::uint32_t b = a + 1; b < L.regions.size(); ++b) {
+        const RegionLayout &A = L.regions[a], &Bq = L.regions[b];
+        const std::uint32_t n = A.n_bag;
+        if (L.wiring == BagWiring::Planar) {
+          for (std::uint32_t i = 0; i < n; ++i)
+            f_.add_duplex(A.bag_base + i, Bq.bag_base + i, p_.region_Bps / n, lat, LinkTier::InterRegion);
+        } else {
+          for (std::uint32_t i = 0; i < n; ++i)
+            for (std::uint32_t k = 0; k < n; ++k)
+              f_.add_duplex(A.bag_base + i, Bq.bag_base + k, p_.region_Bps / (double(n) * n), lat,
+                            LinkTier::InterRegion);
+        }
+      }
+  }
+
+  void check_bag_ports() {
+    const double switch_Bps = p_.bag_ports * p_.bag_port_Bps;
+    std::vector<double> used(f_.num_nodes(), 0.0);
+    for (const Link& l : f_.links())
+      if (f_.node(l.src).kind == NodeKind::Bag) used[l.src] += l.capacity_Bps;
+    for (const auto& R : f_.layout.regions)
+      for (std::uint32_t i = 0; i < R.n_bag; ++i) {
+        const double need = used[R.bag_base + i];
+        if (need > switch_Bps * (1 + 1e-9))
+          impossible(c_, "bag.switches",
+                     "BAG switch r" + std::to_string(&R - f_.layout.regions.data()) + ".bag" + std::to_string(i) +
+                         " needs " + common::format_bandwidth(need) + " of ports but has " +
+                         std::to_string(p_.bag_ports) + " x " + common::format_bandwidth(p_.bag_port_Bps) +
+                         " (bag.ports, bag.port_speed); use more BAG switches or auto");
+      }
+  }
+
+  const FabricConfig& c_;
+  Fabric& f_;
+  Params p_;
+};
+
+}  // namespace
+
+void check_connected(const Fabric& f) {
+  const std::size_t n_gpus = f.layout.buildings.empty()
+                                 ? 0
+                                 : std::size_t{f.layout.gpus_per_building} * f.layout.buildings.size();
+  if (n_gpus < 2) return;
+  std::vector<char> seen(f.num_nodes(), 0);
+  std::deque<NodeId> q{0};
+  seen[0] = 1;
+  while (!q.empty()) {
+    NodeId u = q.front();
+    q.pop_front();
+    for (LinkId l : f.out_links(u)) {
+      const Link& L = f.link(l);
+      if (L.failed || seen[L.dst]) continue;
+      // Paths never turn around at a GPU: a GPU is an end point, not a switch.
+      seen[L.dst] = 1;
+      if (f.node(L.dst).kind != NodeKind::Gpu) q.push_back(L.dst);
+    }
+  }
+  for (NodeId g = 1; g < n_gpus; ++g)
+    if (!seen[g]) {
+      std::string hint;
+      if (!f.layout.has_bag && f.layout.buildings.size() > 1)
+        hint = "; buildings are joined only by a BAG: set bag.enabled=true";
+      throw InputError("", "the fabric is disconnected: " + f.node_name(g) + " cannot be reached from " +
+                               f.node_name(0) + hint);
+    }
+}
+
+Fabric build_fabric(const FabricConfig& config) {
+  Fabric f;
+  Builder(config, f).build();
+  check_connected(f);
+  return f;
+}
+
+}  // namespace collemu::models

@@ -1,0 +1,363 @@
+#include "models/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "common/error.hpp"
+#include "common/units.hpp"
+
+namespace collemu::models {
+
+using common::InputError;
+using common::UnitError;
+
+namespace {
+
+// The schema. Defaults live in preset_default() below; sources for them are in docs/fabric-model.md.
+const std::vector<KeySpec> kKeys = {
+    {"regions", KeyKind::Count, "", "regions, each with its own BAG super-spine"},
+    {"region.buildings", KeyKind::Count, "", "buildings per region, each one L1/L2 fabric"},
+    {"region.distance", KeyKind::Distance, "", "fibre between the BAGs of two regions (5 us/km)"},
+    {"building.gpus", KeyKind::Count, "", "GPUs per building (a multiple of scaleup.gpus)"},
+    {"building.distance", KeyKind::Distance, "", "fibre between a building's top tier and its region's BAG"},
+    {"fabric.kind", KeyKind::Choice, "dsf|nsf|mixed",
+     "building fabric: dsf (scheduled, sprayed), nsf (Ethernet Clos, ECMP), mixed (even buildings DSF, odd NSF)"},
+    {"fabric.planes", KeyKind::Count, "", "independent copies of each building fabric; NIC ports striped over them"},
+    {"fabric.attach", KeyKind::Choice, "rack|rail",
+     "how NIC ports fill leaves: rack (consecutive GPUs) or rail (GPU i of every domain on the same leaves)"},
+    {"fabric.hop_latency", KeyKind::Duration, "", "latency of each switch-to-switch link inside a building"},
+    {"scaleup.gpus", KeyKind::Count, "", "GPUs per NVLink domain (host or rack); 1 = no NVLink"},
+    {"scaleup.bandwidth", KeyKind::Bandwidth, "", "NVLink bandwidth per GPU per direction"},
+    {"scaleup.latency", KeyKind::Duration, "", "latency of a GPU-NVSwitch link"},
+    {"nic.speed", KeyKind::Bandwidth, "", "backend NIC line rate, all ports together (one NIC per GPU)"},
+    {"nic.ports", KeyKind::Count, "", "ports per NIC, a multiple of fabric.planes"},
+    {"nic.port_select", KeyKind::Choice, "spray|hash",
+     "how a flow uses the NIC's ports: spray (equal share on every plane) or hash (one port per QP)"},
+    {"dsf.leaf_ports", KeyKind::Count, "", "NIC-facing ports per DSF leaf (RDSW, Jericho3-AI)"},
+    {"dsf.leaf_oversubscription", KeyKind::Ratio, "", "DSF leaf: NIC-facing over fabric-facing capacity"},
+    {"dsf.fabric_elements", KeyKind::Count, "", "fabric elements (FDSW, Ramon3) modelled per plane"},
+    {"dsf.fe_ports", KeyKind::Count, "", "leaves (host and edge) one fabric element can connect"},
+    {"nsf.tiers", KeyKind::Count, "", "NSF Clos tiers: 2 (leaf, spine) or 3 (leaf, pod spine, super-spine)"},
+    {"nsf.leaf_ports", KeyKind::Count, "", "NIC-facing ports per NSF leaf (rack switch)"},
+    {"nsf.leaf_oversubscription", KeyKind::Ratio, "", "NSF leaf: NIC-facing over spine-facing capacity"},
+    {"nsf.spines", KeyKind::Count, "", "spines per plane (2 tiers) or per pod (3 tiers)"},
+    {"nsf.spine_ports", KeyKind::Count, "", "leaves one spine can connect"},
+    {"nsf.pod_leaves", KeyKind::Count, "", "leaves per pod (3 tiers)"},
+    {"nsf.spine_oversubscription", KeyKind::Ratio, "", "3 tiers: pod spine leaf-facing over super-facing capacity"},
+    {"nsf.supers", KeyKind::Count, "", "3 tiers: super-spines per spine group (one group per pod spine index)"},
+    {"nsf.super_ports", KeyKind::Count, "", "3 tiers: pods one super-spine can connect"},
+    {"nsf.hash", KeyKind::Choice, "five-tuple|qp",
+     "ECMP hash: five-tuple (RoCE UDP 5-tuple, low entropy) or qp (E-ECMP, hashes the destination QP)"},
+    {"bag.enabled", KeyKind::Bool, "", "build a BAG super-spine above the buildings"},
+    {"bag.oversubscription", KeyKind::Ratio, "", "L2->BAG: a building's top-tier capacity over its BAG capacity"},
+    {"bag.switches", KeyKind::CountOrAuto, "", "BAG switches per region, a multiple of fabric.planes, or auto"},
+    {"bag.ports", KeyKind::Count, "", "ports per BAG switch (Jericho3 chassis: 432)"},
+    {"bag.port_speed", KeyKind::Bandwidth, "", "BAG port speed"},
+    {"bag.wiring", KeyKind::Choice, "planar|spread",
+     "inter-region BAG links: planar (switch i to switch i) or spread (every switch to every switch)"},
+    {"bag.region_capacity", KeyKind::Bandwidth, "", "inter-BAG capacity per region pair, per direction"},
+    {"fat_tree.k", KeyKind::Count, "", "fat-tree preset: switch radix k (even); k^3/4 hosts"},
+};
+
+const std::vector<std::string_view> kPresets = {"prometheus", "llama3-24k", "fat-tree"};
+
+// Defaults shared by every preset (keys a preset does not override).
+const std::map<std::string_view, std::string_view> kCommon = {
+    {"regions", "1"},
+    {"region.buildings", "1"},
+    {"region.distance", "50km"},  // not published; Jericho4 targets sites up to 100 km apart (FABRIC.md)
+    {"building.distance", "1km"},  // not published
+    {"fabric.planes", "1"},
+    {"fabric.attach", "rack"},
+    {"fabric.hop_latency", "0s"},  // switch latency is not modelled unless set
+    {"scaleup.gpus", "8"},
+    {"scaleup.bandwidth", "450GB/s"},  // H100/H200 NVLink4: 450 GB/s per GPU per direction (DESIGN.md §1)
+    {"scaleup.latency", "0s"},
+    {"nic.speed", "400Gbps"},
+    {"nic.ports", "1"},
+    {"nic.port_select", "spray"},
+    {"dsf.leaf_ports", "36"},  // 18,432-GPU two-stage DSF = 512 leaves x 36 x 400G (FABRIC.md)
+    {"dsf.leaf_oversubscription", "1:1"},
+    {"dsf.fabric_elements", "16"},
+    {"dsf.fe_ports", "512"},  // see dsf.leaf_ports
+    {"nsf.tiers", "2"},
+    {"nsf.leaf_ports", "64"},
+    {"nsf.leaf_oversubscription", "1:1"},
+    {"nsf.spines", "32"},
+    {"nsf.spine_ports", "256"},
+    {"nsf.pod_leaves", "32"},
+    {"nsf.spine_oversubscription", "1:1"},
+    {"nsf.supers", "4"},
+    {"nsf.super_ports", "64"},
+    {"nsf.hash", "qp"},  // Meta runs E-ECMP (QP hashing) in production (FABRIC.md)
+    {"bag.enabled", "false"},
+    {"bag.oversubscription", "4.5:1"},  // typical L2->BAG ratio (FABRIC.md, Prometheus post)
+    {"bag.switches", "auto"},
+    {"bag.ports", "432"},  // Jericho3 chassis, 432 x 800G (FABRIC.md)
+    {"bag.port_speed", "800Gbps"},
+    {"bag.wiring", "planar"},
+    {"bag.region_capacity", "16Pbps"},  // low end of 16-48 Pbps per region pair (FABRIC.md)
+    {"fat_tree.k", "8"},
+};
+
+// Prometheus-like region (sizes not published; chosen so that every tier is a whole number of switches):
+// two buildings, one DSF and one NSF, 16,384 GPUs each (8-GPU hosts, one 800G NIC per GPU as 4 x 200G
+// ports on 4 planes), behind a BAG at 4.5:1.
+const std::map<std::string_view, std::string_view> kPrometheus = {
+    {"region.buildings", "2"},
+    {"building.gpus", "16384"},
+    {"fabric.kind", "mixed"},
+    {"fabric.planes", "4"},
+    {"nic.speed", "800Gbps"},
+    {"nic.ports", "4"},
+    {"dsf.leaf_ports", "72"},  // 14.4 Tbps per leaf (18,432 x 400G / 512 leaves) at 200G per port
+    {"nsf.tiers", "2"},
+    {"nsf.leaf_ports", "128"},  // 51.2T switch: 128 x 200G down, 128 x 200G up
+    {"nsf.spines", "64"},
+    {"bag.enabled", "true"},
+};
+
+// Llama 3 cluster (FABRIC.md, Meta SIGCOMM'24): 24,576 H100, 3,072 hosts x 8, 2 hosts per rack, 8 x 400G NICs
+// per host; RTSW (16 NIC ports) -> CTSW -> ATSW; pods of 3,072 GPUs non-blocking; 7:1 above the pods.
+// CTSWs per pod and ATSWs per group are not published.
+const std::map<std::string_view, std::string_view> kLlama3 = {
+    {"building.gpus", "24576"},
+    {"fabric.kind", "nsf"},
+    {"nsf.tiers", "3"},
+    {"nsf.leaf_ports", "16"},
+    {"nsf.pod_leaves", "192"},  // 3,072 GPUs per pod / 16 per RTSW
+    {"nsf.spines", "16"},
+    {"nsf.spine_oversubscription", "7:1"},
+    {"nsf.supers", "4"},
+    {"nsf.hash", "qp"},
+};
+
+std::optional<std::string> preset_default(std::string_view preset, std::string_view key,
+                                          const std::function<std::int64_t()>& fat_tree_k) {
+  auto from = [&](const std::map<std::string_view, std::string_view>& m) -> std::optional<std::string> {
+    auto it = m.find(key);
+    if (it == m.end()) return std::nullopt;
+    return std::string(it->second);
+  };
+  if (preset == "prometheus") {
+    if (auto v = from(kPrometheus)) return v;
+  } else if (preset == "llama3-24k") {
+    if (auto v = from(kLlama3)) return v;
+  } else if (preset == "fat-tree" && key != "fat_tree.k") {
+    // A k-ary fat-tree (Al-Fares et al., SIGCOMM'08): k pods of k/2 edge and k/2 aggregation switches, (k/2)^2
+    // cores, k^3/4 hosts with one GPU and one NIC each, every link at nic.speed.
+    static const std::map<std::string_view, std::string_view> fixed = {
+        {"fabric.kind", "nsf"}, {"nsf.tiers", "3"}, {"scaleup.gpus", "1"}, {"nic.speed", "100Gbps"}};
+    if (auto v = from(fixed)) return v;
+    const std::int64_t k = fat_tree_k();
+    const std::int64_t half = k / 2;
+    if (key == "building.gpus") return std::to_string(k * k * k / 4);
+    if (key == "nsf.leaf_ports" || key == "nsf.pod_leaves" || key == "nsf.spines" || key == "nsf.supers")
+      return std::to_string(half);
+    if (key == "nsf.spine_ports" || key == "nsf.super_ports") return std::to_string(k);
+  }
+  return from(kCommon);
+}
+
+}  // namespace
+
+const std::vector<KeySpec>& config_keys() { return kKeys; }
+const std::vector<std::string_view>& preset_names() { return kPresets; }
+
+const KeySpec* find_key(std::string_view name) {
+  for (const auto& k : kKeys)
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+static std::string preset_list() {
+  std::string s;
+  for (auto p : kPresets) s += (s.empty() ? "" : ", ") + std::string(p);
+  return s;
+}
+
+FabricConfig FabricConfig::from_preset(std::string_view preset) {
+  bool known = false;
+  for (auto p : kPresets) known |= (p == preset);
+  if (!known)
+    throw InputError("", "unknown preset '" + std::string(preset) + "'; expected one of " + preset_list() +
+                             ", or a YAML/JSON file");
+  FabricConfig c;
+  c.preset_ = std::string(preset);
+  return c;
+}
+
+FabricConfig FabricConfig::from_preset_or_file(const std::string& name_or_path) {
+  for (auto p : kPresets)
+    if (p == name_or_path) return from_preset(name_or_path);
+  if (std::filesystem::exists(name_or_path)) return from_file(name_or_path);
+  throw InputError("", "'" + name_or_path + "' is neither a preset (" + preset_list() + ") nor a file");
+}
+
+namespace {
+
+std::string yaml_where(const std::string& path, const YAML::Node& n) {
+  return path + ":" + std::to_string(n.Mark().line + 1);
+}
+
+void flatten(const std::string& path, const YAML::Node& node, const std::string& prefix,
+             std::vector<std::tuple<std::string, std::string, std::string>>& out) {
+  for (const auto& kv : node) {
+    const std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    if (v.IsMap()) {
+      flatten(path, v, key, out);
+    } else if (v.IsScalar()) {
+      out.emplace_back(key, v.Scalar(), yaml_where(path, kv.first));
+    } else if (v.IsNull()) {
+      throw InputError(yaml_where(path, kv.first), "key '" + key + "' has no value");
+    } else {
+      throw InputError(yaml_where(path, kv.first), "key '" + key + "' must be a single value, not a list");
+    }
+  }
+}
+
+}  // namespace
+
+FabricConfig FabricConfig::from_file(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw InputError(path, "cannot open the fabric config file");
+  } catch (const YAML::ParserException& e) {
+    throw InputError(path + ":" + std::to_string(e.mark.line + 1), "not valid YAML/JSON: " + e.msg);
+  }
+  if (!root.IsMap())
+    throw InputError(path, "a fabric config must be a mapping of keys (preset: NAME, nic: {speed: 400Gbps}, ...)");
+  std::vector<std::tuple<std::string, std::string, std::string>> entries;
+  std::string preset = "prometheus";
+  std::string preset_where = path;
+  for (const auto& kv : root) {
+    if (kv.first.as<std::string>() == "preset") {
+      if (!kv.second.IsScalar())
+        throw InputError(yaml_where(path, kv.first), "'preset' must be one of " + preset_list());
+      preset = kv.second.Scalar();
+      preset_where = yaml_where(path, kv.first);
+    }
+  }
+  FabricConfig c;
+  try {
+    c = from_preset(preset);
+  } catch (const InputError& e) {
+    throw InputError(preset_where, e.what());
+  }
+  flatten(path, root, "", entries);
+  for (auto& [key, value, where] : entries)
+    if (key != "preset") c.set(key, value, where);
+  return c;
+}
+
+void FabricConfig::set_assignment(std::string_view assignment) {
+  const std::string where = "--set " + std::string(assignment);
+  auto eq = assignment.find('=');
+  if (eq == std::string_view::npos || eq == 0)
+    throw InputError(where, "expected KEY=VALUE, e.g. --set bag.oversubscription=7:1");
+  set(assignment.substr(0, eq), assignment.substr(eq + 1), where);
+}
+
+namespace {
+void check_text(const KeySpec& k, std::string_view text) {
+  switch (k.kind) {
+    case KeyKind::Count: common::parse_count(text); break;
+    case KeyKind::CountOrAuto:
+      if (text != "auto") common::parse_count(text);
+      break;
+    case KeyKind::Bandwidth: common::parse_bandwidth_Bps(text); break;
+    case KeyKind::Duration: common::parse_duration_s(text); break;
+    case KeyKind::Distance: common::parse_distance_m(text); break;
+    case KeyKind::Ratio: common::parse_ratio(text); break;
+    case KeyKind::Bool: common::parse_bool(text); break;
+    case KeyKind::Choice: {
+      std::string_view rest = k.choices;
+      while (true) {
+        auto bar = rest.find('|');
+        if (rest.substr(0, bar) == text) return;
+        if (bar == std::string_view::npos) break;
+        rest.remove_prefix(bar + 1);
+      }
+      throw UnitError("'" + std::string(text) + "' is not one of " + std::string(k.choices));
+    }
+  }
+}
+}  // namespace
+
+void FabricConfig::set(std::string_view key, std::string_view value, std::string where) {
+  const KeySpec* k = find_key(key);
+  if (!k) throw InputError(where, "unknown key '" + std::string(key) + "' (collemu topo --list-keys lists them)");
+  try {
+    check_text(*k, value);
+  } catch (const UnitError& e) {
+    throw InputError(where, "key '" + std::string(key) + "': " + e.what());
+  }
+  user_[std::string(key)] = Value{std::string(value), std::move(where)};
+}
+
+FabricConfig::Value FabricConfig::value(std::string_view key) const {
+  if (auto it = user_.find(key); it != user_.end()) return it->second;
+  auto k = [this] { return count("fat_tree.k"); };
+  auto d = preset_default(preset_, key, k);
+  COLLEMU_ASSERT(d.has_value(), "no default for key " + std::string(key));
+  return Value{*d, "preset " + preset_};
+}
+
+const KeySpec& FabricConfig::spec(std::string_view key, KeyKind kind) const {
+  const KeySpec* k = find_key(key);
+  COLLEMU_ASSERT(k != nullptr, "undeclared key " + std::string(key));
+  COLLEMU_ASSERT(k->kind == kind, "key read with the wrong kind: " + std::string(key));
+  return *k;
+}
+
+template <class F>
+auto FabricConfig::parse(std::string_view key, KeyKind kind, F&& f) const {
+  spec(key, kind);
+  Value v = value(key);
+  try {
+    return f(v.text);
+  } catch (const UnitError& e) {
+    throw InputError(v.where, "key '" + std::string(key) + "': " + e.what());
+  }
+}
+
+std::int64_t FabricConfig::count(std::string_view key) const {
+  return parse(key, KeyKind::Count, [](const std::string& t) { return common::parse_count(t); });
+}
+std::optional<std::int64_t> FabricConfig::count_or_auto(std::string_view key) const {
+  return parse(key, KeyKind::CountOrAuto, [](const std::string& t) -> std::optional<std::int64_t> {
+    if (t == "auto") return std::nullopt;
+    return common::parse_count(t);
+  });
+}
+double FabricConfig::bandwidth_Bps(std::string_view key) const {
+  return parse(key, KeyKind::Bandwidth, [](const std::string& t) { return common::parse_bandwidth_Bps(t); });
+}
+double FabricConfig::duration_s(std::string_view key) const {
+  return parse(key, KeyKind::Duration, [](const std::string& t) { return common::parse_duration_s(t); });
+}
+double FabricConfig::distance_m(std::string_view key) const {
+  return parse(key, KeyKind::Distance, [](const std::string& t) { return common::parse_distance_m(t); });
+}
+double FabricConfig::ratio(std::string_view key) const {
+  return parse(key, KeyKind::Ratio, [](const std::string& t) { return common::parse_ratio(t); });
+}
+bool FabricConfig::boolean(std::string_view key) const {
+  return parse(key, KeyKind::Bool, [](const std::string& t) { return common::parse_bool(t); });
+}
+std::string FabricConfig::choice(std::string_view key) const {
+  return parse(key, KeyKind::Choice, [](const std::string& t) { return t; });
+}
+std::string FabricConfig::text(std::string_view key) const { return value(key).text; }
+std::string FabricConfig::where(std::string_view key) const { return value(key).where; }
+std::string FabricConfig::describe(std::string_view key) const {
+  Value v = value(key);
+  return v.where + ": key '" + std::string(key) + "' = '" + v.text + "'";
+}
+
+}  // namespace collemu::models

@@ -1,0 +1,171 @@
+// Fabric: the graph of an AI backend network. Nodes are GPUs, NICs, NVSwitch domains and switches; links are
+// directed (a full-duplex cable is two links) with a capacity in bytes per second and a latency in seconds.
+//
+// The builder (builder.hpp) lays nodes out in structured blocks and records that structure in FabricLayout,
+// so that the router finds paths from arithmetic on the layout instead of enumerating node pairs: memory stays
+// linear in GPUs. Out-links of every node are kept sorted by destination (CSR), so "the link from u to v" is a
+// binary search and "the links from u into a block of nodes" is one contiguous range.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace collemu::models {
+
+using NodeId = std::uint32_t;
+using LinkId = std::uint32_t;
+inline constexpr NodeId kNoNode = ~NodeId{0};
+inline constexpr LinkId kNoLink = ~LinkId{0};
+
+enum class NodeKind : std::uint8_t { Gpu, Nic, NvSwitch, Leaf, EdgeLeaf, FabricElement, Spine, SuperSpine, Bag };
+// Link tiers, bottom up. Every link has a tier and a direction (up: away from the GPUs).
+enum class LinkTier : std::uint8_t { NvLink, HostNic, Access, L1L2, EdgeFabric, L2L3, Bag, InterRegion };
+enum class BuildingKind : std::uint8_t { Dsf, Nsf };
+
+const char* to_string(NodeKind k);
+const char* to_string(LinkTier t);
+const char* to_string(BuildingKind k);
+inline constexpr int kNumLinkTiers = 8;
+inline constexpr int kNumNodeKinds = 9;
+
+struct Node {
+  NodeKind kind;
+  std::uint8_t plane;      // fabric plane (switches of a building fabric and BAG switches); 0 otherwise
+  std::uint16_t region;
+  std::uint16_t building;  // within the region; 0 for BAG switches
+  std::uint32_t index;     // within its block (GPU/NIC: within the building)
+  std::uint32_t group;     // NSF 3 tiers: pod of a leaf or spine, spine group of a super-spine
+};
+
+struct Link {
+  NodeId src;
+  NodeId dst;
+  double capacity_Bps;
+  double latency_s;
+  LinkTier tier;
+  bool up;      // direction: true when it leads away from the GPUs
+  bool failed;  // set by Fabric::fail_*; failed links carry nothing and are avoided by routing
+};
+
+// One plane of one building's fabric. Node ids in each block are contiguous: block_base + index.
+struct PlaneLayout {
+  NodeId leaf_base = kNoNode;  // host leaves (NIC-facing)
+  std::uint32_t n_leaves = 0;
+  NodeId edge_base = kNoNode;  // DSF edge leaves (BAG-facing)
+  std::uint32_t n_edges = 0;
+  NodeId mid_base = kNoNode;   // DSF fabric elements, or NSF spines (pod-major for 3 tiers)
+  std::uint32_t n_mid = 0;
+  std::uint32_t spines_per_pod = 0;  // NSF: spines per pod (2 tiers: all spines, one pod)
+  std::uint32_t leaves_per_pod = 0;  // NSF
+  std::uint32_t n_pods = 0;          // NSF
+  NodeId super_base = kNoNode;       // NSF 3 tiers: super-spines, group-major (group = pod spine index)
+  std::uint32_t supers_per_group = 0;
+  NodeId top_base = kNoNode;  // the nodes that link to the BAG: DSF edge leaves, NSF spines or supers
+  std::uint32_t n_top = 0;
+};
+
+struct BuildingLayout {
+  std::uint16_t region = 0;
+  std::uint16_t building = 0;  // within the region
+  BuildingKind kind = BuildingKind::Dsf;
+  int nsf_tiers = 0;
+  NodeId gpu_base = 0;  // GPUs of the building: gpu_base .. gpu_base + n_gpus - 1
+  std::uint32_t n_gpus = 0;
+  NodeId nic_base = 0;  // NIC of GPU gpu_base + i is nic_base + i
+  NodeId nvs_base = kNoNode;  // NVSwitch of domain d is nvs_base + d (none when scale-up is 1 GPU)
+  std::uint32_t leaf_ports = 0;  // NIC-facing ports per host leaf
+  std::vector<PlaneLayout> planes;
+};
+
+struct RegionLayout {
+  NodeId bag_base = kNoNode;  // BAG switch i of the region is bag_base + i; plane = i / bag_per_plane
+  std::uint32_t n_bag = 0;
+  std::uint32_t first_building = 0;  // index into FabricLayout::buildings
+  std::uint32_t n_buildings = 0;
+};
+
+enum class PortSelect : std::uint8_t { Spray, Hash };
+enum class EcmpHash : std::uint8_t { FiveTuple, QueuePair };
+enum class BagWiring : std::uint8_t { Planar, Spread };
+enum class Attach : std::uint8_t { Rack, Rail };
+
+struct FabricLayout {
+  std::string name;             // preset or file it was built from
+  std::uint32_t gpus_per_domain = 1;  // scale-up domain size
+  std::uint32_t planes = 1;
+  std::uint32_t nic_ports = 1;  // per NIC; port k is on plane k % planes
+  Attach attach = Attach::Rack;
+  PortSelect port_select = PortSelect::Spray;
+  EcmpHash ecmp_hash = EcmpHash::QueuePair;
+  BagWiring wiring = BagWiring::Planar;
+  bool has_bag = false;
+  std::uint32_t gpus_per_building = 0;
+  std::vector<BuildingLayout> buildings;  // region-major
+  std::vector<RegionLayout> regions;
+  // Configured ratios, kept only to report them next to what is measured.
+  double configured_bag_oversubscription = 0;
+};
+
+class Fabric {
+ public:
+  NodeId add_node(const Node& n);
+  // Adds a link and returns its id. The CSR index is rebuilt by finalize().
+  LinkId add_link(NodeId src, NodeId dst, double capacity_Bps, double latency_s, LinkTier tier, bool up);
+  // Adds both directions; returns the id of src->dst (dst->src is the next id).
+  LinkId add_duplex(NodeId lower, NodeId upper, double capacity_Bps, double latency_s, LinkTier tier);
+  // Builds the sorted out-link index. Must be called once after the last add_link.
+  void finalize();
+
+  std::size_t num_nodes() const { return nodes_.size(); }
+  std::size_t num_links() const { return links_.size(); }
+  const Node& node(NodeId id) const { return nodes_[id]; }
+  const Link& link(LinkId id) const { return links_[id]; }
+  const std::vector<Node>& nodes() const { return nodes_; }
+  const std::vector<Link>& links() const { return links_; }
+
+  // Out-links of u, sorted by destination node id.
+  std::span<const LinkId> out_links(NodeId u) const {
+    return {out_ids_.data() + out_begin_[u], out_ids_.data() + out_begin_[u + 1]};
+  }
+  // The live-or-failed link u->v, or kNoLink.
+  LinkId find_link(NodeId u, NodeId v) const;
+  // The same, trying position `hint` of u's sorted out-links first (O(1) when the caller knows the layout).
+  LinkId find_link(NodeId u, NodeId v, std::size_t hint) const {
+    const std::uint64_t i = out_begin_[u] + hint;
+    if (i < out_begin_[u + 1] && out_dst_[i] == v) return out_ids_[i];
+    return find_link(u, v);
+  }
+  // Out-links of u whose destination lies in [first, first + count).
+  std::span<const LinkId> out_links_to(NodeId u, NodeId first, std::uint32_t count) const;
+
+  // Names: "r0.b1.gpu17", "r0.b0.p2.leaf5", "r0.b1.p0.pod3.spine2", "r0.b1.p0.ss2.1", "r0.bag7"; links "A->B".
+  std::string node_name(NodeId id) const;
+  std::string link_name(LinkId id) const;
+  NodeId find_node(std::string_view name) const;  // kNoNode when absent
+
+  // Failures (a what-if, applied before a Router is made): a cable fails both directions; a switch fails
+  // all of its links.
+  void fail_link(LinkId id);
+  void fail_node(NodeId id);
+  // "NAME" (a switch) or "A->B" (a cable). Throws common::InputError naming the text when nothing matches.
+  void fail(std::string_view spec);
+  std::size_t num_failed_links() const { return failed_; }
+
+  FabricLayout layout;
+
+  // Bytes of memory held by the graph and its index (for the benchmark).
+  std::size_t memory_bytes() const;
+
+ private:
+  std::vector<Node> nodes_;
+  std::vector<Link> links_;
+  std::vector<std::uint64_t> out_begin_;  // size nodes + 1
+  std::vector<LinkId> out_ids_;
+  std::vector<NodeId> out_dst_;  // destination of out_ids_[i], for searches
+  std::size_t failed_ = 0;
+  bool finalized_ = false;
+};
+
+}  // namespace collemu::models
