@@ -1,0 +1,34 @@
+// collemu: a GPU-cluster collective traffic emulator. This file only wires the subcommands together.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli/topo_command.hpp"
+#include "common/error.hpp"
+#include "models/router.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "collemu: predicts collective and training-step times on AI backend fabrics (DSF/NSF planes, BAG "
+      "super-spine) from NCCL traces, with max-min fair flow rates."};
+  app.set_version_flag("--version", "collemu 0.1.0");
+  app.require_subcommand(1);
+  collemu::cli::add_topo_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const collemu::common::InputError& e) {
+    std::fprintf(stderr, "collemu: error: %s\n", e.what());
+    return 2;
+  } catch (const collemu::models::RouteError& e) {
+    std::fprintf(stderr, "collemu: error: %s\n", e.what());
+    return 2;
+  } catch (const collemu::common::InternalError& e) {
+    std::fprintf(stderr, "collemu: %s\nplease report this as a bug\n", e.what());
+    return 70;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "collemu: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,157 @@
+#include "cli/topo_command.hpp"
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "common/units.hpp"
+#include "models/builder.hpp"
+#include "models/config.hpp"
+#include "models/summary.hpp"
+
+namespace collemu::cli {
+
+namespace {
+
+struct TopoOptions {
+  std::string source = "prometheus";
+  std::vector<std::string> sets;
+  std::vector<std::string> fails;
+  bool json = false;
+  bool list_keys = false;
+};
+
+nlohmann::json optional_number(const std::optional<double>& v) {
+  return v ? nlohmann::json(*v) : nlohmann::json(nullptr);
+}
+
+nlohmann::json to_json(const models::TopoSummary& s) {
+  using models::NodeKind;
+  nlohmann::json j;
+  j["name"] = s.name;
+  j["gpus"] = s.gpus;
+  j["hosts"] = s.scaleup_domains;
+  j["nics"] = s.nics;
+  j["switches"] = s.switches;
+  j["links"] = s.links;
+  j["failed_links"] = s.failed_links;
+  nlohmann::json by_kind = nlohmann::json::object();
+  for (int k = 0; k < models::kNumNodeKinds; ++k) {
+    auto kind = static_cast<NodeKind>(k);
+    if (kind == NodeKind::Gpu || kind == NodeKind::Nic || s.nodes_by_kind[k] == 0) continue;
+    by_kind[models::to_string(kind)] = s.nodes_by_kind[k];
+  }
+  j["switches_by_tier"] = by_kind;
+  nlohmann::json tiers = nlohmann::json::array();
+  for (const auto& t : s.tiers)
+    tiers.push_back({{"name", models::to_string(t.tier)},
+                     {"cables", t.cables},
+                     {"capacity_Bps", t.capacity_Bps},
+                     {"oversubscription", optional_number(t.oversubscription)}});
+  j["tiers"] = tiers;
+  j["bag_oversubscription"] = optional_number(s.bag_oversubscription);
+  nlohmann::json buildings = nlohmann::json::array();
+  for (const auto& b : s.buildings)
+    buildings.push_back({{"name", "r" + std::to_string(b.region) + ".b" + std::to_string(b.building)},
+                         {"kind", models::to_string(b.kind)},
+                         {"gpus", b.gpus},
+                         {"bisection_Bps", b.bisection_Bps},
+                         {"bag_oversubscription", optional_number(b.bag_oversubscription)}});
+  j["buildings"] = buildings;
+  j["bag_bisection_Bps"] = optional_number(s.bag_bisection_Bps);
+  nlohmann::json inter = nlohmann::json::array();
+  for (const auto& r : s.inter_region)
+    inter.push_back({{"from", "r" + std::to_string(r.a)}, {"to", "r" + std::to_string(r.b)},
+                     {"capacity_Bps", r.capacity_Bps}});
+  j["inter_region"] = inter;
+  j["memory_bytes"] = s.memory_bytes;
+  return j;
+}
+
+std::string ratio_text(const std::optional<double>& r) { return r ? common::format_ratio(*r) : "-"; }
+
+void print_text(const models::TopoSummary& s, const models::FabricLayout& L) {
+  using models::NodeKind;
+  std::printf("fabric %s: %zu GPUs in %zu scale-up domains of %u, %zu NICs (%u ports on %u planes)\n",
+              s.name.c_str(), s.gpus, s.scaleup_domains, L.gpus_per_domain, s.nics, L.nic_ports, L.planes);
+  std::printf("switches %zu:", s.switches);
+  for (NodeKind k : {NodeKind::Leaf, NodeKind::EdgeLeaf, NodeKind::FabricElement, NodeKind::Spine,
+                     NodeKind::SuperSpine, NodeKind::Bag})
+    if (s.nodes_by_kind[static_cast<int>(k)])
+      std::printf(" %s %zu", models::to_string(k), s.nodes_by_kind[static_cast<int>(k)]);
+  std::printf("\nlinks %zu directed (%zu failed)\n\n", s.links, s.failed_links);
+  std::printf("%-14s %10s %16s %18s\n", "tier", "cables", "capacity", "oversubscription");
+  for (const auto& t : s.tiers)
+    std::printf("%-14s %10zu %16s %18s\n", models::to_string(t.tier), t.cables,
+                common::format_bandwidth(t.capacity_Bps).c_str(), ratio_text(t.oversubscription).c_str());
+  std::printf("\n%-10s %-5s %8s %16s %10s\n", "building", "kind", "gpus", "bisection", "L2->BAG");
+  for (const auto& b : s.buildings) {
+    const std::string name = "r" + std::to_string(b.region) + ".b" + std::to_string(b.building);
+    std::printf("%-10s %-5s %8zu %16s %10s\n", name.c_str(), models::to_string(b.kind), b.gpus,
+                common::format_bandwidth(b.bisection_Bps).c_str(), ratio_text(b.bag_oversubscription).c_str());
+  }
+  std::printf("\nBAG oversubscription (L2->BAG): %s\n", ratio_text(s.bag_oversubscription).c_str());
+  if (s.bag_bisection_Bps)
+    std::printf("bisection across the BAG (half the buildings to the other half): %s\n",
+                common::format_bandwidth(*s.bag_bisection_Bps).c_str());
+  for (const auto& r : s.inter_region)
+    std::printf("inter-region r%u -> r%u: %s\n", r.a, r.b, common::format_bandwidth(r.capacity_Bps).c_str());
+}
+
+void list_keys() {
+  for (const auto& k : models::config_keys()) {
+    std::string kind;
+    switch (k.kind) {
+      case models::KeyKind::Count: kind = "count"; break;
+      case models::KeyKind::CountOrAuto: kind = "count|auto"; break;
+      case models::KeyKind::Bandwidth: kind = "bandwidth"; break;
+      case models::KeyKind::Duration: kind = "duration"; break;
+      case models::KeyKind::Distance: kind = "distance"; break;
+      case models::KeyKind::Ratio: kind = "ratio"; break;
+      case models::KeyKind::Bool: kind = "bool"; break;
+      case models::KeyKind::Choice: kind = std::string(k.choices); break;
+    }
+    std::printf("%-28s %-16s %s\n", std::string(k.name).c_str(), kind.c_str(), std::string(k.help).c_str());
+  }
+}
+
+void run(const TopoOptions& o) {
+  if (o.list_keys) {
+    list_keys();
+    return;
+  }
+  auto config = models::FabricConfig::from_preset_or_file(o.source);
+  for (const auto& s : o.sets) config.set_assignment(s);
+  models::Fabric fabric = models::build_fabric(config);
+  for (const auto& x : o.fails) fabric.fail(x);
+  auto summary = models::summarize(fabric);
+  if (o.json) {
+    std::cout << to_json(summary).dump(2) << "\n";
+  } else {
+    print_text(summary, fabric.layout);
+  }
+}
+
+}  // namespace
+
+void add_topo_command(CLI::App& app) {
+  auto opts = std::make_shared<TopoOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "topo", "Build a fabric (preset or YAML/JSON file) and print what the built graph measures: counts and "
+              "capacity per tier, oversubscription at each tier boundary, bisection, inter-region capacity.");
+  cmd->add_option("fabric", opts->source,
+                  "preset (prometheus, llama3-24k, fat-tree) or a YAML/JSON fabric file; default prometheus");
+  cmd->add_option("--set", opts->sets,
+                  "override a key, e.g. --set bag.oversubscription=7:1 --set nic.speed=400Gbps (repeatable; "
+                  "--list-keys lists the keys)")
+      ->take_all();
+  cmd->add_option("--fail", opts->fails,
+                  "fail a switch (r0.b0.p0.fe3, r0.bag2) or a cable (A->B) before measuring (repeatable)")
+      ->take_all();
+  cmd->add_flag("--json", opts->json, "print one JSON object instead of tables");
+  cmd->add_flag("--list-keys", opts->list_keys, "list every config key with its kind and meaning");
+  cmd->callback([opts] { run(*opts); });
+}
+
+}  // namespace collemu::cli
