@@ -1,0 +1,72 @@
+#!/bin/bash
+# End-to-end checks of `collemu topo`: exit codes, the measured ratios in text and JSON, and the errors a user
+# sees for bad input. $COLLEMU is the binary under test.
+set -u
+fails=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+check() { # description, command...
+  local what=$1; shift
+  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fails=$((fails + 1)); fi
+}
+# expect_error EXPECTED-SUBSTRING ARGS...: exit code 2 and the substring on stderr.
+expect_error() {
+  local want=$1; shift
+  "$COLLEMU" "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  if [[ $rc -ne 2 ]] || ! grep -qF -- "$want" "$tmp/err"; then
+    echo "    rc=$rc stderr: $(cat "$tmp/err")"
+    return 1
+  fi
+}
+
+check "default scenario runs" "$COLLEMU" topo
+check "4.5:1 reads 4.50:1" bash -c '"$COLLEMU" topo prometheus | grep -q "BAG oversubscription (L2->BAG): 4.50:1"'
+check "--set 7:1 reads 7.00:1" \
+  bash -c '"$COLLEMU" topo prometheus --set bag.oversubscription=7:1 | grep -q "(L2->BAG): 7.00:1"'
+
+"$COLLEMU" topo prometheus --json >"$tmp/p.json"
+check "json has the documented fields and measured ratios" python3 - "$tmp/p.json" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+for k in ("gpus", "switches", "links", "tiers", "bag_oversubscription"):
+    assert k in j, k
+assert j["gpus"] == 32768
+assert abs(j["bag_oversubscription"] - 4.5) < 1e-9
+t = {x["name"]: x for x in j["tiers"]}
+assert abs(t["bag"]["oversubscription"] - 4.5) < 1e-9
+assert abs(t["access"]["capacity_Bps"] - 32768 * 100e9) < 1
+assert all({"name", "capacity_Bps", "oversubscription"} <= set(x) for x in j["tiers"])
+PY
+
+"$COLLEMU" topo llama3-24k --json >"$tmp/l.json"
+check "llama3-24k: 7:1 above the pods" python3 -c '
+import json, sys
+t = {x["name"]: x for x in json.load(open(sys.argv[1]))["tiers"]}
+assert abs(t["l2-l3"]["oversubscription"] - 7) < 1e-9' "$tmp/l.json"
+
+cat >"$tmp/f.yaml" <<'YAML'
+preset: fat-tree
+fat_tree:
+  k: 4
+nic:
+  speed: 100Gbps
+YAML
+check "YAML file" bash -c '"$COLLEMU" topo "$0" --json | python3 -c "import json,sys; assert json.load(sys.stdin)[\"gpus\"] == 16"' "$tmp/f.yaml"
+check "a failure shows in the measured capacity" bash -c \
+  '"$COLLEMU" topo fat-tree --set fat_tree.k=4 --fail r0.b0.p0.ss0 --json | python3 -c "import json,sys; j=json.load(sys.stdin); assert j[\"failed_links\"] == 8, j[\"failed_links\"]"'
+
+printf 'nic:\n  speed: 400\n' >"$tmp/bad.yaml"
+check "unit-less number in a file names file:line" expect_error "$tmp/bad.yaml:2: key 'nic.speed'" topo "$tmp/bad.yaml"
+check "unknown key" expect_error "unknown key 'bag.ratio'" topo --set bag.ratio=4:1
+check "ratio below 1:1" expect_error "below 1:1" topo --set bag.oversubscription=1:2
+check "zero capacity" expect_error "greater than zero" topo --set nic.speed=0Gbps
+check "unknown preset" expect_error "neither a preset" topo dragonfly
+check "disconnected fabric" expect_error "disconnected" topo --set bag.enabled=false
+check "more GPUs than ports" expect_error "more GPUs than ports" topo --set fabric.kind=dsf --set building.gpus=40000
+check "unknown failure target" expect_error "no such node" topo --fail r0.b9.p0.fe0
+check "--help explains options" bash -c '"$COLLEMU" topo --help | grep -q -- "--set"'
+check "--list-keys lists the BAG ratio" bash -c '"$COLLEMU" topo --list-keys | grep -q "^bag.oversubscription"'
+
+echo "$((16 - fails)) passed, $fails failed"
+[[ $fails -eq 0 ]]

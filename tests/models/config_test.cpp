@@ -1,0 +1,133 @@
+// FabricConfig: presets, overrides, YAML/JSON files, and the errors a user sees for bad keys and values (each
+// must name the source: file and line, or the --set option, and the key).
+#include "models/config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/error.hpp"
+
+namespace collemu::models {
+namespace {
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  auto path = std::filesystem::temp_directory_path() / ("collemu_config_test_" + name);
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+// Runs f, expects an InputError, returns its message.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const common::InputError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no InputError";
+  return "";
+}
+
+TEST(Config, PresetDefaultsAndOverrides) {
+  auto c = FabricConfig::from_preset("prometheus");
+  EXPECT_DOUBLE_EQ(c.ratio("bag.oversubscription"), 4.5);  // FABRIC.md: typical L2->BAG 4.5:1
+  EXPECT_EQ(c.choice("fabric.kind"), "mixed");
+  c.set_assignment("bag.oversubscription=7:1");
+  EXPECT_DOUBLE_EQ(c.ratio("bag.oversubscription"), 7.0);
+  EXPECT_EQ(c.where("bag.oversubscription"), "--set bag.oversubscription=7:1");
+  EXPECT_EQ(c.where("nic.speed"), "preset prometheus");
+}
+
+TEST(Config, FatTreeDefaultsFollowK) {
+  auto c = FabricConfig::from_preset("fat-tree");
+  c.set_assignment("fat_tree.k=16");
+  EXPECT_EQ(c.count("building.gpus"), 16 * 16 * 16 / 4);  // k^3/4 hosts
+  EXPECT_EQ(c.count("nsf.spines"), 8);                    // k/2 aggregation switches per pod
+}
+
+TEST(Config, UnknownPresetAndKey) {
+  EXPECT_NE(error_of([] { FabricConfig::from_preset("jupiter"); }).find("unknown preset 'jupiter'"),
+            std::string::npos);
+  auto c = FabricConfig::from_preset("prometheus");
+  auto msg = error_of([&] { c.set_assignment("bag.oversub=4:1"); });
+  EXPECT_NE(msg.find("--set bag.oversub=4:1"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown key 'bag.oversub'"), std::string::npos) << msg;
+  EXPECT_NE(error_of([&] { c.set_assignment("nonsense"); }).find("KEY=VALUE"), std::string::npos);
+}
+
+TEST(Config, BadValuesNameKeyAndExpectation) {
+  auto c = FabricConfig::from_preset("prometheus");
+  auto unitless = error_of([&] { c.set_assignment("nic.speed=400"); });
+  EXPECT_NE(unitless.find("key 'nic.speed'"), std::string::npos) << unitless;
+  EXPECT_NE(unitless.find("has no unit"), std::string::npos) << unitless;
+  EXPECT_NE(error_of([&] { c.set_assignment("nic.speed=0Gbps"); }).find("greater than zero"), std::string::npos);
+  EXPECT_NE(error_of([&] { c.set_assignment("nic.speed=-400Gbps"); }).find("greater than zero"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { c.set_assignment("bag.oversubscription=0.5:1"); }).find("below 1:1"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { c.set_assignment("fabric.kind=torus"); }).find("dsf|nsf|mixed"), std::string::npos);
+  EXPECT_NE(error_of([&] { c.set_assignment("fabric.planes=0"); }).find("at least 1"), std::string::npos);
+}
+
+TEST(Config, YamlFileNestedAndDotted) {
+  auto path = write_temp("ok.yaml",
+                         "preset: llama3-24k\n"
+                         "nic:\n"
+                         "  speed: 800Gbps\n"
+                         "nsf.spine_oversubscription: 4:1\n");
+  auto c = FabricConfig::from_file(path);
+  EXPECT_EQ(c.preset(), "llama3-24k");
+  EXPECT_DOUBLE_EQ(c.bandwidth_Bps("nic.speed"), 100e9);
+  EXPECT_DOUBLE_EQ(c.ratio("nsf.spine_oversubscription"), 4.0);
+  EXPECT_EQ(c.where("nic.speed"), path + ":3");
+}
+
+TEST(Config, JsonFile) {
+  auto path = write_temp("ok.json", R"({"preset": "fat-tree", "fat_tree": {"k": 4}})");
+  auto c = FabricConfig::from_file(path);
+  EXPECT_EQ(c.count("building.gpus"), 16);
+}
+
+TEST(Config, FileErrorsNameTheLine) {
+  auto path = write_temp("bad.yaml",
+                         "preset: prometheus\n"
+                         "bag:\n"
+                         "  oversubscription: 4.5:1\n"
+                         "  wirring: planar\n");
+  auto msg = error_of([&] { FabricConfig::from_file(path); });
+  EXPECT_NE(msg.find(path + ":4"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown key 'bag.wirring'"), std::string::npos) << msg;
+
+  auto unitless = write_temp("unitless.yaml", "nic:\n  speed: 400\n");
+  msg = error_of([&] { FabricConfig::from_file(unitless); });
+  EXPECT_NE(msg.find(unitless + ":2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("has no unit"), std::string::npos) << msg;
+
+  auto broken = write_temp("broken.yaml", "nic: [speed\n");
+  msg = error_of([&] { FabricConfig::from_file(broken); });
+  EXPECT_NE(msg.find("not valid YAML"), std::string::npos) << msg;
+
+  auto list = write_temp("list.yaml", "nic:\n  speed: [1, 2]\n");
+  EXPECT_NE(error_of([&] { FabricConfig::from_file(list); }).find("not a list"), std::string::npos);
+
+  auto preset = write_temp("preset.yaml", "preset: dragonfly\n");
+  msg = error_of([&] { FabricConfig::from_file(preset); });
+  EXPECT_NE(msg.find(preset + ":1"), std::string::npos) << msg;
+
+  EXPECT_NE(error_of([] { FabricConfig::from_file("/nonexistent/fabric.yaml"); }).find("cannot open"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { FabricConfig::from_preset_or_file("/nonexistent/x.yaml"); }).find("neither a preset"),
+            std::string::npos);
+}
+
+TEST(Config, EveryKeyHasADefaultInEveryPreset) {
+  for (auto preset : preset_names()) {
+    auto c = FabricConfig::from_preset(preset);
+    for (const auto& k : config_keys()) EXPECT_FALSE(c.text(k.name).empty()) << preset << " " << k.name;
+  }
+}
+
+}  // namespace
+}  // namespace collemu::models
