@@ -145,10 +145,11 @@ void add_topo_command(CLI::App& app) {
   cmd->add_option("--set", opts->sets,
                   "override a key, e.g. --set bag.oversubscription=7:1 --set nic.speed=400Gbps (repeatable; "
                   "--list-keys lists the keys)")
-      ->take_all();
+      ->allow_extra_args(false);
   cmd->add_option("--fail", opts->fails,
                   "fail a switch (r0.b0.p0.fe3, r0.bag2) or a cable (A->B) before measuring (repeatable)")
-      ->take_all();
+      ->allow_extra_args(false);
+
   cmd->add_flag("--json", opts->json, "print one JSON object instead of tables");
   cmd->add_flag("--list-keys", opts->list_keys, "list every config key with its kind and meaning");
   cmd->callback([opts] { run(*opts); });

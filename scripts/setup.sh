@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what collemu needs on Debian 12 (apt-get; sudo when not root) and builds it in ./build (Release).
+# Safe to run again: packages already installed are skipped and the build is incremental.
+# The CUDA backend is built only where nvcc is on PATH (the CUDA toolkit is not a Debian 12 package).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+packages=(
+  g++ make cmake pkg-config python3         # toolchain; python3 runs the CLI tests' JSON checks
+  libcli11-dev                              # command line
+  libyaml-cpp-dev nlohmann-json3-dev        # fabric configs, JSON output
+  libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  echo "setup: installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$(nproc)"
