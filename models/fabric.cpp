@@ -1,6 +1,7 @@
 #include "models/fabric.hpp"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "common/error.hpp"
 
@@ -37,8 +38,14 @@ const char* to_string(LinkTier t) {
 
 const char* to_string(BuildingKind k) { return k == BuildingKind::Dsf ? "dsf" : "nsf"; }
 
+namespace {
+constexpr std::size_t kMaxIds = 0xFFFFFFF0u;  // node and link ids are 32-bit; kNoNode / kNoLink are reserved
+}
+
 NodeId Fabric::add_node(const Node& n) {
   COLLEMU_ASSERT(!finalized_, "add_node after finalize");
+  if (nodes_.size() >= kMaxIds)
+    throw common::InputError("", "the fabric has more than 4.29 billion nodes; collemu indexes them with 32 bits");
   nodes_.push_back(n);
   return static_cast<NodeId>(nodes_.size() - 1);
 }
@@ -47,6 +54,8 @@ LinkId Fabric::add_link(NodeId src, NodeId dst, double capacity_Bps, double late
   COLLEMU_ASSERT(!finalized_, "add_link after finalize");
   COLLEMU_ASSERT(src < nodes_.size() && dst < nodes_.size() && src != dst, "bad link endpoints");
   COLLEMU_ASSERT(capacity_Bps > 0, "link capacity must be positive");
+  if (links_.size() >= kMaxIds)
+    throw common::InputError("", "the fabric has more than 4.29 billion links; collemu indexes them with 32 bits");
   links_.push_back(Link{src, dst, capacity_Bps, latency_s, tier, up, false});
   return static_cast<LinkId>(links_.size() - 1);
 }
@@ -95,24 +104,29 @@ LinkId Fabric::find_link(NodeId u, NodeId v) const {
 
 std::string Fabric::node_name(NodeId id) const {
   const Node& n = nodes_[id];
-  std::string s = "r" + std::to_string(n.region) + ".";
-  if (n.kind == NodeKind::Bag) return s + "bag" + std::to_string(n.index);
-  s += "b" + std::to_string(n.building) + ".";
-  switch (n.kind) {
-    case NodeKind::Gpu: return s + "gpu" + std::to_string(n.index);
-    case NodeKind::Nic: return s + "nic" + std::to_string(n.index);
-    case NodeKind::NvSwitch: return s + "nvs" + std::to_string(n.index);
-    default: break;
+  char buf[96];
+  if (n.kind == NodeKind::Bag) {
+    std::snprintf(buf, sizeof buf, "r%u.bag%u", unsigned{n.region}, n.index);
+    return buf;
   }
-  s += "p" + std::to_string(n.plane) + ".";
+  const char* kind = "?";
   switch (n.kind) {
-    case NodeKind::Leaf: return s + "leaf" + std::to_string(n.index);
-    case NodeKind::EdgeLeaf: return s + "edge" + std::to_string(n.index);
-    case NodeKind::FabricElement: return s + "fe" + std::to_string(n.index);
-    case NodeKind::Spine: return s + "spine" + std::to_string(n.index);
-    case NodeKind::SuperSpine: return s + "ss" + std::to_string(n.index);
-    default: return s + "?";
+    case NodeKind::Gpu: kind = "gpu"; break;
+    case NodeKind::Nic: kind = "nic"; break;
+    case NodeKind::NvSwitch: kind = "nvs"; break;
+    case NodeKind::Leaf: kind = "leaf"; break;
+    case NodeKind::EdgeLeaf: kind = "edge"; break;
+    case NodeKind::FabricElement: kind = "fe"; break;
+    case NodeKind::Spine: kind = "spine"; break;
+    case NodeKind::SuperSpine: kind = "ss"; break;
+    case NodeKind::Bag: break;
   }
+  if (n.kind == NodeKind::Gpu || n.kind == NodeKind::Nic || n.kind == NodeKind::NvSwitch)
+    std::snprintf(buf, sizeof buf, "r%u.b%u.%s%u", unsigned{n.region}, unsigned{n.building}, kind, n.index);
+  else
+    std::snprintf(buf, sizeof buf, "r%u.b%u.p%u.%s%u", unsigned{n.region}, unsigned{n.building}, unsigned{n.plane},
+                  kind, n.index);
+  return buf;
 }
 
 std::string Fabric::link_name(LinkId id) const {
@@ -134,7 +148,7 @@ void Fabric::fail_link(LinkId id) {
     }
   };
   mark(id);
-  if (LinkId back = find_link(links_[id].dst, links_[id].src); back != kNoLink) mark(back);
+  mark(reverse(id));
 }
 
 void Fabric::fail_node(NodeId id) {
@@ -143,26 +157,28 @@ void Fabric::fail_node(NodeId id) {
 }
 
 void Fabric::fail(std::string_view spec) {
+  const std::string where = "--fail " + std::string(spec);
   auto arrow = spec.find("->");
   if (arrow != std::string_view::npos) {
     NodeId a = find_node(spec.substr(0, arrow));
     NodeId b = find_node(spec.substr(arrow + 2));
-    LinkId l = (a == kNoNode || b == kNoNode) ? kNoLink : find_link(a, b);
-    if (l == kNoLink)
-      throw common::InputError("--fail " + std::string(spec),
-                               "no such link; expected NODE->NODE between adjacent nodes, e.g. "
-                               "r0.b0.p0.leaf0->r0.b0.p0.fe0");
-    fail_link(l);
+    auto cables = (a == kNoNode || b == kNoNode) ? std::span<const LinkId>{} : out_links_to(a, b, 1);
+    if (cables.empty())
+      throw common::InputError(where, "no such link; expected NODE->NODE between adjacent nodes, e.g. "
+                                      "r0.b0.p0.leaf0->r0.b0.p0.fe0");
+    const LinkTier t = links_[cables.front()].tier;
+    if (t == LinkTier::NvLink || t == LinkTier::HostNic)
+      throw common::InputError(where, "only scale-out cables (NIC-leaf and above) can fail, not NVLink or GPU-NIC");
+    for (LinkId l : cables) fail_link(l);  // parallel cables between the two nodes fail together
     return;
   }
   NodeId n = find_node(spec);
   if (n == kNoNode)
-    throw common::InputError("--fail " + std::string(spec),
-                             "no such node; expected a switch name such as r0.b0.p0.fe3 or r0.bag2, "
-                             "or a link A->B");
+    throw common::InputError(where, "no such node; expected a switch name such as r0.b0.p0.fe3 or r0.bag2, "
+                                    "or a link A->B");
   const NodeKind k = nodes_[n].kind;
-  if (k == NodeKind::Gpu || k == NodeKind::Nic)
-    throw common::InputError("--fail " + std::string(spec), "only switches and links can fail, not a GPU or NIC");
+  if (k == NodeKind::Gpu || k == NodeKind::Nic || k == NodeKind::NvSwitch)
+    throw common::InputError(where, "only scale-out switches and cables can fail, not a GPU, NIC or NVSwitch");
   fail_node(n);
 }
 

@@ -110,12 +110,13 @@ struct FabricLayout {
 
 class Fabric {
  public:
+  // Throws common::InputError when the fabric outgrows 32-bit node or link ids.
   NodeId add_node(const Node& n);
-  // Adds a link and returns its id. The CSR index is rebuilt by finalize().
-  LinkId add_link(NodeId src, NodeId dst, double capacity_Bps, double latency_s, LinkTier tier, bool up);
-  // Adds both directions; returns the id of src->dst (dst->src is the next id).
+  // Adds a cable: lower->upper (id, up) and upper->lower (id + 1, down), so a link's reverse is id ^ 1.
+  // `lower` is the end nearer the GPUs. The CSR index is built by finalize().
   LinkId add_duplex(NodeId lower, NodeId upper, double capacity_Bps, double latency_s, LinkTier tier);
-  // Builds the sorted out-link index. Must be called once after the last add_link.
+  static LinkId reverse(LinkId id) { return id ^ 1u; }
+  // Builds the sorted out-link index. Must be called once after the last add_duplex.
   void finalize();
 
   std::size_t num_nodes() const { return nodes_.size(); }
@@ -145,11 +146,12 @@ class Fabric {
   std::string link_name(LinkId id) const;
   NodeId find_node(std::string_view name) const;  // kNoNode when absent
 
-  // Failures (a what-if, applied before a Router is made): a cable fails both directions; a switch fails
-  // all of its links.
+  // Failures (a what-if, applied before a Router is made) of the scale-out network: a cable fails both
+  // directions; a switch fails all of its cables. Scale-up (NVLink) and GPU-NIC links do not fail here.
   void fail_link(LinkId id);
   void fail_node(NodeId id);
-  // "NAME" (a switch) or "A->B" (a cable). Throws common::InputError naming the text when nothing matches.
+  // "NAME" (a switch) or "A->B" (every cable between two adjacent nodes). Throws common::InputError naming the
+  // text when nothing matches or the target cannot fail.
   void fail(std::string_view spec);
   std::size_t num_failed_links() const { return failed_; }
 
@@ -159,6 +161,8 @@ class Fabric {
   std::size_t memory_bytes() const;
 
  private:
+  LinkId add_link(NodeId src, NodeId dst, double capacity_Bps, double latency_s, LinkTier tier, bool up);
+
   std::vector<Node> nodes_;
   std::vector<Link> links_;
   std::vector<std::uint64_t> out_begin_;  // size nodes + 1
