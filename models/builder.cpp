@@ -89,6 +89,15 @@ Params read(const FabricConfig& c) {
     impossible(c, "nic.ports", "every plane needs the same number of ports of each NIC, so nic.ports must be "
                                "a multiple of fabric.planes = " + std::to_string(p.planes));
   if (p.nsf_tiers != 2 && p.nsf_tiers != 3) impossible(c, "nsf.tiers", "an NSF has 2 or 3 tiers");
+  // Every port of a NIC in one plane lands on one leaf, so all of a flow's port paths have the same length.
+  const std::uint32_t ppp = p.nic_ports / p.planes;
+  for (std::string_view key : {"dsf.leaf_ports", "nsf.leaf_ports"})
+    if (c.count(key) % ppp != 0)
+      impossible(c, key, "a NIC's " + std::to_string(ppp) + " ports in one plane must land on one leaf, so " +
+                             std::string(key) + " must be a multiple of nic.ports / fabric.planes = " +
+                             std::to_string(ppp));
+  if (std::uint64_t{p.gpus_per_building} * ppp > 2'000'000'000ULL)
+    impossible(c, "building.gpus", "more than 2 billion NIC ports per plane in one building");
   if (c.preset() == "fat-tree" && c.count("fat_tree.k") % 2 != 0)
     impossible(c, "fat_tree.k", "a k-ary fat-tree needs an even k");
   const std::uint64_t total = std::uint64_t{p.regions} * p.buildings_per_region * p.gpus_per_building;
@@ -189,7 +198,9 @@ class Builder {
         if (p_.bag) {
           // Edge leaves have as many ports as host leaves, all facing the BAG.
           const double host_up = slots(B) * p_.port_Bps / p_.dsf_leaf_ratio;
-          P.n_edges = static_cast<std::uint32_t>(std::ceil(bag_capacity(host_up) / (B.leaf_ports * p_.port_Bps) - 1e-9));
+          const double edges = std::ceil(bag_capacity(host_up) / (B.leaf_ports * p_.port_Bps) - 1e-9);
+          if (edges > 1e6) impossible(c_, "bag.oversubscription", "more than a million edge leaves per plane");
+          P.n_edges = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(edges));
           P.edge_base = add_block(NodeKind::EdgeLeaf, B, pl, P.n_edges);
         }
         if (n_leaves + P.n_edges > p_.dsf_fe_ports)
@@ -246,13 +257,16 @@ class Builder {
     const double switch_Bps = p_.bag_ports * p_.bag_port_Bps;
     std::uint32_t n;
     if (p_.bag_switches) {
+      if (*p_.bag_switches > 1'000'000) impossible(c_, "bag.switches", "at most a million BAG switches per region");
       if (*p_.bag_switches % p_.planes != 0)
         impossible(c_, "bag.switches", "BAG switches are split evenly over the planes, so bag.switches must be a "
                                        "multiple of fabric.planes = " + std::to_string(p_.planes));
       n = static_cast<std::uint32_t>(*p_.bag_switches);
     } else {
-      n = static_cast<std::uint32_t>(std::ceil((building_Bps + inter_Bps) / switch_Bps - 1e-9));
-      n = std::max<std::uint32_t>(n, 1);
+      const double needed = std::ceil((building_Bps + inter_Bps) / switch_Bps - 1e-9);
+      if (needed > 1e6)
+        impossible(c_, "bag.port_speed", "the BAG would need more than a million switches per region");
+      n = std::max<std::uint32_t>(static_cast<std::uint32_t>(needed), 1);
       n = ceil_div(n, p_.planes) * p_.planes;
     }
     for (auto& R : L.regions) {
@@ -310,7 +324,8 @@ class Builder {
           const double per_edge = bag_capacity(host_up) / P.n_edges;
           for (std::uint32_t e = 0; e < P.n_edges; ++e)
             for (std::uint32_t fe = 0; fe < P.n_mid; ++fe)
-              f_.add_duplex(P.edge_base + e, P.mid_base + fe, per_edge / P.n_mid, lat, LinkTier::EdgeFabric);
+              // Edge leaves sit above the fabric elements: GPU -> leaf -> FE -> edge leaf -> BAG.
+              f_.add_duplex(P.mid_base + fe, P.edge_base + e, per_edge / P.n_mid, lat, LinkTier::EdgeFabric);
         }
       } else {
         for (std::uint32_t l = 0; l < P.n_leaves; ++l) {

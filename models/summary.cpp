@@ -7,17 +7,10 @@ namespace collemu::models {
 
 namespace {
 
-// The child end of a link for the bisection's subtree labels: the end nearer the GPUs. Edge-fabric links
-// lead from fabric elements up to the edge leaves that face the BAG, whatever their builder direction.
-NodeId child_of(const Link& l) {
-  if (l.tier == LinkTier::EdgeFabric) return l.up ? l.dst : l.src;
-  return l.up ? l.src : l.dst;
-}
-NodeId parent_of(const Link& l) {
-  if (l.tier == LinkTier::EdgeFabric) return l.up ? l.src : l.dst;
-  return l.up ? l.dst : l.src;
-}
-bool is_upward(const Link& l) { return l.tier == LinkTier::EdgeFabric ? !l.up : l.up; }
+// The child end of a link for the bisection's subtree labels: the end nearer the GPUs.
+NodeId child_of(const Link& l) { return l.up ? l.src : l.dst; }
+NodeId parent_of(const Link& l) { return l.up ? l.dst : l.src; }
+bool is_upward(const Link& l) { return l.up; }
 
 constexpr LinkTier kPropagationOrder[] = {LinkTier::HostNic, LinkTier::Access, LinkTier::L1L2, LinkTier::L2L3,
                                           LinkTier::EdgeFabric, LinkTier::Bag};
@@ -36,6 +29,13 @@ double bisection_Bps(const Fabric& f, NodeId first, NodeId split, NodeId end) {
       if (!l.failed && is_upward(l)) side[parent_of(l)] |= side[child_of(l)];
     }
   double best = std::numeric_limits<double>::infinity();
+  // Between regions both ends are BAG switches: the cut is the links from first-half-only to second-half-only.
+  double inter = 0;
+  for (LinkId id : by_tier[static_cast<int>(LinkTier::InterRegion)]) {
+    const Link& l = f.link(id);
+    if (!l.failed && side[l.src] == 1 && side[l.dst] == 2) inter += l.capacity_Bps;
+  }
+  if (inter > 0) best = inter;
   for (LinkTier t : kPropagationOrder) {
     double up_a = 0, down_b = 0;
     for (LinkId id : by_tier[static_cast<int>(t)]) {
