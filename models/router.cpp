@@ -49,6 +49,8 @@ struct Scratch {
   std::vector<double> weight;
   std::vector<std::pair<LinkId, LinkId>> spray;
   std::vector<NodeId> nodes;
+  // Per port path, under failures: can BAG switch (by ordinal) still deliver to the destination leaf?
+  std::vector<std::uint8_t> bag_delivers;  // 0 unknown, 1 yes, 2 no
 };
 thread_local Scratch tls;
 
@@ -225,12 +227,6 @@ LinkId Router::pick(std::uint32_t point, std::uint32_t bd, std::uint64_t h) cons
   const double u = unit_interval(h) * cum.back();
   const auto it = std::upper_bound(cum.begin(), cum.end(), u);
   return links[std::min<std::size_t>(static_cast<std::size_t>(it - cum.begin()), links.size() - 1)];
-}
-
-double Router::top_reach_up(NodeId top, std::uint32_t bd) const {
-  std::span<const double> cum;
-  auto links = choice_links(point_of_[top], bd, &cum);
-  return links.empty() ? 0.0 : cum.back();
 }
 
 // The slow path of a UCMP choice, after the table's pick turned out unusable for this destination leaf:
@@ -418,6 +414,43 @@ void Router::route_building_local(std::uint64_t key, const BuildingLayout& B, st
   em.add(f_.find_link(s2, b), mass, hop + 3);
 }
 
+bool Router::bag_delivers(NodeId j, const Destination& d) const {
+  if (!failures_) return true;
+  const Node& n = f_.node(j);
+  std::uint8_t& memo = tls.bag_delivers[bag_ordinal_[n.region] + n.index];
+  if (memo) return memo == 1;
+  bool ok = false;
+  const BuildingLayout& D = *d.building;
+  if (n.region == D.region) {
+    // Down into the destination building on this switch's plane, to the destination's leaf and NIC port.
+    const PlaneLayout& P = D.planes[n.plane];
+    const NodeId leaf = leaf_of(D, d.local_gpu, n.plane, d.slot);
+    if (up(access_down(D, d.local_gpu, n.plane, d.slot)))
+      for (LinkId l : f_.out_links_to(j, P.top_base, P.n_top))
+        if (up(l) && top_delivers(D, f_.link(l).dst, leaf)) {
+          ok = true;
+          break;
+        }
+  } else {
+    const RegionLayout& R = f_.layout.regions[D.region];
+    memo = 2;  // no cycles between regions, but be safe
+    for (LinkId l : f_.out_links_to(j, R.bag_base, R.n_bag))
+      if (up(l) && bag_delivers(f_.link(l).dst, d)) {
+        ok = true;
+        break;
+      }
+  }
+  memo = ok ? 1 : 2;
+  return ok;
+}
+
+bool Router::top_delivers_up(NodeId top, const Destination& d) const {
+  if (!failures_) return true;
+  for (std::span<const LinkId> links = choice_links(point_of_[top], d.index, nullptr); LinkId l : links)
+    if (bag_delivers(f_.link(l).dst, d)) return true;
+  return false;
+}
+
 void Router::route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t port, double mass,
                         Emitter& em) const {
   const FabricLayout& L = f_.layout;
@@ -445,22 +478,22 @@ void Router::route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t 
 
   // Up to the building's top tier and a BAG link.
   const PlaneLayout& P = S.planes[pl];
+  const Destination dest{&D, bd, id, slot};
+  if (failures_) tls.bag_delivers.assign(n_bag_total_, 0);
   LinkId to_bag = kNoLink;
   if (S.kind == BuildingKind::Dsf) {
     // The ingress leaf picks the egress (edge leaf, BAG link) by UCMP, then sprays to that edge leaf.
     auto& sp = tls.spray;
     const std::uint32_t point = ingress_point_[bs] + pl;
     const std::uint64_t h = hop_hash(key, a);
+    auto usable = [&](LinkId l) {
+      if (failures_ && !bag_delivers(f_.link(l).dst, dest)) return false;
+      dsf_viable(P, a, f_.link(l).src, sp);
+      return !sp.empty();
+    };
     to_bag = pick(point, bd, h);
-    if (to_bag == kNoLink) no_route(f_, a, flow.dst_gpu, "no live BAG link reaches the destination building");
-    dsf_viable(P, a, f_.link(to_bag).src, sp);
-    if (sp.empty()) {
-      to_bag = pick_usable(point, bd, mix(h), [&](LinkId l) {
-        dsf_viable(P, a, f_.link(l).src, sp);
-        return !sp.empty();
-      });
-      if (to_bag == kNoLink) no_route(f_, a, flow.dst_gpu, "no edge leaf with a live BAG link is reachable");
-    }
+    if (to_bag != kNoLink && !usable(to_bag)) to_bag = pick_usable(point, bd, mix(h), usable);
+    if (to_bag == kNoLink) no_route(f_, a, flow.dst_gpu, "no edge leaf with a live BAG link reaches the destination");
     const double share = mass / static_cast<double>(sp.size());
     for (auto [x, y] : sp) em.add(x, share, hop);
     for (auto [x, y] : sp) em.add(y, share, hop + 1);
@@ -471,10 +504,10 @@ void Router::route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t 
     const NodeId spine0 = P.mid_base + pod * P.spines_per_pod;
     // A spine is usable when its link from the leaf is up and it (or, for 3 tiers, one of its super-spines)
     // still reaches the destination building through the BAG.
-    auto super_usable = [&](NodeId s, NodeId x) { return link_up(s, x) && top_reach_up(x, bd) > 0; };
+    auto super_usable = [&](NodeId s, NodeId x) { return link_up(s, x) && top_delivers_up(x, dest); };
     auto spine_usable = [&](NodeId s) {
       if (!link_up(a, s)) return false;
-      if (S.nsf_tiers == 2) return top_reach_up(s, bd) > 0;
+      if (S.nsf_tiers == 2) return top_delivers_up(s, dest);
       const std::uint32_t g = s - spine0;
       for (std::uint32_t x = 0; x < P.supers_per_group; ++x)
         if (super_usable(s, P.super_base + g * P.supers_per_group + x)) return true;
@@ -489,15 +522,21 @@ void Router::route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t 
       top = ecmp(key, s, x0, P.supers_per_group, [&](NodeId x) { return super_usable(s, x); });
       em.add(f_.find_link(s, top), mass, hop++);
     }
-    to_bag = pick(point_of_[top], bd, hop_hash(key, top));
-    COLLEMU_ASSERT(to_bag != kNoLink, "top node chosen without a live BAG link");
+    const std::uint64_t h = hop_hash(key, top);
+    auto usable = [&](LinkId l) { return bag_delivers(f_.link(l).dst, dest); };
+    to_bag = pick(point_of_[top], bd, h);
+    if (to_bag != kNoLink && failures_ && !usable(to_bag)) to_bag = pick_usable(point_of_[top], bd, mix(h), usable);
+    COLLEMU_ASSERT(to_bag != kNoLink, "top node chosen without a live BAG link to the destination");
   }
   em.add(to_bag, mass, hop++);
   NodeId j = f_.link(to_bag).dst;
 
   // Across regions: UCMP over the inter-BAG links toward the destination region.
   if (D.region != S.region) {
-    const LinkId l = pick(point_of_[j], bd, hop_hash(key, j));
+    const std::uint64_t h = hop_hash(key, j);
+    auto usable = [&](LinkId l) { return bag_delivers(f_.link(l).dst, dest); };
+    LinkId l = pick(point_of_[j], bd, h);
+    if (l != kNoLink && failures_ && !usable(l)) l = pick_usable(point_of_[j], bd, mix(h), usable);
     if (l == kNoLink) no_route(f_, j, flow.dst_gpu, "no live inter-region link reaches the destination building");
     em.add(l, mass, hop++);
     j = f_.link(l).dst;
@@ -564,7 +603,10 @@ void Router::route(const FlowLabel& flow, Route& out) const {
   live.clear();
   for (std::uint32_t k = 0; k < L.nic_ports; ++k) {
     const std::uint32_t pl = k % L.planes, slot = k / L.planes;
-    if (!failures_ || (up(access_up(S, is, pl, slot)) && up(access_down(D, id, pl, slot)))) live.push_back(k);
+    // (Spread inter-region wiring may change plane on the way: the destination side is checked on the way.)
+    const bool dst_plane_known = S.region == D.region || L.wiring == BagWiring::Planar;
+    if (!failures_ || (up(access_up(S, is, pl, slot)) && (!dst_plane_known || up(access_down(D, id, pl, slot)))))
+      live.push_back(k);
   }
   if (live.empty()) no_route(f_, flow.src_gpu, flow.dst_gpu, "every NIC port of the pair has a failed access link");
   std::vector<std::uint32_t> ports(live.begin(), live.end());
@@ -597,7 +639,24 @@ void Router::route(const FlowLabel& flow, Route& out) const {
       ports.erase(ports.begin() + static_cast<std::ptrdiff_t>(dead));
     }
   } else {
-    run(ports[hop_hash(key, nic_s) % ports.size()], 1.0);
+    // One port by hash; if its plane has no live path, the next hash among the remaining ports.
+    std::uint64_t h = hop_hash(key, nic_s);
+    while (true) {
+      const std::size_t mark = out.size();
+      const std::size_t i = h % ports.size();
+      try {
+        run(ports[i], 1.0);
+        break;
+      } catch (const RouteError&) {
+        if (ports.size() == 1) throw;
+        out.links.resize(mark);
+        out.coefficients.resize(mark);
+        out.hops.resize(mark);
+        paths = 0;
+        ports.erase(ports.begin() + static_cast<std::ptrdiff_t>(i));
+        h = mix(h);
+      }
+    }
   }
   out.path_count = paths;
   em.add(f_.find_link(nic_d, flow.dst_gpu), 1.0, out.hops.back() + 1);

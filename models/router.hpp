@@ -71,6 +71,17 @@ class Router {
 
  private:
   struct Emitter;
+  // The destination of a port path: its building, GPU within the building and NIC slot within a plane.
+  struct Destination {
+    const BuildingLayout* building;
+    std::uint32_t index;  // building index in the layout
+    std::uint32_t local_gpu;
+    std::uint32_t slot;
+  };
+  // Under failures: can BAG switch j (or top-tier node `top`, through its BAG links) still deliver to the
+  // destination's leaf and NIC port? Always true on a fabric without failures.
+  bool bag_delivers(NodeId j, const Destination& d) const;
+  bool top_delivers_up(NodeId top, const Destination& d) const;
   void route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t port, double mass, Emitter& em) const;
   void route_building_local(std::uint64_t key, const BuildingLayout& B, std::uint32_t pl, std::uint32_t a,
                             std::uint32_t b, double mass, std::uint16_t hop, Emitter& em) const;
@@ -86,7 +97,6 @@ class Router {
   // UCMP weight of link l toward a destination building, bytes/s (0 when failed).
   double ucmp_weight(LinkId l, std::uint32_t dst_building) const;
   static double survival(const std::vector<double>& live, const std::vector<double>& built, std::size_t i);
-  double top_reach_up(NodeId top, std::uint32_t dst_building) const;   // top node -> BAG -> building
   // UCMP choice tables: for each decision point (a top-tier node, a DSF ingress (building, plane), a BAG switch)
   // and destination building, the live next-hop links and their cumulative weights. Weights depend only on the
   // failures, so they are computed once here, and a query picks by binary search.
