@@ -7,7 +7,9 @@
 
 #include "common/units.hpp"
 #include "models/builder.hpp"
+#include "common/error.hpp"
 #include "models/config.hpp"
+#include "models/router.hpp"
 #include "models/summary.hpp"
 
 namespace collemu::cli {
@@ -18,6 +20,7 @@ struct TopoOptions {
   std::string source = "prometheus";
   std::vector<std::string> sets;
   std::vector<std::string> fails;
+  std::vector<std::string> routes;
   bool json = false;
   bool list_keys = false;
 };
@@ -116,6 +119,60 @@ void list_keys() {
   }
 }
 
+// "SRC:DST[:QP]" with GPUs as global indices (0, 20000) or names (r0.b1.gpu5).
+models::FlowLabel parse_route(const models::Fabric& f, const std::string& spec) {
+  const std::string where = "--route " + spec;
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto colon = spec.find(':', start);
+    parts.push_back(spec.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() < 2 || parts.size() > 3)
+    throw common::InputError(where, "expected SRC:DST or SRC:DST:QP, e.g. 0:20000:1 or r0.b0.gpu0:r0.b1.gpu5");
+  const std::size_t n_gpus = std::size_t{f.layout.gpus_per_building} * f.layout.buildings.size();
+  auto gpu = [&](const std::string& text) -> models::NodeId {
+    if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos) {
+      const auto v = std::stoull(text.substr(0, 12));
+      if (text.size() > 12 || v >= n_gpus)
+        throw common::InputError(where, "GPU " + text + " does not exist; the fabric has " + std::to_string(n_gpus) +
+                                            " GPUs (0.." + std::to_string(n_gpus - 1) + ")");
+      return static_cast<models::NodeId>(v);
+    }
+    const models::NodeId id = f.find_node(text);
+    if (id == models::kNoNode || f.node(id).kind != models::NodeKind::Gpu)
+      throw common::InputError(where, "'" + text + "' is not a GPU; expected an index or a name like r0.b0.gpu3");
+    return id;
+  };
+  models::FlowLabel flow{gpu(parts[0]), gpu(parts[1])};
+  if (parts.size() == 3) {
+    const std::string& q = parts[2];
+    if (q.empty() || q.size() > 9 || q.find_first_not_of("0123456789") != std::string::npos)
+      throw common::InputError(where, "the QP index must be a whole number such as 0 or 3");
+    flow.qp = static_cast<std::uint32_t>(std::stoul(q));
+  }
+  return flow;
+}
+
+nlohmann::json route_json(const models::Fabric& f, const models::FlowLabel& flow, const models::Route& r) {
+  nlohmann::json links = nlohmann::json::array();
+  for (std::size_t i = 0; i < r.size(); ++i)
+    links.push_back({{"hop", r.hops[i]}, {"link", f.link_name(r.links[i])}, {"share", r.coefficients[i]}});
+  return {{"src", f.node_name(flow.src_gpu)}, {"dst", f.node_name(flow.dst_gpu)}, {"qp", flow.qp},
+          {"paths", r.path_count}, {"mean_latency_s", models::mean_latency_s(f, r)}, {"links", links}};
+}
+
+void print_route(const models::Fabric& f, const models::FlowLabel& flow, const models::Route& r) {
+  std::printf("\nroute %s -> %s (qp %u): %.0f paths, mean latency %s\n", f.node_name(flow.src_gpu).c_str(),
+              f.node_name(flow.dst_gpu).c_str(), flow.qp, r.path_count,
+              common::format_duration(models::mean_latency_s(f, r)).c_str());
+  std::printf("%4s %8s  %s\n", "hop", "share", "link");
+  for (std::size_t i = 0; i < r.size(); ++i)
+    std::printf("%4u %8.5f  %s\n", r.hops[i], r.coefficients[i], f.link_name(r.links[i]).c_str());
+}
+
 void run(const TopoOptions& o) {
   if (o.list_keys) {
     list_keys();
@@ -125,11 +182,24 @@ void run(const TopoOptions& o) {
   for (const auto& s : o.sets) config.set_assignment(s);
   models::Fabric fabric = models::build_fabric(config);
   for (const auto& x : o.fails) fabric.fail(x);
+  std::vector<models::FlowLabel> flows;
+  for (const auto& spec : o.routes) flows.push_back(parse_route(fabric, spec));
   auto summary = models::summarize(fabric);
+  std::vector<models::Route> routes(flows.size());
+  if (!flows.empty()) {
+    models::Router router(fabric);
+    for (std::size_t i = 0; i < flows.size(); ++i) router.route(flows[i], routes[i]);
+  }
   if (o.json) {
-    std::cout << to_json(summary).dump(2) << "\n";
+    auto j = to_json(summary);
+    if (!flows.empty()) {
+      j["routes"] = nlohmann::json::array();
+      for (std::size_t i = 0; i < flows.size(); ++i) j["routes"].push_back(route_json(fabric, flows[i], routes[i]));
+    }
+    std::cout << j.dump(2) << "\n";
   } else {
     print_text(summary, fabric.layout);
+    for (std::size_t i = 0; i < flows.size(); ++i) print_route(fabric, flows[i], routes[i]);
   }
 }
 
@@ -150,6 +220,10 @@ void add_topo_command(CLI::App& app) {
                   "fail a switch (r0.b0.p0.fe3, r0.bag2) or a cable (A->B) before measuring (repeatable)")
       ->allow_extra_args(false);
 
+  cmd->add_option("--route", opts->routes,
+                  "print the path set of a flow SRC:DST[:QP] (GPU indices or names such as r0.b1.gpu5): every "
+                  "link with its share of the flow (repeatable)")
+      ->allow_extra_args(false);
   cmd->add_flag("--json", opts->json, "print one JSON object instead of tables");
   cmd->add_flag("--list-keys", opts->list_keys, "list every config key with its kind and meaning");
   cmd->callback([opts] { run(*opts); });

@@ -65,8 +65,24 @@ check "unknown preset" expect_error "neither a preset" topo dragonfly
 check "disconnected fabric" expect_error "disconnected" topo --set bag.enabled=false
 check "more GPUs than ports" expect_error "more GPUs than ports" topo --set fabric.kind=dsf --set building.gpus=40000
 check "unknown failure target" expect_error "no such node" topo --fail r0.b9.p0.fe0
+"$COLLEMU" topo prometheus --route 0:1000 --route r0.b0.gpu0:r0.b1.gpu5:3 --json >"$tmp/r.json"
+check "--route prints path sets whose shares sum to 1 per hop" python3 - "$tmp/r.json" <<'PY'
+import json, sys, collections
+routes = json.load(open(sys.argv[1]))["routes"]
+assert len(routes) == 2
+# Same DSF building, different leaves: 4 planes x 16 fabric elements (docs/fabric-model.md).
+assert routes[0]["paths"] == 64, routes[0]["paths"]
+assert routes[1]["dst"] == "r0.b1.gpu5" and routes[1]["qp"] == 3
+for r in routes:
+    hops = collections.defaultdict(float)
+    for l in r["links"]:
+        hops[l["hop"]] += l["share"]
+    assert all(abs(v - 1) < 1e-12 for v in hops.values()), hops
+PY
+check "--route to a GPU that does not exist" expect_error "does not exist" topo --route 0:99999999
+check "--route malformed" expect_error "SRC:DST" topo --route 0
 check "--help explains options" bash -c '"$COLLEMU" topo --help | grep -q -- "--set"'
 check "--list-keys lists the BAG ratio" bash -c '"$COLLEMU" topo --list-keys | grep -q "^bag.oversubscription"'
 
-echo "$((16 - fails)) passed, $fails failed"
+echo "$((19 - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]

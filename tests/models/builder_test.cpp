@@ -96,6 +96,16 @@ TEST(Builder, ConfiguredRatiosAreMeasured) {
   EXPECT_NEAR(*leaf3.bag_oversubscription, 4.5, 1e-9);  // measured against what enters the top tier
 }
 
+TEST(Builder, Nvl72RackScaleUp) {
+  // GB200 NVL72: 72 GPUs in one NVLink domain at 900 GB/s per GPU per direction (DESIGN.md §1).
+  // 9,216 GPUs = 128 racks; the NVLink tier carries 9,216 x 900 GB/s.
+  auto f = build("prometheus", {"scaleup.gpus=72", "scaleup.bandwidth=900GB/s", "building.gpus=9216"});
+  auto s = summarize(f);
+  EXPECT_EQ(s.scaleup_domains, 2u * 128);
+  EXPECT_EQ(count(s, NodeKind::NvSwitch), 2u * 128);
+  EXPECT_NEAR(tier(s, LinkTier::NvLink)->capacity_Bps, 2 * 9216 * 900e9, 1e-12 * 2 * 9216 * 900e9);
+}
+
 TEST(Builder, PartialLeavesKeepExactRatios) {
   // 1000 GPUs x 1 port per plane over 72-port DSF leaves: 13 full leaves and one with 64 ports. Each leaf's
   // uplinks follow its own ports, so the leaf tier still reads exactly 2:1.
@@ -161,9 +171,55 @@ TEST(Builder, FailuresThatDisconnectAreDetected) {
   g.fail("r0.b0.p0.spine0");
   EXPECT_NO_THROW(check_connected(g));
   EXPECT_NE(input_error([&] { g.fail("r0.b0.p0.spine99"); }).find("no such node"), std::string::npos);
-  EXPECT_NE(input_error([&] { g.fail("r0.b0.gpu0"); }).find("only switches"), std::string::npos);
+  EXPECT_NE(input_error([&] { g.fail("r0.b0.gpu0"); }).find("only scale-out"), std::string::npos);
+  EXPECT_NE(input_error([&] { g.fail("r0.b0.gpu0->r0.b0.nic0"); }).find("only scale-out"), std::string::npos);
+  auto p = build("prometheus", {"building.gpus=1024"});
+  EXPECT_NE(input_error([&] { p.fail("r0.b0.nvs0"); }).find("only scale-out"), std::string::npos);
   EXPECT_NE(input_error([&] { g.fail("r0.b0.p0.leaf0->r0.b0.p0.leaf1"); }).find("no such link"),
             std::string::npos);
+}
+
+TEST(Builder, FailingASwitchFailsEveryParallelCable) {
+  // 8 ports on 4 planes: each NIC has 2 parallel cables to its plane-0 leaf (36 NICs on a 72-port leaf).
+  // Failing the leaf fails its 72 access cables, 16 fabric cables: 88 cables = 176 directed links.
+  auto f = build("prometheus", {"nic.ports=8", "building.gpus=1024"});
+  f.fail("r0.b0.p0.leaf0");
+  EXPECT_EQ(f.num_failed_links(), 2u * (72 + 16));
+  for (LinkId l = 0; l < f.num_links(); ++l)
+    if (f.link(l).src == f.find_node("r0.b0.p0.leaf0") || f.link(l).dst == f.find_node("r0.b0.p0.leaf0")) {
+      EXPECT_TRUE(f.link(l).failed) << f.link_name(l);
+    }
+  // A cable named A->B fails every parallel cable between A and B (both ports of NIC 0 on plane 0).
+  auto g = build("prometheus", {"nic.ports=8", "building.gpus=1024"});
+  g.fail("r0.b0.nic0->r0.b0.p0.leaf0");
+  EXPECT_EQ(g.num_failed_links(), 4u);
+}
+
+TEST(Builder, NicPortsOfAPlaneShareALeaf) {
+  // 3 ports per plane on 16-port leaves would split a NIC's ports over two leaves.
+  auto msg = input_error([] { build("llama3-24k", {"nic.ports=3"}); });
+  EXPECT_NE(msg.find("multiple of nic.ports / fabric.planes = 3"), std::string::npos) << msg;
+}
+
+TEST(Builder, EdgeLeavesSitAboveTheFabricElements) {
+  // Direction "up" leads away from the GPUs: GPU -> leaf -> FE -> edge leaf -> BAG.
+  auto f = build("prometheus", {"building.gpus=1024"});
+  int seen = 0;
+  for (const Link& l : f.links())
+    if (l.tier == LinkTier::EdgeFabric && l.up) {
+      EXPECT_EQ(f.node(l.src).kind, NodeKind::FabricElement);
+      EXPECT_EQ(f.node(l.dst).kind, NodeKind::EdgeLeaf);
+      ++seen;
+    }
+  EXPECT_GT(seen, 0);
+}
+
+TEST(Builder, BisectionAcrossRegionsIsTheInterRegionCut) {
+  // Two regions of 2 buildings; 1 Tbps between them, far below each region's BAG capacity: the bisection of
+  // region 0's buildings to region 1's is the inter-region capacity, 1e12 / 8 B/s.
+  auto s = summarize(build("prometheus", {"regions=2", "bag.region_capacity=1Tbps"}));
+  ASSERT_TRUE(s.bag_bisection_Bps);
+  EXPECT_NEAR(*s.bag_bisection_Bps, 1.25e11, 1);
 }
 
 // Inter-region capacity of each BAG switch of region 1 toward region 0, bytes/s over live links.

@@ -398,6 +398,51 @@ INSTANTIATE_TEST_SUITE_P(
         Scenario{"fat_tree", "fat-tree", {}, {}}),
     [](const ::testing::TestParamInfo<Scenario>& info) { return info.param.name; });
 
+TEST(Router, BagChoiceAvoidsSwitchesThatCannotReachTheLeaf) {
+  // One plane, 2 spines per NSF building. Leaf 0 of building 1 is reachable only through spine 0 (its link to
+  // spine 1 failed), and bag0 has lost its link to spine 0: every flow to leaf 0 must go through another BAG
+  // switch, although bag0 still reaches building 1 as a whole.
+  auto f = build("prometheus", {"fabric.kind=nsf", "fabric.planes=1", "nic.ports=1", "nsf.spines=2"});
+  f.fail("r0.b1.p0.spine1->r0.b1.p0.leaf0");
+  f.fail("r0.bag0->r0.b1.p0.spine0");
+  Router r(f);
+  Route route;
+  for (std::uint32_t qp = 0; qp < 300; ++qp) {
+    FlowLabel flow{qp * 37 % 16384, 16384 + qp % 128, qp};  // destinations on leaf 0 (128 ports)
+    ASSERT_NO_THROW(r.route(flow, route)) << qp;
+    check_route(f, flow, route);
+  }
+}
+
+TEST(Router, SpreadWiringChecksTheDestinationPlane) {
+  // Spread inter-region wiring can move a flow to another plane. The destination's plane-2 port has failed:
+  // flows hashed onto ports 0, 1, 3 must avoid region-1 BAG switches of plane 2.
+  auto f = build("prometheus", {"regions=2", "bag.wiring=spread", "nic.port_select=hash"});
+  f.fail("r1.b0.p2.leaf0->r1.b0.nic0");
+  Router r(f);
+  Route route;
+  for (std::uint32_t qp = 0; qp < 400; ++qp) {
+    FlowLabel flow{qp * 101 % 32768, 32768, qp};
+    ASSERT_NO_THROW(r.route(flow, route)) << qp;
+    check_route(f, flow, route);
+  }
+}
+
+TEST(Router, PortHashFallsBackWhenItsPlaneIsCut) {
+  // Every fabric element of plane 2 in the DSF building fails: flows hashed to port 2 move to another port.
+  auto f = build("prometheus", {"nic.port_select=hash"});
+  for (int fe = 0; fe < 16; ++fe) f.fail("r0.b0.p2.fe" + std::to_string(fe));
+  Router r(f);
+  Route route;
+  for (std::uint32_t qp = 0; qp < 200; ++qp) {
+    FlowLabel flow{0, 1000, qp};
+    ASSERT_NO_THROW(r.route(flow, route)) << qp;
+    check_route(f, flow, route);
+    EXPECT_EQ(route.path_count, 16.0);
+    EXPECT_NE(f.node(f.link(route.links[1]).dst).plane, 2);
+  }
+}
+
 TEST(Router, ErrorsAreClear) {
   auto f = build("fat-tree", {"fat_tree.k=4"});
   f.fail("r0.b0.p0.leaf0");  // hosts 0 and 1 are cut off
