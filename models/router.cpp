@@ -64,6 +64,13 @@ struct Router::Emitter {
     r.coefficients.push_back(share);
     r.hops.push_back(hop);
   }
+  // DSF: equal shares over the (leaf->FE, FE->leaf) pairs, hops `hop` and `hop + 1`; multiplies the paths.
+  void spray(const std::vector<std::pair<LinkId, LinkId>>& pairs, double mass, std::uint16_t hop) {
+    const double share = mass / static_cast<double>(pairs.size());
+    for (auto [x, y] : pairs) add(x, share, hop);
+    for (auto [x, y] : pairs) add(y, share, hop + 1);
+    r.path_count *= static_cast<double>(pairs.size());
+  }
 };
 
 double mean_latency_s(const Fabric& fabric, const Route& route) {
@@ -345,7 +352,7 @@ namespace {
 }
 }  // namespace
 
-// From a top node (edge leaf / spine / super-spine) down to a host leaf of the same plane. Returns hops used.
+// From a top node (edge leaf / spine / super-spine) down to a host leaf of the same plane.
 void Router::descend(std::uint64_t key, const BuildingLayout& B, NodeId top, NodeId leaf, double mass,
                      std::uint16_t hop, Emitter& em) const {
   const PlaneLayout& P = B.planes[f_.node(top).plane];
@@ -353,10 +360,7 @@ void Router::descend(std::uint64_t key, const BuildingLayout& B, NodeId top, Nod
     auto& sp = tls.spray;
     dsf_viable(P, top, leaf, sp);
     if (sp.empty()) no_route(f_, top, leaf, "no fabric element reaches the leaf");
-    const double share = mass / static_cast<double>(sp.size());
-    for (auto [x, y] : sp) em.add(x, share, hop);
-    for (auto [x, y] : sp) em.add(y, share, hop + 1);
-    em.r.path_count *= static_cast<double>(sp.size());
+    em.spray(sp, mass, hop);
     return;
   }
   (void)key;
@@ -378,10 +382,7 @@ void Router::route_building_local(std::uint64_t key, const BuildingLayout& B, st
     auto& sp = tls.spray;
     dsf_viable(P, a, b, sp);
     if (sp.empty()) no_route(f_, a, b, "every fabric element path between the two leaves has failed");
-    const double share = mass / static_cast<double>(sp.size());
-    for (auto [x, y] : sp) em.add(x, share, hop);
-    for (auto [x, y] : sp) em.add(y, share, hop + 1);
-    em.r.path_count *= static_cast<double>(sp.size());
+    em.spray(sp, mass, hop);
     return;
   }
   const std::uint32_t pod_a = (a - P.leaf_base) / P.leaves_per_pod, pod_b = (b - P.leaf_base) / P.leaves_per_pod;
@@ -494,10 +495,7 @@ void Router::route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t 
     to_bag = pick(point, bd, h);
     if (to_bag != kNoLink && !usable(to_bag)) to_bag = pick_usable(point, bd, mix(h), usable);
     if (to_bag == kNoLink) no_route(f_, a, flow.dst_gpu, "no edge leaf with a live BAG link reaches the destination");
-    const double share = mass / static_cast<double>(sp.size());
-    for (auto [x, y] : sp) em.add(x, share, hop);
-    for (auto [x, y] : sp) em.add(y, share, hop + 1);
-    em.r.path_count *= static_cast<double>(sp.size());
+    em.spray(sp, mass, hop);
     hop += 2;
   } else {
     const std::uint32_t pod = (a - P.leaf_base) / P.leaves_per_pod;

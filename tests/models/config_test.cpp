@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/error.hpp"
+#include "fabric_test_util.hpp"
 
 namespace collemu::models {
 namespace {
@@ -18,17 +19,7 @@ std::string write_temp(const std::string& name, const std::string& text) {
   return path.string();
 }
 
-// Runs f, expects an InputError, returns its message.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const common::InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no InputError";
-  return "";
-}
+using testing::input_error;
 
 TEST(Config, PresetDefaultsAndOverrides) {
   auto c = FabricConfig::from_preset("prometheus");
@@ -48,27 +39,27 @@ TEST(Config, FatTreeDefaultsFollowK) {
 }
 
 TEST(Config, UnknownPresetAndKey) {
-  EXPECT_NE(error_of([] { FabricConfig::from_preset("jupiter"); }).find("unknown preset 'jupiter'"),
+  EXPECT_NE(input_error([] { FabricConfig::from_preset("jupiter"); }).find("unknown preset 'jupiter'"),
             std::string::npos);
   auto c = FabricConfig::from_preset("prometheus");
-  auto msg = error_of([&] { c.set_assignment("bag.oversub=4:1"); });
+  auto msg = input_error([&] { c.set_assignment("bag.oversub=4:1"); });
   EXPECT_NE(msg.find("--set bag.oversub=4:1"), std::string::npos) << msg;
   EXPECT_NE(msg.find("unknown key 'bag.oversub'"), std::string::npos) << msg;
-  EXPECT_NE(error_of([&] { c.set_assignment("nonsense"); }).find("KEY=VALUE"), std::string::npos);
+  EXPECT_NE(input_error([&] { c.set_assignment("nonsense"); }).find("KEY=VALUE"), std::string::npos);
 }
 
 TEST(Config, BadValuesNameKeyAndExpectation) {
   auto c = FabricConfig::from_preset("prometheus");
-  auto unitless = error_of([&] { c.set_assignment("nic.speed=400"); });
+  auto unitless = input_error([&] { c.set_assignment("nic.speed=400"); });
   EXPECT_NE(unitless.find("key 'nic.speed'"), std::string::npos) << unitless;
   EXPECT_NE(unitless.find("has no unit"), std::string::npos) << unitless;
-  EXPECT_NE(error_of([&] { c.set_assignment("nic.speed=0Gbps"); }).find("greater than zero"), std::string::npos);
-  EXPECT_NE(error_of([&] { c.set_assignment("nic.speed=-400Gbps"); }).find("greater than zero"),
+  EXPECT_NE(input_error([&] { c.set_assignment("nic.speed=0Gbps"); }).find("greater than zero"), std::string::npos);
+  EXPECT_NE(input_error([&] { c.set_assignment("nic.speed=-400Gbps"); }).find("greater than zero"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { c.set_assignment("bag.oversubscription=0.5:1"); }).find("below 1:1"),
+  EXPECT_NE(input_error([&] { c.set_assignment("bag.oversubscription=0.5:1"); }).find("below 1:1"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { c.set_assignment("fabric.kind=torus"); }).find("dsf|nsf|mixed"), std::string::npos);
-  EXPECT_NE(error_of([&] { c.set_assignment("fabric.planes=0"); }).find("at least 1"), std::string::npos);
+  EXPECT_NE(input_error([&] { c.set_assignment("fabric.kind=torus"); }).find("dsf|nsf|mixed"), std::string::npos);
+  EXPECT_NE(input_error([&] { c.set_assignment("fabric.planes=0"); }).find("at least 1"), std::string::npos);
 }
 
 TEST(Config, YamlFileNestedAndDotted) {
@@ -96,29 +87,29 @@ TEST(Config, FileErrorsNameTheLine) {
                          "bag:\n"
                          "  oversubscription: 4.5:1\n"
                          "  wirring: planar\n");
-  auto msg = error_of([&] { FabricConfig::from_file(path); });
+  auto msg = input_error([&] { FabricConfig::from_file(path); });
   EXPECT_NE(msg.find(path + ":4"), std::string::npos) << msg;
   EXPECT_NE(msg.find("unknown key 'bag.wirring'"), std::string::npos) << msg;
 
   auto unitless = write_temp("unitless.yaml", "nic:\n  speed: 400\n");
-  msg = error_of([&] { FabricConfig::from_file(unitless); });
+  msg = input_error([&] { FabricConfig::from_file(unitless); });
   EXPECT_NE(msg.find(unitless + ":2"), std::string::npos) << msg;
   EXPECT_NE(msg.find("has no unit"), std::string::npos) << msg;
 
   auto broken = write_temp("broken.yaml", "nic: [speed\n");
-  msg = error_of([&] { FabricConfig::from_file(broken); });
+  msg = input_error([&] { FabricConfig::from_file(broken); });
   EXPECT_NE(msg.find("not valid YAML"), std::string::npos) << msg;
 
   auto list = write_temp("list.yaml", "nic:\n  speed: [1, 2]\n");
-  EXPECT_NE(error_of([&] { FabricConfig::from_file(list); }).find("not a list"), std::string::npos);
+  EXPECT_NE(input_error([&] { FabricConfig::from_file(list); }).find("not a list"), std::string::npos);
 
   auto preset = write_temp("preset.yaml", "preset: dragonfly\n");
-  msg = error_of([&] { FabricConfig::from_file(preset); });
+  msg = input_error([&] { FabricConfig::from_file(preset); });
   EXPECT_NE(msg.find(preset + ":1"), std::string::npos) << msg;
 
-  EXPECT_NE(error_of([] { FabricConfig::from_file("/nonexistent/fabric.yaml"); }).find("cannot open"),
+  EXPECT_NE(input_error([] { FabricConfig::from_file("/nonexistent/fabric.yaml"); }).find("cannot open"),
             std::string::npos);
-  EXPECT_NE(error_of([] { FabricConfig::from_preset_or_file("/nonexistent/x.yaml"); }).find("neither a preset"),
+  EXPECT_NE(input_error([] { FabricConfig::from_preset_or_file("/nonexistent/x.yaml"); }).find("neither a preset"),
             std::string::npos);
 }
 
