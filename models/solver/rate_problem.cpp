@@ -1,0 +1,118 @@
+#include "models/solver/rate_problem.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace collemu::models::solver {
+
+LinkIndex RateProblem::add_link(double capacity_Bps) {
+  capacity_Bps_.push_back(capacity_Bps);
+  return static_cast<LinkIndex>(capacity_Bps_.size() - 1);
+}
+
+FlowIndex RateProblem::add_flow(double weight, double cap_Bps, std::span<const LinkIndex> links,
+                                std::span<const double> coefficients) {
+  if (links.size() != coefficients.size())
+    throw SolverInputError("flow " + std::to_string(weight_.size()) + ": " + std::to_string(links.size()) +
+                           " links but " + std::to_string(coefficients.size()) + " coefficients");
+  weight_.push_back(weight);
+  cap_Bps_.push_back(cap_Bps);
+  entry_link_.insert(entry_link_.end(), links.begin(), links.end());
+  entry_coeff_.insert(entry_coeff_.end(), coefficients.begin(), coefficients.end());
+  flow_begin_.push_back(entry_link_.size());
+  return static_cast<FlowIndex>(weight_.size() - 1);
+}
+
+void RateProblem::reserve(std::size_t links, std::size_t flows, std::size_t entries) {
+  capacity_Bps_.reserve(links);
+  weight_.reserve(flows);
+  cap_Bps_.reserve(flows);
+  flow_begin_.reserve(flows + 1);
+  entry_link_.reserve(entries);
+  entry_coeff_.reserve(entries);
+}
+
+namespace {
+std::string num(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", x);
+  return buf;
+}
+}  // namespace
+
+void RateProblem::validate() const {
+  for (LinkIndex l = 0; l < capacity_Bps_.size(); ++l) {
+    const double c = capacity_Bps_[l];
+    if (!std::isfinite(c) || c < 0)
+      throw SolverInputError("link " + std::to_string(l) + ": capacity " + num(c) +
+                             " B/s; expected a finite capacity >= 0");
+  }
+  std::vector<std::uint32_t> seen(capacity_Bps_.size(), ~0u);
+  for (FlowIndex f = 0; f < weight_.size(); ++f) {
+    const std::string who = "flow " + std::to_string(f) + ": ";
+    if (!std::isfinite(weight_[f]) || !(weight_[f] > 0))
+      throw SolverInputError(who + "weight " + num(weight_[f]) + "; expected a finite weight > 0");
+    if (std::isnan(cap_Bps_[f]) || !(cap_Bps_[f] > 0))
+      throw SolverInputError(who + "rate cap " + num(cap_Bps_[f]) + " B/s; expected a cap > 0 (or none)");
+    if (flow_begin_[f] == flow_begin_[f + 1])
+      throw SolverInputError(who + "crosses no link; expected at least one");
+    for (auto i = flow_begin_[f]; i < flow_begin_[f + 1]; ++i) {
+      const LinkIndex l = entry_link_[i];
+      const double a = entry_coeff_[i];
+      if (l >= capacity_Bps_.size())
+        throw SolverInputError(who + "link " + std::to_string(l) + " does not exist (" +
+                               std::to_string(capacity_Bps_.size()) + " links)");
+      if (!(a > 0 && a <= 1))
+        throw SolverInputError(who + "coefficient " + num(a) + " on link " + std::to_string(l) +
+                               "; expected a value in (0, 1]");
+      if (seen[l] == f) throw SolverInputError(who + "lists link " + std::to_string(l) + " twice");
+      seen[l] = f;
+    }
+  }
+}
+
+std::size_t RateProblem::memory_bytes() const {
+  return capacity_Bps_.capacity() * sizeof(double) + weight_.capacity() * sizeof(double) +
+         cap_Bps_.capacity() * sizeof(double) + flow_begin_.capacity() * sizeof(std::uint64_t) +
+         entry_link_.capacity() * sizeof(LinkIndex) + entry_coeff_.capacity() * sizeof(double);
+}
+
+std::string check_max_min(const RateProblem& p, std::span<const double> rates, double tol) {
+  if (rates.size() != p.num_flows()) return "rates has " + std::to_string(rates.size()) + " entries, not one per flow";
+  std::vector<double> load(p.num_links(), 0.0), max_norm(p.num_links(), 0.0);
+  for (FlowIndex f = 0; f < p.num_flows(); ++f) {
+    if (!std::isfinite(rates[f]) || rates[f] < 0) return "flow " + std::to_string(f) + ": rate " + num(rates[f]);
+    if (rates[f] > p.cap_Bps(f) * (1 + tol)) return "flow " + std::to_string(f) + " exceeds its cap";
+    auto links = p.links(f);
+    auto a = p.coefficients(f);
+    for (std::size_t i = 0; i < links.size(); ++i) {
+      load[links[i]] += a[i] * rates[f];
+      max_norm[links[i]] = std::max(max_norm[links[i]], rates[f] / p.weight(f));
+    }
+  }
+  // Absolute slack for rounding on links whose capacity is tiny or zero.
+  double scale = 0;
+  for (LinkIndex l = 0; l < p.num_links(); ++l) scale = std::max(scale, p.capacity_Bps(l));
+  const double abs_tol = tol * scale * 1e-6;
+  for (LinkIndex l = 0; l < p.num_links(); ++l)
+    if (load[l] > p.capacity_Bps(l) * (1 + tol) + abs_tol)
+      return "link " + std::to_string(l) + " carries " + num(load[l]) + " > capacity " + num(p.capacity_Bps(l));
+  for (FlowIndex f = 0; f < p.num_flows(); ++f) {
+    if (rates[f] >= p.cap_Bps(f) * (1 - tol)) continue;
+    bool ok = false;
+    for (LinkIndex l : p.links(f)) {
+      const bool saturated = load[l] >= p.capacity_Bps(l) * (1 - tol) - abs_tol;
+      if (saturated && rates[f] / p.weight(f) >= max_norm[l] * (1 - tol)) {
+        ok = true;
+        break;
+      }
+    }
+    if (!ok)
+      return "flow " + std::to_string(f) + " (rate " + num(rates[f]) +
+             ") has no saturated link on which it has the largest rate per weight";
+  }
+  return "";
+}
+
+}  // namespace collemu::models::solver

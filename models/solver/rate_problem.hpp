@@ -1,0 +1,74 @@
+// RateProblem: the input of a weighted max-min fair rate solve (DESIGN.md §4).
+//
+// Links have a capacity in bytes per second. A flow has a weight w > 0, an optional rate cap in bytes per second
+// (+infinity when none) and crosses links with coefficients a in (0, 1]: a flow of rate r puts a * r on each of its
+// links (1 on a single path; 1/k on each of k sprayed paths). The solver returns rates r_f such that no link carries
+// more than its capacity and every flow is either at its cap or crosses a saturated link on which no flow has a larger
+// weight-normalised rate r/w (weighted max-min fairness).
+//
+// Flows are stored as CSR (flow -> entries of link and coefficient). Depends on the standard library only.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace collemu::models::solver {
+
+using LinkIndex = std::uint32_t;
+using FlowIndex = std::uint32_t;
+inline constexpr double kNoCap = std::numeric_limits<double>::infinity();
+
+// Bad solver input (NaN or negative capacity, coefficient outside (0, 1], flow without links, zero cap, ...).
+class SolverInputError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+class RateProblem {
+ public:
+  LinkIndex add_link(double capacity_Bps);
+  // Adds a flow over `links` with `coefficients` (same length). Checked by validate(), not here.
+  FlowIndex add_flow(double weight, double cap_Bps, std::span<const LinkIndex> links,
+                     std::span<const double> coefficients);
+  void reserve(std::size_t links, std::size_t flows, std::size_t entries);
+
+  // Throws SolverInputError naming the first bad link or flow and what was expected.
+  void validate() const;
+
+  std::size_t num_links() const { return capacity_Bps_.size(); }
+  std::size_t num_flows() const { return weight_.size(); }
+  std::size_t num_entries() const { return entry_link_.size(); }
+
+  double capacity_Bps(LinkIndex l) const { return capacity_Bps_[l]; }
+  double weight(FlowIndex f) const { return weight_[f]; }
+  double cap_Bps(FlowIndex f) const { return cap_Bps_[f]; }
+  std::span<const LinkIndex> links(FlowIndex f) const {
+    return {entry_link_.data() + flow_begin_[f], entry_link_.data() + flow_begin_[f + 1]};
+  }
+  std::span<const double> coefficients(FlowIndex f) const {
+    return {entry_coeff_.data() + flow_begin_[f], entry_coeff_.data() + flow_begin_[f + 1]};
+  }
+  void set_capacity_Bps(LinkIndex l, double c) { capacity_Bps_[l] = c; }
+
+  // Bytes held by the problem's arrays.
+  std::size_t memory_bytes() const;
+
+ private:
+  std::vector<double> capacity_Bps_;
+  std::vector<double> weight_;
+  std::vector<double> cap_Bps_;
+  std::vector<std::uint64_t> flow_begin_{0};
+  std::vector<LinkIndex> entry_link_;
+  std::vector<double> entry_coeff_;
+};
+
+// The max-min certificate, as the tests and benchmarks check it: no link above capacity (relative tolerance
+// `tol`), and every flow at its cap or with a saturated link on which its r/w is the largest. Returns "" when the
+// rates pass, otherwise a description of the first violation.
+std::string check_max_min(const RateProblem& p, std::span<const double> rates_Bps, double tol = 1e-9);
+
+}  // namespace collemu::models::solver

@@ -1,0 +1,44 @@
+// RateSolver: weighted max-min fair rates for a RateProblem (see rate_problem.hpp for the model).
+//
+// A backend is a small subclass behind the non-virtual solve(), which validates the problem and calls do_solve()
+// (the SimGrid solver's pattern). Backends are chosen by name: "cpu" (the reference) and, where built, "cuda".
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "models/solver/rate_problem.hpp"
+
+namespace collemu::models::solver {
+
+struct SolveStats {
+  std::size_t rounds = 0;     // progressive-filling rounds
+  std::size_t variables = 0;  // flows after merging identical ones
+};
+
+class RateSolver {
+ public:
+  virtual ~RateSolver() = default;
+  // Fills rates_Bps (one per flow). Throws SolverInputError for bad input.
+  void solve(const RateProblem& problem, std::vector<double>& rates_Bps) {
+    problem.validate();
+    rates_Bps.assign(problem.num_flows(), 0.0);
+    if (problem.num_flows() == 0) return;
+    do_solve(problem, rates_Bps);
+  }
+  virtual std::string name() const = 0;
+  const SolveStats& stats() const { return stats_; }
+
+ protected:
+  virtual void do_solve(const RateProblem& problem, std::span<double> rates_Bps) = 0;
+  SolveStats stats_;
+};
+
+// "cpu", or "cuda" where the CUDA backend is built. Throws SolverInputError for an unknown or unavailable name.
+std::unique_ptr<RateSolver> make_rate_solver(const std::string& name);
+// The names make_rate_solver accepts in this build.
+std::vector<std::string> rate_solver_names();
+
+}  // namespace collemu::models::solver

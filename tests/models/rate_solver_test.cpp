@@ -1,0 +1,210 @@
+// Rate solvers: one suite instantiated for every backend this build has (rate_solver_names()). Hand-derived cases
+// with the derivation in a comment, random instances checked by the max-min certificate, bad input.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "models/solver/rate_solver.hpp"
+
+namespace collemu::models::solver {
+namespace {
+
+class Solver : public ::testing::TestWithParam<std::string> {
+ protected:
+  std::vector<double> solve(const RateProblem& p) {
+    auto s = make_rate_solver(GetParam());
+    std::vector<double> r;
+    s->solve(p, r);
+    last_stats_ = s->stats();
+    return r;
+  }
+  FlowIndex flow(RateProblem& p, std::vector<LinkIndex> links, double w = 1, double cap = kNoCap,
+                 std::vector<double> a = {}) {
+    if (a.empty()) a.assign(links.size(), 1.0);
+    return p.add_flow(w, cap, links, a);
+  }
+  SolveStats last_stats_;
+};
+
+TEST_P(Solver, WeightsShareALink) {
+  // One link of 10 B/s, weights 1 and 2: rates grow as w * t until 1t + 2t = 10, t = 10/3: rates 10/3 and 20/3.
+  RateProblem p;
+  auto l = p.add_link(10);
+  flow(p, {l}, 1);
+  flow(p, {l}, 2);
+  auto r = solve(p);
+  EXPECT_NEAR(r[0], 10.0 / 3, 1e-12);
+  EXPECT_NEAR(r[1], 20.0 / 3, 1e-12);
+}
+
+TEST_P(Solver, ParkingLot) {
+  // Links L1, L2 of capacity 1. A crosses both, B only L1, C only L2. Both links have share 1/2 and saturate in
+  // the same round: A = B = C = 1/2.
+  RateProblem p;
+  auto l1 = p.add_link(1), l2 = p.add_link(1);
+  flow(p, {l1, l2});
+  flow(p, {l1});
+  flow(p, {l2});
+  auto r = solve(p);
+  for (double x : r) EXPECT_NEAR(x, 0.5, 1e-15);
+  EXPECT_EQ(last_stats_.rounds, 1u);
+}
+
+TEST_P(Solver, SecondLevelTakesWhatIsLeft) {
+  // L1 (capacity 1) carries A and B; L2 (capacity 10) carries B and C. L1's share 1/2 is the smallest: A, B = 1/2.
+  // L2 then has 10 - 1/2 = 9.5 left for C alone.
+  RateProblem p;
+  auto l1 = p.add_link(1), l2 = p.add_link(10);
+  flow(p, {l1});
+  flow(p, {l1, l2});
+  flow(p, {l2});
+  auto r = solve(p);
+  EXPECT_NEAR(r[0], 0.5, 1e-15);
+  EXPECT_NEAR(r[1], 0.5, 1e-15);
+  EXPECT_NEAR(r[2], 9.5, 1e-14);
+}
+
+TEST_P(Solver, CapsAreRespected) {
+  // One link of 10: A capped at 1 freezes first (its cap share 1 < the link share 5), B takes the other 9.
+  RateProblem p;
+  auto l = p.add_link(10);
+  flow(p, {l}, 1, 1.0);
+  flow(p, {l});
+  auto r = solve(p);
+  EXPECT_NEAR(r[0], 1.0, 1e-15);
+  EXPECT_NEAR(r[1], 9.0, 1e-14);
+}
+
+TEST_P(Solver, SprayCoefficients) {
+  // A is sprayed half on L1 and half on L2 (capacity 1 each); B uses L1 only. L1 load = t/2 + t: share 2/3;
+  // L2 load t/2: share 2. L1 saturates at t = 2/3: A = B = 2/3, and L1 carries 1/3 + 2/3 = 1.
+  RateProblem p;
+  auto l1 = p.add_link(1), l2 = p.add_link(1);
+  flow(p, {l1, l2}, 1, kNoCap, {0.5, 0.5});
+  flow(p, {l1});
+  auto r = solve(p);
+  EXPECT_NEAR(r[0], 2.0 / 3, 1e-15);
+  EXPECT_NEAR(r[1], 2.0 / 3, 1e-15);
+}
+
+TEST_P(Solver, ZeroCapacityLinkStopsItsFlowsOnly) {
+  // A failed link (capacity 0) gives its flows rate 0; C, sharing only L2 with B, gets all of L2.
+  RateProblem p;
+  auto dead = p.add_link(0), l2 = p.add_link(4);
+  flow(p, {dead});
+  flow(p, {dead, l2});
+  flow(p, {l2});
+  auto r = solve(p);
+  EXPECT_EQ(r[0], 0.0);
+  EXPECT_EQ(r[1], 0.0);
+  EXPECT_NEAR(r[2], 4.0, 1e-15);
+}
+
+TEST_P(Solver, IdenticalFlowsMergeIntoOneVariable) {
+  // Three identical flows and one other on a link of 4: four equal shares of 1; the three merge into one
+  // variable of weight 3.
+  RateProblem p;
+  auto l = p.add_link(4), m = p.add_link(100);
+  for (int i = 0; i < 3; ++i) flow(p, {l, m});
+  flow(p, {l});
+  auto r = solve(p);
+  for (double x : r) EXPECT_NEAR(x, 1.0, 1e-15);
+  EXPECT_EQ(last_stats_.variables, 2u);
+}
+
+RateProblem random_problem(std::uint64_t seed, int links, int flows) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> cap(1, 100), coef(0.05, 1), w(0.5, 4), u(0, 1);
+  RateProblem p;
+  for (int l = 0; l < links; ++l) p.add_link(cap(rng));
+  for (int f = 0; f < flows; ++f) {
+    const int k = 1 + static_cast<int>(rng() % 5);
+    std::vector<LinkIndex> ls;
+    while (static_cast<int>(ls.size()) < k) {
+      LinkIndex l = static_cast<LinkIndex>(rng() % links);
+      if (std::find(ls.begin(), ls.end(), l) == ls.end()) ls.push_back(l);
+    }
+    std::vector<double> a(ls.size());
+    for (auto& x : a) x = u(rng) < 0.5 ? 1.0 : coef(rng);
+    p.add_flow(w(rng), u(rng) < 0.3 ? cap(rng) / 4 : kNoCap, ls, a);
+  }
+  return p;
+}
+
+TEST_P(Solver, RandomInstancesPassTheCertificate) {
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    auto p = random_problem(seed, 5 + seed * 5, 10 + seed * 25);
+    auto r = solve(p);
+    EXPECT_EQ(check_max_min(p, r), "") << "seed " << seed;
+  }
+}
+
+TEST_P(Solver, Deterministic) {
+  auto p = random_problem(7, 100, 1000);
+  auto a = solve(p), b = solve(p);
+  EXPECT_EQ(a, b);  // bit for bit
+}
+
+TEST_P(Solver, BadInputIsRefused) {
+  auto expect_error = [&](RateProblem p, const char* what) {
+    try {
+      solve(p);
+      ADD_FAILURE() << "no error for " << what;
+    } catch (const SolverInputError& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  RateProblem nan;
+  nan.add_link(std::nan(""));
+  expect_error(nan, "link 0: capacity nan");
+  RateProblem neg;
+  neg.add_link(1);
+  neg.add_link(-5);
+  expect_error(neg, "link 1: capacity -5");
+  auto one_link = [] {
+    RateProblem p;
+    p.add_link(1);
+    return p;
+  };
+  auto p = one_link();
+  LinkIndex l0 = 0;
+  double zero = 0, big = 1.5, one = 1;
+  p.add_flow(1, kNoCap, {&l0, 1}, {&zero, 1});
+  expect_error(p, "coefficient 0 on link 0");
+  p = one_link();
+  p.add_flow(1, kNoCap, {&l0, 1}, {&big, 1});
+  expect_error(p, "expected a value in (0, 1]");
+  p = one_link();
+  p.add_flow(1, kNoCap, {}, {});
+  expect_error(p, "flow 0: crosses no link");
+  p = one_link();
+  p.add_flow(1, 0.0, {&l0, 1}, {&one, 1});
+  expect_error(p, "flow 0: rate cap 0");
+  p = one_link();
+  p.add_flow(std::nan(""), kNoCap, {&l0, 1}, {&one, 1});
+  expect_error(p, "flow 0: weight nan");
+  p = one_link();
+  LinkIndex missing = 3;
+  p.add_flow(1, kNoCap, {&missing, 1}, {&one, 1});
+  expect_error(p, "link 3 does not exist");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Solver, ::testing::ValuesIn(rate_solver_names()),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+
+TEST(Certificate, CatchesWrongRates) {
+  // The certificate must reject rates that are not max-min fair: here one flow 1% too fast (over capacity) and
+  // one flow 1% too slow (no longer bottlenecked anywhere).
+  RateProblem p;
+  auto l = p.add_link(10);
+  p.add_flow(1, kNoCap, std::vector<LinkIndex>{l}, std::vector<double>{1.0});
+  p.add_flow(1, kNoCap, std::vector<LinkIndex>{l}, std::vector<double>{1.0});
+  EXPECT_EQ(check_max_min(p, std::vector<double>{5, 5}), "");
+  EXPECT_NE(check_max_min(p, std::vector<double>{5.05, 5}), "");
+  EXPECT_NE(check_max_min(p, std::vector<double>{4.95, 4.95}), "");
+  EXPECT_NE(check_max_min(p, std::vector<double>{4.95, 5.05}), "");  // B exceeds A on their only link: not fair
+}
+
+}  // namespace
+}  // namespace collemu::models::solver
