@@ -1,161 +1,219 @@
 #include "models/solver/cpu_solver.hpp"
 
 #include <algorithm>
-#include <cstring>
-#include <unordered_map>
 
 namespace collemu::models::solver {
 
 namespace {
 
-std::uint64_t mix(std::uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xBF58476D1CE4E5B9ULL;
-  x ^= x >> 27;
-  x *= 0x94D049BB133111EBULL;
-  x ^= x >> 31;
-  return x;
+// Remaining capacity and unfrozen weight of every link, from the variables.
+void init_links(const RateProblem& p, const Variables& v, std::vector<double>& rem, std::vector<double>& wsum,
+                std::vector<std::uint32_t>& nvars) {
+  const std::size_t nl = p.num_links();
+  rem.resize(nl);
+  wsum.assign(nl, 0.0);
+  nvars.assign(nl, 0);
+  for (LinkIndex l = 0; l < nl; ++l) {
+    rem[l] = p.capacity_Bps(l);
+    for (auto i = v.link_begin[l]; i < v.link_begin[l + 1]; ++i) wsum[l] += v.link_coeff[i] * v.weight[v.link_var[i]];
+    nvars[l] = static_cast<std::uint32_t>(v.link_begin[l + 1] - v.link_begin[l]);
+  }
 }
 
-std::uint64_t bits(double d) {
-  std::uint64_t u;
-  std::memcpy(&u, &d, sizeof u);
-  return u;
-}
+double share_of(double rem, double wsum) { return rem > 0 ? rem / wsum : 0.0; }
 
 }  // namespace
 
-void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
-  const std::size_t nf = p.num_flows(), nl = p.num_links();
-
-  // 1. Merge identical flows: same links, same coefficients, same cap per unit of weight.
-  var_of_flow_.assign(nf, 0);
-  var_weight_.clear();
-  var_cap_share_.clear();
-  var_rep_.clear();
-  {
-    std::unordered_map<std::uint64_t, std::vector<std::uint32_t>> by_hash;
-    by_hash.reserve(nf);
-    for (FlowIndex f = 0; f < nf; ++f) {
-      const double cap_share = p.cap_Bps(f) / p.weight(f);
-      auto links = p.links(f);
-      auto a = p.coefficients(f);
-      std::uint64_t h = mix(bits(cap_share) ^ links.size());
-      for (std::size_t i = 0; i < links.size(); ++i) h = mix(h ^ (std::uint64_t{links[i]} << 32 ^ bits(a[i])));
-      auto& bucket = by_hash[h];
-      std::uint32_t var = ~0u;
-      for (std::uint32_t v : bucket) {
-        const FlowIndex g = var_rep_[v];
-        if (var_cap_share_[v] == cap_share && std::ranges::equal(p.links(g), links) &&
-            std::ranges::equal(p.coefficients(g), a)) {
-          var = v;
-          break;
-        }
-      }
-      if (var == ~0u) {
-        var = static_cast<std::uint32_t>(var_rep_.size());
-        bucket.push_back(var);
-        var_rep_.push_back(f);
-        var_weight_.push_back(0.0);
-        var_cap_share_.push_back(cap_share);
-      }
-      var_weight_[var] += p.weight(f);
-      var_of_flow_[f] = var;
-    }
+void CpuRateSolver::sift_up(std::size_t i) {
+  const std::uint32_t x = heap_[i];
+  while (i > 0) {
+    const std::size_t parent = (i - 1) / 2;
+    if (!before(x, heap_[parent])) break;
+    heap_[i] = heap_[parent];
+    pos_[heap_[i]] = static_cast<std::uint32_t>(i);
+    i = parent;
   }
-  const std::size_t nv = var_rep_.size();
+  heap_[i] = x;
+  pos_[x] = static_cast<std::uint32_t>(i);
+}
+
+void CpuRateSolver::sift_down(std::size_t i) {
+  const std::uint32_t x = heap_[i];
+  const std::size_t n = heap_.size();
+  while (true) {
+    std::size_t c = 2 * i + 1;
+    if (c >= n) break;
+    if (c + 1 < n && before(heap_[c + 1], heap_[c])) ++c;
+    if (!before(heap_[c], x)) break;
+    heap_[i] = heap_[c];
+    pos_[heap_[i]] = static_cast<std::uint32_t>(i);
+    i = c;
+  }
+  heap_[i] = x;
+  pos_[x] = static_cast<std::uint32_t>(i);
+}
+
+void CpuRateSolver::heap_remove(std::uint32_t link) {
+  const std::size_t i = pos_[link];
+  pos_[link] = ~0u;
+  const std::uint32_t last = heap_.back();
+  heap_.pop_back();
+  if (last == link) return;
+  heap_[i] = last;
+  pos_[last] = static_cast<std::uint32_t>(i);
+  sift_up(i);
+  sift_down(pos_[last]);
+}
+
+void CpuRateSolver::heap_update(std::uint32_t link) {
+  sift_up(pos_[link]);
+  sift_down(pos_[link]);
+}
+
+void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
+  vars_.build(p);
+  const std::size_t nl = p.num_links(), nv = vars_.size();
   stats_ = {};
   stats_.variables = nv;
-
-  // 2. Link state: remaining capacity and weight of unfrozen variables (sum of a * W).
-  rem_.resize(nl);
-  for (LinkIndex l = 0; l < nl; ++l) rem_[l] = p.capacity_Bps(l);
-  wsum_.assign(nl, 0.0);
-  nvars_.assign(nl, 0);
-  for (std::uint32_t v = 0; v < nv; ++v) {
-    auto links = p.links(var_rep_[v]);
-    auto a = p.coefficients(var_rep_[v]);
-    for (std::size_t i = 0; i < links.size(); ++i) {
-      wsum_[links[i]] += a[i] * var_weight_[v];
-      ++nvars_[links[i]];
+  init_links(p, vars_, rem_, wsum_, nvars_);
+  share_.resize(nl);
+  level_.assign(nv, 0.0);
+  frozen_.assign(nv, 0);
+  is_dirty_.assign(nl, 0);
+  dirty_.clear();
+  pos_.assign(nl, ~0u);
+  heap_.clear();
+  for (LinkIndex l = 0; l < nl; ++l)
+    if (nvars_[l] > 0) {
+      share_[l] = share_of(rem_[l], wsum_[l]);
+      heap_.push_back(l);
+      sift_up(heap_.size() - 1);
     }
+  // Caps never move: one sorted list, merged with the heap.
+  caps_.clear();
+  for (std::uint32_t v = 0; v < nv; ++v)
+    if (vars_.cap_share[v] != kNoCap) caps_.push_back(v);
+  std::sort(caps_.begin(), caps_.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return vars_.cap_share[a] != vars_.cap_share[b] ? vars_.cap_share[a] < vars_.cap_share[b] : a < b;
+  });
+  std::size_t next_cap = 0;
+
+  auto freeze = [&](std::uint32_t v, double level) {
+    frozen_[v] = 1;
+    level_[v] = level;
+    auto links = vars_.links(v);
+    auto a = vars_.coefficients(v);
+    for (std::size_t i = 0; i < links.size(); ++i) {
+      const LinkIndex m = links[i];
+      const double aw = a[i] * vars_.weight[v];
+      rem_[m] -= aw * level;
+      wsum_[m] -= aw;
+      --nvars_[m];
+      if (!is_dirty_[m]) {
+        is_dirty_[m] = 1;
+        dirty_.push_back(m);
+      }
+    }
+  };
+  while (!heap_.empty() || next_cap < caps_.size()) {
+    while (next_cap < caps_.size() && frozen_[caps_[next_cap]]) ++next_cap;
+    const bool cap_first = next_cap < caps_.size() &&
+                           (heap_.empty() || vars_.cap_share[caps_[next_cap]] <= share_[heap_.front()]);
+    ++stats_.rounds;
+    if (cap_first) {
+      const std::uint32_t v = caps_[next_cap++];
+      freeze(v, vars_.cap_share[v]);
+    } else if (!heap_.empty()) {
+      const LinkIndex l = heap_.front();
+      const double level = share_[l];
+      for (auto i = vars_.link_begin[l]; i < vars_.link_begin[l + 1]; ++i)
+        if (!frozen_[vars_.link_var[i]]) freeze(vars_.link_var[i], level);
+    } else {
+      break;  // only frozen caps were left
+    }
+    for (LinkIndex m : dirty_) {
+      is_dirty_[m] = 0;
+      if (nvars_[m] == 0) {
+        heap_remove(m);
+        continue;
+      }
+      share_[m] = share_of(rem_[m], wsum_[m]);
+      heap_update(m);
+    }
+    dirty_.clear();
   }
+  for (FlowIndex f = 0; f < p.num_flows(); ++f) rates[f] = p.weight(f) * level_[vars_.of_flow[f]];
+}
+
+void RoundsRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
+  vars_.build(p);
+  const std::size_t nl = p.num_links(), nv = vars_.size();
+  stats_ = {};
+  stats_.variables = nv;
+  init_links(p, vars_, rem_, wsum_, nvars_);
   share_.assign(nl, 0.0);
   link_min_.assign(nl, kNoCap);
-  link_active_.assign(nl, 0);
   link_bottleneck_.assign(nl, 0);
   active_links_.clear();
   for (LinkIndex l = 0; l < nl; ++l)
-    if (nvars_[l] > 0) {
-      link_active_[l] = 1;
-      active_links_.push_back(l);
-    }
+    if (nvars_[l] > 0) active_links_.push_back(l);
   active_vars_.resize(nv);
   for (std::uint32_t v = 0; v < nv; ++v) active_vars_[v] = v;
   var_level_.assign(nv, 0.0);
   var_min_.assign(nv, 0.0);
 
-  // 3. Rounds: every local-minimum link saturates; its unfrozen variables freeze at its share.
   while (!active_vars_.empty()) {
     ++stats_.rounds;
     for (LinkIndex l : active_links_) {
-      share_[l] = rem_[l] > 0 ? rem_[l] / wsum_[l] : 0.0;
+      share_[l] = share_of(rem_[l], wsum_[l]);
       link_min_[l] = kNoCap;
     }
     // The smallest share along each variable (its cap is a private link), then the smallest of those per link.
     for (std::uint32_t v : active_vars_) {
-      double m = var_cap_share_[v];
-      for (LinkIndex l : p.links(var_rep_[v])) m = std::min(m, share_[l]);
+      double m = vars_.cap_share[v];
+      for (LinkIndex l : vars_.links(v)) m = std::min(m, share_[l]);
       var_min_[v] = m;
-      for (LinkIndex l : p.links(var_rep_[v])) link_min_[l] = std::min(link_min_[l], m);
+      for (LinkIndex l : vars_.links(v)) link_min_[l] = std::min(link_min_[l], m);
     }
     for (LinkIndex l : active_links_) link_bottleneck_[l] = share_[l] <= link_min_[l];
     // Freeze the variables on a bottleneck link, and those whose cap is their smallest share.
     std::size_t kept = 0;
     for (std::uint32_t v : active_vars_) {
-      bool freeze = var_cap_share_[v] <= var_min_[v];
-      if (!freeze)
-        for (LinkIndex l : p.links(var_rep_[v]))
-          if (link_bottleneck_[l]) {
-            freeze = true;
-            break;
-          }
+      bool freeze = vars_.cap_share[v] <= var_min_[v];
+      for (LinkIndex l : vars_.links(v)) freeze = freeze || link_bottleneck_[l];
       if (!freeze) {
         active_vars_[kept++] = v;
         continue;
       }
       const double level = var_min_[v];
       var_level_[v] = level;
-      auto links = p.links(var_rep_[v]);
-      auto a = p.coefficients(var_rep_[v]);
+      auto links = vars_.links(v);
+      auto a = vars_.coefficients(v);
       for (std::size_t i = 0; i < links.size(); ++i) {
-        const double aw = a[i] * var_weight_[v];
+        const double aw = a[i] * vars_.weight[v];
         rem_[links[i]] -= aw * level;
         wsum_[links[i]] -= aw;
         --nvars_[links[i]];
       }
     }
     active_vars_.resize(kept);
-    // Links whose variables are all frozen leave the active set (a bottleneck's all froze this round).
+    // Links whose variables are all frozen leave the active set (every bottleneck's froze this round).
     std::size_t kept_links = 0;
     for (LinkIndex l : active_links_) {
       link_bottleneck_[l] = 0;
-      if (nvars_[l] == 0) {
-        link_active_[l] = 0;
-        continue;
-      }
-      active_links_[kept_links++] = l;
+      if (nvars_[l] > 0) active_links_[kept_links++] = l;
     }
     active_links_.resize(kept_links);
   }
-  for (FlowIndex f = 0; f < nf; ++f) rates[f] = p.weight(f) * var_level_[var_of_flow_[f]];
+  for (FlowIndex f = 0; f < p.num_flows(); ++f) rates[f] = p.weight(f) * var_level_[vars_.of_flow[f]];
 }
 
 std::unique_ptr<RateSolver> make_rate_solver(const std::string& name) {
   if (name == "cpu") return std::make_unique<CpuRateSolver>();
-  throw SolverInputError("unknown rate solver '" + name + "'; this build has: cpu");
+  if (name == "cpu-rounds") return std::make_unique<RoundsRateSolver>();
+  throw SolverInputError("unknown rate solver '" + name + "'; this build has: cpu, cpu-rounds");
 }
 
-std::vector<std::string> rate_solver_names() { return {"cpu"}; }
+std::vector<std::string> rate_solver_names() { return {"cpu", "cpu-rounds"}; }
 
 }  // namespace collemu::models::solver

@@ -1,12 +1,21 @@
-// CpuRateSolver: the reference backend. Progressive filling on flat arrays with the exact local-minimum rule:
-// in each round every link computes its fair share (remaining capacity / weight of its unfrozen flows); a link
-// whose share is no larger than the smallest share along every flow crossing it saturates in this round, and all
-// such links saturate together. This is exact: shares only grow as other flows freeze, so a local minimum is
-// reached by nothing before it (DESIGN.md §4). Flow caps act as private links. Identical flows (same links,
-// coefficients and cap per weight) are merged into one variable whose weight is their sum.
+// CPU backends of RateSolver.
+//
+// CpuRateSolver ("cpu", the reference): exact progressive filling, event by event. Every link has a fair share
+// (remaining capacity / weight of its unfrozen variables); a heap keeps the smallest on top. The link on top
+// saturates: its unfrozen variables freeze at its share, the links they cross lose their load and weight and are
+// re-queued. Flow caps are private links in the same heap. Each variable is frozen once, so a solve costs
+// O(entries + updates x log links). Equal shares break by link index, a cap before a link at the same level:
+// deterministic.
+//
+// RoundsRateSolver ("cpu-rounds"): the same fixed point by the exact local-minimum rule, round by round: every link
+// whose share is no larger than the smallest share along every flow crossing it saturates in the same round
+// (shares only grow as other flows freeze, so a local minimum is reached by nothing before it; DESIGN.md §4).
+// Fewer rounds than levels, each a data-parallel pass: the algorithm of the GPU backend, kept on the CPU as its
+// readable twin and cross-checked against "cpu" in the tests.
 #pragma once
 
 #include "models/solver/rate_solver.hpp"
+#include "models/solver/variables.hpp"
 
 namespace collemu::models::solver {
 
@@ -17,14 +26,35 @@ class CpuRateSolver final : public RateSolver {
  private:
   void do_solve(const RateProblem& problem, std::span<double> rates_Bps) override;
 
-  // Scratch reused across solves (flat arrays, no per-solve allocation once warm).
-  std::vector<std::uint32_t> var_of_flow_;
-  std::vector<double> var_weight_, var_cap_share_, var_level_, var_min_;
-  std::vector<FlowIndex> var_rep_;  // a representative flow of each variable (its links and coefficients)
+  // Indexed binary min-heap of the links with unfrozen variables, keyed by (share, link): one slot per link.
+  bool before(std::uint32_t a, std::uint32_t b) const {
+    return share_[a] != share_[b] ? share_[a] < share_[b] : a < b;
+  }
+  void sift_up(std::size_t i);
+  void sift_down(std::size_t i);
+  void heap_remove(std::uint32_t link);
+  void heap_update(std::uint32_t link);
+
+  Variables vars_;
+  std::vector<double> rem_, wsum_, share_, level_;
+  std::vector<std::uint32_t> nvars_, dirty_, heap_, pos_;
+  std::vector<std::uint32_t> caps_;  // capped variables by (cap share, variable)
+  std::vector<std::uint8_t> frozen_, is_dirty_;
+};
+
+class RoundsRateSolver final : public RateSolver {
+ public:
+  std::string name() const override { return "cpu-rounds"; }
+
+ private:
+  void do_solve(const RateProblem& problem, std::span<double> rates_Bps) override;
+
+  Variables vars_;
+  std::vector<double> var_level_, var_min_;
   std::vector<double> rem_, wsum_, share_, link_min_;
-  std::vector<std::uint32_t> nvars_;  // unfrozen variables per link
+  std::vector<std::uint32_t> nvars_;
   std::vector<std::uint32_t> active_vars_, active_links_;
-  std::vector<std::uint8_t> link_active_, link_bottleneck_;
+  std::vector<std::uint8_t> link_bottleneck_;
 };
 
 }  // namespace collemu::models::solver

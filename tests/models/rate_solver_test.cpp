@@ -2,6 +2,7 @@
 // with the derivation in a comment, random instances checked by the max-min certificate, bad input.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -48,7 +49,10 @@ TEST_P(Solver, ParkingLot) {
   flow(p, {l2});
   auto r = solve(p);
   for (double x : r) EXPECT_NEAR(x, 0.5, 1e-15);
-  EXPECT_EQ(last_stats_.rounds, 1u);
+  // The local-minimum rule saturates both links in one round (the event solver counts one event per link).
+  if (GetParam() == "cpu-rounds") {
+    EXPECT_EQ(last_stats_.rounds, 1u);
+  }
 }
 
 TEST_P(Solver, SecondLevelTakesWhatIsLeft) {
@@ -140,6 +144,17 @@ TEST_P(Solver, RandomInstancesPassTheCertificate) {
   }
 }
 
+TEST_P(Solver, AgreesWithTheReference) {
+  // Every backend reaches the same fixed point as "cpu", to 1e-12 relative, on instances with caps and sprays.
+  for (std::uint64_t seed = 100; seed < 110; ++seed) {
+    auto p = random_problem(seed, 60, 800);
+    auto r = solve(p);
+    std::vector<double> ref;
+    make_rate_solver("cpu")->solve(p, ref);
+    for (std::size_t f = 0; f < r.size(); ++f) EXPECT_NEAR(r[f], ref[f], 1e-12 * ref[f]) << "seed " << seed << " flow " << f;
+  }
+}
+
 TEST_P(Solver, Deterministic) {
   auto p = random_problem(7, 100, 1000);
   auto a = solve(p), b = solve(p);
@@ -191,7 +206,11 @@ TEST_P(Solver, BadInputIsRefused) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Solver, ::testing::ValuesIn(rate_solver_names()),
-                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+                         [](const ::testing::TestParamInfo<std::string>& i) {
+                           std::string n = i.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
 
 TEST(Certificate, CatchesWrongRates) {
   // The certificate must reject rates that are not max-min fair: here one flow 1% too fast (over capacity) and

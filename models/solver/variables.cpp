@@ -1,0 +1,92 @@
+#include "models/solver/variables.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+
+namespace collemu::models::solver {
+
+namespace {
+
+std::uint64_t mix(std::uint64_t x) {
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ULL;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBULL;
+  x ^= x >> 31;
+  return x;
+}
+
+std::uint64_t bits(double d) {
+  std::uint64_t u;
+  std::memcpy(&u, &d, sizeof u);
+  return u;
+}
+
+}  // namespace
+
+void Variables::build(const RateProblem& p) {
+  const std::size_t nf = p.num_flows(), nl = p.num_links();
+  of_flow.assign(nf, 0);
+  rep.clear();
+  weight.clear();
+  cap_share.clear();
+  const std::size_t slots = std::bit_ceil(std::max<std::size_t>(16, 2 * nf));
+  table_.assign(slots, Slot{0, ~0u});
+  rep.reserve(nf);
+  weight.reserve(nf);
+  cap_share.reserve(nf);
+  var_begin.reserve(nf + 1);
+  var_begin.assign(1, 0);
+  var_link.clear();
+  var_coeff.clear();
+  var_link.reserve(p.num_entries());
+  var_coeff.reserve(p.num_entries());
+  for (FlowIndex f = 0; f < nf; ++f) {
+    const double cs = p.cap_Bps(f) / p.weight(f);
+    auto links = p.links(f);
+    auto a = p.coefficients(f);
+    std::uint64_t h = mix(bits(cs) ^ links.size());
+    for (std::size_t i = 0; i < links.size(); ++i) h = mix(h ^ (std::uint64_t{links[i]} << 32) ^ bits(a[i]));
+    std::size_t slot = h & (slots - 1);
+    std::uint32_t var = ~0u;
+    while (table_[slot].var != ~0u) {
+      const std::uint32_t v = table_[slot].var;
+      if (table_[slot].hash == h && cap_share[v] == cs && std::ranges::equal(this->links(v), links) &&
+          std::ranges::equal(this->coefficients(v), a)) {
+        var = v;
+        break;
+      }
+      slot = (slot + 1) & (slots - 1);
+    }
+    if (var == ~0u) {
+      var = static_cast<std::uint32_t>(rep.size());
+      table_[slot] = Slot{h, var};
+      rep.push_back(f);
+      weight.push_back(0.0);
+      cap_share.push_back(cs);
+      var_link.insert(var_link.end(), links.begin(), links.end());
+      var_coeff.insert(var_coeff.end(), a.begin(), a.end());
+      var_begin.push_back(var_link.size());
+    }
+    weight[var] += p.weight(f);
+    of_flow[f] = var;
+  }
+  // Transpose by counting.
+  link_begin.assign(nl + 1, 0);
+  for (LinkIndex l : var_link) ++link_begin[l + 1];
+  for (std::size_t l = 0; l < nl; ++l) link_begin[l + 1] += link_begin[l];
+  link_var.resize(link_begin[nl]);
+  link_coeff.resize(link_begin[nl]);
+  std::vector<std::uint64_t> fill(link_begin.begin(), link_begin.end() - 1);
+  for (std::uint32_t v = 0; v < rep.size(); ++v) {
+    auto links = this->links(v);
+    auto a = coefficients(v);
+    for (std::size_t i = 0; i < links.size(); ++i) {
+      link_var[fill[links[i]]] = v;
+      link_coeff[fill[links[i]]++] = a[i];
+    }
+  }
+}
+
+}  // namespace collemu::models::solver

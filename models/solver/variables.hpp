@@ -1,0 +1,45 @@
+// Variables: the flows of a RateProblem with identical flows merged (same links, same coefficients, same cap per
+// unit of weight); a variable's weight is the sum of its flows' weights, and each flow gets its weight times the
+// variable's level. Also the link -> variable transpose (CSR both ways). Shared by the solver backends.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "models/solver/rate_problem.hpp"
+
+namespace collemu::models::solver {
+
+struct Variables {
+  std::vector<std::uint32_t> of_flow;  // flow -> variable
+  std::vector<FlowIndex> rep;          // variable -> a representative flow (its links and coefficients)
+  std::vector<double> weight;          // sum of the merged flows' weights
+  std::vector<double> cap_share;       // cap / weight (the level at which the cap binds), +inf when none
+  // Variable -> (link, coefficient), variable-major: freezing variables in id order reads it in order.
+  std::vector<std::uint64_t> var_begin;
+  std::vector<LinkIndex> var_link;
+  std::vector<double> var_coeff;
+  std::span<const LinkIndex> links(std::uint32_t v) const {
+    return {var_link.data() + var_begin[v], var_link.data() + var_begin[v + 1]};
+  }
+  std::span<const double> coefficients(std::uint32_t v) const {
+    return {var_coeff.data() + var_begin[v], var_coeff.data() + var_begin[v + 1]};
+  }
+  // Transpose: variables on each link, ordered by variable id.
+  std::vector<std::uint64_t> link_begin;
+  std::vector<std::uint32_t> link_var;
+  std::vector<double> link_coeff;
+
+  std::size_t size() const { return rep.size(); }
+  void build(const RateProblem& p);  // O(entries)
+
+ private:
+  struct Slot {
+    std::uint64_t hash;
+    std::uint32_t var;  // ~0 when empty
+  };
+  std::vector<Slot> table_;  // open addressing, linear probing; the hash is compared before the flows
+};
+
+}  // namespace collemu::models::solver
