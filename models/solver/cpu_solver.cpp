@@ -126,8 +126,23 @@ void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
     } else if (!heap_.empty()) {
       const LinkIndex l = heap_.front();
       const double level = share_[l];
-      for (auto i = vars_.link_begin[l]; i < vars_.link_begin[l + 1]; ++i)
+      // The link's variables are scattered over the variable arrays: prefetch two steps ahead (the variable's
+      // offsets, then its links and coefficients) so the misses overlap.
+      const std::uint64_t b = vars_.link_begin[l], e = vars_.link_begin[l + 1];
+      for (auto i = b; i < e; ++i) {
+        if (i + 16 < e) {
+          const std::uint32_t ahead = vars_.link_var[i + 16];
+          __builtin_prefetch(&vars_.var_begin[ahead]);
+          __builtin_prefetch(&frozen_[ahead]);
+          __builtin_prefetch(&vars_.weight[ahead]);
+        }
+        if (i + 8 < e) {
+          const std::uint64_t vb = vars_.var_begin[vars_.link_var[i + 8]];
+          __builtin_prefetch(&vars_.var_link[vb]);
+          __builtin_prefetch(&vars_.var_coeff[vb]);
+        }
         if (!frozen_[vars_.link_var[i]]) freeze(vars_.link_var[i], level);
+      }
     } else {
       break;  // only frozen caps were left
     }

@@ -42,12 +42,24 @@ void Variables::build(const RateProblem& p) {
   var_coeff.clear();
   var_link.reserve(p.num_entries());
   var_coeff.reserve(p.num_entries());
+  // Pass 1, sequential: every flow's hash. Pass 2: probe, with the slot of a flow `kAhead` positions later already
+  // prefetched, so the table's cache misses overlap instead of queueing (the table is larger than the caches).
+  hashes_.resize(nf);
   for (FlowIndex f = 0; f < nf; ++f) {
+    auto links = p.links(f);
+    auto a = p.coefficients(f);
+    std::uint64_t h = bits(p.cap_Bps(f) / p.weight(f)) * 0x9E3779B97F4A7C15ULL ^ links.size();
+    for (std::size_t i = 0; i < links.size(); ++i)
+      h = std::rotl((h ^ (std::uint64_t{links[i]} * 0xD6E8FEB86659FD93ULL) ^ bits(a[i])) * 0xFF51AFD7ED558CCDULL, 29);
+    hashes_[f] = mix(h);
+  }
+  constexpr FlowIndex kAhead = 16;
+  for (FlowIndex f = 0; f < nf; ++f) {
+    if (f + kAhead < nf) __builtin_prefetch(&table_[hashes_[f + kAhead] & (slots - 1)]);
     const double cs = p.cap_Bps(f) / p.weight(f);
     auto links = p.links(f);
     auto a = p.coefficients(f);
-    std::uint64_t h = mix(bits(cs) ^ links.size());
-    for (std::size_t i = 0; i < links.size(); ++i) h = mix(h ^ (std::uint64_t{links[i]} << 32) ^ bits(a[i]));
+    const std::uint64_t h = hashes_[f];
     std::size_t slot = h & (slots - 1);
     std::uint32_t var = ~0u;
     while (table_[slot].var != ~0u) {

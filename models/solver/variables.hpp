@@ -39,7 +39,8 @@ struct Variables {
     std::uint64_t hash;
     std::uint32_t var;  // ~0 when empty
   };
-  std::vector<Slot> table_;  // open addressing, linear probing; the hash is compared before the flows
+  std::vector<Slot> table_;
+  std::vector<std::uint64_t> hashes_;  // open addressing, linear probing; the hash is compared before the flows
 };
 
 }  // namespace collemu::models::solver
