@@ -10,6 +10,7 @@ packages=(
   libcli11-dev                              # command line
   libyaml-cpp-dev nlohmann-json3-dev        # fabric configs, JSON output
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
+  libsimgrid-dev                            # SimGrid 3.32: the independent max-min oracle in the validation tests
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,20 @@
+// Flow-level completion times: every flow of a RateProblem starts at time 0 with a number of bytes to send; rates are
+// re-solved whenever a flow completes, and time advances to the next completion.
+#pragma once
+
+#include <span>
+#include <vector>
+
+#include "models/solver/rate_solver.hpp"
+
+namespace collemu::models::solver {
+
+struct CompletionRun {
+  std::vector<double> finish_s;  // per flow
+  std::size_t solves = 0;        // rate solves performed
+};
+
+// Throws SolverInputError when a size is negative or not finite, or when a flow can never finish (its rate is 0).
+CompletionRun run_to_completion(RateSolver& solver, const RateProblem& problem, std::span<const double> sizes_B);
+
+}  // namespace collemu::models::solver
