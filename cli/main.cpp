@@ -2,9 +2,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/bench_command.hpp"
 #include "cli/topo_command.hpp"
 #include "common/error.hpp"
 #include "models/router.hpp"
+#include "models/solver/rate_problem.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -13,11 +15,15 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "collemu 0.1.0");
   app.require_subcommand(1);
   collemu::cli::add_topo_command(app);
+  collemu::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const collemu::common::InputError& e) {
+    std::fprintf(stderr, "collemu: error: %s\n", e.what());
+    return 2;
+  } catch (const collemu::models::solver::SolverInputError& e) {
     std::fprintf(stderr, "collemu: error: %s\n", e.what());
     return 2;
   } catch (const collemu::models::RouteError& e) {

@@ -1,0 +1,99 @@
+#include "cli/bench_command.hpp"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "common/error.hpp"
+#include "models/solver/completion.hpp"
+#include "models/solver/rate_solver.hpp"
+#include "models/solver_instances.hpp"
+
+namespace collemu::cli {
+
+namespace {
+
+struct SolverBenchOptions {
+  unsigned k = 16;
+  std::string solver = "cpu";
+  bool completion = false;
+  bool json = false;
+  unsigned seed = 1;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+double peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) * 1024.0;
+}
+
+void run_solver_bench(const SolverBenchOptions& o) {
+  if (o.k < 2 || o.k % 2 != 0 || o.k > 64)
+    throw common::InputError("--fat-tree-k " + std::to_string(o.k), "expected an even k from 2 to 64");
+  auto solver = models::solver::make_rate_solver(o.solver);
+  auto t = std::chrono::steady_clock::now();
+  auto inst = models::fat_tree_all_to_all(o.k, o.seed);
+  const double build_s = seconds_since(t);
+  std::vector<double> rates;
+  t = std::chrono::steady_clock::now();
+  solver->solve(inst.problem, rates);
+  const double solve_s = seconds_since(t);
+  const std::string certificate = models::solver::check_max_min(inst.problem, rates);
+  const std::set<double> distinct(rates.begin(), rates.end());
+  nlohmann::json j = {{"solver", solver->name()},
+                      {"fat_tree_k", o.k},
+                      {"flows", inst.problem.num_flows()},
+                      {"entries", inst.problem.num_entries()},
+                      {"links", inst.problem.num_links()},
+                      {"distinct_rates", distinct.size()},
+                      {"instance_build_s", build_s},
+                      {"solve_s", solve_s},
+                      {"rounds", solver->stats().rounds},
+                      {"variables", solver->stats().variables},
+                      {"max_min_certificate", certificate.empty() ? "ok" : certificate},
+                      {"problem_bytes_per_entry",
+                       static_cast<double>(inst.problem.memory_bytes()) / static_cast<double>(inst.problem.num_entries())}};
+  if (o.completion) {
+    // Every flow sends the same 1 MB; rates are re-solved from scratch at each completion.
+    std::vector<double> sizes(inst.problem.num_flows(), 1e6);
+    t = std::chrono::steady_clock::now();
+    auto run = models::solver::run_to_completion(*solver, inst.problem, sizes);
+    j["to_completion_s"] = seconds_since(t);
+    j["to_completion_solves"] = run.solves;
+  }
+  j["peak_rss_bytes"] = peak_rss_bytes();
+  if (o.json) {
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  for (auto it = j.begin(); it != j.end(); ++it) std::cout << it.key() << ": " << it.value().dump() << "\n";
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks of collemu's parts on reference instances");
+  bench->require_subcommand(1);
+  auto o = std::make_shared<SolverBenchOptions>();
+  CLI::App* solver = bench->add_subcommand(
+      "solver", "The rate solver on the all-to-all of a k-ary fat-tree (k^3/4 hosts, one random ECMP path per "
+                "flow, unit capacities): one full solve, checked by the max-min certificate");
+  solver->add_option("--fat-tree-k", o->k, "fat-tree radix k (even); 16 gives 1,047,552 flows")->capture_default_str();
+  solver->add_option("--solver", o->solver, "backend: cpu (reference) or cpu-rounds")->capture_default_str();
+  solver->add_option("--seed", o->seed, "seed of the random ECMP choices")->capture_default_str();
+  solver->add_flag("--to-completion", o->completion,
+                   "also run every flow (1 MB each) to completion, re-solving at each completion");
+  solver->add_flag("--json", o->json, "print one JSON object");
+  solver->callback([o] { run_solver_bench(*o); });
+}
+
+}  // namespace collemu::cli
