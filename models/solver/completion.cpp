@@ -20,32 +20,35 @@ CompletionRun run_to_completion(RateSolver& solver, const RateProblem& problem, 
   }
   double now = 0;
   std::vector<double> rates;
+  solver.solve(problem, rates);
+  ++run.solves;
+  std::vector<FlowIndex> done;
+  for (FlowIndex f = 0; f < nf; ++f)
+    if (sizes_B[f] == 0) done.push_back(f);
+  if (!done.empty()) solver.remove_flows(problem, done, rates);
   while (!active.empty()) {
-    // The sub-problem of the flows still sending (same links and capacities).
-    RateProblem sub;
-    for (LinkIndex l = 0; l < problem.num_links(); ++l) sub.add_link(problem.capacity_Bps(l));
-    for (FlowIndex f : active) sub.add_flow(problem.weight(f), problem.cap_Bps(f), problem.links(f), problem.coefficients(f));
-    solver.solve(sub, rates);
-    ++run.solves;
     double dt = std::numeric_limits<double>::infinity();
-    for (std::size_t i = 0; i < active.size(); ++i)
-      if (rates[i] > 0) dt = std::min(dt, remaining[active[i]] / rates[i]);
+    for (FlowIndex f : active)
+      if (rates[f] > 0) dt = std::min(dt, remaining[f] / rates[f]);
     if (!std::isfinite(dt))
       throw SolverInputError("flow " + std::to_string(active.front()) + " can never finish: every remaining flow has rate 0");
     now += dt;
+    done.clear();
     std::size_t kept = 0;
-    for (std::size_t i = 0; i < active.size(); ++i) {
-      const FlowIndex f = active[i];
-      const double sent = rates[i] * dt;
+    for (FlowIndex f : active) {
+      const double sent = rates[f] * dt;
       // Flows within a relative 1e-12 of the end finish at this event (they tie with the one that set dt).
       if (sent >= remaining[f] * (1 - 1e-12)) {
         run.finish_s[f] = now;
+        done.push_back(f);
         continue;
       }
       remaining[f] -= sent;
       active[kept++] = f;
     }
     active.resize(kept);
+    solver.remove_flows(problem, done, rates);
+    ++run.solves;
   }
   return run;
 }

@@ -72,13 +72,51 @@ void CpuRateSolver::heap_update(std::uint32_t link) {
 
 void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
   vars_.build(p);
+  var_flows_.assign(vars_.size(), 0);
+  for (FlowIndex f = 0; f < p.num_flows(); ++f) ++var_flows_[vars_.of_flow[f]];
+  level_.assign(vars_.size(), 0.0);
+  fill(p, -kNoCap, rates);
+}
+
+void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<double> rates) {
+  double from = kNoCap;
+  for (FlowIndex f : flows) {
+    const std::uint32_t v = vars_.of_flow[f];
+    from = std::min(from, level_[v]);
+    vars_.weight[v] -= p.weight(f);
+    if (--var_flows_[v] == 0) vars_.weight[v] = 0;  // no rounding residue on an empty variable
+  }
+  fill(p, from, rates);
+}
+
+void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<double> rates) {
   const std::size_t nl = p.num_links(), nv = vars_.size();
   stats_ = {};
   stats_.variables = nv;
-  init_links(p, vars_, rem_, wsum_, nvars_);
-  share_.resize(nl);
-  level_.assign(nv, 0.0);
+  // State at `from_level`: variables below it stay frozen at their saved level; the others are free again.
+  rem_.resize(nl);
+  for (LinkIndex l = 0; l < nl; ++l) rem_[l] = p.capacity_Bps(l);
+  wsum_.assign(nl, 0.0);
+  nvars_.assign(nl, 0);
   frozen_.assign(nv, 0);
+  for (std::uint32_t v = 0; v < nv; ++v) {
+    auto links = vars_.links(v);
+    auto a = vars_.coefficients(v);
+    if (var_flows_[v] == 0) {
+      frozen_[v] = 1;  // every flow of it has finished
+      continue;
+    }
+    if (level_[v] < from_level) {
+      frozen_[v] = 1;
+      for (std::size_t i = 0; i < links.size(); ++i) rem_[links[i]] -= a[i] * vars_.weight[v] * level_[v];
+      continue;
+    }
+    for (std::size_t i = 0; i < links.size(); ++i) {
+      wsum_[links[i]] += a[i] * vars_.weight[v];
+      ++nvars_[links[i]];
+    }
+  }
+  share_.resize(nl);
   is_dirty_.assign(nl, 0);
   dirty_.clear();
   pos_.assign(nl, ~0u);
@@ -92,7 +130,7 @@ void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
   // Caps never move: one sorted list, merged with the heap.
   caps_.clear();
   for (std::uint32_t v = 0; v < nv; ++v)
-    if (vars_.cap_share[v] != kNoCap) caps_.push_back(v);
+    if (!frozen_[v] && vars_.cap_share[v] != kNoCap) caps_.push_back(v);
   std::sort(caps_.begin(), caps_.end(), [&](std::uint32_t a, std::uint32_t b) {
     return vars_.cap_share[a] != vars_.cap_share[b] ? vars_.cap_share[a] < vars_.cap_share[b] : a < b;
   });
@@ -157,7 +195,7 @@ void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
     }
     dirty_.clear();
   }
-  for (FlowIndex f = 0; f < p.num_flows(); ++f) rates[f] = p.weight(f) * level_[vars_.of_flow[f]];
+  for (FlowIndex f = 0; f < p.num_flows(); ++f) rates[f] = alive_[f] ? p.weight(f) * level_[vars_.of_flow[f]] : 0.0;
 }
 
 void RoundsRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
@@ -221,6 +259,46 @@ void RoundsRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
     active_links_.resize(kept_links);
   }
   for (FlowIndex f = 0; f < p.num_flows(); ++f) rates[f] = p.weight(f) * var_level_[vars_.of_flow[f]];
+}
+
+void RateSolver::solve(const RateProblem& problem, std::vector<double>& rates_Bps) {
+  problem.validate();
+  rates_Bps.assign(problem.num_flows(), 0.0);
+  alive_.assign(problem.num_flows(), 1);
+  if (problem.num_flows() == 0) return;
+  do_solve(problem, rates_Bps);
+}
+
+void RateSolver::remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows,
+                              std::vector<double>& rates_Bps) {
+  if (alive_.size() != problem.num_flows())
+    throw SolverInputError("remove_flows: solve this problem first (" + std::to_string(problem.num_flows()) +
+                           " flows, the last solve had " + std::to_string(alive_.size()) + ")");
+  for (FlowIndex f : flows) {
+    if (f >= alive_.size()) throw SolverInputError("remove_flows: flow " + std::to_string(f) + " does not exist");
+    if (!alive_[f]) throw SolverInputError("remove_flows: flow " + std::to_string(f) + " was already removed");
+    alive_[f] = 0;
+  }
+  rates_Bps.resize(problem.num_flows());
+  do_remove_flows(problem, flows, rates_Bps);
+}
+
+void RateSolver::do_remove_flows(const RateProblem& problem, std::span<const FlowIndex>, std::span<double> rates) {
+  RateProblem live;
+  for (LinkIndex l = 0; l < problem.num_links(); ++l) live.add_link(problem.capacity_Bps(l));
+  std::vector<FlowIndex> index;
+  for (FlowIndex f = 0; f < problem.num_flows(); ++f)
+    if (alive_[f]) {
+      live.add_flow(problem.weight(f), problem.cap_Bps(f), problem.links(f), problem.coefficients(f));
+      index.push_back(f);
+    }
+  std::vector<double> sub(index.size(), 0.0);
+  const std::vector<std::uint8_t> alive = alive_;
+  alive_.assign(index.size(), 1);
+  if (!index.empty()) do_solve(live, sub);
+  alive_ = alive;
+  std::fill(rates.begin(), rates.end(), 0.0);
+  for (std::size_t i = 0; i < index.size(); ++i) rates[index[i]] = sub[i];
 }
 
 std::unique_ptr<RateSolver> make_rate_solver(const std::string& name) {

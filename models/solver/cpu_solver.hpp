@@ -25,6 +25,14 @@ class CpuRateSolver final : public RateSolver {
 
  private:
   void do_solve(const RateProblem& problem, std::span<double> rates_Bps) override;
+  // Incremental: removing flows frozen at level >= L changes no event below L (their links were unsaturated and
+  // only gain share), so the filling resumes from the state at L, rebuilt in one pass from the saved levels.
+  void do_remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows,
+                       std::span<double> rates_Bps) override;
+  // Freezes the live variables whose saved level is below `from_level` (nothing when -inf), then runs the
+  // event loop for the rest and writes every flow's rate.
+  void fill(const RateProblem& problem, double from_level, std::span<double> rates_Bps);
+  std::vector<std::uint32_t> var_flows_;  // live flows per variable
 
   // Indexed binary min-heap of the links with unfrozen variables, keyed by (share, link): one slot per link.
   bool before(std::uint32_t a, std::uint32_t b) const {

@@ -22,18 +22,20 @@ class RateSolver {
  public:
   virtual ~RateSolver() = default;
   // Fills rates_Bps (one per flow). Throws SolverInputError for bad input.
-  void solve(const RateProblem& problem, std::vector<double>& rates_Bps) {
-    problem.validate();
-    rates_Bps.assign(problem.num_flows(), 0.0);
-    if (problem.num_flows() == 0) return;
-    do_solve(problem, rates_Bps);
-  }
+  void solve(const RateProblem& problem, std::vector<double>& rates_Bps);
+  // After solve(problem): `flows` finish (stop sending); rates_Bps gets the new rates of every flow (0 for the
+  // finished ones). A backend may resume from its saved state instead of solving from zero.
+  void remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows, std::vector<double>& rates_Bps);
   virtual std::string name() const = 0;
   const SolveStats& stats() const { return stats_; }
 
  protected:
   virtual void do_solve(const RateProblem& problem, std::span<double> rates_Bps) = 0;
+  // Default: solve the sub-problem of the flows still alive from zero.
+  virtual void do_remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows,
+                               std::span<double> rates_Bps);
   SolveStats stats_;
+  std::vector<std::uint8_t> alive_;  // flows not removed since the last solve()
 };
 
 // "cpu", or "cuda" where the CUDA backend is built. Throws SolverInputError for an unknown or unavailable name.

@@ -155,6 +155,60 @@ TEST_P(Solver, AgreesWithTheReference) {
   }
 }
 
+TEST_P(Solver, RemovingFlowsEqualsSolvingWhatIsLeft) {
+  // Finished flows leave; the incremental result must equal a fresh solve of the remaining flows (1e-12 relative),
+  // step after step, with caps, sprays and merged identical flows in the mix.
+  for (std::uint64_t seed = 200; seed < 206; ++seed) {
+    auto p = random_problem(seed, 40, 600);
+    for (int i = 0; i < 50; ++i) {  // some identical flows, so that removals split merged variables
+      const FlowIndex g = static_cast<FlowIndex>(i * 7);
+      p.add_flow(p.weight(g), p.cap_Bps(g), p.links(g), p.coefficients(g));
+    }
+    auto solver = make_rate_solver(GetParam());
+    std::vector<double> rates;
+    solver->solve(p, rates);
+    std::mt19937_64 rng(seed);
+    std::vector<std::uint8_t> alive(p.num_flows(), 1);
+    for (int step = 0; step < 8; ++step) {
+      std::vector<FlowIndex> gone;
+      for (FlowIndex f = 0; f < p.num_flows(); ++f)
+        if (alive[f] && rng() % 10 == 0) {
+          gone.push_back(f);
+          alive[f] = 0;
+        }
+      solver->remove_flows(p, gone, rates);
+      RateProblem left;
+      for (LinkIndex l = 0; l < p.num_links(); ++l) left.add_link(p.capacity_Bps(l));
+      std::vector<FlowIndex> index;
+      for (FlowIndex f = 0; f < p.num_flows(); ++f)
+        if (alive[f]) {
+          left.add_flow(p.weight(f), p.cap_Bps(f), p.links(f), p.coefficients(f));
+          index.push_back(f);
+        }
+      std::vector<double> fresh;
+      make_rate_solver("cpu")->solve(left, fresh);
+      for (std::size_t i = 0; i < index.size(); ++i)
+        ASSERT_NEAR(rates[index[i]], fresh[i], 1e-12 * fresh[i] + 1e-300) << "seed " << seed << " step " << step;
+      for (FlowIndex f : gone) EXPECT_EQ(rates[f], 0.0);
+    }
+  }
+}
+
+TEST_P(Solver, RemovalMisuseIsRefused) {
+  RateProblem p;
+  auto l = p.add_link(1);
+  p.add_flow(1, kNoCap, std::vector<LinkIndex>{l}, std::vector<double>{1.0});
+  auto solver = make_rate_solver(GetParam());
+  std::vector<double> r;
+  const FlowIndex f0 = 0, f9 = 9;
+  EXPECT_THROW(solver->remove_flows(p, {&f0, 1}, r), SolverInputError);  // no solve yet
+  solver->solve(p, r);
+  EXPECT_THROW(solver->remove_flows(p, {&f9, 1}, r), SolverInputError);
+  solver->remove_flows(p, {&f0, 1}, r);
+  EXPECT_EQ(r[0], 0.0);
+  EXPECT_THROW(solver->remove_flows(p, {&f0, 1}, r), SolverInputError);  // already removed
+}
+
 TEST_P(Solver, Deterministic) {
   auto p = random_problem(7, 100, 1000);
   auto a = solve(p), b = solve(p);
