@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -14,6 +15,9 @@
 #include "models/solver/completion.hpp"
 #include "models/solver/rate_solver.hpp"
 #include "models/solver_instances.hpp"
+#ifdef COLLEMU_HAVE_SIMGRID
+#include "models/solver/simgrid_peer.hpp"
+#endif
 
 namespace collemu::cli {
 
@@ -23,6 +27,7 @@ struct SolverBenchOptions {
   unsigned k = 16;
   std::string solver = "cpu";
   bool completion = false;
+  bool simgrid = false;
   bool json = false;
   unsigned seed = 1;
 };
@@ -79,13 +84,27 @@ void run_solver_bench(const SolverBenchOptions& o) {
     j["incremental_event_s"] = incremental_s;
     j["full_over_incremental"] = solve_s / incremental_s;
   }
-  if (o.completion) {
-    // Every flow sends the same 1 MB; rates are re-solved from scratch at each completion.
+  if (o.completion || o.simgrid) {
+    // Every flow sends the same 1 MB; rates are re-solved (incrementally) at each completion.
     std::vector<double> sizes(inst.problem.num_flows(), 1e6);
     t = std::chrono::steady_clock::now();
     auto run = models::solver::run_to_completion(*solver, inst.problem, sizes);
-    j["to_completion_s"] = seconds_since(t);
+    const double ours_s = seconds_since(t);
+    j["to_completion_s"] = ours_s;
     j["to_completion_solves"] = run.solves;
+    if (o.simgrid) {
+#ifdef COLLEMU_HAVE_SIMGRID
+      auto peer = models::solver::simgrid_run_to_completion(inst.problem, sizes);
+      double worst = 0;
+      for (std::size_t f = 0; f < sizes.size(); ++f)
+        worst = std::max(worst, std::abs(run.finish_s[f] - peer.finish_s[f]) / peer.finish_s[f]);
+      j["simgrid_to_completion_s"] = peer.run_wall_s;
+      j["simgrid_over_ours"] = peer.run_wall_s / ours_s;
+      j["max_rel_diff_vs_simgrid"] = worst;
+#else
+      throw common::InputError("--simgrid", "this build has no SimGrid (apt-get install libsimgrid-dev, rebuild)");
+#endif
+    }
   }
   j["peak_rss_bytes"] = peak_rss_bytes();
   if (o.json) {
@@ -109,6 +128,8 @@ void add_bench_command(CLI::App& app) {
   solver->add_option("--seed", o->seed, "seed of the random ECMP choices")->capture_default_str();
   solver->add_flag("--to-completion", o->completion,
                    "also run every flow (1 MB each) to completion, re-solving at each completion");
+  solver->add_flag("--simgrid", o->simgrid,
+                   "also run the same flows to completion in SimGrid 3.32 (one host pair per flow) and compare");
   solver->add_flag("--json", o->json, "print one JSON object");
   solver->callback([o] { run_solver_bench(*o); });
 }
