@@ -67,7 +67,9 @@ void run_solver_bench(const SolverBenchOptions& o) {
                       {"variables", solver->stats().variables},
                       {"max_min_certificate", certificate.empty() ? "ok" : certificate},
                       {"problem_bytes_per_entry",
-                       static_cast<double>(inst.problem.memory_bytes()) / static_cast<double>(inst.problem.num_entries())}};
+                       static_cast<double>(inst.problem.memory_bytes()) / static_cast<double>(inst.problem.num_entries())},
+                      {"bytes_per_entry", static_cast<double>(inst.problem.memory_bytes() + solver->memory_bytes()) /
+                                              static_cast<double>(inst.problem.num_entries())}};
   {
     // 1,000 single-flow completions, re-solved incrementally: the fastest flows first, as they would finish when
     // all flows carry the same bytes (ties by flow index).

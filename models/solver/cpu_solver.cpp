@@ -6,36 +6,37 @@ namespace collemu::models::solver {
 
 namespace {
 
-// Remaining capacity and unfrozen weight of every link, from the variables.
-void init_links(const RateProblem& p, const Variables& v, std::vector<double>& rem, std::vector<double>& wsum,
-                std::vector<std::uint32_t>& nvars) {
-  const std::size_t nl = p.num_links();
-  rem.resize(nl);
-  wsum.assign(nl, 0.0);
-  nvars.assign(nl, 0);
-  for (LinkIndex l = 0; l < nl; ++l) {
-    rem[l] = p.capacity_Bps(l);
-    for (auto i = v.link_begin[l]; i < v.link_begin[l + 1]; ++i) wsum[l] += v.link_coeff[i] * v.weight[v.link_var[i]];
-    nvars[l] = static_cast<std::uint32_t>(v.link_begin[l + 1] - v.link_begin[l]);
-  }
-}
-
 double share_of(double rem, double wsum) { return rem > 0 ? rem / wsum : 0.0; }
 
-}  // namespace
-
-void CpuRateSolver::sift_up(std::size_t i) {
-  const std::uint32_t x = heap_[i];
-  while (i > 0) {
-    const std::size_t parent = (i - 1) / 2;
-    if (!before(x, heap_[parent])) break;
-    heap_[i] = heap_[parent];
-    pos_[heap_[i]] = static_cast<std::uint32_t>(i);
-    i = parent;
+// The filling's state at `from_level`: live variables whose saved level is below it stay frozen at that level (their
+// load is taken from the links); the others are free (their weight is on the links). -inf: nothing frozen.
+void state_at(const RateProblem& p, const Variables& vars, std::span<const double> level, double from_level,
+              std::vector<double>& rem, std::vector<double>& wsum, std::vector<std::uint32_t>& nvars,
+              std::vector<std::uint8_t>& frozen) {
+  const std::size_t nl = p.num_links(), nv = vars.size();
+  rem.resize(nl);
+  for (LinkIndex l = 0; l < nl; ++l) rem[l] = p.capacity_Bps(l);
+  wsum.assign(nl, 0.0);
+  nvars.assign(nl, 0);
+  frozen.assign(nv, 0);
+  for (std::uint32_t v = 0; v < nv; ++v) {
+    auto links = vars.links(v);
+    auto a = vars.coefficients(v);
+    if (vars.live_flows[v] == 0) {
+      frozen[v] = 1;  // every flow of it has finished
+    } else if (level[v] < from_level) {
+      frozen[v] = 1;
+      for (std::size_t i = 0; i < links.size(); ++i) rem[links[i]] -= a[i] * vars.weight[v] * level[v];
+    } else {
+      for (std::size_t i = 0; i < links.size(); ++i) {
+        wsum[links[i]] += a[i] * vars.weight[v];
+        ++nvars[links[i]];
+      }
+    }
   }
-  heap_[i] = x;
-  pos_[x] = static_cast<std::uint32_t>(i);
 }
+
+}  // namespace
 
 void CpuRateSolver::sift_down(std::size_t i) {
   const std::uint32_t x = heap_[i];
@@ -46,87 +47,34 @@ void CpuRateSolver::sift_down(std::size_t i) {
     if (c + 1 < n && before(heap_[c + 1], heap_[c])) ++c;
     if (!before(heap_[c], x)) break;
     heap_[i] = heap_[c];
-    pos_[heap_[i]] = static_cast<std::uint32_t>(i);
     i = c;
   }
   heap_[i] = x;
-  pos_[x] = static_cast<std::uint32_t>(i);
-}
-
-void CpuRateSolver::heap_remove(std::uint32_t link) {
-  const std::size_t i = pos_[link];
-  pos_[link] = ~0u;
-  const std::uint32_t last = heap_.back();
-  heap_.pop_back();
-  if (last == link) return;
-  heap_[i] = last;
-  pos_[last] = static_cast<std::uint32_t>(i);
-  sift_up(i);
-  sift_down(pos_[last]);
-}
-
-void CpuRateSolver::heap_update(std::uint32_t link) {
-  sift_up(pos_[link]);
-  sift_down(pos_[link]);
 }
 
 void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
   vars_.build(p);
-  var_flows_.assign(vars_.size(), 0);
-  for (FlowIndex f = 0; f < p.num_flows(); ++f) ++var_flows_[vars_.of_flow[f]];
   level_.assign(vars_.size(), 0.0);
   fill(p, -kNoCap, rates);
 }
 
 void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<double> rates) {
-  double from = kNoCap;
-  for (FlowIndex f : flows) {
-    const std::uint32_t v = vars_.of_flow[f];
-    from = std::min(from, level_[v]);
-    vars_.weight[v] -= p.weight(f);
-    if (--var_flows_[v] == 0) vars_.weight[v] = 0;  // no rounding residue on an empty variable
-  }
-  fill(p, from, rates);
+  fill(p, vars_.remove_flows(p, flows, level_), rates);
 }
 
 void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<double> rates) {
   const std::size_t nl = p.num_links(), nv = vars_.size();
   stats_ = {};
   stats_.variables = nv;
-  // State at `from_level`: variables below it stay frozen at their saved level; the others are free again.
-  rem_.resize(nl);
-  for (LinkIndex l = 0; l < nl; ++l) rem_[l] = p.capacity_Bps(l);
-  wsum_.assign(nl, 0.0);
-  nvars_.assign(nl, 0);
-  frozen_.assign(nv, 0);
-  for (std::uint32_t v = 0; v < nv; ++v) {
-    auto links = vars_.links(v);
-    auto a = vars_.coefficients(v);
-    if (var_flows_[v] == 0) {
-      frozen_[v] = 1;  // every flow of it has finished
-      continue;
-    }
-    if (level_[v] < from_level) {
-      frozen_[v] = 1;
-      for (std::size_t i = 0; i < links.size(); ++i) rem_[links[i]] -= a[i] * vars_.weight[v] * level_[v];
-      continue;
-    }
-    for (std::size_t i = 0; i < links.size(); ++i) {
-      wsum_[links[i]] += a[i] * vars_.weight[v];
-      ++nvars_[links[i]];
-    }
-  }
-  share_.resize(nl);
-  is_dirty_.assign(nl, 0);
-  dirty_.clear();
-  pos_.assign(nl, ~0u);
+  state_at(p, vars_, level_, from_level, rem_, wsum_, nvars_, frozen_);
+  key_.resize(nl);
   heap_.clear();
   for (LinkIndex l = 0; l < nl; ++l)
     if (nvars_[l] > 0) {
-      share_[l] = share_of(rem_[l], wsum_[l]);
+      key_[l] = share_of(rem_[l], wsum_[l]);
       heap_.push_back(l);
-      sift_up(heap_.size() - 1);
     }
+  std::make_heap(heap_.begin(), heap_.end(), [&](std::uint32_t x, std::uint32_t y) { return before(y, x); });
   // Caps never move: one sorted list, merged with the heap.
   caps_.clear();
   for (std::uint32_t v = 0; v < nv; ++v)
@@ -147,72 +95,84 @@ void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<doub
       rem_[m] -= aw * level;
       wsum_[m] -= aw;
       --nvars_[m];
-      if (!is_dirty_[m]) {
-        is_dirty_[m] = 1;
-        dirty_.push_back(m);
-      }
     }
   };
-  while (!heap_.empty() || next_cap < caps_.size()) {
-    while (next_cap < caps_.size() && frozen_[caps_[next_cap]]) ++next_cap;
-    const bool cap_first = next_cap < caps_.size() &&
-                           (heap_.empty() || vars_.cap_share[caps_[next_cap]] <= share_[heap_.front()]);
-    ++stats_.rounds;
-    if (cap_first) {
-      const std::uint32_t v = caps_[next_cap++];
-      freeze(v, vars_.cap_share[v]);
-    } else if (!heap_.empty()) {
+  auto pop = [&] {
+    heap_.front() = heap_.back();
+    heap_.pop_back();
+    if (!heap_.empty()) sift_down(0);
+  };
+  while (true) {
+    // The heap's top, made current: links without unfrozen variables leave; a stale key is raised and sunk.
+    while (!heap_.empty()) {
       const LinkIndex l = heap_.front();
-      const double level = share_[l];
-      // The link's variables are scattered over the variable arrays: prefetch two steps ahead (the variable's
-      // offsets, then its links and coefficients) so the misses overlap.
-      const std::uint64_t b = vars_.link_begin[l], e = vars_.link_begin[l + 1];
-      for (auto i = b; i < e; ++i) {
-        if (i + 16 < e) {
-          const std::uint32_t ahead = vars_.link_var[i + 16];
-          __builtin_prefetch(&vars_.var_begin[ahead]);
-          __builtin_prefetch(&frozen_[ahead]);
-          __builtin_prefetch(&vars_.weight[ahead]);
-        }
-        if (i + 8 < e) {
-          const std::uint64_t vb = vars_.var_begin[vars_.link_var[i + 8]];
-          __builtin_prefetch(&vars_.var_link[vb]);
-          __builtin_prefetch(&vars_.var_coeff[vb]);
-        }
-        if (!frozen_[vars_.link_var[i]]) freeze(vars_.link_var[i], level);
-      }
-    } else {
-      break;  // only frozen caps were left
-    }
-    for (LinkIndex m : dirty_) {
-      is_dirty_[m] = 0;
-      if (nvars_[m] == 0) {
-        heap_remove(m);
+      if (nvars_[l] == 0) {
+        pop();
         continue;
       }
-      share_[m] = share_of(rem_[m], wsum_[m]);
-      heap_update(m);
+      const double share = share_of(rem_[l], wsum_[l]);
+      if (share <= key_[l]) break;
+      key_[l] = share;
+      sift_down(0);
     }
-    dirty_.clear();
+    while (next_cap < caps_.size() && frozen_[caps_[next_cap]]) ++next_cap;
+    if (heap_.empty() && next_cap == caps_.size()) break;
+    ++stats_.rounds;
+    if (next_cap < caps_.size() && (heap_.empty() || vars_.cap_share[caps_[next_cap]] <= key_[heap_.front()])) {
+      const std::uint32_t v = caps_[next_cap++];
+      freeze(v, vars_.cap_share[v]);
+      continue;
+    }
+    const LinkIndex l = heap_.front();
+    // The share is current, or a rounding step below the key: the link saturates at its current share.
+    const double level = share_of(rem_[l], wsum_[l]);
+    // The link's variables are scattered over the variable arrays: prefetch two steps ahead (the variable's
+    // offsets, then its links and coefficients) so the misses overlap.
+    const std::uint64_t b = vars_.link_begin[l], e = vars_.link_begin[l + 1];
+    for (auto i = b; i < e; ++i) {
+      if (i + 16 < e) {
+        const std::uint32_t ahead = vars_.link_var[i + 16];
+        __builtin_prefetch(&vars_.var_begin[ahead]);
+        __builtin_prefetch(&frozen_[ahead]);
+        __builtin_prefetch(&vars_.weight[ahead]);
+      }
+      if (i + 8 < e) {
+        const std::uint64_t vb = vars_.var_begin[vars_.link_var[i + 8]];
+        __builtin_prefetch(&vars_.var_link[vb]);
+        __builtin_prefetch(&vars_.var_coeff[vb]);
+      }
+      if (!frozen_[vars_.link_var[i]]) freeze(vars_.link_var[i], level);
+    }
+    pop();  // every variable of the link is frozen now
   }
   for (FlowIndex f = 0; f < p.num_flows(); ++f) rates[f] = alive_[f] ? p.weight(f) * level_[vars_.of_flow[f]] : 0.0;
 }
 
 void RoundsRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
   vars_.build(p);
+  var_level_.assign(vars_.size(), 0.0);
+  rounds(p, -kNoCap, rates);
+}
+
+void RoundsRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIndex> flows,
+                                       std::span<double> rates) {
+  rounds(p, vars_.remove_flows(p, flows, var_level_), rates);
+}
+
+void RoundsRateSolver::rounds(const RateProblem& p, double from_level, std::span<double> rates) {
   const std::size_t nl = p.num_links(), nv = vars_.size();
   stats_ = {};
   stats_.variables = nv;
-  init_links(p, vars_, rem_, wsum_, nvars_);
+  state_at(p, vars_, var_level_, from_level, rem_, wsum_, nvars_, frozen_);
   share_.assign(nl, 0.0);
   link_min_.assign(nl, kNoCap);
   link_bottleneck_.assign(nl, 0);
   active_links_.clear();
   for (LinkIndex l = 0; l < nl; ++l)
     if (nvars_[l] > 0) active_links_.push_back(l);
-  active_vars_.resize(nv);
-  for (std::uint32_t v = 0; v < nv; ++v) active_vars_[v] = v;
-  var_level_.assign(nv, 0.0);
+  active_vars_.clear();
+  for (std::uint32_t v = 0; v < nv; ++v)
+    if (!frozen_[v]) active_vars_.push_back(v);
   var_min_.assign(nv, 0.0);
 
   while (!active_vars_.empty()) {
@@ -258,7 +218,23 @@ void RoundsRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
     }
     active_links_.resize(kept_links);
   }
-  for (FlowIndex f = 0; f < p.num_flows(); ++f) rates[f] = p.weight(f) * var_level_[vars_.of_flow[f]];
+  for (FlowIndex f = 0; f < p.num_flows(); ++f) rates[f] = alive_[f] ? p.weight(f) * var_level_[vars_.of_flow[f]] : 0.0;
+}
+
+namespace {
+template <class... V>
+std::size_t bytes_of(const V&... v) {
+  return ((v.capacity() * sizeof(v[0])) + ...);
+}
+}  // namespace
+
+std::size_t CpuRateSolver::memory_bytes() const {
+  return vars_.memory_bytes() + bytes_of(rem_, wsum_, key_, level_, nvars_, heap_, caps_, frozen_, alive_);
+}
+
+std::size_t RoundsRateSolver::memory_bytes() const {
+  return vars_.memory_bytes() + bytes_of(frozen_, var_level_, var_min_, rem_, wsum_, share_, link_min_, nvars_,
+                                         active_vars_, active_links_, link_bottleneck_, alive_);
 }
 
 void RateSolver::solve(const RateProblem& problem, std::vector<double>& rates_Bps) {

@@ -1,17 +1,20 @@
 // CPU backends of RateSolver.
 //
 // CpuRateSolver ("cpu", the reference): exact progressive filling, event by event. Every link has a fair share
-// (remaining capacity / weight of its unfrozen variables); a heap keeps the smallest on top. The link on top
-// saturates: its unfrozen variables freeze at its share, the links they cross lose their load and weight and are
-// re-queued. Flow caps are private links in the same heap. Each variable is frozen once, so a solve costs
-// O(entries + updates x log links). Equal shares break by link index, a cap before a link at the same level:
-// deterministic.
+// (remaining capacity / weight of its unfrozen variables); the link with the smallest saturates, its unfrozen
+// variables freeze at its share, and the links they cross lose their load and weight. Freezing only raises other
+// links' shares, so the heap's keys are lower bounds: a link is re-keyed only when it reaches the top stale. Flow
+// caps are a pre-sorted list merged with the heap. Each variable is frozen once: O(entries + re-keys x log links).
+// Equal keys break by link index, a cap before a link at the same level: deterministic.
 //
 // RoundsRateSolver ("cpu-rounds"): the same fixed point by the exact local-minimum rule, round by round: every link
 // whose share is no larger than the smallest share along every flow crossing it saturates in the same round
 // (shares only grow as other flows freeze, so a local minimum is reached by nothing before it; DESIGN.md §4).
 // Fewer rounds than levels, each a data-parallel pass: the algorithm of the GPU backend, kept on the CPU as its
 // readable twin and cross-checked against "cpu" in the tests.
+//
+// Both are incremental: removing flows frozen at level >= L changes no event below L (their links were unsaturated
+// and only gain share), so after remove_flows() the filling resumes from the state at L, rebuilt in one pass.
 #pragma once
 
 #include "models/solver/rate_solver.hpp"
@@ -22,6 +25,7 @@ namespace collemu::models::solver {
 class CpuRateSolver final : public RateSolver {
  public:
   std::string name() const override { return "cpu"; }
+  std::size_t memory_bytes() const override;
 
  private:
   void do_solve(const RateProblem& problem, std::span<double> rates_Bps) override;
@@ -32,32 +36,32 @@ class CpuRateSolver final : public RateSolver {
   // Freezes the live variables whose saved level is below `from_level` (nothing when -inf), then runs the
   // event loop for the rest and writes every flow's rate.
   void fill(const RateProblem& problem, double from_level, std::span<double> rates_Bps);
-  std::vector<std::uint32_t> var_flows_;  // live flows per variable
 
-  // Indexed binary min-heap of the links with unfrozen variables, keyed by (share, link): one slot per link.
-  bool before(std::uint32_t a, std::uint32_t b) const {
-    return share_[a] != share_[b] ? share_[a] < share_[b] : a < b;
-  }
-  void sift_up(std::size_t i);
+  // Binary min-heap of links keyed by (key_, link), key_ a lower bound of the link's current share.
+  bool before(std::uint32_t a, std::uint32_t b) const { return key_[a] != key_[b] ? key_[a] < key_[b] : a < b; }
   void sift_down(std::size_t i);
-  void heap_remove(std::uint32_t link);
-  void heap_update(std::uint32_t link);
 
   Variables vars_;
-  std::vector<double> rem_, wsum_, share_, level_;
-  std::vector<std::uint32_t> nvars_, dirty_, heap_, pos_;
+  std::vector<double> rem_, wsum_, key_, level_;
+  std::vector<std::uint32_t> nvars_, heap_;
   std::vector<std::uint32_t> caps_;  // capped variables by (cap share, variable)
-  std::vector<std::uint8_t> frozen_, is_dirty_;
+  std::vector<std::uint8_t> frozen_;
 };
 
 class RoundsRateSolver final : public RateSolver {
  public:
   std::string name() const override { return "cpu-rounds"; }
+  std::size_t memory_bytes() const override;
 
  private:
   void do_solve(const RateProblem& problem, std::span<double> rates_Bps) override;
+  // Incremental, as for "cpu": rounds resume from the state at the lowest removed level.
+  void do_remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows,
+                       std::span<double> rates_Bps) override;
+  void rounds(const RateProblem& problem, double from_level, std::span<double> rates_Bps);
 
   Variables vars_;
+  std::vector<std::uint8_t> frozen_;
   std::vector<double> var_level_, var_min_;
   std::vector<double> rem_, wsum_, share_, link_min_;
   std::vector<std::uint32_t> nvars_;

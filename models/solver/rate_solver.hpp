@@ -27,6 +27,8 @@ class RateSolver {
   // finished ones). A backend may resume from its saved state instead of solving from zero.
   void remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows, std::vector<double>& rates_Bps);
   virtual std::string name() const = 0;
+  // Bytes held by the backend's working state after a solve (host memory; device memory for a GPU backend).
+  virtual std::size_t memory_bytes() const = 0;
   const SolveStats& stats() const { return stats_; }
 
  protected:

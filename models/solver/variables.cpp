@@ -84,6 +84,8 @@ void Variables::build(const RateProblem& p) {
     weight[var] += p.weight(f);
     of_flow[f] = var;
   }
+  live_flows.assign(rep.size(), 0);
+  for (FlowIndex f = 0; f < nf; ++f) ++live_flows[of_flow[f]];
   // Transpose by counting.
   link_begin.assign(nl + 1, 0);
   for (LinkIndex l : var_link) ++link_begin[l + 1];
@@ -99,6 +101,25 @@ void Variables::build(const RateProblem& p) {
       link_coeff[fill[links[i]]++] = a[i];
     }
   }
+}
+
+
+
+double Variables::remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<const double> level) {
+  double from = kNoCap;
+  for (FlowIndex f : flows) {
+    const std::uint32_t v = of_flow[f];
+    from = std::min(from, level[v]);
+    weight[v] -= p.weight(f);
+    if (--live_flows[v] == 0) weight[v] = 0;  // no rounding residue on an empty variable
+  }
+  return from;
+}
+
+std::size_t Variables::memory_bytes() const {
+  auto bytes = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
+  return bytes(of_flow) + bytes(rep) + bytes(weight) + bytes(cap_share) + bytes(var_begin) + bytes(var_link) +
+         bytes(var_coeff) + bytes(link_begin) + bytes(link_var) + bytes(link_coeff) + bytes(table_) + bytes(hashes_) + bytes(live_flows);
 }
 
 }  // namespace collemu::models::solver

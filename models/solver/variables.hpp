@@ -31,8 +31,14 @@ struct Variables {
   std::vector<std::uint32_t> link_var;
   std::vector<double> link_coeff;
 
+  std::vector<std::uint32_t> live_flows;  // flows of each variable not removed yet
+
   std::size_t size() const { return rep.size(); }
   void build(const RateProblem& p);  // O(entries)
+  // Flows finished: their weight leaves their variables. Returns the lowest saved level among those variables
+  // (`level` per variable, from the last solve): the level from which the filling must be redone.
+  double remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<const double> level);
+  std::size_t memory_bytes() const;
 
  private:
   struct Slot {
