@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/error.hpp"
+#include "common/hash.hpp"
 
 namespace collemu::models {
 
@@ -12,19 +13,11 @@ namespace {
 
 constexpr std::uint64_t kGolden = 0x9E3779B97F4A7C15ULL;
 
-// splitmix64's finaliser: a bijective mix with full avalanche, so nearby inputs give unrelated outputs.
-std::uint64_t mix(std::uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xBF58476D1CE4E5B9ULL;
-  x ^= x >> 27;
-  x *= 0x94D049BB133111EBULL;
-  x ^= x >> 31;
-  return x;
-}
+using common::mix64;
 
 // The hash a switch computes for a flow: the flow key mixed with the switch's own seed (its node id), so that
 // successive switches make independent choices (no hash polarisation).
-std::uint64_t hop_hash(std::uint64_t key, NodeId node) { return mix(key ^ ((node + 1) * kGolden)); }
+std::uint64_t hop_hash(std::uint64_t key, NodeId node) { return mix64(key ^ ((node + 1) * kGolden)); }
 double unit_interval(std::uint64_t h) { return static_cast<double>(h >> 11) * 0x1.0p-53; }
 
 // Weighted choice by hash (UCMP): index i with probability w_i / sum(w). Returns -1 when all weights are 0.
@@ -250,7 +243,7 @@ LinkId Router::pick_usable(std::uint32_t point, std::uint32_t bd, std::uint64_t 
     if (k < 0) return kNoLink;
     if (usable(links[k])) return links[k];
     w[k] = 0;
-    h = mix(h);
+    h = mix64(h);
   }
 }
 
@@ -493,7 +486,7 @@ void Router::route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t 
       return !sp.empty();
     };
     to_bag = pick(point, bd, h);
-    if (to_bag != kNoLink && !usable(to_bag)) to_bag = pick_usable(point, bd, mix(h), usable);
+    if (to_bag != kNoLink && !usable(to_bag)) to_bag = pick_usable(point, bd, mix64(h), usable);
     if (to_bag == kNoLink) no_route(f_, a, flow.dst_gpu, "no edge leaf with a live BAG link reaches the destination");
     em.spray(sp, mass, hop);
     hop += 2;
@@ -523,7 +516,7 @@ void Router::route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t 
     const std::uint64_t h = hop_hash(key, top);
     auto usable = [&](LinkId l) { return bag_delivers(f_.link(l).dst, dest); };
     to_bag = pick(point_of_[top], bd, h);
-    if (to_bag != kNoLink && failures_ && !usable(to_bag)) to_bag = pick_usable(point_of_[top], bd, mix(h), usable);
+    if (to_bag != kNoLink && failures_ && !usable(to_bag)) to_bag = pick_usable(point_of_[top], bd, mix64(h), usable);
     COLLEMU_ASSERT(to_bag != kNoLink, "top node chosen without a live BAG link to the destination");
   }
   em.add(to_bag, mass, hop++);
@@ -534,7 +527,7 @@ void Router::route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t 
     const std::uint64_t h = hop_hash(key, j);
     auto usable = [&](LinkId l) { return bag_delivers(f_.link(l).dst, dest); };
     LinkId l = pick(point_of_[j], bd, h);
-    if (l != kNoLink && failures_ && !usable(l)) l = pick_usable(point_of_[j], bd, mix(h), usable);
+    if (l != kNoLink && failures_ && !usable(l)) l = pick_usable(point_of_[j], bd, mix64(h), usable);
     if (l == kNoLink) no_route(f_, j, flow.dst_gpu, "no live inter-region link reaches the destination building");
     em.add(l, mass, hop++);
     j = f_.link(l).dst;
@@ -546,7 +539,7 @@ void Router::route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t 
   const std::uint64_t h = hop_hash(key, j);
   auto delivers = [&](LinkId l) { return top_delivers(D, f_.link(l).dst, b); };
   LinkId down = pick(point_of_[j], bd, h);
-  if (down != kNoLink && failures_ && !delivers(down)) down = pick_usable(point_of_[j], bd, mix(h), delivers);
+  if (down != kNoLink && failures_ && !delivers(down)) down = pick_usable(point_of_[j], bd, mix64(h), delivers);
   if (down == kNoLink) no_route(f_, j, b, "no top-tier switch of the destination building reaches the leaf");
   em.add(down, mass, hop++);
   descend(key, D, f_.link(down).dst, b, mass, hop, em);
@@ -590,9 +583,9 @@ void Router::route(const FlowLabel& flow, Route& out) const {
   }
   // The flow key: what the NICs and switches hash. RoCEv2 5-tuple = (src IP, dst IP, UDP, source port, 4791);
   // E-ECMP adds the destination QP.
-  std::uint64_t key = mix(flow.src_gpu * kGolden ^ mix(flow.dst_gpu + 0x51ED270B));
-  key = mix(key ^ (std::uint64_t{flow.udp_sport} << 32 | 17u));
-  if (L.ecmp_hash == EcmpHash::QueuePair) key = mix(key ^ (flow.qp + 1) * 0xD1B54A32D192ED03ULL);
+  std::uint64_t key = mix64(flow.src_gpu * kGolden ^ mix64(flow.dst_gpu + 0x51ED270B));
+  key = mix64(key ^ (std::uint64_t{flow.udp_sport} << 32 | 17u));
+  if (L.ecmp_hash == EcmpHash::QueuePair) key = mix64(key ^ (flow.qp + 1) * 0xD1B54A32D192ED03ULL);
 
   const NodeId nic_s = S.nic_base + is, nic_d = D.nic_base + id;
   em.add(f_.find_link(flow.src_gpu, nic_s), 1.0, 0);
@@ -612,7 +605,7 @@ void Router::route(const FlowLabel& flow, Route& out) const {
   const double base_paths = out.path_count;
   auto run = [&](std::uint32_t k, double mass) {
     out.path_count = base_paths;
-    route_port(flow, mix(key ^ (k + 1) * kGolden), k, mass, em);
+    route_port(flow, mix64(key ^ (k + 1) * kGolden), k, mass, em);
     paths += out.path_count;
   };
   if (L.port_select == PortSelect::Spray) {
@@ -652,7 +645,7 @@ void Router::route(const FlowLabel& flow, Route& out) const {
         out.hops.resize(mark);
         paths = 0;
         ports.erase(ports.begin() + static_cast<std::ptrdiff_t>(i));
-        h = mix(h);
+        h = mix64(h);
       }
     }
   }

@@ -1,5 +1,7 @@
 #include "models/solver/variables.hpp"
 
+#include "common/hash.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -7,22 +9,8 @@
 namespace collemu::models::solver {
 
 namespace {
-
-std::uint64_t mix(std::uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xBF58476D1CE4E5B9ULL;
-  x ^= x >> 27;
-  x *= 0x94D049BB133111EBULL;
-  x ^= x >> 31;
-  return x;
-}
-
-std::uint64_t bits(double d) {
-  std::uint64_t u;
-  std::memcpy(&u, &d, sizeof u);
-  return u;
-}
-
+using common::mix64;
+std::uint64_t bits(double d) { return common::bits_of(d); }
 }  // namespace
 
 void Variables::build(const RateProblem& p) {
@@ -51,7 +39,7 @@ void Variables::build(const RateProblem& p) {
     std::uint64_t h = bits(p.cap_Bps(f) / p.weight(f)) * 0x9E3779B97F4A7C15ULL ^ links.size();
     for (std::size_t i = 0; i < links.size(); ++i)
       h = std::rotl((h ^ (std::uint64_t{links[i]} * 0xD6E8FEB86659FD93ULL) ^ bits(a[i])) * 0xFF51AFD7ED558CCDULL, 29);
-    hashes_[f] = mix(h);
+    hashes_[f] = mix64(h);
   }
   constexpr FlowIndex kAhead = 16;
   for (FlowIndex f = 0; f < nf; ++f) {
