@@ -33,9 +33,9 @@ class RateSolver {
 
  protected:
   virtual void do_solve(const RateProblem& problem, std::span<double> rates_Bps) = 0;
-  // Default: solve the sub-problem of the flows still alive from zero.
+  // `flows` are already marked dead in alive_; write every flow's new rate.
   virtual void do_remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows,
-                               std::span<double> rates_Bps);
+                               std::span<double> rates_Bps) = 0;
   SolveStats stats_;
   std::vector<std::uint8_t> alive_;  // flows not removed since the last solve()
 };
