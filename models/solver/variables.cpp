@@ -79,16 +79,9 @@ void Variables::build(const RateProblem& p) {
   for (LinkIndex l : var_link) ++link_begin[l + 1];
   for (std::size_t l = 0; l < nl; ++l) link_begin[l + 1] += link_begin[l];
   link_var.resize(link_begin[nl]);
-  link_coeff.resize(link_begin[nl]);
   std::vector<std::uint64_t> fill(link_begin.begin(), link_begin.end() - 1);
-  for (std::uint32_t v = 0; v < rep.size(); ++v) {
-    auto links = this->links(v);
-    auto a = coefficients(v);
-    for (std::size_t i = 0; i < links.size(); ++i) {
-      link_var[fill[links[i]]] = v;
-      link_coeff[fill[links[i]]++] = a[i];
-    }
-  }
+  for (std::uint32_t v = 0; v < rep.size(); ++v)
+    for (LinkIndex l : links(v)) link_var[fill[l]++] = v;
 }
 
 
@@ -107,7 +100,7 @@ double Variables::remove_flows(const RateProblem& p, std::span<const FlowIndex> 
 std::size_t Variables::memory_bytes() const {
   auto bytes = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
   return bytes(of_flow) + bytes(rep) + bytes(weight) + bytes(cap_share) + bytes(var_begin) + bytes(var_link) +
-         bytes(var_coeff) + bytes(link_begin) + bytes(link_var) + bytes(link_coeff) + bytes(table_) + bytes(hashes_) + bytes(live_flows);
+         bytes(var_coeff) + bytes(link_begin) + bytes(link_var) + bytes(table_) + bytes(hashes_) + bytes(live_flows);
 }
 
 }  // namespace collemu::models::solver

@@ -26,10 +26,9 @@ struct Variables {
   std::span<const double> coefficients(std::uint32_t v) const {
     return {var_coeff.data() + var_begin[v], var_coeff.data() + var_begin[v + 1]};
   }
-  // Transpose: variables on each link, ordered by variable id.
+  // Transpose: variables on each link, ordered by variable id (their coefficients are on the variable side).
   std::vector<std::uint64_t> link_begin;
   std::vector<std::uint32_t> link_var;
-  std::vector<double> link_coeff;
 
   std::vector<std::uint32_t> live_flows;  // flows of each variable not removed yet
 
