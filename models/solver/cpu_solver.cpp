@@ -132,14 +132,14 @@ void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<doub
     for (auto i = b; i < e; ++i) {
       if (i + 16 < e) {
         const std::uint32_t ahead = vars_.link_var[i + 16];
-        __builtin_prefetch(&vars_.var_begin[ahead]);
+        __builtin_prefetch(vars_.offset_address(ahead));
         __builtin_prefetch(&frozen_[ahead]);
         __builtin_prefetch(&vars_.weight[ahead]);
       }
       if (i + 8 < e) {
-        const std::uint64_t vb = vars_.var_begin[vars_.link_var[i + 8]];
-        __builtin_prefetch(&vars_.var_link[vb]);
-        __builtin_prefetch(&vars_.var_coeff[vb]);
+        const std::uint32_t ahead = vars_.link_var[i + 8];
+        __builtin_prefetch(vars_.links_address(ahead));
+        __builtin_prefetch(vars_.coefficients_address(ahead));
       }
       if (!frozen_[vars_.link_var[i]]) freeze(vars_.link_var[i], level);
     }

@@ -53,6 +53,10 @@ class RateProblem {
     return {entry_coeff_.data() + flow_begin_[f], entry_coeff_.data() + flow_begin_[f + 1]};
   }
   void set_capacity_Bps(LinkIndex l, double c) { capacity_Bps_[l] = c; }
+  // The raw CSR: entries of flow f are [flow_offsets()[f], flow_offsets()[f + 1]).
+  const std::uint64_t* flow_offsets() const { return flow_begin_.data(); }
+  const LinkIndex* entry_links() const { return entry_link_.data(); }
+  const double* entry_coefficients() const { return entry_coeff_.data(); }
 
   // Bytes held by the problem's arrays.
   std::size_t memory_bytes() const;

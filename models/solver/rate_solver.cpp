@@ -10,15 +10,15 @@ void RateSolver::solve(const RateProblem& problem, std::vector<double>& rates_Bp
   problem.validate();
   rates_Bps.assign(problem.num_flows(), 0.0);
   alive_.assign(problem.num_flows(), 1);
+  solved_ = &problem;
   if (problem.num_flows() == 0) return;
   do_solve(problem, rates_Bps);
 }
 
 void RateSolver::remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows,
                               std::vector<double>& rates_Bps) {
-  if (alive_.size() != problem.num_flows())
-    throw SolverInputError("remove_flows: solve this problem first (" + std::to_string(problem.num_flows()) +
-                           " flows, the last solve had " + std::to_string(alive_.size()) + ")");
+  if (solved_ != &problem || alive_.size() != problem.num_flows())
+    throw SolverInputError("remove_flows: solve this problem (the same object) first");
   for (FlowIndex f : flows) {
     if (f >= alive_.size()) throw SolverInputError("remove_flows: flow " + std::to_string(f) + " does not exist");
     if (!alive_[f]) throw SolverInputError("remove_flows: flow " + std::to_string(f) + " was already removed");

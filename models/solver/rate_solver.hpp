@@ -24,7 +24,7 @@ class RateSolver {
   // Fills rates_Bps (one per flow). Throws SolverInputError for bad input.
   void solve(const RateProblem& problem, std::vector<double>& rates_Bps);
   // After solve(problem): `flows` finish (stop sending); rates_Bps gets the new rates of every flow (0 for the
-  // finished ones). A backend may resume from its saved state instead of solving from zero.
+  // finished ones). `problem` must be the same object, unchanged, as in solve(): backends keep views of it.
   void remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows, std::vector<double>& rates_Bps);
   virtual std::string name() const = 0;
   // Bytes held by the backend's working state after a solve (host memory; device memory for a GPU backend).
@@ -38,6 +38,7 @@ class RateSolver {
                                std::span<double> rates_Bps) = 0;
   SolveStats stats_;
   std::vector<std::uint8_t> alive_;  // flows not removed since the last solve()
+  const RateProblem* solved_ = nullptr;  // the problem of the last solve()
 };
 
 // "cpu", or "cuda" where the CUDA backend is built. Throws SolverInputError for an unknown or unavailable name.

@@ -24,12 +24,7 @@ void Variables::build(const RateProblem& p) {
   rep.reserve(nf);
   weight.reserve(nf);
   cap_share.reserve(nf);
-  var_begin.reserve(nf + 1);
-  var_begin.assign(1, 0);
-  var_link.clear();
-  var_coeff.clear();
-  var_link.reserve(p.num_entries());
-  var_coeff.reserve(p.num_entries());
+
   // Pass 1, sequential: every flow's hash. Pass 2: probe, with the slot of a flow `kAhead` positions later already
   // prefetched, so the table's cache misses overlap instead of queueing (the table is larger than the caches).
   hashes_.resize(nf);
@@ -52,8 +47,8 @@ void Variables::build(const RateProblem& p) {
     std::uint32_t var = ~0u;
     while (table_[slot].var != ~0u) {
       const std::uint32_t v = table_[slot].var;
-      if (table_[slot].hash == h && cap_share[v] == cs && std::ranges::equal(this->links(v), links) &&
-          std::ranges::equal(this->coefficients(v), a)) {
+      if (table_[slot].hash == h && cap_share[v] == cs && std::ranges::equal(p.links(rep[v]), links) &&
+          std::ranges::equal(p.coefficients(rep[v]), a)) {
         var = v;
         break;
       }
@@ -65,18 +60,33 @@ void Variables::build(const RateProblem& p) {
       rep.push_back(f);
       weight.push_back(0.0);
       cap_share.push_back(cs);
-      var_link.insert(var_link.end(), links.begin(), links.end());
-      var_coeff.insert(var_coeff.end(), a.begin(), a.end());
-      var_begin.push_back(var_link.size());
     }
     weight[var] += p.weight(f);
     of_flow[f] = var;
+  }
+  // Variable CSR: none needed when every flow is its own variable (variable v is then flow v).
+  var_begin.assign(1, 0);
+  var_link.clear();
+  var_coeff.clear();
+  if (rep.size() == nf) {
+    offset_ = p.flow_offsets();
+    link_ = p.entry_links();
+    coeff_ = p.entry_coefficients();
+  } else {
+    for (FlowIndex f : rep) {
+      var_link.insert(var_link.end(), p.links(f).begin(), p.links(f).end());
+      var_coeff.insert(var_coeff.end(), p.coefficients(f).begin(), p.coefficients(f).end());
+      var_begin.push_back(var_link.size());
+    }
+    offset_ = var_begin.data();
+    link_ = var_link.data();
+    coeff_ = var_coeff.data();
   }
   live_flows.assign(rep.size(), 0);
   for (FlowIndex f = 0; f < nf; ++f) ++live_flows[of_flow[f]];
   // Transpose by counting.
   link_begin.assign(nl + 1, 0);
-  for (LinkIndex l : var_link) ++link_begin[l + 1];
+  for (std::uint64_t i = 0; i < offset_[rep.size()]; ++i) ++link_begin[link_[i] + 1];
   for (std::size_t l = 0; l < nl; ++l) link_begin[l + 1] += link_begin[l];
   link_var.resize(link_begin[nl]);
   std::vector<std::uint64_t> fill(link_begin.begin(), link_begin.end() - 1);

@@ -16,16 +16,17 @@ struct Variables {
   std::vector<FlowIndex> rep;          // variable -> a representative flow (its links and coefficients)
   std::vector<double> weight;          // sum of the merged flows' weights
   std::vector<double> cap_share;       // cap / weight (the level at which the cap binds), +inf when none
-  // Variable -> (link, coefficient), variable-major: freezing variables in id order reads it in order.
+  // Variable -> (link, coefficient), variable-major. When no flows merged, variable v is flow v and the problem's
+  // own CSR serves (no copy); otherwise a compact copy of the representatives' entries.
   std::vector<std::uint64_t> var_begin;
   std::vector<LinkIndex> var_link;
   std::vector<double> var_coeff;
-  std::span<const LinkIndex> links(std::uint32_t v) const {
-    return {var_link.data() + var_begin[v], var_link.data() + var_begin[v + 1]};
-  }
-  std::span<const double> coefficients(std::uint32_t v) const {
-    return {var_coeff.data() + var_begin[v], var_coeff.data() + var_begin[v + 1]};
-  }
+  std::span<const LinkIndex> links(std::uint32_t v) const { return {link_ + offset_[v], link_ + offset_[v + 1]}; }
+  std::span<const double> coefficients(std::uint32_t v) const { return {coeff_ + offset_[v], coeff_ + offset_[v + 1]}; }
+  // For prefetching: where variable v's offsets and entries are.
+  const std::uint64_t* offset_address(std::uint32_t v) const { return offset_ + v; }
+  const LinkIndex* links_address(std::uint32_t v) const { return link_ + offset_[v]; }
+  const double* coefficients_address(std::uint32_t v) const { return coeff_ + offset_[v]; }
   // Transpose: variables on each link, ordered by variable id (their coefficients are on the variable side).
   std::vector<std::uint64_t> link_begin;
   std::vector<std::uint32_t> link_var;
@@ -44,6 +45,10 @@ struct Variables {
     std::uint64_t hash;
     std::uint32_t var;  // ~0 when empty
   };
+  // The variable CSR in use: this object's copy, or the problem's own arrays (which must then outlive their use).
+  const std::uint64_t* offset_ = nullptr;
+  const LinkIndex* link_ = nullptr;
+  const double* coeff_ = nullptr;
   std::vector<Slot> table_;
   std::vector<std::uint64_t> hashes_;  // open addressing, linear probing; the hash is compared before the flows
 };
