@@ -10,16 +10,18 @@ double share_of(double rem, double wsum) { return rem > 0 ? rem / wsum : 0.0; }
 
 // The filling's state at `from_level`: live variables whose saved level is below it stay frozen at that level (their
 // load is taken from the links); the others are free (their weight is on the links). -inf: nothing frozen.
+// Only the components listed in `scope` are rebuilt (all when empty): after a complete filling every other
+// variable is frozen and every other link has no free variable, so they stay out of the next filling.
 void state_at(const RateProblem& p, const Variables& vars, std::span<const double> level, double from_level,
-              std::vector<double>& rem, std::vector<double>& wsum, std::vector<std::uint32_t>& nvars,
-              std::vector<std::uint8_t>& frozen) {
+              std::span<const std::uint32_t> scope, std::vector<double>& rem, std::vector<double>& wsum,
+              std::vector<std::uint32_t>& nvars, std::vector<std::uint8_t>& frozen) {
   const std::size_t nl = p.num_links(), nv = vars.size();
-  rem.resize(nl);
-  for (LinkIndex l = 0; l < nl; ++l) rem[l] = p.capacity_Bps(l);
-  wsum.assign(nl, 0.0);
-  nvars.assign(nl, 0);
-  frozen.assign(nv, 0);
-  for (std::uint32_t v = 0; v < nv; ++v) {
+  auto reset_link = [&](LinkIndex l) {
+    rem[l] = p.capacity_Bps(l);
+    wsum[l] = 0;
+    nvars[l] = 0;
+  };
+  auto place = [&](std::uint32_t v) {
     auto links = vars.links(v);
     auto a = vars.coefficients(v);
     if (vars.live_flows[v] == 0) {
@@ -28,12 +30,35 @@ void state_at(const RateProblem& p, const Variables& vars, std::span<const doubl
       frozen[v] = 1;
       for (std::size_t i = 0; i < links.size(); ++i) rem[links[i]] -= a[i] * vars.weight[v] * level[v];
     } else {
+      frozen[v] = 0;
       for (std::size_t i = 0; i < links.size(); ++i) {
         wsum[links[i]] += a[i] * vars.weight[v];
         ++nvars[links[i]];
       }
     }
+  };
+  if (scope.empty()) {
+    rem.resize(nl);
+    wsum.resize(nl);
+    nvars.resize(nl);
+    frozen.resize(nv);
+    for (LinkIndex l = 0; l < nl; ++l) reset_link(l);
+    for (std::uint32_t v = 0; v < nv; ++v) place(v);
+    return;
   }
+  for (std::uint32_t c : scope) {
+    for (auto i = vars.component_link_begin[c]; i < vars.component_link_begin[c + 1]; ++i)
+      reset_link(vars.component_link[i]);
+    for (auto i = vars.component_var_begin[c]; i < vars.component_var_begin[c + 1]; ++i) place(vars.component_var[i]);
+  }
+}
+
+// The components of the removed flows' variables, each once, in increasing order.
+void affected_components(const Variables& vars, std::span<const FlowIndex> flows, std::vector<std::uint32_t>& out) {
+  out.clear();
+  for (FlowIndex f : flows) out.push_back(vars.component_of_variable(vars.of_flow[f]));
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
 }
 
 }  // namespace
@@ -55,10 +80,12 @@ void CpuRateSolver::sift_down(std::size_t i) {
 void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
   vars_.build(p);
   level_.assign(vars_.size(), 0.0);
+  scope_.clear();
   fill(p, -kNoCap, rates);
 }
 
 void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<double> rates) {
+  affected_components(vars_, flows, scope_);
   fill(p, vars_.remove_flows(p, flows, level_), rates);
 }
 
@@ -66,7 +93,7 @@ void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<doub
   const std::size_t nl = p.num_links(), nv = vars_.size();
   stats_ = {};
   stats_.variables = nv;
-  state_at(p, vars_, level_, from_level, rem_, wsum_, nvars_, frozen_);
+  state_at(p, vars_, level_, from_level, scope_, rem_, wsum_, nvars_, frozen_);
   key_.resize(nl);
   heap_.clear();
   for (LinkIndex l = 0; l < nl; ++l)
@@ -151,11 +178,13 @@ void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<doub
 void RoundsRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
   vars_.build(p);
   var_level_.assign(vars_.size(), 0.0);
+  scope_.clear();
   rounds(p, -kNoCap, rates);
 }
 
 void RoundsRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIndex> flows,
                                        std::span<double> rates) {
+  affected_components(vars_, flows, scope_);
   rounds(p, vars_.remove_flows(p, flows, var_level_), rates);
 }
 
@@ -163,7 +192,7 @@ void RoundsRateSolver::rounds(const RateProblem& p, double from_level, std::span
   const std::size_t nl = p.num_links(), nv = vars_.size();
   stats_ = {};
   stats_.variables = nv;
-  state_at(p, vars_, var_level_, from_level, rem_, wsum_, nvars_, frozen_);
+  state_at(p, vars_, var_level_, from_level, scope_, rem_, wsum_, nvars_, frozen_);
   share_.assign(nl, 0.0);
   link_min_.assign(nl, kNoCap);
   link_bottleneck_.assign(nl, 0);
@@ -200,6 +229,7 @@ void RoundsRateSolver::rounds(const RateProblem& p, double from_level, std::span
       }
       const double level = var_min_[v];
       var_level_[v] = level;
+      frozen_[v] = 1;
       auto links = vars_.links(v);
       auto a = vars_.coefficients(v);
       for (std::size_t i = 0; i < links.size(); ++i) {

@@ -14,7 +14,8 @@
 // readable twin and cross-checked against "cpu" in the tests.
 //
 // Both are incremental: removing flows frozen at level >= L changes no event below L (their links were unsaturated
-// and only gain share), so after remove_flows() the filling resumes from the state at L, rebuilt in one pass.
+// and only gain share), so after remove_flows() the filling resumes from the state at L, rebuilt in one pass over
+// the connected components of the removed flows only (the others are independent problems and keep their rates).
 #pragma once
 
 #include "models/solver/rate_solver.hpp"
@@ -46,6 +47,7 @@ class CpuRateSolver final : public RateSolver {
   std::vector<std::uint32_t> nvars_, heap_;
   std::vector<std::uint32_t> caps_;  // capped variables by (cap share, variable)
   std::vector<std::uint8_t> frozen_;
+  std::vector<std::uint32_t> scope_;  // components the next filling rebuilds (empty: all)
 };
 
 class RoundsRateSolver final : public RateSolver {
@@ -62,6 +64,7 @@ class RoundsRateSolver final : public RateSolver {
 
   Variables vars_;
   std::vector<std::uint8_t> frozen_;
+  std::vector<std::uint32_t> scope_;  // components the next rounds rebuild (empty: all)
   std::vector<double> var_level_, var_min_;
   std::vector<double> rem_, wsum_, share_, link_min_;
   std::vector<std::uint32_t> nvars_;

@@ -92,9 +92,51 @@ void Variables::build(const RateProblem& p) {
   std::vector<std::uint64_t> fill(link_begin.begin(), link_begin.end() - 1);
   for (std::uint32_t v = 0; v < rep.size(); ++v)
     for (LinkIndex l : links(v)) link_var[fill[l]++] = v;
+  build_components(nl);
 }
 
 
+
+namespace {
+std::uint32_t find_root(std::vector<std::uint32_t>& parent, std::uint32_t x) {
+  while (parent[x] != x) x = parent[x] = parent[parent[x]];
+  return x;
+}
+}  // namespace
+
+void Variables::build_components(std::size_t nl) {
+  // Union-find over links: every variable joins the links it crosses.
+  std::vector<std::uint32_t> parent(nl);
+  for (std::uint32_t l = 0; l < nl; ++l) parent[l] = l;
+  for (std::uint32_t v = 0; v < rep.size(); ++v) {
+    auto ls = links(v);
+    const std::uint32_t r0 = find_root(parent, ls[0]);
+    for (std::size_t i = 1; i < ls.size(); ++i) {
+      const std::uint32_t r = find_root(parent, ls[i]);
+      if (r != r0) parent[r] = r0;
+    }
+  }
+  // Dense component ids in link order; links crossed by nothing get their own (empty) component.
+  link_component.assign(nl, ~0u);
+  std::vector<std::uint32_t> id_of_root(nl, ~0u);
+  std::uint32_t n = 0;
+  for (std::uint32_t l = 0; l < nl; ++l) {
+    const std::uint32_t r = find_root(parent, l);
+    if (id_of_root[r] == ~0u) id_of_root[r] = n++;
+    link_component[l] = id_of_root[r];
+  }
+  auto group = [n](std::size_t count, auto&& component_of, std::vector<std::uint64_t>& begin,
+                   std::vector<std::uint32_t>& items) {
+    begin.assign(n + 1, 0);
+    for (std::uint32_t i = 0; i < count; ++i) ++begin[component_of(i) + 1];
+    for (std::uint32_t c = 0; c < n; ++c) begin[c + 1] += begin[c];
+    items.resize(count);
+    std::vector<std::uint64_t> fill(begin.begin(), begin.end() - 1);
+    for (std::uint32_t i = 0; i < count; ++i) items[fill[component_of(i)]++] = i;
+  };
+  group(rep.size(), [this](std::uint32_t v) { return component_of_variable(v); }, component_var_begin, component_var);
+  group(nl, [this](std::uint32_t l) { return link_component[l]; }, component_link_begin, component_link);
+}
 
 double Variables::remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<const double> level) {
   double from = kNoCap;
@@ -110,7 +152,9 @@ double Variables::remove_flows(const RateProblem& p, std::span<const FlowIndex> 
 std::size_t Variables::memory_bytes() const {
   auto bytes = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
   return bytes(of_flow) + bytes(rep) + bytes(weight) + bytes(cap_share) + bytes(var_begin) + bytes(var_link) +
-         bytes(var_coeff) + bytes(link_begin) + bytes(link_var) + bytes(table_) + bytes(hashes_) + bytes(live_flows);
+         bytes(var_coeff) + bytes(link_begin) + bytes(link_var) + bytes(table_) + bytes(hashes_) + bytes(live_flows) +
+         bytes(link_component) + bytes(component_var_begin) + bytes(component_var) + bytes(component_link_begin) +
+         bytes(component_link);
 }
 
 }  // namespace collemu::models::solver

@@ -32,6 +32,14 @@ struct Variables {
   std::vector<std::uint32_t> link_var;
 
   std::vector<std::uint32_t> live_flows;  // flows of each variable not removed yet
+  // Connected components of the flow-link graph (links joined by a variable crossing both): independent problems.
+  std::vector<std::uint32_t> link_component;          // per link
+  std::vector<std::uint64_t> component_var_begin;     // component -> its variables (CSR)
+  std::vector<std::uint32_t> component_var;
+  std::vector<std::uint64_t> component_link_begin;    // component -> its links (CSR)
+  std::vector<std::uint32_t> component_link;
+  std::size_t num_components() const { return component_var_begin.size() - 1; }
+  std::uint32_t component_of_variable(std::uint32_t v) const { return link_component[links(v)[0]]; }
 
   std::size_t size() const { return rep.size(); }
   void build(const RateProblem& p);  // O(entries)
@@ -45,6 +53,7 @@ struct Variables {
     std::uint64_t hash;
     std::uint32_t var;  // ~0 when empty
   };
+  void build_components(std::size_t num_links);
   // The variable CSR in use: this object's copy, or the problem's own arrays (which must then outlive their use).
   const std::uint64_t* offset_ = nullptr;
   const LinkIndex* link_ = nullptr;

@@ -194,6 +194,46 @@ TEST_P(Solver, RemovingFlowsEqualsSolvingWhatIsLeft) {
   }
 }
 
+TEST_P(Solver, RemovalRebuildsOnlyItsComponent) {
+  // 50 disjoint groups of 3 links, 20 random flows each: independent problems. Removing flows of group 7 must
+  // leave every other group's rates bit for bit, and give group 7 what a fresh solve of the remaining flows gives.
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> cap(1, 10);
+  RateProblem p;
+  std::vector<int> group_of_flow;
+  for (int g = 0; g < 50; ++g) {
+    const LinkIndex base = static_cast<LinkIndex>(p.num_links());
+    for (int l = 0; l < 3; ++l) p.add_link(cap(rng));
+    for (int f = 0; f < 20; ++f) {
+      std::vector<LinkIndex> ls = {base + static_cast<LinkIndex>(rng() % 3)};
+      const LinkIndex other = base + static_cast<LinkIndex>(rng() % 3);
+      if (other != ls[0]) ls.push_back(other);
+      p.add_flow(1.0 + static_cast<double>(rng() % 3), kNoCap, ls, std::vector<double>(ls.size(), 1.0));
+      group_of_flow.push_back(g);
+    }
+  }
+  auto solver = make_rate_solver(GetParam());
+  std::vector<double> before, after;
+  solver->solve(p, before);
+  std::vector<FlowIndex> gone = {7 * 20 + 3, 7 * 20 + 11};
+  after = before;
+  solver->remove_flows(p, gone, after);
+  for (FlowIndex f = 0; f < p.num_flows(); ++f)
+    if (group_of_flow[f] != 7) EXPECT_EQ(after[f], before[f]) << "flow " << f;
+  RateProblem left;
+  for (LinkIndex l = 0; l < p.num_links(); ++l) left.add_link(p.capacity_Bps(l));
+  std::vector<FlowIndex> index;
+  for (FlowIndex f = 0; f < p.num_flows(); ++f)
+    if (f != gone[0] && f != gone[1]) {
+      left.add_flow(p.weight(f), p.cap_Bps(f), p.links(f), p.coefficients(f));
+      index.push_back(f);
+    }
+  std::vector<double> fresh;
+  make_rate_solver("cpu")->solve(left, fresh);
+  for (std::size_t i = 0; i < index.size(); ++i) EXPECT_NEAR(after[index[i]], fresh[i], 1e-12 * fresh[i]);
+  EXPECT_EQ(after[gone[0]], 0.0);
+}
+
 TEST_P(Solver, RemovalMisuseIsRefused) {
   RateProblem p;
   auto l = p.add_link(1);
