@@ -185,6 +185,10 @@ class Builder {
 
   // The building's BAG capacity per plane (per direction), given the capacity entering its top tier.
   double bag_capacity(double below_top_Bps) const { return below_top_Bps / p_.bag_ratio; }
+  // DSF: one plane's BAG capacity, from its host leaves' fabric uplinks (per direction).
+  double dsf_plane_bag_Bps(const BuildingLayout& B) const {
+    return bag_capacity(slots(B) * p_.port_Bps / p_.dsf_leaf_ratio);
+  }
 
   void add_switch_nodes(BuildingLayout& B) {
     if (p_.gpus_per_domain > 1) B.nvs_base = add_block(NodeKind::NvSwitch, B, 0, B.n_gpus / p_.gpus_per_domain);
@@ -197,8 +201,7 @@ class Builder {
       if (B.kind == BuildingKind::Dsf) {
         if (p_.bag) {
           // Edge leaves have as many ports as host leaves, all facing the BAG.
-          const double host_up = slots(B) * p_.port_Bps / p_.dsf_leaf_ratio;
-          const double edges = std::ceil(bag_capacity(host_up) / (B.leaf_ports * p_.port_Bps) - 1e-9);
+          const double edges = std::ceil(dsf_plane_bag_Bps(B) / (B.leaf_ports * p_.port_Bps) - 1e-9);
           if (edges > 1e6) impossible(c_, "bag.oversubscription", "more than a million edge leaves per plane");
           P.n_edges = std::max<std::uint32_t>(1, static_cast<std::uint32_t>(edges));
           P.edge_base = add_block(NodeKind::EdgeLeaf, B, pl, P.n_edges);
@@ -282,7 +285,7 @@ class Builder {
   // The capacity a building sends up to the BAG (all planes, per direction).
   double building_bag_Bps(const BuildingLayout& B) const {
     const double nic_side = slots(B) * p_.port_Bps * p_.planes;
-    if (B.kind == BuildingKind::Dsf) return bag_capacity(nic_side / p_.dsf_leaf_ratio);
+    if (B.kind == BuildingKind::Dsf) return dsf_plane_bag_Bps(B) * p_.planes;
     double up = nic_side / p_.nsf_leaf_ratio;
     if (p_.nsf_tiers == 3) up /= p_.nsf_spine_ratio;
     return bag_capacity(up);
@@ -320,8 +323,7 @@ class Builder {
             f_.add_duplex(P.leaf_base + l, P.mid_base + fe, up / P.n_mid, lat, LinkTier::L1L2);
         }
         if (P.n_edges) {
-          const double host_up = slots(B) * p_.port_Bps / p_.dsf_leaf_ratio;
-          const double per_edge = bag_capacity(host_up) / P.n_edges;
+          const double per_edge = dsf_plane_bag_Bps(B) / P.n_edges;
           for (std::uint32_t e = 0; e < P.n_edges; ++e)
             for (std::uint32_t fe = 0; fe < P.n_mid; ++fe)
               // Edge leaves sit above the fabric elements: GPU -> leaf -> FE -> edge leaf -> BAG.
@@ -361,16 +363,11 @@ class Builder {
     //   NSF: the top is the spines (2 tiers) or super-spines (3 tiers), each with its own below capacity.
     for (std::uint32_t pl = 0; pl < p_.planes; ++pl) {
       PlaneLayout& P = B.planes[pl];
-      std::vector<double> top_bag(P.n_top, 0.0);
-      if (B.kind == BuildingKind::Dsf) {
-        const double host_up = slots(B) * p_.port_Bps / p_.dsf_leaf_ratio;
-        std::fill(top_bag.begin(), top_bag.end(), bag_capacity(host_up) / P.n_top);
-      } else {
-        std::fill(top_bag.begin(), top_bag.end(), bag_capacity(below(P, B)));
-      }
+      // Every top node of a plane carries the same BAG capacity.
+      const double top_bag = B.kind == BuildingKind::Dsf ? dsf_plane_bag_Bps(B) / P.n_top : bag_capacity(below(P, B));
       for (std::uint32_t t = 0; t < P.n_top; ++t)
         for (std::uint32_t m = 0; m < per_plane; ++m)
-          f_.add_duplex(P.top_base + t, R.bag_base + pl * per_plane + m, top_bag[t] / per_plane, lat,
+          f_.add_duplex(P.top_base + t, R.bag_base + pl * per_plane + m, top_bag / per_plane, lat,
                         LinkTier::Bag);
     }
   }

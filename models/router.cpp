@@ -42,6 +42,7 @@ struct Scratch {
   std::vector<double> weight;
   std::vector<std::pair<LinkId, LinkId>> spray;
   std::vector<NodeId> nodes;
+  std::vector<std::uint32_t> ports;  // live NIC ports of the current flow
   // Per port path, under failures: can BAG switch (by ordinal) still deliver to the destination leaf?
   std::vector<std::uint8_t> bag_delivers;  // 0 unknown, 1 yes, 2 no
 };
@@ -345,38 +346,38 @@ namespace {
 }
 }  // namespace
 
-// From a top node (edge leaf / spine / super-spine) down to a host leaf of the same plane.
-void Router::descend(std::uint64_t key, const BuildingLayout& B, NodeId top, NodeId leaf, double mass,
-                     std::uint16_t hop, Emitter& em) const {
+// From a top node (edge leaf / spine / super-spine) down to a host leaf of the same plane. Returns the hops used.
+std::uint16_t Router::descend(const BuildingLayout& B, NodeId top, NodeId leaf, double mass, std::uint16_t hop,
+                              Emitter& em) const {
   const PlaneLayout& P = B.planes[f_.node(top).plane];
   if (B.kind == BuildingKind::Dsf) {
     auto& sp = tls.spray;
     dsf_viable(P, top, leaf, sp);
     if (sp.empty()) no_route(f_, top, leaf, "no fabric element reaches the leaf");
     em.spray(sp, mass, hop);
-    return;
+    return 2;
   }
-  (void)key;
   if (B.nsf_tiers == 2) {
     em.add(f_.find_link(top, leaf), mass, hop);
-    return;
+    return 1;
   }
   const std::uint32_t g = (top - P.super_base) / P.supers_per_group;
   const std::uint32_t pod = (leaf - P.leaf_base) / P.leaves_per_pod;
   const NodeId s = P.mid_base + pod * P.spines_per_pod + g;
   em.add(f_.find_link(top, s), mass, hop);
   em.add(f_.find_link(s, leaf), mass, hop + 1);
+  return 2;
 }
 
-void Router::route_building_local(std::uint64_t key, const BuildingLayout& B, std::uint32_t pl, NodeId a, NodeId b,
-                                  double mass, std::uint16_t hop, Emitter& em) const {
+std::uint16_t Router::route_building_local(std::uint64_t key, const BuildingLayout& B, std::uint32_t pl, NodeId a,
+                                           NodeId b, double mass, std::uint16_t hop, Emitter& em) const {
   const PlaneLayout& P = B.planes[pl];
   if (B.kind == BuildingKind::Dsf) {
     auto& sp = tls.spray;
     dsf_viable(P, a, b, sp);
     if (sp.empty()) no_route(f_, a, b, "every fabric element path between the two leaves has failed");
     em.spray(sp, mass, hop);
-    return;
+    return 2;
   }
   const std::uint32_t pod_a = (a - P.leaf_base) / P.leaves_per_pod, pod_b = (b - P.leaf_base) / P.leaves_per_pod;
   const NodeId spine_a = P.mid_base + pod_a * P.spines_per_pod, spine_b = P.mid_base + pod_b * P.spines_per_pod;
@@ -385,7 +386,7 @@ void Router::route_building_local(std::uint64_t key, const BuildingLayout& B, st
     if (s == kNoNode) no_route(f_, a, b, "every spine between the two leaves has failed");
     em.add(f_.find_link(a, s), mass, hop);
     em.add(f_.find_link(s, b), mass, hop + 1);
-    return;
+    return 2;
   }
   // 3 tiers, different pods: leaf -> spine g of pod a -> super of group g -> spine g of pod b -> leaf.
   auto super_ok = [&](NodeId s, NodeId x, NodeId s2) { return link_up(s, x) && link_up(x, s2); };
@@ -406,6 +407,7 @@ void Router::route_building_local(std::uint64_t key, const BuildingLayout& B, st
   em.add(f_.find_link(s, x), mass, hop + 1);
   em.add(f_.find_link(x, s2), mass, hop + 2);
   em.add(f_.find_link(s2, b), mass, hop + 3);
+  return 4;
 }
 
 bool Router::bag_delivers(NodeId j, const Destination& d) const {
@@ -459,13 +461,7 @@ void Router::route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t 
 
   if (bs == bd) {
     const NodeId b = leaf_of(D, id, pl, slot);
-    if (a != b) {
-      const PlaneLayout& P = S.planes[pl];
-      const bool cross_pod = S.kind == BuildingKind::Nsf && S.nsf_tiers == 3 &&
-                             (a - P.leaf_base) / P.leaves_per_pod != (b - P.leaf_base) / P.leaves_per_pod;
-      route_building_local(key, S, pl, a, b, mass, hop, em);
-      hop += cross_pod ? 4 : 2;
-    }
+    if (a != b) hop += route_building_local(key, S, pl, a, b, mass, hop, em);
     em.add(access_down(D, id, pl, slot), mass, hop);
     return;
   }
@@ -542,8 +538,7 @@ void Router::route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t 
   if (down != kNoLink && failures_ && !delivers(down)) down = pick_usable(point_of_[j], bd, mix64(h), delivers);
   if (down == kNoLink) no_route(f_, j, b, "no top-tier switch of the destination building reaches the leaf");
   em.add(down, mass, hop++);
-  descend(key, D, f_.link(down).dst, b, mass, hop, em);
-  hop += (D.kind == BuildingKind::Nsf && D.nsf_tiers == 2) ? 1 : 2;
+  hop += descend(D, f_.link(down).dst, b, mass, hop, em);
   const LinkId last = access_down(D, id, dpl, slot);
   if (failures_ && !up(last)) no_route(f_, b, nic_d, "the destination's access link has failed");
   em.add(last, mass, hop);
@@ -600,7 +595,8 @@ void Router::route(const FlowLabel& flow, Route& out) const {
       live.push_back(k);
   }
   if (live.empty()) no_route(f_, flow.src_gpu, flow.dst_gpu, "every NIC port of the pair has a failed access link");
-  std::vector<std::uint32_t> ports(live.begin(), live.end());
+  auto& ports = tls.ports;  // (tls.nodes is reused by the ECMP choices below)
+  ports.assign(live.begin(), live.end());
   double paths = 0;
   const double base_paths = out.path_count;
   auto run = [&](std::uint32_t k, double mass) {

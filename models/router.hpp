@@ -83,7 +83,8 @@ class Router {
   bool bag_delivers(NodeId j, const Destination& d) const;
   bool top_delivers_up(NodeId top, const Destination& d) const;
   void route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t port, double mass, Emitter& em) const;
-  void route_building_local(std::uint64_t key, const BuildingLayout& B, std::uint32_t pl, std::uint32_t a,
+  // Leaf a to leaf b inside one building; returns the hops emitted.
+  std::uint16_t route_building_local(std::uint64_t key, const BuildingLayout& B, std::uint32_t pl, std::uint32_t a,
                             std::uint32_t b, double mass, std::uint16_t hop, Emitter& em) const;
   NodeId leaf_of(const BuildingLayout& B, std::uint32_t local_gpu, std::uint32_t plane, std::uint32_t slot) const;
   // The access links of one NIC port (plane, slot within the plane): NIC->leaf and leaf->NIC.
@@ -108,8 +109,8 @@ class Router {
   template <class Usable>
   LinkId pick_usable(std::uint32_t point, std::uint32_t bd, std::uint64_t hash, Usable&& usable) const;
   bool top_delivers(const BuildingLayout& B, NodeId top, NodeId leaf) const;  // top node -> that leaf, live
-  void descend(std::uint64_t key, const BuildingLayout& B, NodeId top, NodeId leaf, double mass, std::uint16_t hop,
-               Emitter& em) const;
+  std::uint16_t descend(const BuildingLayout& B, NodeId top, NodeId leaf, double mass, std::uint16_t hop,
+                        Emitter& em) const;
 
   const Fabric& f_;
   // Per node: capacity of its inward links (toward GPUs, not to the BAG), live and as built, bytes/s.

@@ -91,10 +91,11 @@ std::string check_max_min(const RateProblem& p, std::span<const double> rates, d
       max_norm[links[i]] = std::max(max_norm[links[i]], rates[f] / p.weight(f));
     }
   }
-  // Absolute slack for rounding on links whose capacity is tiny or zero.
+  // Absolute slack for links of zero or tiny capacity: loads are sums of rates as large as the largest capacity,
+  // so their rounding is a few ulps (1e-16 relative) of it; 1e-15 of the largest capacity covers that.
   double scale = 0;
   for (LinkIndex l = 0; l < p.num_links(); ++l) scale = std::max(scale, p.capacity_Bps(l));
-  const double abs_tol = tol * scale * 1e-6;
+  const double abs_tol = 1e-15 * scale;
   for (LinkIndex l = 0; l < p.num_links(); ++l)
     if (load[l] > p.capacity_Bps(l) * (1 + tol) + abs_tol)
       return "link " + std::to_string(l) + " carries " + num(load[l]) + " > capacity " + num(p.capacity_Bps(l));

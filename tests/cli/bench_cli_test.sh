@@ -19,6 +19,7 @@ a=$("$COLLEMU" bench solver --fat-tree-k 6 --json | python3 -c "import json,sys;
 b=$("$COLLEMU" bench solver --fat-tree-k 6 --solver cpu-rounds --json | python3 -c "import json,sys; print(json.load(sys.stdin)[\"distinct_rates\"])")
 [[ -n $a && $a == "$b" ]]'
 check "odd k is refused" bash -c '"$COLLEMU" bench solver --fat-tree-k 5 2>&1 | grep -q "even k"'
+check "a k too large for memory is refused" bash -c '"$COLLEMU" bench solver --fat-tree-k 64 2>&1 | grep -q "from 2 to 24"'
 check "unknown backend is refused" bash -c '"$COLLEMU" bench solver --solver gpu 2>&1 | grep -q "unknown rate solver"'
-echo "$((4 - fails)) passed, $fails failed"
+echo "$((5 - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]
