@@ -48,9 +48,19 @@ void run_solver_bench(const SolverBenchOptions& o) {
   auto inst = models::fat_tree_all_to_all(o.k, o.seed);
   const double build_s = seconds_since(t);
   std::vector<double> rates;
+  // The first solve also pays the process's page faults for the solver's arrays; the emulator re-solves with the
+  // same solver object, so solve_s is the median of three further solves.
   t = std::chrono::steady_clock::now();
   solver->solve(inst.problem, rates);
-  const double solve_s = seconds_since(t);
+  const double first_solve_s = seconds_since(t);
+  std::vector<double> warm;
+  for (int i = 0; i < 3; ++i) {
+    t = std::chrono::steady_clock::now();
+    solver->solve(inst.problem, rates);
+    warm.push_back(seconds_since(t));
+  }
+  std::sort(warm.begin(), warm.end());
+  const double solve_s = warm[1];
   const std::string certificate = models::solver::check_max_min(inst.problem, rates);
   const std::set<double> distinct(rates.begin(), rates.end());
   nlohmann::json j = {{"solver", solver->name()},
@@ -60,6 +70,7 @@ void run_solver_bench(const SolverBenchOptions& o) {
                       {"links", inst.problem.num_links()},
                       {"distinct_rates", distinct.size()},
                       {"instance_build_s", build_s},
+                      {"first_solve_s", first_solve_s},
                       {"solve_s", solve_s},
                       {"rounds", solver->stats().rounds},
                       {"variables", solver->stats().variables},

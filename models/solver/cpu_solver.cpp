@@ -9,30 +9,38 @@ namespace {
 double share_of(double rem, double wsum) { return rem > 0 ? rem / wsum : 0.0; }
 
 // The filling's state at `from_level`: live variables whose saved level is below it stay frozen at that level (their
-// load is taken from the links); the others are free (their weight is on the links). -inf: nothing frozen.
-// Only the components listed in `scope` are rebuilt (all when empty): after a complete filling every other
-// variable is frozen and every other link has no free variable, so they stay out of the next filling.
+// load is taken from the links); the others are free (their weight is on the links). -inf: nothing frozen, the state
+// the build left (every variable free). Only the components listed in `scope` are rebuilt (all when empty): after a
+// complete filling every other variable is frozen and every other link has no free variable, so they stay out of the
+// next filling.
 void state_at(const RateProblem& p, const Variables& vars, std::span<const double> level, double from_level,
               std::span<const std::uint32_t> scope, std::vector<double>& rem, std::vector<double>& wsum,
               std::vector<std::uint32_t>& nvars, std::vector<std::uint8_t>& frozen) {
   const std::size_t nl = p.num_links(), nv = vars.size();
+  if (from_level == -kNoCap) {
+    rem.assign(p.capacities().begin(), p.capacities().end());
+    wsum = vars.link_weight;
+    nvars = vars.link_vars;
+    frozen.assign(nv, 0);
+    return;
+  }
   auto reset_link = [&](LinkIndex l) {
     rem[l] = p.capacity_Bps(l);
     wsum[l] = 0;
     nvars[l] = 0;
   };
   auto place = [&](std::uint32_t v) {
-    auto links = vars.links(v);
-    auto a = vars.coefficients(v);
+    const VarView r = vars.view(v);
+    auto links = r.links();
     if (vars.live_flows[v] == 0) {
       frozen[v] = 1;  // every flow of it has finished
     } else if (level[v] < from_level) {
       frozen[v] = 1;
-      for (std::size_t i = 0; i < links.size(); ++i) rem[links[i]] -= a[i] * vars.weight[v] * level[v];
+      for (std::uint32_t i = 0; i < links.size(); ++i) rem[links[i]] -= r.coefficient(i) * r.weight() * level[v];
     } else {
       frozen[v] = 0;
-      for (std::size_t i = 0; i < links.size(); ++i) {
-        wsum[links[i]] += a[i] * vars.weight[v];
+      for (std::uint32_t i = 0; i < links.size(); ++i) {
+        wsum[links[i]] += r.coefficient(i) * r.weight();
         ++nvars[links[i]];
       }
     }
@@ -50,6 +58,24 @@ void state_at(const RateProblem& p, const Variables& vars, std::span<const doubl
     for (auto i = vars.component_link_begin[c]; i < vars.component_link_begin[c + 1]; ++i)
       reset_link(vars.component_link[i]);
     for (auto i = vars.component_var_begin[c]; i < vars.component_var_begin[c + 1]; ++i) place(vars.component_var[i]);
+  }
+}
+
+// Freezes a variable (record `r`) at `level`: its links lose its load and weight. `skip` is a link left out (the
+// saturating link, whose state no longer matters: updating it from every variable it freezes would chain them all
+// through one memory location).
+inline void freeze_on_links(VarView r, double level, double* rem, double* wsum, std::uint32_t* nvars,
+                            LinkIndex skip = ~0u) {
+  const double w = r.weight();
+  auto links = r.links();
+  const bool unit = r.unit();
+  for (std::uint32_t i = 0; i < links.size(); ++i) {
+    const LinkIndex m = links[i];
+    if (m == skip) continue;
+    const double aw = unit ? w : r.coefficient(i) * w;
+    rem[m] -= aw * level;
+    wsum[m] -= aw;
+    --nvars[m];
   }
 }
 
@@ -114,15 +140,7 @@ void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<doub
   auto freeze = [&](std::uint32_t v, double level) {
     frozen_[v] = 1;
     level_[v] = level;
-    auto links = vars_.links(v);
-    auto a = vars_.coefficients(v);
-    for (std::size_t i = 0; i < links.size(); ++i) {
-      const LinkIndex m = links[i];
-      const double aw = a[i] * vars_.weight[v];
-      rem_[m] -= aw * level;
-      wsum_[m] -= aw;
-      --nvars_[m];
-    }
+    freeze_on_links(vars_.view(v), level, rem_.data(), wsum_.data(), nvars_.data());
   };
   auto pop = [&] {
     heap_.front() = heap_.back();
@@ -153,23 +171,34 @@ void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<doub
     const LinkIndex l = heap_.front();
     // The share is current, or a rounding step below the key: the link saturates at its current share.
     const double level = share_of(rem_[l], wsum_[l]);
-    // The link's variables are scattered over the variable arrays: prefetch two steps ahead (the variable's
-    // offsets, then its links and coefficients) so the misses overlap.
+    // The link's variables are scattered over the records: prefetch their frozen flags and records ahead (a record
+    // of up to 48 bytes may straddle two cache lines) so the misses overlap.
+    const std::uint32_t* entries = vars_.link_var.data();
+    const std::uint32_t* record_at = vars_.record_at.data();
+    std::uint8_t* frozen = frozen_.data();
+    double* lvl = level_.data();
+    double* rem = rem_.data();
+    double* wsum = wsum_.data();
+    std::uint32_t* nvars = nvars_.data();
     const std::uint64_t b = vars_.link_begin[l], e = vars_.link_begin[l + 1];
     for (auto i = b; i < e; ++i) {
       if (i + 16 < e) {
-        const std::uint32_t ahead = vars_.link_var[i + 16];
-        __builtin_prefetch(vars_.offset_address(ahead));
-        __builtin_prefetch(&frozen_[ahead]);
-        __builtin_prefetch(&vars_.weight[ahead]);
+        __builtin_prefetch(&record_at[entries[i + 16]]);
+        __builtin_prefetch(&frozen[entries[i + 16]]);
       }
       if (i + 8 < e) {
-        const std::uint32_t ahead = vars_.link_var[i + 8];
-        __builtin_prefetch(vars_.links_address(ahead));
-        __builtin_prefetch(vars_.coefficients_address(ahead));
+        const char* rec = reinterpret_cast<const char*>(vars_.record_address(record_at[entries[i + 8]]));
+        __builtin_prefetch(rec);
+        __builtin_prefetch(rec + 40);
       }
-      if (!frozen_[vars_.link_var[i]]) freeze(vars_.link_var[i], level);
+      const std::uint32_t v = entries[i];
+      if (!frozen[v]) {
+        frozen[v] = 1;
+        lvl[v] = level;
+        freeze_on_links(VarView(vars_.record_address(record_at[v])), level, rem, wsum, nvars, l);
+      }
     }
+    nvars[l] = 0;
     pop();  // every variable of the link is frozen now
   }
   for (FlowIndex f = 0; f < p.num_flows(); ++f) rates[f] = alive_[f] ? p.weight(f) * level_[vars_.of_flow[f]] : 0.0;
@@ -212,17 +241,19 @@ void RoundsRateSolver::rounds(const RateProblem& p, double from_level, std::span
     }
     // The smallest share along each variable (its cap is a private link), then the smallest of those per link.
     for (std::uint32_t v : active_vars_) {
+      auto links = vars_.view(v).links();
       double m = vars_.cap_share[v];
-      for (LinkIndex l : vars_.links(v)) m = std::min(m, share_[l]);
+      for (LinkIndex l : links) m = std::min(m, share_[l]);
       var_min_[v] = m;
-      for (LinkIndex l : vars_.links(v)) link_min_[l] = std::min(link_min_[l], m);
+      for (LinkIndex l : links) link_min_[l] = std::min(link_min_[l], m);
     }
     for (LinkIndex l : active_links_) link_bottleneck_[l] = share_[l] <= link_min_[l];
     // Freeze the variables on a bottleneck link, and those whose cap is their smallest share.
     std::size_t kept = 0;
     for (std::uint32_t v : active_vars_) {
       bool freeze = vars_.cap_share[v] <= var_min_[v];
-      for (LinkIndex l : vars_.links(v)) freeze = freeze || link_bottleneck_[l];
+      const VarView r = vars_.view(v);
+      for (LinkIndex l : r.links()) freeze = freeze || link_bottleneck_[l];
       if (!freeze) {
         active_vars_[kept++] = v;
         continue;
@@ -230,14 +261,7 @@ void RoundsRateSolver::rounds(const RateProblem& p, double from_level, std::span
       const double level = var_min_[v];
       var_level_[v] = level;
       frozen_[v] = 1;
-      auto links = vars_.links(v);
-      auto a = vars_.coefficients(v);
-      for (std::size_t i = 0; i < links.size(); ++i) {
-        const double aw = a[i] * vars_.weight[v];
-        rem_[links[i]] -= aw * level;
-        wsum_[links[i]] -= aw;
-        --nvars_[links[i]];
-      }
+      freeze_on_links(r, level, rem_.data(), wsum_.data(), nvars_.data());
     }
     active_vars_.resize(kept);
     // Links whose variables are all frozen leave the active set (every bottleneck's froze this round).

@@ -49,24 +49,24 @@ void RateProblem::validate() const {
                              " B/s; expected a finite capacity >= 0");
   }
   std::vector<std::uint32_t> seen(capacity_Bps_.size(), ~0u);
+  auto who = [](FlowIndex f) { return "flow " + std::to_string(f) + ": "; };  // built only for an error
   for (FlowIndex f = 0; f < weight_.size(); ++f) {
-    const std::string who = "flow " + std::to_string(f) + ": ";
     if (!std::isfinite(weight_[f]) || !(weight_[f] > 0))
-      throw SolverInputError(who + "weight " + num(weight_[f]) + "; expected a finite weight > 0");
+      throw SolverInputError(who(f) + "weight " + num(weight_[f]) + "; expected a finite weight > 0");
     if (std::isnan(cap_Bps_[f]) || !(cap_Bps_[f] > 0))
-      throw SolverInputError(who + "rate cap " + num(cap_Bps_[f]) + " B/s; expected a cap > 0 (or none)");
+      throw SolverInputError(who(f) + "rate cap " + num(cap_Bps_[f]) + " B/s; expected a cap > 0 (or none)");
     if (flow_begin_[f] == flow_begin_[f + 1])
-      throw SolverInputError(who + "crosses no link; expected at least one");
+      throw SolverInputError(who(f) + "crosses no link; expected at least one");
     for (auto i = flow_begin_[f]; i < flow_begin_[f + 1]; ++i) {
       const LinkIndex l = entry_link_[i];
       const double a = entry_coeff_[i];
       if (l >= capacity_Bps_.size())
-        throw SolverInputError(who + "link " + std::to_string(l) + " does not exist (" +
+        throw SolverInputError(who(f) + "link " + std::to_string(l) + " does not exist (" +
                                std::to_string(capacity_Bps_.size()) + " links)");
       if (!(a > 0 && a <= 1))
-        throw SolverInputError(who + "coefficient " + num(a) + " on link " + std::to_string(l) +
+        throw SolverInputError(who(f) + "coefficient " + num(a) + " on link " + std::to_string(l) +
                                "; expected a value in (0, 1]");
-      if (seen[l] == f) throw SolverInputError(who + "lists link " + std::to_string(l) + " twice");
+      if (seen[l] == f) throw SolverInputError(who(f) + "lists link " + std::to_string(l) + " twice");
       seen[l] = f;
     }
   }

@@ -52,6 +52,7 @@ class RateProblem {
   std::span<const double> coefficients(FlowIndex f) const {
     return {entry_coeff_.data() + flow_begin_[f], entry_coeff_.data() + flow_begin_[f + 1]};
   }
+  std::span<const double> capacities() const { return capacity_Bps_; }
   void set_capacity_Bps(LinkIndex l, double c) { capacity_Bps_[l] = c; }
   // The raw CSR: entries of flow f are [flow_offsets()[f], flow_offsets()[f + 1]).
   const std::uint64_t* flow_offsets() const { return flow_begin_.data(); }
