@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include "models/solver/cpu_solver.hpp"
+#ifdef COLLEMU_HAVE_CUDA
+#include "models/solver/cuda_solver.hpp"
+#endif
 
 namespace collemu::models::solver {
 
@@ -31,9 +34,23 @@ void RateSolver::remove_flows(const RateProblem& problem, std::span<const FlowIn
 std::unique_ptr<RateSolver> make_rate_solver(const std::string& name) {
   if (name == "cpu") return std::make_unique<CpuRateSolver>();
   if (name == "cpu-rounds") return std::make_unique<RoundsRateSolver>();
-  throw SolverInputError("unknown rate solver '" + name + "'; this build has: cpu, cpu-rounds");
+#ifdef COLLEMU_HAVE_CUDA
+  if (name == "cuda") return make_cuda_rate_solver();
+#else
+  if (name == "cuda")
+    throw SolverInputError("rate solver 'cuda': this build has no CUDA backend (nvcc was not found at configure time)");
+#endif
+  std::string known;
+  for (const auto& n : rate_solver_names()) known += (known.empty() ? "" : ", ") + n;
+  throw SolverInputError("unknown rate solver '" + name + "'; this build has: " + known);
 }
 
-std::vector<std::string> rate_solver_names() { return {"cpu", "cpu-rounds"}; }
+std::vector<std::string> rate_solver_names() {
+#ifdef COLLEMU_HAVE_CUDA
+  return {"cpu", "cpu-rounds", "cuda"};
+#else
+  return {"cpu", "cpu-rounds"};
+#endif
+}
 
 }  // namespace collemu::models::solver

@@ -16,6 +16,7 @@ namespace collemu::models::solver {
 struct SolveStats {
   std::size_t rounds = 0;     // progressive-filling rounds
   std::size_t variables = 0;  // flows after merging identical ones
+  double device_s = 0;        // time spent on the device (a GPU backend's rounds, measured with CUDA events)
 };
 
 class RateSolver {

@@ -6,13 +6,23 @@
 #include <cmath>
 #include <random>
 
+#include "models/solver/instances.hpp"
 #include "models/solver/rate_solver.hpp"
+#ifdef COLLEMU_HAVE_CUDA
+#include "models/solver/cuda_solver.hpp"
+#endif
 
 namespace collemu::models::solver {
 namespace {
 
 class Solver : public ::testing::TestWithParam<std::string> {
  protected:
+  void SetUp() override {
+#ifdef COLLEMU_HAVE_CUDA
+    std::string why;
+    if (GetParam() == "cuda" && !cuda_device_available(&why)) GTEST_SKIP() << "cuda backend: " << why;
+#endif
+  }
   std::vector<double> solve(const RateProblem& p) {
     auto s = make_rate_solver(GetParam());
     std::vector<double> r;
@@ -117,24 +127,7 @@ TEST_P(Solver, IdenticalFlowsMergeIntoOneVariable) {
   EXPECT_EQ(last_stats_.variables, 2u);
 }
 
-RateProblem random_problem(std::uint64_t seed, int links, int flows) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> cap(1, 100), coef(0.05, 1), w(0.5, 4), u(0, 1);
-  RateProblem p;
-  for (int l = 0; l < links; ++l) p.add_link(cap(rng));
-  for (int f = 0; f < flows; ++f) {
-    const int k = 1 + static_cast<int>(rng() % 5);
-    std::vector<LinkIndex> ls;
-    while (static_cast<int>(ls.size()) < k) {
-      LinkIndex l = static_cast<LinkIndex>(rng() % links);
-      if (std::find(ls.begin(), ls.end(), l) == ls.end()) ls.push_back(l);
-    }
-    std::vector<double> a(ls.size());
-    for (auto& x : a) x = u(rng) < 0.5 ? 1.0 : coef(rng);
-    p.add_flow(w(rng), u(rng) < 0.3 ? cap(rng) / 4 : kNoCap, ls, a);
-  }
-  return p;
-}
+RateProblem random_problem(std::uint64_t seed, int links, int flows) { return random_rate_problem(seed, links, flows); }
 
 TEST_P(Solver, RandomInstancesPassTheCertificate) {
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
@@ -218,8 +211,11 @@ TEST_P(Solver, RemovalRebuildsOnlyItsComponent) {
   std::vector<FlowIndex> gone = {7 * 20 + 3, 7 * 20 + 11};
   after = before;
   solver->remove_flows(p, gone, after);
-  for (FlowIndex f = 0; f < p.num_flows(); ++f)
-    if (group_of_flow[f] != 7) EXPECT_EQ(after[f], before[f]) << "flow " << f;
+  for (FlowIndex f = 0; f < p.num_flows(); ++f) {
+    if (group_of_flow[f] != 7) {
+      EXPECT_EQ(after[f], before[f]) << "flow " << f;
+    }
+  }
   RateProblem left;
   for (LinkIndex l = 0; l < p.num_links(); ++l) left.add_link(p.capacity_Bps(l));
   std::vector<FlowIndex> index;
