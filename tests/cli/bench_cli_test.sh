@@ -21,5 +21,10 @@ b=$("$COLLEMU" bench solver --fat-tree-k 6 --solver cpu-rounds --json | python3 
 check "odd k is refused" bash -c '"$COLLEMU" bench solver --fat-tree-k 5 2>&1 | grep -q "even k"'
 check "a k too large for memory is refused" bash -c '"$COLLEMU" bench solver --fat-tree-k 64 2>&1 | grep -q "from 2 to 24"'
 check "unknown backend is refused" bash -c '"$COLLEMU" bench solver --solver gpu 2>&1 | grep -q "unknown rate solver"'
-echo "$((5 - fails)) passed, $fails failed"
+# cuda: where a GPU is present the certificate must hold; elsewhere a one-line reason, exit 1, never a crash.
+check "cuda runs or says why not" bash -c '
+out=$("$COLLEMU" bench solver --fat-tree-k 4 --solver cuda --json 2>&1); rc=$?
+if [[ $rc -eq 0 ]]; then grep -q "\"max_min_certificate\": \"ok\"" <<<"$out"
+else [[ $rc -eq 1 ]] && grep -Eq "no CUDA backend|no usable CUDA device|no CUDA device present" <<<"$out"; fi'
+echo "$((6 - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]
