@@ -74,7 +74,6 @@ struct DeviceState {
   const std::uint32_t* var_component;
   double* level;
   double* var_min;
-  std::uint8_t* frozen;
   // Links.
   const double* capacity;
   const double* weight0;
@@ -117,17 +116,14 @@ __global__ void place_variables(DeviceState s, double from_level, std::uint32_t*
   for (std::uint32_t v = blockIdx.x * blockDim.x + threadIdx.x; v < s.num_vars; v += gridDim.x * blockDim.x) {
     if (s.in_scope != nullptr && !s.in_scope[s.var_component[v]]) continue;
     const std::uint64_t b = s.var_begin[v], e = s.var_begin[v + 1];
-    if (s.live[v] == 0) {
-      s.frozen[v] = 1;
-    } else if (s.level[v] < from_level) {
-      s.frozen[v] = 1;
+    if (s.live[v] == 0) continue;  // every flow of it has finished: it stays out
+    if (s.level[v] < from_level) {
       for (auto i = b; i < e; ++i) {
         const std::uint32_t l = s.var_link[i];
         atomicAdd(reinterpret_cast<unsigned long long*>(&s.rem_q[l]),
                   static_cast<unsigned long long>(-rem_units(s, l, s.var_coeff[i] * s.weight[v] * s.level[v])));
       }
     } else {
-      s.frozen[v] = 0;
       for (auto i = b; i < e; ++i) {
         const std::uint32_t l = s.var_link[i];
         atomicAdd(reinterpret_cast<unsigned long long*>(&s.wsum_q[l]),
@@ -188,7 +184,6 @@ __global__ void round_freeze(DeviceState s, const std::uint32_t* active, const s
       continue;
     }
     s.level[v] = m;
-    s.frozen[v] = 1;
     for (auto j = b; j < e; ++j) {
       const std::uint32_t l = s.var_link[j];
       const double aw = s.var_coeff[j] * s.weight[v];
@@ -230,7 +225,7 @@ class CudaRateSolver final : public RateSolver {
   std::string name() const override { return "cuda"; }
   std::size_t memory_bytes() const override {
     return var_begin_.bytes() + var_link_.bytes() + var_coeff_.bytes() + weight_.bytes() + cap_share_.bytes() +
-           live_.bytes() + var_component_.bytes() + level_.bytes() + var_min_.bytes() + frozen_.bytes() +
+           live_.bytes() + var_component_.bytes() + level_.bytes() + var_min_.bytes() +
            capacity_.bytes() + weight0_.bytes() + link_component_.bytes() + rem_q_.bytes() + wsum_q_.bytes() +
            nvars_.bytes() + share_.bytes() + link_min_.bytes() + in_scope_.bytes() + active_[0].bytes() +
            active_[1].bytes() + counts_.bytes() + rounds_.bytes();
@@ -267,7 +262,6 @@ class CudaRateSolver final : public RateSolver {
     var_component_.upload(component);
     level_.resize(nv);
     var_min_.resize(nv);
-    frozen_.resize(nv);
     capacity_.upload(p.capacities().data(), nl);
     weight0_.upload(vars_.link_weight);
     link_component_.upload(vars_.link_component);
@@ -315,7 +309,7 @@ class CudaRateSolver final : public RateSolver {
 
   DeviceState state(bool scoped, std::uint32_t num_links) {
     return DeviceState{var_begin_.get(), var_link_.get(), var_coeff_.get(), weight_.get(), cap_share_.get(),
-                       live_.get(), var_component_.get(), level_.get(), var_min_.get(), frozen_.get(),
+                       live_.get(), var_component_.get(), level_.get(), var_min_.get(),
                        capacity_.get(), weight0_.get(), link_component_.get(), rem_q_.get(), wsum_q_.get(),
                        nvars_.get(), share_.get(), link_min_.get(), scoped ? in_scope_.get() : nullptr,
                        num_links, static_cast<std::uint32_t>(vars_.size())};
@@ -373,7 +367,7 @@ class CudaRateSolver final : public RateSolver {
   DeviceArray<std::uint32_t> var_link_, live_, var_component_, link_component_, nvars_, counts_;
   DeviceArray<std::uint32_t> active_[2];
   DeviceArray<double> var_coeff_, weight_, cap_share_, level_, var_min_, capacity_, weight0_, share_;
-  DeviceArray<std::uint8_t> frozen_, in_scope_;
+  DeviceArray<std::uint8_t> in_scope_;
   DeviceArray<long long> rem_q_, wsum_q_;
   DeviceArray<unsigned long long> link_min_, rounds_;
 };
