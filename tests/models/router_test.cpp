@@ -10,6 +10,8 @@
 #include <random>
 
 #include "fabric_test_util.hpp"
+#include "models/solver/instances.hpp"
+#include "models/solver_instances.hpp"
 
 namespace collemu::models {
 namespace {
@@ -457,6 +459,32 @@ TEST(Router, ErrorsAreClear) {
     EXPECT_NE(std::string(e.what()).find("no live path"), std::string::npos) << e.what();
   }
   EXPECT_NO_THROW(r.route({4, 9}, route));
+}
+
+}  // namespace
+}  // namespace collemu::models
+
+namespace collemu::models {
+namespace {
+
+TEST(SolverInstances, StandaloneFatTreeMatchesTheRoutedOne) {
+  // The solver's std-only fat-tree all-to-all (for GPU machines without the fabric layer) must be the instance our
+  // builder and router give: same links, same flows in the same (source, destination) order, and flow by flow the
+  // same number of links (2 within an edge switch, 4 within a pod, 6 across pods: fixed by the pair, not by the
+  // random ECMP choice). k = 8: 128 hosts, 16,256 flows, 92,928 entries (per host 3 x 2 + 12 x 4 + 112 x 6 = 726).
+  const auto routed = fat_tree_all_to_all(8, 1);
+  const auto standalone = solver::fat_tree_all_to_all_problem(8, 1);
+  ASSERT_EQ(standalone.num_links(), routed.problem.num_links());
+  ASSERT_EQ(standalone.num_flows(), routed.problem.num_flows());
+  EXPECT_EQ(standalone.num_entries(), 92928u);
+  EXPECT_EQ(routed.problem.num_entries(), 92928u);
+  for (solver::FlowIndex f = 0; f < standalone.num_flows(); ++f)
+    ASSERT_EQ(standalone.links(f).size(), routed.problem.links(f).size()) << "flow " << f;
+  // Every directed link carries traffic in both instances: the all-to-all loads the whole fabric.
+  std::vector<int> used(standalone.num_links(), 0);
+  for (solver::FlowIndex f = 0; f < standalone.num_flows(); ++f)
+    for (auto l : standalone.links(f)) used[l] = 1;
+  EXPECT_EQ(std::count(used.begin(), used.end(), 1), static_cast<long>(standalone.num_links()));
 }
 
 }  // namespace
