@@ -57,17 +57,17 @@ SolverBenchmark benchmark_rate_solver(const std::string& backend, const RateProb
     // flows carry the same bytes (ties by flow index).
     std::vector<FlowIndex> order(p.num_flows());
     for (FlowIndex f = 0; f < order.size(); ++f) order[f] = f;
-    const std::size_t events = std::min<std::size_t>(1000, order.size() - 1);
+    const std::size_t events = std::min<std::size_t>(1000, order.empty() ? 0 : order.size() - 1);
     const auto& r = out.rates_Bps;
     std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(events), order.end(),
                       [&](auto a, auto b) { return r[a] != r[b] ? r[a] > r[b] : a < b; });
     std::vector<double> after = r;
     t = std::chrono::steady_clock::now();
     for (std::size_t i = 0; i < events; ++i) solver->remove_flows(p, {&order[i], 1}, after);
-    const double incremental_s = seconds_since(t) / static_cast<double>(events);
+    const double incremental_s = events > 0 ? seconds_since(t) / static_cast<double>(events) : 0.0;
     fig.emplace_back("incremental_events", static_cast<double>(events));
     fig.emplace_back("incremental_event_s", incremental_s);
-    fig.emplace_back("full_over_incremental", solve_s / incremental_s);
+    fig.emplace_back("full_over_incremental", events > 0 ? solve_s / incremental_s : 0.0);
   }
   if (to_completion) {
     const std::vector<double> sizes(p.num_flows(), 1e6);  // every flow sends 1 MB

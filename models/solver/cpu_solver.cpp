@@ -17,7 +17,7 @@ void state_at(const RateProblem& p, const Variables& vars, std::span<const doubl
               std::span<const std::uint32_t> scope, std::vector<double>& rem, std::vector<double>& wsum,
               std::vector<std::uint32_t>& nvars, std::vector<std::uint8_t>& frozen) {
   const std::size_t nl = p.num_links(), nv = vars.size();
-  if (from_level == -kNoCap) {
+  if (from_level == -kNoCap && scope.empty()) {
     rem.assign(p.capacities().begin(), p.capacities().end());
     wsum = vars.link_weight;
     nvars = vars.link_vars;
@@ -137,10 +137,11 @@ void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<doub
   });
   std::size_t next_cap = 0;
 
-  auto freeze = [&](std::uint32_t v, double level) {
+  // `skip`: the saturating link, left out of its own variables' updates (see freeze_on_links).
+  auto freeze = [&](std::uint32_t v, double level, LinkIndex skip = ~0u) {
     frozen_[v] = 1;
     level_[v] = level;
-    freeze_on_links(vars_.view(v), level, rem_.data(), wsum_.data(), nvars_.data());
+    freeze_on_links(vars_.view(v), level, rem_.data(), wsum_.data(), nvars_.data(), skip);
   };
   auto pop = [&] {
     heap_.front() = heap_.back();
@@ -175,11 +176,7 @@ void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<doub
     // of up to 48 bytes may straddle two cache lines) so the misses overlap.
     const std::uint32_t* entries = vars_.link_var.data();
     const std::uint32_t* record_at = vars_.record_at.data();
-    std::uint8_t* frozen = frozen_.data();
-    double* lvl = level_.data();
-    double* rem = rem_.data();
-    double* wsum = wsum_.data();
-    std::uint32_t* nvars = nvars_.data();
+    const std::uint8_t* frozen = frozen_.data();
     const std::uint64_t b = vars_.link_begin[l], e = vars_.link_begin[l + 1];
     for (auto i = b; i < e; ++i) {
       if (i + 16 < e) {
@@ -191,14 +188,9 @@ void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<doub
         __builtin_prefetch(rec);
         __builtin_prefetch(rec + 40);
       }
-      const std::uint32_t v = entries[i];
-      if (!frozen[v]) {
-        frozen[v] = 1;
-        lvl[v] = level;
-        freeze_on_links(VarView(vars_.record_address(record_at[v])), level, rem, wsum, nvars, l);
-      }
+      if (!frozen[entries[i]]) freeze(entries[i], level, l);
     }
-    nvars[l] = 0;
+    nvars_[l] = 0;
     pop();  // every variable of the link is frozen now
   }
   for (FlowIndex f = 0; f < p.num_flows(); ++f) rates[f] = alive_[f] ? p.weight(f) * level_[vars_.of_flow[f]] : 0.0;
