@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/bench_command.hpp"
+#include "cli/coll_command.hpp"
 #include "cli/topo_command.hpp"
 #include "common/error.hpp"
 #include "models/router.hpp"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   collemu::cli::add_topo_command(app);
   collemu::cli::add_bench_command(app);
+  collemu::cli::add_coll_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,284 @@
+#include "collectives/coll.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <map>
+
+#include "common/error.hpp"
+
+namespace collemu::collectives {
+
+using common::InputError;
+using models::FlowId;
+using models::LinkTier;
+using models::NodeId;
+
+Placement parse_placement(std::string_view text) {
+  if (text == "packed") return Placement::Packed;
+  if (text == "spread") return Placement::Spread;
+  throw InputError("--placement " + std::string(text), "expected packed or spread");
+}
+Granularity parse_granularity(std::string_view text) {
+  if (text == "pipelined") return Granularity::Pipelined;
+  if (text == "step") return Granularity::Step;
+  throw InputError("--granularity " + std::string(text), "expected pipelined or step");
+}
+const char* to_string(Placement p) { return p == Placement::Packed ? "packed" : "spread"; }
+const char* to_string(Granularity g) { return g == Granularity::Pipelined ? "pipelined" : "step"; }
+
+Communicator::Communicator(const models::Fabric& fabric, int ranks, Placement placement)
+    : fabric_(fabric), router_(fabric) {
+  const models::FabricLayout& L = fabric.layout;
+  const std::int64_t n_gpus = std::int64_t{L.gpus_per_building} * static_cast<std::int64_t>(L.buildings.size());
+  if (ranks < 1) throw InputError("--ranks " + std::to_string(ranks), "expected at least 1 rank");
+  if (ranks > n_gpus)
+    throw InputError("--ranks " + std::to_string(ranks),
+                     "more ranks than the fabric's " + std::to_string(n_gpus) + " GPUs");
+  const std::uint32_t dom = L.gpus_per_domain;
+  const std::uint32_t nb = static_cast<std::uint32_t>(L.buildings.size());
+  const std::uint32_t domains_per_building = L.gpus_per_building / dom;
+  gpu_.resize(ranks);
+  for (int r = 0; r < ranks; ++r) {
+    if (placement == Placement::Packed) {
+      gpu_[r] = static_cast<NodeId>(r);
+      continue;
+    }
+    const std::uint32_t j = static_cast<std::uint32_t>(r) / dom, local = static_cast<std::uint32_t>(r) % dom;
+    const std::uint32_t b = j % nb, d = j / nb;
+    if (d >= domains_per_building)
+      throw InputError("--ranks " + std::to_string(ranks),
+                       "spread placement needs " + std::to_string(d + 1) + " NVLink domains in building " +
+                           std::to_string(b) + ", which has " + std::to_string(domains_per_building));
+    gpu_[r] = L.buildings[b].gpu_base + d * dom + local;
+  }
+  // Nodes (NVLink domains) in order of first appearance.
+  std::map<std::uint32_t, std::uint32_t> node_index;
+  node_of_rank_.resize(ranks);
+  for (int r = 0; r < ranks; ++r) {
+    auto [it, fresh] = node_index.emplace(gpu_[r] / dom, static_cast<std::uint32_t>(node_ranks_.size()));
+    if (fresh) node_ranks_.emplace_back();
+    node_of_rank_[r] = it->second;
+    node_ranks_[it->second].push_back(r);
+  }
+  shape_.ranks = ranks;
+  shape_.nodes = static_cast<int>(node_ranks_.size());
+  for (const auto& nr : node_ranks_) shape_.ranks_per_node = std::max(shape_.ranks_per_node, static_cast<int>(nr.size()));
+  shape_.nvswitch = dom > 1;
+
+  payload_Bps_.resize(fabric.num_links());
+  for (models::LinkId l = 0; l < fabric.num_links(); ++l) {
+    const models::Link& k = fabric.link(l);
+    payload_Bps_[l] = k.capacity_Bps * (k.tier == LinkTier::NvLink ? kNvlinkPayloadEfficiency : kRoceV2PayloadEfficiency);
+  }
+  // Per-GPU bandwidths of rank 0's GPU, for NCCL's model.
+  for (models::LinkId l : fabric.out_links(gpu_[0])) {
+    const models::Link& k = fabric.link(l);
+    if (k.tier == LinkTier::NvLink) shape_.nvlink_Bps = payload_Bps_[l];
+    if (k.tier == LinkTier::HostNic) shape_.nic_Bps = payload_Bps_[l];
+  }
+}
+
+int Communicator::default_channels() const {
+  if (shape_.nodes == 1) return 16;
+  return std::clamp(2 * shape_.ranks_per_node, 2, 32);
+}
+
+namespace {
+
+// Builds the flows of one collective into an engine.
+class Builder {
+ public:
+  Builder(const models::Router& router, models::FlowEngine& engine, int qps) : router_(router), engine_(engine), qps_(qps) {}
+
+  // One connection src -> dst (optionally through `via`, PXN) as qps flows sharing `bytes`; returns the flow ids.
+  // `latency_s` is added to the path's own latency, counted `path_times` times (0: the caller counted it). Flows
+  // depend on `deps`.
+  // The mean latency of the path src -> dst (QP 0), seconds.
+  double path_latency_s(NodeId src, NodeId dst) {
+    router_.route({src, dst, 0, 0xC000u}, route_);
+    return models::mean_latency_s(router_.fabric(), route_);
+  }
+
+  void connection(NodeId src, NodeId dst, NodeId via, std::uint32_t channel, double bytes, double latency_s,
+                  double cap_Bps, std::span<const FlowId> deps, std::vector<FlowId>& out, int path_times = 1) {
+    for (int q = 0; q < qps_; ++q) {
+      links_.clear();
+      coeffs_.clear();
+      double path_latency = 0;
+      auto add = [&](NodeId a, NodeId b) {
+        router_.route({a, b, static_cast<std::uint32_t>(q), 0xC000u + channel}, route_);
+        links_.insert(links_.end(), route_.links.begin(), route_.links.end());
+        coeffs_.insert(coeffs_.end(), route_.coefficients.begin(), route_.coefficients.end());
+        path_latency += models::mean_latency_s(router_.fabric(), route_);
+      };
+      if (via != models::kNoNode && via != src) {
+        add(src, via);
+        add(via, dst);
+      } else {
+        add(src, dst);
+      }
+      out.push_back(engine_.add_flow(bytes / qps_, links_, coeffs_, latency_s + path_times * path_latency, deps, 0, 1,
+                                     cap_Bps / qps_));
+    }
+  }
+
+ private:
+  const models::Router& router_;
+  models::FlowEngine& engine_;
+  int qps_;
+  models::Route route_;
+  std::vector<models::LinkId> links_;
+  std::vector<double> coeffs_;
+};
+
+}  // namespace
+
+CollResult Communicator::run(const CollSpec& spec, const std::string& solver) const {
+  const int n = size();
+  if (spec.qps < 1) throw InputError("--qps " + std::to_string(spec.qps), "expected at least 1 QP per connection");
+  if (spec.channels < 0) throw InputError("--channels " + std::to_string(spec.channels), "expected at least 1 channel");
+  if (spec.root < 0 || spec.root >= n)
+    throw InputError("--root " + std::to_string(spec.root), "expected a rank in [0, " + std::to_string(n) + ")");
+  if (!(spec.bytes >= 0) || !std::isfinite(spec.bytes))
+    throw InputError("", "size " + std::to_string(spec.bytes) + " B; expected a finite size >= 0");
+  CollResult res;
+  res.op = spec.op;
+  res.count = nccl_tests_count(spec.op, spec.bytes, n);
+  res.bytes = nccl_tests_bytes(spec.op, res.count, n);
+  res.channels = spec.channels ? spec.channels : default_channels();
+  const int nch = res.channels;
+  const Choice ch = choose(spec.op, res.bytes, shape_, nch, spec.algo ? &*spec.algo : nullptr,
+                           spec.proto ? &*spec.proto : nullptr);
+  res.algo = ch.algo;
+  res.proto = ch.proto;
+  const double eff = proto_efficiency(ch.proto);
+  // Per-channel payload ceilings of the protocol, as wire-rate caps of one channel's connection.
+  double channel_cap = models::solver::kNoCap;
+  if (ch.proto == Proto::LL128) channel_cap = ll128_channel_cap_Bps() / eff;
+  if (ch.proto == Proto::LL) channel_cap = ll_total_cap_Bps(shape_.nodes) / nch / eff;
+
+  models::FlowEngine engine(payload_Bps_, solver);
+  Builder b(router_, engine, spec.qps);
+  std::vector<FlowId> flows, prev_step, this_step;
+  const double S = res.bytes;
+  const double model_latency = nccl_latency_s(spec.op, ch.algo, ch.proto, shape_);
+
+  if (n == 1 || S == 0) {
+    // Nothing crosses a link: NCCL still pays its latency (n == 1: a local copy, not modelled).
+    engine.add_flow(0, {}, {}, n == 1 ? 0 : model_latency);
+  } else if (ch.algo == Algo::Nvls) {
+    // NVLS AllReduce in one NVSwitch domain: each GPU's shard is reduced by the switch (multimem.ld_reduce reads S/n
+    // from every GPU) and multicast back (multimem.st): S (1 + 1/n) each way on every GPU's NVLink. NCCL's NVLS
+    // efficiency and (nCh - 1)/nCh (tuning.cc) scale the bytes on the wire.
+    const double wire = S * (1.0 + 1.0 / n) / (kNvlsEfficiency * (nch - 1) / nch);
+    for (int r = 0; r < n; ++r) {
+      models::LinkId up = models::kNoLink, down = models::kNoLink;
+      for (models::LinkId l : fabric_.out_links(gpu_[r]))
+        if (fabric_.link(l).tier == LinkTier::NvLink) up = l;
+      COLLEMU_ASSERT(up != models::kNoLink, "NVLS without an NVLink");
+      down = models::Fabric::reverse(up);
+      const models::LinkId lu[] = {up}, ld[] = {down};
+      const double one[] = {1.0};
+      flows.push_back(engine.add_flow(wire, lu, one, model_latency + fabric_.link(up).latency_s));
+      flows.push_back(engine.add_flow(wire, ld, one, model_latency + fabric_.link(down).latency_s));
+    }
+  } else if (spec.op == Op::AllToAll || spec.op == Op::SendRecv) {
+    const std::uint32_t dom = fabric_.layout.gpus_per_domain;
+    for (int s = 0; s < n; ++s) {
+      auto send = [&](int d, double bytes) {
+        NodeId via = models::kNoNode;
+        const NodeId gs = gpu_[s], gd = gpu_[d];
+        if (dom > 1 && gs / dom != gd / dom) via = (gs / dom) * dom + gd % dom;  // PXN: the GPU on d's rail
+        b.connection(gs, gd, via, static_cast<std::uint32_t>(d % 64), bytes / eff, model_latency, models::solver::kNoCap, {}, flows);
+      };
+      if (spec.op == Op::SendRecv) {
+        send((s + 1) % n, S);
+      } else {
+        for (int k = 1; k < n; ++k) send((s + k) % n, S / n);
+      }
+    }
+  } else {
+    // Rings: channel c visits the nodes in order, and inside each node its ranks rotated by c, so that every GPU
+    // (and its NIC) leaves its node on ranks_per_node-th of the channels.
+    const int K = spec.op == Op::AllReduce ? 2 * (n - 1) : n - 1;  // ring steps (Broadcast/Reduce: chain of n-1)
+    for (int c = 0; c < nch; ++c) {
+      std::vector<int> order;
+      order.reserve(n);
+      for (const auto& nr : node_ranks_) {
+        const int m = static_cast<int>(nr.size());
+        for (int i = 0; i < m; ++i) order.push_back(nr[(i + c) % m]);
+      }
+      auto edge_inter = [&](int k) { return node_of_rank_[order[k]] != node_of_rank_[order[(k + 1) % n]]; };
+      if (spec.op == Op::Broadcast || spec.op == Op::Reduce) {
+        // A chain of n - 1 edges from the root around the ring (Reduce: towards the root), S per channel share.
+        const int at = static_cast<int>(std::find(order.begin(), order.end(), spec.root) - order.begin());
+        for (int k = 0; k < n - 1; ++k) {
+          int a = order[(at + k) % n], z = order[(at + k + 1) % n];
+          if (spec.op == Op::Reduce) std::swap(a, z);
+          b.connection(gpu_[a], gpu_[z], models::kNoNode, c, S / nch / eff, model_latency, channel_cap, {}, flows);
+        }
+        continue;
+      }
+      if (spec.granularity == Granularity::Pipelined) {
+        // A chunk crosses K consecutive edges of the ring: K times the ring's mean path latency.
+        const double share = (spec.op == Op::AllReduce ? 2.0 * (n - 1) / n : (n - 1.0) / n) * S / nch;
+        double ring_path_s = 0;
+        for (int k = 0; k < n; ++k) ring_path_s += b.path_latency_s(gpu_[order[k]], gpu_[order[(k + 1) % n]]);
+        const double latency = model_latency + K * ring_path_s / n;
+        for (int k = 0; k < n; ++k)
+          b.connection(gpu_[order[k]], gpu_[order[(k + 1) % n]], models::kNoNode, c, share / eff, latency,
+                       channel_cap, {}, flows, 0);
+        continue;
+      }
+      // Step-accurate: step s of the ring edge k waits for step s - 1 of edge k - 1 (the chunk it forwards).
+      const double chunk = S / n / nch / eff;
+      const double base = model_latency -
+                          [&] {  // NCCL's latency minus its per-step part: the base latency, paid once
+                            double steps = 0;
+                            const int ninter = shape_.nodes == 1 ? 0 : (spec.op == Op::AllReduce ? 2 : 1) * (shape_.nodes - 1);
+                            steps += (K - ninter) * ring_step_latency_s(ch.proto, false, shape_);
+                            steps += ninter * ring_step_latency_s(ch.proto, true, shape_);
+                            return steps;
+                          }();
+      prev_step.clear();
+      for (int s = 0; s < K; ++s) {
+        this_step.clear();
+        for (int k = 0; k < n; ++k) {
+          const double lat = ring_step_latency_s(ch.proto, edge_inter(k), shape_) + (s == 0 ? base : 0);
+          std::span<const FlowId> deps;
+          if (s > 0) {
+            const std::size_t kp = static_cast<std::size_t>((k + n - 1) % n) * spec.qps;
+            deps = {prev_step.data() + kp, static_cast<std::size_t>(spec.qps)};
+          }
+          b.connection(gpu_[order[k]], gpu_[order[(k + 1) % n]], models::kNoNode, c, chunk, lat, channel_cap, deps,
+                       this_step);
+        }
+        flows.insert(flows.end(), this_step.begin(), this_step.end());
+        std::swap(prev_step, this_step);
+      }
+    }
+  }
+
+  engine.run();
+  res.time_s = engine.makespan_s();
+  res.flows = engine.num_flows();
+  res.engine = engine.stats();
+  res.algbw_Bps = res.time_s > 0 ? S / res.time_s : 0;
+  res.busbw_Bps = res.algbw_Bps * busbw_factor(spec.op, n);
+  // The binding tier: the tier of the link with the highest utilisation over the collective.
+  if (res.time_s > 0) {
+    const auto& carried = engine.link_bytes();
+    for (models::LinkId l = 0; l < carried.size(); ++l) {
+      if (carried[l] <= 0 || payload_Bps_[l] <= 0) continue;
+      const double u = carried[l] / (payload_Bps_[l] * res.time_s);
+      if (u > res.binding_utilisation) {
+        res.binding_utilisation = u;
+        res.binding_tier = fabric_.link(l).tier;
+      }
+    }
+  }
+  return res;
+}
+
+}  // namespace collemu::collectives

@@ -1,0 +1,204 @@
+#include "collectives/nccl.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+
+#include "common/error.hpp"
+
+namespace collemu::collectives {
+
+using common::InputError;
+
+namespace {
+
+std::string canon(std::string_view s) {
+  std::string out;
+  for (char ch : s)
+    if (ch != '_' && ch != '-' && ch != ' ') out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+  return out;
+}
+
+// tuning.cc, NCCL 2.30 (FABRIC.md), microseconds, indexed by protocol (LL, LL128, Simple).
+constexpr double kRingBase_us[3] = {6.6, 14.0, 8.4};
+constexpr double kRingNvlink_us[3] = {0.6, 1.9, 3.4};
+constexpr double kRingNet_us[3] = {2.7, 4.0, 14.0};
+constexpr double kTreeNet_us[3] = {5.0, 8.5, 14.0};  // used for rings with one rank per node
+constexpr double kNvlsNvlink_us = 25.0;              // NVLS Simple over NVLink
+constexpr double kNetOverhead_us = 1.0;              // getNetOverhead(): x86 Intel and default; x3 for Simple
+// Hopper ceilings (tuning.cc): Ring LL128 per channel; LL in total for 1, 2, >= 4 nodes; GB/s.
+constexpr double kPerChRingLL128_GBps = 36.7;
+constexpr double kLLMax_GBps[3] = {141.0, 45.0, 35.0};
+
+int proto_index(Proto p) { return static_cast<int>(p); }
+
+int ring_steps(Op op, int n) {
+  switch (op) {
+    case Op::AllReduce: return 2 * (n - 1);
+    case Op::AllGather:
+    case Op::ReduceScatter: return n - 1;
+    default: return n;
+  }
+}
+
+}  // namespace
+
+const char* to_string(Op op) {
+  switch (op) {
+    case Op::AllReduce: return "allreduce";
+    case Op::AllGather: return "allgather";
+    case Op::ReduceScatter: return "reducescatter";
+    case Op::Broadcast: return "broadcast";
+    case Op::Reduce: return "reduce";
+    case Op::AllToAll: return "alltoall";
+    case Op::SendRecv: return "sendrecv";
+  }
+  return "?";
+}
+const char* to_string(Algo a) { return a == Algo::Ring ? "Ring" : "NVLS"; }
+const char* to_string(Proto p) {
+  switch (p) {
+    case Proto::LL: return "LL";
+    case Proto::LL128: return "LL128";
+    case Proto::Simple: return "Simple";
+  }
+  return "?";
+}
+
+Op parse_op(std::string_view text) {
+  const std::string c = canon(text);
+  for (Op op : {Op::AllReduce, Op::AllGather, Op::ReduceScatter, Op::Broadcast, Op::Reduce, Op::AllToAll, Op::SendRecv})
+    if (c == to_string(op)) return op;
+  throw InputError("--op " + std::string(text),
+                   "unknown collective; expected allreduce, allgather, reducescatter, broadcast, reduce, alltoall or "
+                   "sendrecv");
+}
+
+Algo parse_algo(std::string_view text) {
+  const std::string c = canon(text);
+  if (c == "ring") return Algo::Ring;
+  if (c == "nvls") return Algo::Nvls;
+  throw InputError("--algo " + std::string(text),
+                   "unknown or unsupported algorithm; expected Ring or NVLS (NCCL_ALGO names; Tree, NVLSTree, PAT "
+                   "and CollNet are not modelled yet)");
+}
+
+Proto parse_proto(std::string_view text) {
+  const std::string c = canon(text);
+  if (c == "ll") return Proto::LL;
+  if (c == "ll128") return Proto::LL128;
+  if (c == "simple") return Proto::Simple;
+  throw InputError("--proto " + std::string(text), "unknown protocol; expected LL, LL128 or Simple (NCCL_PROTO names)");
+}
+
+double busbw_factor(Op op, int n) {
+  switch (op) {
+    case Op::AllReduce: return 2.0 * (n - 1) / n;
+    case Op::AllGather:
+    case Op::ReduceScatter:
+    case Op::AllToAll: return static_cast<double>(n - 1) / n;
+    default: return 1.0;
+  }
+}
+
+static bool splits_over_ranks(Op op) { return op == Op::AllGather || op == Op::ReduceScatter || op == Op::AllToAll; }
+
+std::int64_t nccl_tests_count(Op op, double bytes, int ranks) {
+  const double per = 4.0 * (splits_over_ranks(op) ? ranks : 1);
+  return static_cast<std::int64_t>(std::floor(bytes / per));
+}
+
+double nccl_tests_bytes(Op op, std::int64_t count, int ranks) {
+  return static_cast<double>(count) * 4.0 * (splits_over_ranks(op) ? ranks : 1);
+}
+
+double proto_efficiency(Proto p) {
+  switch (p) {
+    case Proto::LL: return 0.5;
+    case Proto::LL128: return 120.0 / 128.0;
+    case Proto::Simple: return 1.0;
+  }
+  return 1.0;
+}
+
+double ring_step_latency_s(Proto p, bool inter, const CommShape& c) {
+  const int i = proto_index(p);
+  if (inter) return (c.ranks_per_node == 1 ? kTreeNet_us[i] : kRingNet_us[i]) * 1e-6;
+  double intra = kRingNvlink_us[i];
+  if (c.nodes > 1) intra = std::max(intra, kNetOverhead_us * (p == Proto::Simple ? 3 : 1));
+  return intra * 1e-6;
+}
+
+double nccl_latency_s(Op op, Algo a, Proto p, const CommShape& c) {
+  const int i = proto_index(p);
+  if (a == Algo::Nvls) return kNvlsNvlink_us * 1e-6;
+  if (op == Op::AllToAll || op == Op::SendRecv)  // p2p: no tuning entry; one base and one step (documented)
+    return kRingBase_us[i] * 1e-6 + ring_step_latency_s(p, c.nodes > 1, c);
+  if (op == Op::Broadcast || op == Op::Reduce)  // tuning.cc with sameChannels: base + one hop
+    return kRingBase_us[i] * 1e-6 + ring_step_latency_s(p, c.nodes > 1, c);
+  const int nsteps = ring_steps(op, c.ranks);
+  const int ninter = c.nodes == 1 ? 0 : (op == Op::AllReduce ? 2 * (c.nodes - 1) : c.nodes - 1);
+  return kRingBase_us[i] * 1e-6 + (nsteps - ninter) * ring_step_latency_s(p, false, c) +
+         ninter * ring_step_latency_s(p, true, c);
+}
+
+double ll128_channel_cap_Bps() { return kPerChRingLL128_GBps * 1e9; }
+double ll_total_cap_Bps(int nodes) { return kLLMax_GBps[nodes <= 1 ? 0 : nodes == 2 ? 1 : 2] * 1e9; }
+
+// The per-rank ring bandwidth (NCCL's busBw) this fabric offers: NVLink carries the ring inside a node, except on the
+// edges that leave it (one in ranks_per_node per channel); each GPU's NIC carries the edges that leave its node.
+static double ring_bus_Bps(const CommShape& c) {
+  double bw = std::numeric_limits<double>::infinity();
+  if (c.ranks_per_node > 1)
+    bw = c.nodes == 1 ? c.nvlink_Bps : c.nvlink_Bps * c.ranks_per_node / (c.ranks_per_node - 1);
+  if (c.nodes > 1) bw = std::min(bw, c.nic_Bps * c.ranks_per_node);
+  return bw;
+}
+
+double nccl_model_algbw_Bps(Op op, Algo a, Proto p, const CommShape& c, int channels) {
+  if (a == Algo::Nvls) {
+    // NVLS: one NVSwitch domain, AllReduce, Simple, >= 2 channels (tuning.cc); busBw = 2 x bwIntra x efficiency x
+    // (nCh - 1) / nCh, algbw = busBw x n / nsteps.
+    if (op != Op::AllReduce || p != Proto::Simple || !c.nvswitch || c.nodes != 1 || channels < 2 || c.ranks < 2) return 0;
+    const double bus = 2 * c.nvlink_Bps * kNvlsEfficiency * (channels - 1) / channels;
+    return bus * c.ranks / ring_steps(op, c.ranks);
+  }
+  double bus = ring_bus_Bps(c);
+  if (p == Proto::LL) bus = std::min(ll_total_cap_Bps(c.nodes), bus * 0.5);
+  if (p == Proto::LL128) bus = std::min(bus * 0.92, channels * ll128_channel_cap_Bps());
+  if (op == Op::AllToAll || op == Op::SendRecv || op == Op::Broadcast || op == Op::Reduce) return bus;
+  return bus * c.ranks / ring_steps(op, c.ranks);
+}
+
+Choice choose(Op op, double bytes, const CommShape& c, int channels, const Algo* force_algo, const Proto* force_proto) {
+  Choice best{Algo::Ring, Proto::Simple};
+  double best_t = std::numeric_limits<double>::infinity();
+  const bool p2p = op == Op::AllToAll || op == Op::SendRecv;
+  for (Algo a : {Algo::Ring, Algo::Nvls}) {
+    if (force_algo && *force_algo != a) continue;
+    if (p2p && a != Algo::Ring) continue;
+    for (Proto p : {Proto::LL, Proto::LL128, Proto::Simple}) {
+      if (force_proto && *force_proto != p) continue;
+      if (p2p && p != Proto::Simple && !force_proto) continue;  // NCCL's p2p uses Simple (LL for tiny sizes)
+      const double bw = nccl_model_algbw_Bps(op, a, p, c, channels);
+      if (bw <= 0) continue;
+      const double t = nccl_latency_s(op, a, p, c) + bytes / bw;
+      if (t < best_t) {
+        best_t = t;
+        best = {a, p};
+      }
+    }
+  }
+  if (!std::isfinite(best_t)) {
+    std::string what = std::string(to_string(op)) + " on " + std::to_string(c.ranks) + " ranks in " +
+                       std::to_string(c.nodes) + " NVLink domain(s)";
+    if (force_algo) what += " with NCCL_ALGO=" + std::string(to_string(*force_algo));
+    if (force_proto) what += " with NCCL_PROTO=" + std::string(to_string(*force_proto));
+    throw InputError("", what + ": NCCL has no such algorithm here (NVLS needs an AllReduce with Simple inside one "
+                           "NVSwitch domain, and at least 2 channels)");
+  }
+  return best;
+}
+
+}  // namespace collemu::collectives

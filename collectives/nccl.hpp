@@ -1,0 +1,80 @@
+// NCCL, as far as the network sees it: operations, algorithms and protocols by NCCL's names; NCCL's cost model
+// (src/graph/tuning.cc, NCCL 2.28–2.30) for latencies, protocol efficiency and the choice of algorithm and
+// protocol; nccl-tests' definitions of sizes, counts, algbw and busbw (doc/PERFORMANCE.md). Sources: FABRIC.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace collemu::collectives {
+
+enum class Op : std::uint8_t { AllReduce, AllGather, ReduceScatter, Broadcast, Reduce, AllToAll, SendRecv };
+enum class Algo : std::uint8_t { Ring, Nvls };
+enum class Proto : std::uint8_t { LL, LL128, Simple };
+
+const char* to_string(Op op);
+const char* to_string(Algo a);
+const char* to_string(Proto p);
+// "allreduce", "all_reduce", "AllReduce" (case and '_' ignored). Throws common::InputError naming the text and
+// the accepted names.
+Op parse_op(std::string_view text);
+// NCCL_ALGO / NCCL_PROTO values ("Ring", "NVLS"; "LL", "LL128", "Simple"), case-insensitive.
+Algo parse_algo(std::string_view text);
+Proto parse_proto(std::string_view text);
+
+// nccl-tests' bus bandwidth factor: busbw = algbw x factor. AllReduce 2(n-1)/n; AllGather, ReduceScatter,
+// AllToAll (n-1)/n; Broadcast, Reduce, SendRecv 1.
+double busbw_factor(Op op, int ranks);
+// nccl-tests' element count for a size in bytes (float, 4 B): AllGather, ReduceScatter and AllToAll split the size
+// over the ranks (count per rank), the others do not. The size actually moved is count x 4 (x ranks for those).
+std::int64_t nccl_tests_count(Op op, double bytes, int ranks);
+double nccl_tests_bytes(Op op, std::int64_t count, int ranks);
+
+// Payload bytes per byte on the wire: LL 8 of 16 (flags), LL128 120 of 128, Simple 1 (FABRIC.md).
+double proto_efficiency(Proto p);
+
+// Link payload efficiency, the share of a link's line rate that carries data.
+// NVLink (Hopper): NCCL models an NVLink4 link at 20.6 GB/s (src/graph/topo.h SM90_NVLINK_BW) of its 25 GB/s per
+// direction (18 links = 450 GB/s per GPU): 0.824.
+inline constexpr double kNvlinkPayloadEfficiency = 20.6 / 25.0;
+// RoCEv2 with a 4096 B MTU: per packet 82 B of overhead on the wire (preamble+SFD 8, Ethernet 14, IPv4 20,
+// UDP 8, BTH 12, ICRC 4, FCS 4, inter-frame gap 12): 4096 / 4178.
+inline constexpr double kRoceV2PayloadEfficiency = 4096.0 / (4096.0 + 82.0);
+// NVLS efficiency on Hopper (tuning.cc nvlsEfficiency).
+inline constexpr double kNvlsEfficiency = 0.85;
+
+// What NCCL's cost model needs to know about a communicator on a fabric.
+struct CommShape {
+  int ranks = 0;
+  int nodes = 0;          // NVLink domains the ranks occupy
+  int ranks_per_node = 0; // the largest number of ranks in one domain
+  bool nvswitch = false;  // the domains have an NVSwitch (NVLS possible)
+  double nvlink_Bps = 0;  // payload bandwidth per GPU into its NVLink domain (0: none)
+  double nic_Bps = 0;     // payload bandwidth of one GPU's NIC
+};
+
+// NCCL's latency model for (op, algo, proto) on a communicator, seconds: base + per-step hardware latencies,
+// tuning.cc's formulas (Ring: base + (nsteps - nInter) intra + nInter inter; NVLS: its NVLink latency).
+double nccl_latency_s(Op op, Algo a, Proto p, const CommShape& c);
+// The latency of one ring step over NVLink (intra) or the network (inter), seconds; with one rank per node NCCL
+// charges the Tree network latency (fully exposed).
+double ring_step_latency_s(Proto p, bool inter, const CommShape& c);
+// NCCL's own estimate of the algorithm bandwidth, bytes/s, in tuning.cc's form with this fabric's per-GPU NVLink
+// and NIC bandwidths; 0 when NCCL would not use (op, algo, proto) here.
+double nccl_model_algbw_Bps(Op op, Algo a, Proto p, const CommShape& c, int channels);
+
+struct Choice {
+  Algo algo;
+  Proto proto;
+};
+// NCCL's choice: the (algo, proto) with the smallest modelled time latency + bytes / algbw, restricted to the
+// forced algorithm and protocol when given. Throws common::InputError when the forced pair is not possible here.
+Choice choose(Op op, double bytes, const CommShape& c, int channels, const Algo* force_algo, const Proto* force_proto);
+
+// Per-channel bandwidth ceilings on Hopper (tuning.cc), payload bytes/s: Ring LL128 per channel, and LL's total.
+double ll128_channel_cap_Bps();
+double ll_total_cap_Bps(int nodes);
+
+}  // namespace collemu::collectives

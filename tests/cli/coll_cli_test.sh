@@ -1,0 +1,32 @@
+#!/bin/bash
+# `collemu coll` end to end: nccl-tests' table and JSON rows, sizes as nccl-tests reads them, clear errors for bad
+# options. $COLLEMU is the binary under test.
+set -u
+fails=0
+total=0
+check() { local what=$1; shift; total=$((total + 1)); if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fails=$((fails + 1)); fi; }
+small=(--topo prometheus --set building.gpus=64 --set region.buildings=1 --set bag.enabled=false)
+out=$("$COLLEMU" coll "${small[@]}" --ranks 16 -b 8 -e 1M -f 4 --json)
+# Sizes 8, 32, ..., 512K bytes (the next, 2M, is past 1M): 9 rows; AllReduce busbw = algbw x 2(n-1)/n (nccl-tests' PERFORMANCE.md).
+check "JSON rows with nccl-tests' figures" python3 -c '
+import json, sys
+rows = json.loads(sys.argv[1])
+assert [r["bytes"] for r in rows] == [8 * 4**i for i in range(9)], [r["bytes"] for r in rows]
+for r in rows:
+    assert abs(r["algbw_GBps"] - r["bytes"] / r["time_s"] / 1e9) <= 1e-9 * r["algbw_GBps"] + 1e-12
+    assert abs(r["busbw_GBps"] - r["algbw_GBps"] * 2 * 15 / 16) <= 1e-9 * r["busbw_GBps"] + 1e-12
+    assert r["algo"] in ("Ring", "NVLS") and r["proto"] in ("LL", "LL128", "Simple")
+assert all(a["time_s"] <= b["time_s"] for a, b in zip(rows, rows[1:]))
+' "$out"
+check "the text table has nccl-tests' columns" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 1K -e 1K | grep -q "algbw.*busbw"' _ "${small[@]}"
+check "a bare size is bytes" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 4096 -e 4096 --json | grep -q "\"bytes\": 4096.0"' _ "${small[@]}"
+check "allgather counts are per rank" bash -c '"$COLLEMU" coll "$@" --op allgather --ranks 8 -b 1M -e 1M --json | grep -q "\"count\": 32768"' _ "${small[@]}"
+refused() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" coll "${small[@]}" "$@" 2>&1); local rc=$?; [[ $rc -eq 2 ]] && grep -q "$pattern" <<<"$msg"; }
+check "more ranks than GPUs" refused "more ranks than the fabric's 64 GPUs" --ranks 65
+check "unknown op" refused "unknown collective" --ranks 8 --op allreduxe
+check "a rate is not a size" refused "minbytes 8 GB/s" --ranks 8 -b "8 GB/s"
+check "a negative size" refused "cannot be negative" --ranks 8 -b -1
+check "an unmodelled algorithm" refused "NCCL_ALGO names" --ranks 8 --algo Tree
+check "NVLS across domains" refused "no such algorithm" --ranks 16 --algo NVLS
+echo "$((total - fails)) passed, $fails failed"
+[[ $fails -eq 0 ]]

@@ -1,0 +1,159 @@
+// NCCL collectives on fabrics, against closed-form formulas and published measurements (sources in comments and
+// FABRIC.md). Label: validation.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "collectives/coll.hpp"
+#include "common/error.hpp"
+#include "models/builder.hpp"
+#include "models/config.hpp"
+
+namespace collemu::collectives {
+namespace {
+
+models::Fabric fabric(const std::string& preset, std::initializer_list<const char*> sets) {
+  auto c = models::FabricConfig::from_preset(preset);
+  for (const char* s : sets) c.set_assignment(s);
+  return models::build_fabric(c);
+}
+
+CollSpec ring_simple(Op op, double bytes, int channels = 0) {
+  CollSpec s;
+  s.op = op;
+  s.bytes = bytes;
+  s.algo = Algo::Ring;
+  s.proto = Proto::Simple;
+  s.channels = channels;
+  return s;
+}
+
+// One rank per NVLink domain on a DSF building (sprayed, non-blocking, no hop latency): the ideal fabric of the
+// alpha-beta model. B = one NIC's payload rate: 800 Gbps x RoCEv2's 4096/4178; alpha = NCCL's per-step network
+// latency with one rank per node (Tree NET Simple, 14 us); base = Ring Simple's 8.4 us (tuning.cc).
+class IdealFabric : public ::testing::Test {
+ protected:
+  models::Fabric f = fabric("prometheus", {"scaleup.gpus=1", "region.buildings=1", "bag.enabled=false"});
+  const double B = 800e9 / 8 * kRoceV2PayloadEfficiency;
+  const double alpha = 14e-6, base = 8.4e-6;
+};
+
+TEST_F(IdealFabric, RingAllReduceIsTwoNMinusOneAlphaBetaSteps) {
+  const int n = 16;
+  const double S = 256.0 * (1 << 20);
+  Communicator comm(f, n, Placement::Packed);
+  for (auto g : {Granularity::Pipelined, Granularity::Step}) {
+    auto spec = ring_simple(Op::AllReduce, S, 4);
+    spec.granularity = g;
+    const auto r = comm.run(spec);
+    const double expected = base + 2 * (n - 1) * (alpha + S / (n * B));
+    EXPECT_NEAR(r.time_s, expected, 0.01 * expected) << to_string(g);
+  }
+}
+
+TEST_F(IdealFabric, AllGatherAndReduceScatterAreNMinusOneSteps) {
+  // n - 1 steps of S/n each (S: the gathered size, nccl-tests' convention).
+  const int n = 12;
+  const double S = 96.0 * (1 << 20);
+  Communicator comm(f, n, Placement::Packed);
+  for (Op op : {Op::AllGather, Op::ReduceScatter}) {
+    const auto r = comm.run(ring_simple(op, S, 4));
+    const double expected = base + (n - 1) * (alpha + r.bytes / (n * B));
+    EXPECT_NEAR(r.time_s, expected, 0.01 * expected) << to_string(op);
+    EXPECT_NEAR(r.busbw_Bps, r.bytes / r.time_s * (n - 1) / n, 1e-6 * r.busbw_Bps);
+  }
+}
+
+TEST_F(IdealFabric, AllToAllIsEveryRankSendingNMinusOneNthsThroughItsNic) {
+  // Each rank sends S/n to each of n - 1 peers, all at once, through its own NIC (receiving likewise):
+  // t = latency + (n - 1)/n S / B, the latency being one base and one network step (p2p; docs/collectives.md).
+  const int n = 32;
+  const double S = 64.0 * (1 << 20);
+  Communicator comm(f, n, Placement::Packed);
+  CollSpec spec;
+  spec.op = Op::AllToAll;
+  spec.bytes = S;
+  const auto r = comm.run(spec);
+  const double expected = base + alpha + (n - 1.0) / n * r.bytes / B;
+  EXPECT_NEAR(r.time_s, expected, 0.01 * expected);
+  EXPECT_EQ(r.proto, Proto::Simple);
+}
+
+TEST(NvlinkDomain, EightH100RingAndNvlsBusbwMatchPublishedFigures) {
+  // 8 x H100 in one NVLink domain (450 GB/s per GPU per direction). nccl-tests, large messages: Ring AllReduce busbw
+  // 340-380 GB/s ("360 GB/s is exactly what we'd expect"); NVLS 450-490 GB/s (FABRIC.md).
+  auto f = fabric("prometheus", {});
+  Communicator comm(f, 8, Placement::Packed);
+  const double S = 8.0 * (1 << 30);
+  const auto ring = comm.run(ring_simple(Op::AllReduce, S));
+  EXPECT_GE(ring.busbw_Bps, 340e9);
+  EXPECT_LE(ring.busbw_Bps, 380e9);
+  EXPECT_EQ(ring.binding_tier, models::LinkTier::NvLink);
+  CollSpec nvls;
+  nvls.bytes = S;
+  const auto auto_choice = comm.run(nvls);  // NCCL's model picks NVLS for large AllReduce on an NVSwitch
+  EXPECT_EQ(auto_choice.algo, Algo::Nvls);
+  EXPECT_GE(auto_choice.busbw_Bps, 450e9);
+  EXPECT_LE(auto_choice.busbw_Bps, 490e9);
+  // Small messages: NCCL's model picks LL, whose latency is the smallest (tuning.cc).
+  nvls.bytes = 1024;
+  EXPECT_EQ(comm.run(nvls).proto, Proto::LL);
+}
+
+TEST(MultiHost, RingBusbwPerNic400GMatchesPublished) {
+  // Hosts of 8 H100 with one 400G NIC per GPU: large-message Ring AllReduce busbw per NIC 46-48 GB/s (FABRIC.md,
+  // nccl-tests). Within 5%: [0.95 x 46, 1.05 x 48].
+  auto f = fabric("prometheus", {"nic.speed=400Gbps"});
+  Communicator comm(f, 32, Placement::Packed);
+  const auto r = comm.run(ring_simple(Op::AllReduce, 8.0 * (1 << 30)));
+  const double per_nic = r.busbw_Bps / 8;
+  EXPECT_GE(per_nic, 0.95 * 46e9);
+  EXPECT_LE(per_nic, 1.05 * 48e9);
+  EXPECT_TRUE(r.binding_tier == models::LinkTier::HostNic || r.binding_tier == models::LinkTier::Access)
+      << models::to_string(r.binding_tier);
+}
+
+TEST(MultiHost, PipelinedAndStepGranularitiesAgreeWithinTwoPercent) {
+  // The same ring, as whole-share flows and as dependent per-step chunks, on a uniform fabric (DESIGN.md §4).
+  auto f = fabric("prometheus", {"nic.speed=400Gbps"});
+  Communicator comm(f, 16, Placement::Packed);
+  auto spec = ring_simple(Op::AllReduce, 2.0 * (1 << 30), 8);
+  const auto p = comm.run(spec);
+  spec.granularity = Granularity::Step;
+  const auto s = comm.run(spec);
+  EXPECT_NEAR(s.time_s, p.time_s, 0.02 * p.time_s);
+  EXPECT_GT(s.flows, p.flows);
+}
+
+TEST(Bag, CrossBuildingAllReduceSlowsAsOversubscriptionGrows) {
+  // Hosts dealt over two buildings, so every ring edge between hosts crosses the BAG: from 1:1 to 7:1 the BAG's
+  // capacity falls 7x and the collective slows; at 7:1 the BAG is the tier that binds.
+  double last = 0;
+  for (const char* ratio : {"bag.oversubscription=1:1", "bag.oversubscription=4.5:1", "bag.oversubscription=7:1"}) {
+    auto f = fabric("prometheus", {"building.gpus=1024", ratio});
+    Communicator comm(f, 2048, Placement::Spread);
+    const auto r = comm.run(ring_simple(Op::AllReduce, 8.0 * (1 << 30)));
+    EXPECT_GT(r.time_s, last) << ratio;
+    last = r.time_s;
+    if (std::string(ratio).ends_with("7:1")) EXPECT_EQ(r.binding_tier, models::LinkTier::Bag);
+  }
+}
+
+TEST(Errors, BadRequestsAreClear) {
+  auto f = fabric("prometheus", {"building.gpus=64", "region.buildings=1", "bag.enabled=false"});
+  EXPECT_THROW(Communicator(f, 65, Placement::Packed), common::InputError);
+  EXPECT_THROW(parse_op("allreduxe"), common::InputError);
+  EXPECT_THROW(parse_algo("Tree"), common::InputError);
+  EXPECT_THROW(parse_proto("LL64"), common::InputError);
+  Communicator comm(f, 16, Placement::Packed);
+  CollSpec s;
+  s.bytes = 1 << 20;
+  s.algo = Algo::Nvls;  // 16 ranks in 2 NVLink domains: NCCL has no single-node NVLS here
+  EXPECT_THROW(comm.run(s), common::InputError);
+  s.algo.reset();
+  s.root = 16;
+  EXPECT_THROW(comm.run(s), common::InputError);
+}
+
+}  // namespace
+}  // namespace collemu::collectives
