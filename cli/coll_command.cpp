@@ -85,7 +85,7 @@ void run(const CollOptions& o) {
                       {"time_s", r.time_s},
                       {"algbw_GBps", r.algbw_Bps / 1e9},
                       {"busbw_GBps", r.busbw_Bps / 1e9},
-                      {"algo", collectives::to_string(r.algo)},
+                      {"algo", collectives::algo_name(r.op, r.algo)},
                       {"proto", collectives::to_string(r.proto)},
                       {"channels", r.channels},
                       {"binding_tier", models::to_string(r.binding_tier)},
@@ -94,7 +94,7 @@ void run(const CollOptions& o) {
     } else {
       std::printf("%12.0f %13lld %9s %7s %7d %11.2f %9.2f %9.2f %6s %7s  %s (%.2f)\n", r.bytes,
                   static_cast<long long>(r.count), "float", reduces ? "sum" : "none", rooted ? spec.root : -1,
-                  r.time_s * 1e6, r.algbw_Bps / 1e9, r.busbw_Bps / 1e9, collectives::to_string(r.algo),
+                  r.time_s * 1e6, r.algbw_Bps / 1e9, r.busbw_Bps / 1e9, collectives::algo_name(r.op, r.algo),
                   collectives::to_string(r.proto), models::to_string(r.binding_tier), r.binding_utilisation);
       std::fflush(stdout);
     }

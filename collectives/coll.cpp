@@ -77,6 +77,7 @@ Communicator::Communicator(const models::Fabric& fabric, int ranks, Placement pl
     if (k.tier == LinkTier::NvLink) shape_.nvlink_Bps = payload_Bps_[l];
     if (k.tier == LinkTier::HostNic) shape_.nic_Bps = payload_Bps_[l];
   }
+  groups_ = models::LinkGroups(fabric, payload_Bps_);
 }
 
 int Communicator::default_channels() const {
@@ -89,7 +90,8 @@ namespace {
 // Builds the flows of one collective into an engine.
 class Builder {
  public:
-  Builder(const models::Router& router, models::FlowEngine& engine, int qps) : router_(router), engine_(engine), qps_(qps) {}
+  Builder(const models::Router& router, const models::LinkGroups& groups, models::FlowEngine& engine, int qps)
+      : router_(router), groups_(groups), engine_(engine), qps_(qps) {}
 
   // One connection src -> dst (optionally through `via`, PXN) as qps flows sharing `bytes`; returns the flow ids.
   // `latency_s` is added to the path's own latency, counted `path_times` times (0: the caller counted it). Flows
@@ -103,13 +105,13 @@ class Builder {
   void connection(NodeId src, NodeId dst, NodeId via, std::uint32_t channel, double bytes, double latency_s,
                   double cap_Bps, std::span<const FlowId> deps, std::vector<FlowId>& out, int path_times = 1) {
     for (int q = 0; q < qps_; ++q) {
-      links_.clear();
-      coeffs_.clear();
+      combined_.clear();
       double path_latency = 0;
       auto add = [&](NodeId a, NodeId b) {
         router_.route({a, b, static_cast<std::uint32_t>(q), 0xC000u + channel}, route_);
-        links_.insert(links_.end(), route_.links.begin(), route_.links.end());
-        coeffs_.insert(coeffs_.end(), route_.coefficients.begin(), route_.coefficients.end());
+        combined_.links.insert(combined_.links.end(), route_.links.begin(), route_.links.end());
+        combined_.coefficients.insert(combined_.coefficients.end(), route_.coefficients.begin(),
+                                      route_.coefficients.end());
         path_latency += models::mean_latency_s(router_.fabric(), route_);
       };
       if (via != models::kNoNode && via != src) {
@@ -118,6 +120,7 @@ class Builder {
       } else {
         add(src, dst);
       }
+      groups_.map(combined_, links_, coeffs_);
       out.push_back(engine_.add_flow(bytes / qps_, links_, coeffs_, latency_s + path_times * path_latency, deps, 0, 1,
                                      cap_Bps / qps_));
     }
@@ -125,10 +128,11 @@ class Builder {
 
  private:
   const models::Router& router_;
+  const models::LinkGroups& groups_;
   models::FlowEngine& engine_;
   int qps_;
-  models::Route route_;
-  std::vector<models::LinkId> links_;
+  models::Route route_, combined_;
+  std::vector<std::uint32_t> links_;  // link groups
   std::vector<double> coeffs_;
 };
 
@@ -158,8 +162,8 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
   if (ch.proto == Proto::LL128) channel_cap = ll128_channel_cap_Bps() / eff;
   if (ch.proto == Proto::LL) channel_cap = ll_total_cap_Bps(shape_.nodes) / nch / eff;
 
-  models::FlowEngine engine(payload_Bps_, solver);
-  Builder b(router_, engine, spec.qps);
+  models::FlowEngine engine(groups_.capacities(), solver);
+  Builder b(router_, groups_, engine, spec.qps);
   std::vector<FlowId> flows, prev_step, this_step;
   const double S = res.bytes;
   const double model_latency = nccl_latency_s(spec.op, ch.algo, ch.proto, shape_);
@@ -178,24 +182,48 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
         if (fabric_.link(l).tier == LinkTier::NvLink) up = l;
       COLLEMU_ASSERT(up != models::kNoLink, "NVLS without an NVLink");
       down = models::Fabric::reverse(up);
-      const models::LinkId lu[] = {up}, ld[] = {down};
+      const std::uint32_t lu[] = {groups_.group(up)}, ld[] = {groups_.group(down)};
       const double one[] = {1.0};
       flows.push_back(engine.add_flow(wire, lu, one, model_latency + fabric_.link(up).latency_s));
       flows.push_back(engine.add_flow(wire, ld, one, model_latency + fabric_.link(down).latency_s));
     }
-  } else if (spec.op == Op::AllToAll || spec.op == Op::SendRecv) {
+  } else if (spec.op == Op::SendRecv) {
+    // Rank s sends S to rank s + 1 (nccl-tests' sendrecv); to another NVLink domain through PXN.
     const std::uint32_t dom = fabric_.layout.gpus_per_domain;
     for (int s = 0; s < n; ++s) {
-      auto send = [&](int d, double bytes) {
-        NodeId via = models::kNoNode;
-        const NodeId gs = gpu_[s], gd = gpu_[d];
-        if (dom > 1 && gs / dom != gd / dom) via = (gs / dom) * dom + gd % dom;  // PXN: the GPU on d's rail
-        b.connection(gs, gd, via, static_cast<std::uint32_t>(d % 64), bytes / eff, model_latency, models::solver::kNoCap, {}, flows);
-      };
-      if (spec.op == Op::SendRecv) {
-        send((s + 1) % n, S);
-      } else {
-        for (int k = 1; k < n; ++k) send((s + k) % n, S / n);
+      const NodeId gs = gpu_[s], gd = gpu_[(s + 1) % n];
+      const NodeId via = dom > 1 && gs / dom != gd / dom ? (gs / dom) * dom + gd % dom : models::kNoNode;
+      b.connection(gs, gd, via, 0, S / eff, model_latency, models::solver::kNoCap, {}, flows);
+    }
+  } else if (spec.op == Op::AllToAll) {
+    // Every rank sends S/n to every other. Inside a domain: over NVLink. To another domain, with PXN: over NVLink to
+    // the GPU on the destination's rail (same local index), which sends for every rank of its domain over its NIC.
+    // Pipelined, each stage is its own flow: per (source, NVLink peer) the bytes of all its destinations through
+    // that peer, and per (proxy, destination) one connection with the bytes of the whole source domain.
+    const std::uint32_t dom = fabric_.layout.gpus_per_domain;
+    const double piece = S / n;
+    std::vector<double> ranks_by_local(dom, 0.0), remote_by_local(dom), to_gpu(dom);
+    for (int r = 0; r < n; ++r) ranks_by_local[gpu_[r] % dom] += 1;
+    for (const auto& members : node_ranks_) {
+      const NodeId base = gpu_[members.front()] / dom * dom;
+      for (std::uint32_t l = 0; l < dom; ++l) remote_by_local[l] = ranks_by_local[l];
+      for (int r : members) remote_by_local[gpu_[r] % dom] -= 1;
+      for (int s : members) {
+        std::fill(to_gpu.begin(), to_gpu.end(), 0.0);
+        for (int d : members)
+          if (d != s) to_gpu[gpu_[d] % dom] += piece;
+        for (std::uint32_t l = 0; l < dom; ++l)
+          if (base + l != gpu_[s]) to_gpu[l] += remote_by_local[l] * piece;
+        for (std::uint32_t l = 0; l < dom; ++l)
+          if (to_gpu[l] > 0)
+            b.connection(gpu_[s], base + l, models::kNoNode, 0, to_gpu[l] / eff, model_latency,
+                         models::solver::kNoCap, {}, flows);
+      }
+      const double domain_bytes = piece * static_cast<double>(members.size());
+      for (int d = 0; d < n; ++d) {
+        if (gpu_[d] / dom == base / dom) continue;
+        b.connection(base + gpu_[d] % dom, gpu_[d], models::kNoNode, static_cast<std::uint32_t>(d % 64),
+                     domain_bytes / eff, model_latency, models::solver::kNoCap, {}, flows);
       }
     }
   } else {
@@ -269,12 +297,12 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
   // The binding tier: the tier of the link with the highest utilisation over the collective.
   if (res.time_s > 0) {
     const auto& carried = engine.link_bytes();
-    for (models::LinkId l = 0; l < carried.size(); ++l) {
-      if (carried[l] <= 0 || payload_Bps_[l] <= 0) continue;
-      const double u = carried[l] / (payload_Bps_[l] * res.time_s);
+    for (std::uint32_t g = 0; g < carried.size(); ++g) {
+      if (carried[g] <= 0 || groups_.capacity_Bps(g) <= 0) continue;
+      const double u = carried[g] / (groups_.capacity_Bps(g) * res.time_s);
       if (u > res.binding_utilisation) {
         res.binding_utilisation = u;
-        res.binding_tier = fabric_.link(l).tier;
+        res.binding_tier = fabric_.link(groups_.representative(g)).tier;
       }
     }
   }

@@ -19,6 +19,7 @@
 #include "collectives/nccl.hpp"
 #include "models/fabric.hpp"
 #include "models/flow_engine.hpp"
+#include "models/link_groups.hpp"
 #include "models/router.hpp"
 
 namespace collemu::collectives {
@@ -83,6 +84,7 @@ class Communicator {
   std::vector<std::vector<int>> node_ranks_; // ranks of each node, in rank order
   CommShape shape_;
   std::vector<double> payload_Bps_;  // per link
+  models::LinkGroups groups_;        // what the engine's link indices are (link_groups.hpp)
 };
 
 }  // namespace collemu::collectives

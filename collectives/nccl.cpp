@@ -57,6 +57,7 @@ const char* to_string(Op op) {
   return "?";
 }
 const char* to_string(Algo a) { return a == Algo::Ring ? "Ring" : "NVLS"; }
+const char* algo_name(Op op, Algo a) { return op == Op::AllToAll || op == Op::SendRecv ? "P2P" : to_string(a); }
 const char* to_string(Proto p) {
   switch (p) {
     case Proto::LL: return "LL";

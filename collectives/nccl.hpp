@@ -16,6 +16,8 @@ enum class Proto : std::uint8_t { LL, LL128, Simple };
 
 const char* to_string(Op op);
 const char* to_string(Algo a);
+// The algorithm as reported: "P2P" for AllToAll and SendRecv (grouped sends and receives, no NCCL algorithm).
+const char* algo_name(Op op, Algo a);
 const char* to_string(Proto p);
 // "allreduce", "all_reduce", "AllReduce" (case and '_' ignored). Throws common::InputError naming the text and
 // the accepted names.

@@ -20,6 +20,7 @@ assert all(a["time_s"] <= b["time_s"] for a, b in zip(rows, rows[1:]))
 ' "$out"
 check "the text table has nccl-tests' columns" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 1K -e 1K | grep -q "algbw.*busbw"' _ "${small[@]}"
 check "a bare size is bytes" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 4096 -e 4096 --json | grep -q "\"bytes\": 4096.0"' _ "${small[@]}"
+check "alltoall reports P2P" bash -c '"$COLLEMU" coll "$@" --op alltoall --ranks 16 -b 1M -e 1M --json | grep -q "\"algo\": \"P2P\""' _ "${small[@]}"
 check "allgather counts are per rank" bash -c '"$COLLEMU" coll "$@" --op allgather --ranks 8 -b 1M -e 1M --json | grep -q "\"count\": 32768"' _ "${small[@]}"
 refused() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" coll "${small[@]}" "$@" 2>&1); local rc=$?; [[ $rc -eq 2 ]] && grep -q "$pattern" <<<"$msg"; }
 check "more ranks than GPUs" refused "more ranks than the fabric's 64 GPUs" --ranks 65
