@@ -161,6 +161,7 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
   double channel_cap = models::solver::kNoCap;
   if (ch.proto == Proto::LL128) channel_cap = ll128_channel_cap_Bps() / eff;
   if (ch.proto == Proto::LL) channel_cap = ll_total_cap_Bps(shape_.nodes) / nch / eff;
+  if (ch.algo == Algo::Tree) channel_cap = tree_channel_cap_Bps(ch.proto, shape_.nodes, nch) / eff;
 
   models::FlowEngine engine(groups_.capacities(), solver);
   Builder b(router_, groups_, engine, spec.qps);
@@ -186,6 +187,30 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
       const double one[] = {1.0};
       flows.push_back(engine.add_flow(wire, lu, one, model_latency + fabric_.link(up).latency_s));
       flows.push_back(engine.add_flow(wire, ld, one, model_latency + fabric_.link(down).latency_s));
+    }
+  } else if (ch.algo == Algo::Tree) {
+    // NCCL's Tree AllReduce: per channel, a chain through each node's ranks (rotated by half the channel index, so
+    // that each GPU heads one channel of each tree and its NIC serves both; the head is the node's end of the tree) and, between nodes, the channel's tree of the double binary tree (even channels tree 0,
+    // odd ones tree 1). A channel reduces its S/nch up the tree and broadcasts it down, pipelined: every chain and tree
+    // edge carries S/nch each way.
+    const int nodes = shape_.nodes;
+    const double D = S / nch / eff;
+    for (int c = 0; c < nch; ++c) {
+      auto member = [&](int node, int k) {
+        const auto& nr = node_ranks_[node];
+        return gpu_[nr[static_cast<std::size_t>(k + c / 2) % nr.size()]];
+      };
+      for (int i = 0; i < nodes; ++i) {
+        const int m = static_cast<int>(node_ranks_[i].size());
+        for (int k = 0; k + 1 < m; ++k) {
+          b.connection(member(i, k + 1), member(i, k), models::kNoNode, c, D, model_latency, channel_cap, {}, flows);
+          b.connection(member(i, k), member(i, k + 1), models::kNoNode, c, D, model_latency, channel_cap, {}, flows);
+        }
+        const int parent = dtree_parent(nodes, i, c % 2);
+        if (parent < 0) continue;
+        b.connection(member(i, 0), member(parent, 0), models::kNoNode, c, D, model_latency, channel_cap, {}, flows);
+        b.connection(member(parent, 0), member(i, 0), models::kNoNode, c, D, model_latency, channel_cap, {}, flows);
+      }
     }
   } else if (spec.op == Op::SendRecv) {
     // Rank s sends S to rank s + 1 (nccl-tests' sendrecv); to another NVLink domain through PXN.

@@ -22,6 +22,8 @@ std::string canon(std::string_view s) {
 
 // tuning.cc, NCCL 2.30 (FABRIC.md), microseconds, indexed by protocol (LL, LL128, Simple).
 constexpr double kRingBase_us[3] = {6.6, 14.0, 8.4};
+constexpr double kTreeBase_us[3] = {6.8, 14.0, 8.4};
+constexpr double kTreeNvlink_us[3] = {0.6, 1.25, 4.0};
 constexpr double kRingNvlink_us[3] = {0.6, 1.9, 3.4};
 constexpr double kRingNet_us[3] = {2.7, 4.0, 14.0};
 constexpr double kTreeNet_us[3] = {5.0, 8.5, 14.0};  // used for rings with one rank per node
@@ -30,6 +32,17 @@ constexpr double kNetOverhead_us = 1.0;              // getNetOverhead(): x86 In
 // Hopper ceilings (tuning.cc): Ring LL128 per channel; LL in total for 1, 2, >= 4 nodes; GB/s.
 constexpr double kPerChRingLL128_GBps = 36.7;
 constexpr double kLLMax_GBps[3] = {141.0, 45.0, 35.0};
+// Hopper Tree ceilings per channel for 1, 2, >= 4 nodes (tuning.cc perChMaxTreeBws, perChMaxTreeLL128Bws), GB/s.
+constexpr double kPerChTree_GBps[3] = {38.7, 41.4, 36.0};
+constexpr double kPerChTreeLL128_GBps[3] = {36.7, 36.7, 29.0};
+
+int nodes_index(int nodes) { return nodes <= 1 ? 0 : nodes == 2 ? 1 : 2; }
+
+int log2_floor(int n) {
+  int l = 0;
+  while (n >>= 1) ++l;
+  return l;
+}
 
 int proto_index(Proto p) { return static_cast<int>(p); }
 
@@ -56,7 +69,14 @@ const char* to_string(Op op) {
   }
   return "?";
 }
-const char* to_string(Algo a) { return a == Algo::Ring ? "Ring" : "NVLS"; }
+const char* to_string(Algo a) {
+  switch (a) {
+    case Algo::Ring: return "Ring";
+    case Algo::Tree: return "Tree";
+    case Algo::Nvls: return "NVLS";
+  }
+  return "?";
+}
 const char* algo_name(Op op, Algo a) { return op == Op::AllToAll || op == Op::SendRecv ? "P2P" : to_string(a); }
 const char* to_string(Proto p) {
   switch (p) {
@@ -79,9 +99,10 @@ Op parse_op(std::string_view text) {
 Algo parse_algo(std::string_view text) {
   const std::string c = canon(text);
   if (c == "ring") return Algo::Ring;
+  if (c == "tree") return Algo::Tree;
   if (c == "nvls") return Algo::Nvls;
   throw InputError("--algo " + std::string(text),
-                   "unknown or unsupported algorithm; expected Ring or NVLS (NCCL_ALGO names; Tree, NVLSTree, PAT "
+                   "unknown or unsupported algorithm; expected Ring, Tree or NVLS (NCCL_ALGO names; NVLSTree, PAT "
                    "and CollNet are not modelled yet)");
 }
 
@@ -134,6 +155,11 @@ double ring_step_latency_s(Proto p, bool inter, const CommShape& c) {
 double nccl_latency_s(Op op, Algo a, Proto p, const CommShape& c) {
   const int i = proto_index(p);
   if (a == Algo::Nvls) return kNvlsNvlink_us * 1e-6;
+  if (a == Algo::Tree) {  // base + 2 ((ppn - 1) intra + log2(nNodes) inter), tuning.cc
+    const double intra = kTreeNvlink_us[i];
+    const double inter = kTreeNet_us[i];
+    return (kTreeBase_us[i] + 2 * ((c.ranks_per_node - 1) * intra + log2_floor(c.nodes) * inter)) * 1e-6;
+  }
   if (op == Op::AllToAll || op == Op::SendRecv)  // p2p: no tuning entry; one base and one step (documented)
     return kRingBase_us[i] * 1e-6 + ring_step_latency_s(p, c.nodes > 1, c);
   if (op == Op::Broadcast || op == Op::Reduce)  // tuning.cc with sameChannels: base + one hop
@@ -145,7 +171,34 @@ double nccl_latency_s(Op op, Algo a, Proto p, const CommShape& c) {
 }
 
 double ll128_channel_cap_Bps() { return kPerChRingLL128_GBps * 1e9; }
-double ll_total_cap_Bps(int nodes) { return kLLMax_GBps[nodes <= 1 ? 0 : nodes == 2 ? 1 : 2] * 1e9; }
+double ll_total_cap_Bps(int nodes) { return kLLMax_GBps[nodes_index(nodes)] * 1e9; }
+
+double tree_channel_cap_Bps(Proto p, int nodes, int channels) {
+  switch (p) {
+    case Proto::LL: return ll_total_cap_Bps(nodes) / channels;
+    case Proto::LL128: return kPerChTreeLL128_GBps[nodes_index(nodes)] * 1e9;
+    case Proto::Simple: return kPerChTree_GBps[nodes_index(nodes)] * 1e9;
+  }
+  return 0;
+}
+
+static int btree_parent(int n, int i) {
+  if (i == 0) return -1;
+  int bit = 1;
+  while (bit < n && !(bit & i)) bit <<= 1;
+  const int up = (i ^ bit) | (bit << 1);
+  return up < n ? up : (i ^ bit);
+}
+
+int dtree_parent(int n, int i, int t) {
+  if (t == 0) return btree_parent(n, i);
+  if (n % 2 == 1) {
+    const int u = btree_parent(n, (i - 1 + n) % n);
+    return u < 0 ? -1 : (u + 1) % n;
+  }
+  const int u = btree_parent(n, n - 1 - i);
+  return u < 0 ? -1 : n - 1 - u;
+}
 
 // The per-rank ring bandwidth (NCCL's busBw) this fabric offers: NVLink carries the ring inside a node, except on the
 // edges that leave it (one in ranks_per_node per channel); each GPU's NIC carries the edges that leave its node.
@@ -166,6 +219,14 @@ double nccl_model_algbw_Bps(Op op, Algo a, Proto p, const CommShape& c, int chan
     return bus * c.ranks / ring_steps(op, c.ranks);
   }
   double bus = ring_bus_Bps(c);
+  if (a == Algo::Tree) {
+    // Tree: AllReduce across nodes only (here); busBw x 0.92 and per-channel ceilings; algbw = busBw / 2.
+    if (op != Op::AllReduce || c.nodes < 2) return 0;
+    bus = std::min(bus * 0.92, channels * tree_channel_cap_Bps(Proto::Simple, c.nodes, channels));
+    if (p == Proto::LL) bus = std::min(bus / 3.8, ll_total_cap_Bps(c.nodes));
+    if (p == Proto::LL128) bus = std::min(bus * 120.0 / 128.0, channels * tree_channel_cap_Bps(p, c.nodes, channels));
+    return bus * 0.5;
+  }
   if (p == Proto::LL) bus = std::min(ll_total_cap_Bps(c.nodes), bus * 0.5);
   if (p == Proto::LL128) bus = std::min(bus * 0.92, channels * ll128_channel_cap_Bps());
   if (op == Op::AllToAll || op == Op::SendRecv || op == Op::Broadcast || op == Op::Reduce) return bus;
@@ -176,7 +237,7 @@ Choice choose(Op op, double bytes, const CommShape& c, int channels, const Algo*
   Choice best{Algo::Ring, Proto::Simple};
   double best_t = std::numeric_limits<double>::infinity();
   const bool p2p = op == Op::AllToAll || op == Op::SendRecv;
-  for (Algo a : {Algo::Ring, Algo::Nvls}) {
+  for (Algo a : {Algo::Ring, Algo::Tree, Algo::Nvls}) {
     if (force_algo && *force_algo != a) continue;
     if (p2p && a != Algo::Ring) continue;
     for (Proto p : {Proto::LL, Proto::LL128, Proto::Simple}) {
@@ -197,7 +258,7 @@ Choice choose(Op op, double bytes, const CommShape& c, int channels, const Algo*
     if (force_algo) what += " with NCCL_ALGO=" + std::string(to_string(*force_algo));
     if (force_proto) what += " with NCCL_PROTO=" + std::string(to_string(*force_proto));
     throw InputError("", what + ": NCCL has no such algorithm here (NVLS needs an AllReduce with Simple inside one "
-                           "NVSwitch domain, and at least 2 channels)");
+                           "NVSwitch domain and at least 2 channels; Tree an AllReduce across NVLink domains)");
   }
   return best;
 }

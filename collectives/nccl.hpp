@@ -11,7 +11,7 @@
 namespace collemu::collectives {
 
 enum class Op : std::uint8_t { AllReduce, AllGather, ReduceScatter, Broadcast, Reduce, AllToAll, SendRecv };
-enum class Algo : std::uint8_t { Ring, Nvls };
+enum class Algo : std::uint8_t { Ring, Tree, Nvls };
 enum class Proto : std::uint8_t { LL, LL128, Simple };
 
 const char* to_string(Op op);
@@ -22,7 +22,7 @@ const char* to_string(Proto p);
 // "allreduce", "all_reduce", "AllReduce" (case and '_' ignored). Throws common::InputError naming the text and
 // the accepted names.
 Op parse_op(std::string_view text);
-// NCCL_ALGO / NCCL_PROTO values ("Ring", "NVLS"; "LL", "LL128", "Simple"), case-insensitive.
+// NCCL_ALGO / NCCL_PROTO values ("Ring", "Tree", "NVLS"; "LL", "LL128", "Simple"), case-insensitive.
 Algo parse_algo(std::string_view text);
 Proto parse_proto(std::string_view text);
 
@@ -78,5 +78,13 @@ Choice choose(Op op, double bytes, const CommShape& c, int channels, const Algo*
 // Per-channel bandwidth ceilings on Hopper (tuning.cc), payload bytes/s: Ring LL128 per channel, and LL's total.
 double ll128_channel_cap_Bps();
 double ll_total_cap_Bps(int nodes);
+// Tree AllReduce per-channel ceilings on Hopper (tuning.cc perChMaxTreeBws, perChMaxTreeLL128Bws; LL: LL's total over
+// the channels), payload bytes/s.
+double tree_channel_cap_Bps(Proto p, int nodes, int channels);
+
+// NCCL's double binary tree over `n` nodes (trees.cc, ncclGetDtree): the parent of node i in tree t (0 or 1), or -1
+// for the root. Tree 0 is a binary tree rooted at 0 in which a node's parent clears its lowest set bit and sets the
+// next; tree 1 mirrors it (n even) or shifts it by one (n odd), so that a node inside one tree is a leaf of the other.
+int dtree_parent(int n, int i, int t);
 
 }  // namespace collemu::collectives

@@ -79,6 +79,64 @@ TEST_F(IdealFabric, AllToAllIsEveryRankSendingNMinusOneNthsThroughItsNic) {
   EXPECT_EQ(r.proto, Proto::Simple);
 }
 
+TEST_F(IdealFabric, TreeAllReduceMovesTwiceTheSizeThroughEachNic) {
+  // Double binary tree, one rank per node: a node inside one tree (2 children) is a leaf of the other. Per channel of
+  // D = S/nch: inside, it sends D up and D to each child (3D); as a leaf, D up: over the two trees' channels its NIC
+  // sends (nch/2)(3D + D) = 2S, and receives as much. t = latency + 2S/B, latency = Tree Simple base 8.4 us +
+  // 2 log2(n) x 14 us (tuning.cc; one rank per node: no intra-node part).
+  const int n = 16;
+  const double S = 256.0 * (1 << 20);
+  Communicator comm(f, n, Placement::Packed);
+  auto spec = ring_simple(Op::AllReduce, S, 8);
+  spec.algo = Algo::Tree;
+  const auto r = comm.run(spec);
+  const double expected = 8.4e-6 + 2 * 4 * 14e-6 + 2 * S / B;
+  EXPECT_NEAR(r.time_s, expected, 0.01 * expected);
+}
+
+TEST_F(IdealFabric, BroadcastIsOnePipelinedPassOfTheSize) {
+  // A pipelined chain from the root: every rank but the last forwards S; t = latency + S/B, latency = Ring Simple
+  // base + one network step (tuning.cc with the same channels for every rank).
+  const int n = 8;
+  const double S = 512.0 * (1 << 20);
+  Communicator comm(f, n, Placement::Packed);
+  for (Op op : {Op::Broadcast, Op::Reduce}) {
+    auto spec = ring_simple(op, S, 4);
+    spec.root = 3;
+    const auto r = comm.run(spec);
+    const double expected = base + alpha + S / B;
+    EXPECT_NEAR(r.time_s, expected, 0.01 * expected) << to_string(op);
+    EXPECT_NEAR(r.busbw_Bps, r.algbw_Bps, 1e-9 * r.algbw_Bps);  // nccl-tests' factor 1
+  }
+}
+
+TEST(DoubleBinaryTree, EveryNodeReachesTheRootAndInnerNodesAreLeavesOfTheOtherTree) {
+  for (int n = 2; n <= 70; ++n) {
+    std::vector<int> children[2];
+    for (int t = 0; t < 2; ++t) {
+      children[t].assign(n, 0);
+      int roots = 0;
+      for (int i = 0; i < n; ++i) {
+        const int p = dtree_parent(n, i, t);
+        if (p < 0) {
+          ++roots;
+          continue;
+        }
+        ASSERT_LT(p, n);
+        ++children[t][p];
+        int hops = 0, at = i;  // walk to the root: no cycle
+        while (at >= 0 && hops <= n) at = dtree_parent(n, at, t), ++hops;
+        ASSERT_LE(hops, n) << "n " << n << " tree " << t << " node " << i;
+      }
+      ASSERT_EQ(roots, 1);
+      for (int i = 0; i < n; ++i) ASSERT_LE(children[t][i], 2);
+    }
+    int inner_in_both = 0;
+    for (int i = 0; i < n; ++i) inner_in_both += children[0][i] > 0 && children[1][i] > 0;
+    EXPECT_LE(inner_in_both, 2) << "n " << n;
+  }
+}
+
 TEST(NvlinkDomain, EightH100RingAndNvlsBusbwMatchPublishedFigures) {
   // 8 x H100 in one NVLink domain (450 GB/s per GPU per direction). nccl-tests, large messages: Ring AllReduce busbw
   // 340-380 GB/s ("360 GB/s is exactly what we'd expect"); NVLS 450-490 GB/s (FABRIC.md).
@@ -171,7 +229,7 @@ TEST(Errors, BadRequestsAreClear) {
   auto f = fabric("prometheus", {"building.gpus=64", "region.buildings=1", "bag.enabled=false"});
   EXPECT_THROW(Communicator(f, 65, Placement::Packed), common::InputError);
   EXPECT_THROW(parse_op("allreduxe"), common::InputError);
-  EXPECT_THROW(parse_algo("Tree"), common::InputError);
+  EXPECT_THROW(parse_algo("PAT"), common::InputError);
   EXPECT_THROW(parse_proto("LL64"), common::InputError);
   Communicator comm(f, 16, Placement::Packed);
   CollSpec s;
