@@ -7,8 +7,11 @@
 // it joins the rate problem until its bytes are through; then it has *finished*. Time for a flow alone on a path
 // of bandwidth B: latency + bytes / B, the alpha-beta form.
 //
-// Re-solving: when only flows finish, the solver drops them and re-solves what they touched (RateSolver::
-// remove_flows); when flows start, the problem of the sending flows is rebuilt and solved anew.
+// Re-solving, by connected component: the sending flows are kept in components (flows that share a link, directly or
+// through other flows), each with its own rate problem and solver; max-min rates of disjoint components are
+// independent. When flows start, the components they touch are merged with them and that problem alone is rebuilt and
+// solved; when flows finish, their component's solver drops them and re-solves what they touched
+// (RateSolver::remove_flows); other components keep their rates. A component lives until its last flow finishes.
 //
 // The engine knows links by index and capacity only: no NCCL, no traces, no fabric structure.
 #pragma once
@@ -17,6 +20,7 @@
 #include <limits>
 #include <memory>
 #include <span>
+#include <string>
 #include <string>
 #include <vector>
 
@@ -28,9 +32,10 @@ using FlowId = std::uint32_t;
 
 struct FlowEngineStats {
   std::size_t events = 0;      // distinct times at which something happened
-  std::size_t full_solves = 0; // problems rebuilt because flows started
+  std::size_t full_solves = 0; // component problems rebuilt because flows started
   std::size_t incremental_solves = 0;  // re-solves after completions only
   std::size_t max_sending = 0;  // largest number of flows sending at once
+  std::size_t max_component = 0;  // largest component solved (flows)
 };
 
 class FlowEngine {
@@ -72,13 +77,22 @@ class FlowEngine {
     double ready_s = -1, send_s = -1, finish_s = -1;
     double remaining_B = 0;
   };
+  struct Component {
+    std::vector<FlowId> flows;  // sending, sorted by id (the problem's flow order)
+    std::vector<std::uint32_t> links;
+    std::unique_ptr<solver::RateProblem> problem;  // on the heap: the solver keeps its address across moves
+    std::unique_ptr<solver::RateSolver> solver;
+    std::vector<double> rates;  // per problem index
+  };
+  static constexpr std::uint32_t kNone = ~0u;
   void make_ready(FlowId f, double now);
-  void start_sending(FlowId f);
   void finish(FlowId f, double now);
-  void rebuild_and_solve();
+  // Merges the components in `touched` with the flows in `joined` into one and solves it.
+  void rebuild(std::vector<std::uint32_t>& touched, std::span<const FlowId> joined);
+  void free_component(std::uint32_t c);
 
   std::vector<double> capacity_Bps_;
-  std::unique_ptr<solver::RateSolver> solver_;
+  std::string solver_name_;
   std::vector<Flow> flows_;
   std::vector<solver::LinkIndex> entry_link_;
   std::vector<double> entry_coeff_;
@@ -89,12 +103,11 @@ class FlowEngine {
 
   // Run state.
   std::vector<std::pair<double, FlowId>> timers_;  // min-heap of (time, flow): flows that will start sending
-  std::vector<FlowId> sending_;                     // flows in the current rate problem (sorted by id)
-  std::vector<FlowId> joining_;                     // flows to add at the next solve
-  solver::RateProblem problem_;
-  std::vector<FlowId> problem_flow_;  // problem index -> flow id
-  std::vector<std::uint32_t> index_in_problem_;
-  std::vector<double> rates_;  // per problem index
+  std::vector<FlowId> sending_;                     // flows in some component
+  std::vector<Component> comps_;
+  std::vector<std::uint32_t> free_comps_;
+  std::vector<std::uint32_t> comp_of_link_, local_link_, comp_of_flow_, index_in_problem_;
+  std::vector<double> rate_;  // per flow, while sending
   std::vector<double> link_bytes_;
   double makespan_s_ = 0;
   FlowEngineStats stats_;

@@ -221,7 +221,9 @@ TEST(Bag, CrossBuildingAllReduceSlowsAsOversubscriptionGrows) {
     const auto r = comm.run(ring_simple(Op::AllReduce, 8.0 * (1 << 30)));
     EXPECT_GT(r.time_s, last) << ratio;
     last = r.time_s;
-    if (std::string(ratio).ends_with("7:1")) EXPECT_EQ(r.binding_tier, models::LinkTier::Bag);
+    if (std::string(ratio).ends_with("7:1")) {
+      EXPECT_EQ(r.binding_tier, models::LinkTier::Bag);
+    }
   }
 }
 

@@ -56,6 +56,24 @@ TEST(FlowEngine, ALateStarterSharesFromItsStart) {
   EXPECT_EQ(e.stats().full_solves, 2u);  // at 0 and at 1
 }
 
+TEST(FlowEngine, DisjointFlowsAreSolvedApartAndABridgeMergesThem) {
+  // Links 0 and 1 of 1 B/s. A (2 B) on link 0 and B (2 B) on link 1 are separate components. C (0.5 B) starts at
+  // t = 1 over both links: at t = 1 A and B have 1 B left, all three run at 1/2 (each link: one of A/B plus C);
+  // C is done at t = 2, A and B then have 0.5 B left at full rate: t = 2.5.
+  FlowEngine e({1.0, 1.0});
+  const LinkIndex l0[] = {0}, l1[] = {1}, both[] = {0, 1};
+  const double a1[] = {1.0}, a2[] = {1.0, 1.0};
+  auto fa = e.add_flow(2, l0, a1);
+  auto fb = e.add_flow(2, l1, a1);
+  auto fc = e.add_flow(0.5, both, a2, 0, {}, 1.0);
+  e.run();
+  EXPECT_NEAR(e.finish_s(fc), 2.0, 1e-12);
+  EXPECT_NEAR(e.finish_s(fa), 2.5, 1e-12);
+  EXPECT_NEAR(e.finish_s(fb), 2.5, 1e-12);
+  EXPECT_EQ(e.stats().full_solves, 3u);  // A and B apart at t = 0, then A + B + C
+  EXPECT_EQ(e.stats().max_component, 3u);
+}
+
 TEST(FlowEngine, DependentStepsAddUpLikeTheAlphaBetaFormula) {
   // A chain of k steps, each S bytes over a B link after alpha: k (alpha + S / B).
   const int k = 7;
