@@ -120,7 +120,7 @@ void add_coll_command(CLI::App& app) {
   cmd->add_option("-b,--minbytes", o->minbytes, "smallest size (nccl-tests: a bare number is bytes; K/M/G binary)");
   cmd->add_option("-e,--maxbytes", o->maxbytes, "largest size");
   cmd->add_option("-f,--stepfactor", o->stepfactor, "size multiplier between rows");
-  cmd->add_option("--algo", o->algo, "force the algorithm, as NCCL_ALGO: Ring, NVLS");
+  cmd->add_option("--algo", o->algo, "force the algorithm, as NCCL_ALGO: Ring, Tree, NVLS, NVLSTree, PAT");
   cmd->add_option("--proto", o->proto, "force the protocol, as NCCL_PROTO: LL, LL128, Simple");
   cmd->add_option("--channels", o->channels, "channels (default: 16 in one node, 2 per NIC across nodes)");
   cmd->add_option("--qps", o->qps, "QPs per connection, as NCCL_IB_QPS_PER_CONNECTION (default 1)");

@@ -172,21 +172,54 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
   if (n == 1 || S == 0) {
     // Nothing crosses a link: NCCL still pays its latency (n == 1: a local copy, not modelled).
     engine.add_flow(0, {}, {}, n == 1 ? 0 : model_latency);
-  } else if (ch.algo == Algo::Nvls) {
-    // NVLS AllReduce in one NVSwitch domain: each GPU's shard is reduced by the switch (multimem.ld_reduce reads S/n
-    // from every GPU) and multicast back (multimem.st): S (1 + 1/n) each way on every GPU's NVLink. NCCL's NVLS
-    // efficiency and (nCh - 1)/nCh (tuning.cc) scale the bytes on the wire.
-    const double wire = S * (1.0 + 1.0 / n) / (kNvlsEfficiency * (nch - 1) / nch);
+  } else if (ch.algo == Algo::Nvls || ch.algo == Algo::NvlsTree) {
+    // NVLS inside an NVSwitch domain of m ranks: each GPU's shard is reduced by the switch (multimem.ld_reduce reads
+    // S/m from every GPU) and multicast back (multimem.st): S (1 + 1/m) each way on every GPU's NVLink. NCCL's NVLS
+    // efficiency and (nCh - 1)/nCh (tuning.cc) scale the bytes on the wire. NVLSTree: between the two phases, GPU l of
+    // every node all-reduces its shard S/m with GPU l of the others over a double binary tree of their NICs (half
+    // the shard on each tree, up then down: S/m through each NIC each way, as Tree does with S).
     for (int r = 0; r < n; ++r) {
-      models::LinkId up = models::kNoLink, down = models::kNoLink;
+      const double m = static_cast<double>(node_ranks_[node_of_rank_[r]].size());
+      const double wire = S * (1.0 + 1.0 / m) / (kNvlsEfficiency * (nch - 1) / nch);
+      models::LinkId up = models::kNoLink;
       for (models::LinkId l : fabric_.out_links(gpu_[r]))
         if (fabric_.link(l).tier == LinkTier::NvLink) up = l;
       COLLEMU_ASSERT(up != models::kNoLink, "NVLS without an NVLink");
-      down = models::Fabric::reverse(up);
+      const models::LinkId down = models::Fabric::reverse(up);
       const std::uint32_t lu[] = {groups_.group(up)}, ld[] = {groups_.group(down)};
       const double one[] = {1.0};
       flows.push_back(engine.add_flow(wire, lu, one, model_latency + fabric_.link(up).latency_s));
       flows.push_back(engine.add_flow(wire, ld, one, model_latency + fabric_.link(down).latency_s));
+    }
+    if (ch.algo == Algo::NvlsTree) {
+      const int nodes = shape_.nodes;
+      for (int l = 0; l < shape_.ranks_per_node; ++l)
+        for (int t = 0; t < 2; ++t)
+          for (int i = 0; i < nodes; ++i) {
+            const int parent = dtree_parent(nodes, i, t);
+            const auto& mine = node_ranks_[i];
+            if (parent < 0 || l >= static_cast<int>(mine.size()) ||
+                l >= static_cast<int>(node_ranks_[parent].size()))
+              continue;
+            const double D = S / static_cast<double>(mine.size()) / 2;
+            const NodeId a = gpu_[mine[l]], z = gpu_[node_ranks_[parent][l]];
+            b.connection(a, z, models::kNoNode, static_cast<std::uint32_t>(2 * l + t), D, model_latency,
+                         models::solver::kNoCap, {}, flows);
+            b.connection(z, a, models::kNoNode, static_cast<std::uint32_t>(2 * l + t), D, model_latency,
+                         models::solver::kNoCap, {}, flows);
+          }
+    }
+  } else if (ch.algo == Algo::Pat) {
+    // PAT (one rank per node): at step k every rank exchanges with the rank 2^k away the min(2^k, n - 2^k) chunks of
+    // S/n it has gathered so far (a Bruck-style doubling: n - 1 chunks in all, log2(n) steps), pipelined; PAT's 0.75
+    // (tuning.cc) scales the bytes on the wire.
+    for (int dist = 1; dist < n; dist *= 2) {
+      const double chunks = std::min(dist, n - dist);
+      for (int r = 0; r < n; ++r) {
+        const int peer = spec.op == Op::AllGather ? (r - dist + n) % n : (r + dist) % n;
+        b.connection(gpu_[r], gpu_[peer], models::kNoNode, static_cast<std::uint32_t>(dist % 64),
+                     chunks * S / n / kPatEfficiency, model_latency, models::solver::kNoCap, {}, flows);
+      }
     }
   } else if (ch.algo == Algo::Tree) {
     // NCCL's Tree AllReduce: per channel, a chain through each node's ranks (rotated by half the channel index, so

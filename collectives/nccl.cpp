@@ -27,7 +27,12 @@ constexpr double kTreeNvlink_us[3] = {0.6, 1.25, 4.0};
 constexpr double kRingNvlink_us[3] = {0.6, 1.9, 3.4};
 constexpr double kRingNet_us[3] = {2.7, 4.0, 14.0};
 constexpr double kTreeNet_us[3] = {5.0, 8.5, 14.0};  // used for rings with one rank per node
-constexpr double kNvlsNvlink_us = 25.0;              // NVLS Simple over NVLink
+constexpr double kNvlsNvlink_us = 25.0;              // NVLS and NVLSTree Simple over NVLink
+constexpr double kNvlsTreeNet_us = 20.9;             // NVLSTree Simple over the network
+constexpr double kPatBase_us = 8.0;                  // PAT base (all protocols)
+constexpr double kPatPerRank_us = 2.8;               // PAT's linear part, per rank
+// Hopper NVLSTree ceiling per channel for 2, >= 4 nodes (tuning.cc perChMaxNVLSTreeBws), GB/s.
+constexpr double kPerChNvlsTree_GBps[3] = {0.0, 57.7, 45.5};
 constexpr double kNetOverhead_us = 1.0;              // getNetOverhead(): x86 Intel and default; x3 for Simple
 // Hopper ceilings (tuning.cc): Ring LL128 per channel; LL in total for 1, 2, >= 4 nodes; GB/s.
 constexpr double kPerChRingLL128_GBps = 36.7;
@@ -74,6 +79,8 @@ const char* to_string(Algo a) {
     case Algo::Ring: return "Ring";
     case Algo::Tree: return "Tree";
     case Algo::Nvls: return "NVLS";
+    case Algo::NvlsTree: return "NVLSTree";
+    case Algo::Pat: return "PAT";
   }
   return "?";
 }
@@ -101,9 +108,11 @@ Algo parse_algo(std::string_view text) {
   if (c == "ring") return Algo::Ring;
   if (c == "tree") return Algo::Tree;
   if (c == "nvls") return Algo::Nvls;
+  if (c == "nvlstree") return Algo::NvlsTree;
+  if (c == "pat") return Algo::Pat;
   throw InputError("--algo " + std::string(text),
-                   "unknown or unsupported algorithm; expected Ring, Tree or NVLS (NCCL_ALGO names; NVLSTree, PAT "
-                   "and CollNet are not modelled yet)");
+                   "unknown or unsupported algorithm; expected Ring, Tree, NVLS, NVLSTree or PAT (NCCL_ALGO names; "
+                   "CollNet needs SHARP switches, not modelled)");
 }
 
 Proto parse_proto(std::string_view text) {
@@ -155,6 +164,9 @@ double ring_step_latency_s(Proto p, bool inter, const CommShape& c) {
 double nccl_latency_s(Op op, Algo a, Proto p, const CommShape& c) {
   const int i = proto_index(p);
   if (a == Algo::Nvls) return kNvlsNvlink_us * 1e-6;
+  if (a == Algo::NvlsTree) return (kNvlsNvlink_us + 2 * log2_floor(c.nodes) * kNvlsTreeNet_us) * 1e-6;
+  if (a == Algo::Pat)  // base + log2(nNodes) x inter / 3.5 + nRanks x 2.8 (one rank per node: Tree NET latency)
+    return (kPatBase_us + log2_floor(c.nodes) * (kTreeNet_us[i] / 3.5) + c.ranks * kPatPerRank_us) * 1e-6;
   if (a == Algo::Tree) {  // base + 2 ((ppn - 1) intra + log2(nNodes) inter), tuning.cc
     const double intra = kTreeNvlink_us[i];
     const double inter = kTreeNet_us[i];
@@ -218,7 +230,22 @@ double nccl_model_algbw_Bps(Op op, Algo a, Proto p, const CommShape& c, int chan
     const double bus = 2 * c.nvlink_Bps * kNvlsEfficiency * (channels - 1) / channels;
     return bus * c.ranks / ring_steps(op, c.ranks);
   }
+  if (a == Algo::NvlsTree) {
+    // NVLS inside each node, a tree of NICs across: AllReduce, Simple, > 1 node, >= 2 channels. busBw = min(NVLS
+    // intra x 2, the node's NICs (x 2 for 2 nodes), nCh x perChMaxNVLSTreeBw); algbw = busBw x n / nsteps.
+    if (op != Op::AllReduce || p != Proto::Simple || !c.nvswitch || c.nodes < 2 || channels < 2) return 0;
+    const double intra = 2 * c.nvlink_Bps * kNvlsEfficiency * (channels - 1) / channels;
+    const double inter = c.nic_Bps * c.ranks_per_node * (c.nodes <= 2 ? 2 : 1);
+    const double bus = std::min({intra, inter, channels * kPerChNvlsTree_GBps[nodes_index(c.nodes)] * 1e9});
+    return bus * c.ranks / ring_steps(op, c.ranks);
+  }
   double bus = ring_bus_Bps(c);
+  if (a == Algo::Pat) {
+    // PAT: AllGather and ReduceScatter with one rank per node, Simple; busBw x 0.75, no algbw conversion (tuning.cc).
+    if ((op != Op::AllGather && op != Op::ReduceScatter) || p != Proto::Simple || c.ranks_per_node != 1 || c.nodes < 2)
+      return 0;
+    return bus * kPatEfficiency;
+  }
   if (a == Algo::Tree) {
     // Tree: AllReduce across nodes only (here); busBw x 0.92 and per-channel ceilings; algbw = busBw / 2.
     if (op != Op::AllReduce || c.nodes < 2) return 0;
@@ -237,7 +264,7 @@ Choice choose(Op op, double bytes, const CommShape& c, int channels, const Algo*
   Choice best{Algo::Ring, Proto::Simple};
   double best_t = std::numeric_limits<double>::infinity();
   const bool p2p = op == Op::AllToAll || op == Op::SendRecv;
-  for (Algo a : {Algo::Ring, Algo::Tree, Algo::Nvls}) {
+  for (Algo a : {Algo::Ring, Algo::Tree, Algo::Nvls, Algo::NvlsTree, Algo::Pat}) {
     if (force_algo && *force_algo != a) continue;
     if (p2p && a != Algo::Ring) continue;
     for (Proto p : {Proto::LL, Proto::LL128, Proto::Simple}) {
@@ -258,7 +285,8 @@ Choice choose(Op op, double bytes, const CommShape& c, int channels, const Algo*
     if (force_algo) what += " with NCCL_ALGO=" + std::string(to_string(*force_algo));
     if (force_proto) what += " with NCCL_PROTO=" + std::string(to_string(*force_proto));
     throw InputError("", what + ": NCCL has no such algorithm here (NVLS needs an AllReduce with Simple inside one "
-                           "NVSwitch domain and at least 2 channels; Tree an AllReduce across NVLink domains)");
+                           "NVSwitch domain and at least 2 channels; NVLSTree and Tree an AllReduce across NVLink "
+                           "domains; PAT an AllGather or ReduceScatter with one rank per domain)");
   }
   return best;
 }

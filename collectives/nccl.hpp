@@ -11,7 +11,7 @@
 namespace collemu::collectives {
 
 enum class Op : std::uint8_t { AllReduce, AllGather, ReduceScatter, Broadcast, Reduce, AllToAll, SendRecv };
-enum class Algo : std::uint8_t { Ring, Tree, Nvls };
+enum class Algo : std::uint8_t { Ring, Tree, Nvls, NvlsTree, Pat };
 enum class Proto : std::uint8_t { LL, LL128, Simple };
 
 const char* to_string(Op op);
@@ -22,7 +22,7 @@ const char* to_string(Proto p);
 // "allreduce", "all_reduce", "AllReduce" (case and '_' ignored). Throws common::InputError naming the text and
 // the accepted names.
 Op parse_op(std::string_view text);
-// NCCL_ALGO / NCCL_PROTO values ("Ring", "Tree", "NVLS"; "LL", "LL128", "Simple"), case-insensitive.
+// NCCL_ALGO / NCCL_PROTO values ("Ring", "Tree", "NVLS", "NVLSTree", "PAT"; "LL", "LL128", "Simple"), case-insensitive.
 Algo parse_algo(std::string_view text);
 Proto parse_proto(std::string_view text);
 
@@ -46,6 +46,8 @@ inline constexpr double kNvlinkPayloadEfficiency = 20.6 / 25.0;
 inline constexpr double kRoceV2PayloadEfficiency = 4096.0 / (4096.0 + 82.0);
 // NVLS efficiency on Hopper (tuning.cc nvlsEfficiency).
 inline constexpr double kNvlsEfficiency = 0.85;
+// PAT's bandwidth refinement (tuning.cc: busBw *= .75).
+inline constexpr double kPatEfficiency = 0.75;
 
 // What NCCL's cost model needs to know about a communicator on a fabric.
 struct CommShape {

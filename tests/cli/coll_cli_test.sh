@@ -15,7 +15,7 @@ assert [r["bytes"] for r in rows] == [8 * 4**i for i in range(9)], [r["bytes"] f
 for r in rows:
     assert abs(r["algbw_GBps"] - r["bytes"] / r["time_s"] / 1e9) <= 1e-9 * r["algbw_GBps"] + 1e-12
     assert abs(r["busbw_GBps"] - r["algbw_GBps"] * 2 * 15 / 16) <= 1e-9 * r["busbw_GBps"] + 1e-12
-    assert r["algo"] in ("Ring", "Tree", "NVLS") and r["proto"] in ("LL", "LL128", "Simple")
+    assert r["algo"] in ("Ring", "Tree", "NVLS", "NVLSTree") and r["proto"] in ("LL", "LL128", "Simple")
 assert all(a["time_s"] <= b["time_s"] for a, b in zip(rows, rows[1:]))
 ' "$out"
 check "the text table has nccl-tests' columns" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 1K -e 1K | grep -q "algbw.*busbw"' _ "${small[@]}"
@@ -27,7 +27,7 @@ check "more ranks than GPUs" refused "more ranks than the fabric's 64 GPUs" --ra
 check "unknown op" refused "unknown collective" --ranks 8 --op allreduxe
 check "a rate is not a size" refused "minbytes 8 GB/s" --ranks 8 -b "8 GB/s"
 check "a negative size" refused "cannot be negative" --ranks 8 -b -1
-check "an unmodelled algorithm" refused "NCCL_ALGO names" --ranks 8 --algo PAT
+check "an unmodelled algorithm" refused "CollNet needs SHARP" --ranks 8 --algo CollNet
 check "NVLS across domains" refused "no such algorithm" --ranks 16 --algo NVLS
 echo "$((total - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]

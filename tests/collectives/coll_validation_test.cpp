@@ -110,6 +110,22 @@ TEST_F(IdealFabric, BroadcastIsOnePipelinedPassOfTheSize) {
   }
 }
 
+TEST_F(IdealFabric, PatAllGatherSendsNMinusOneChunksAtThreeQuartersEfficiency) {
+  // PAT, one rank per node: every rank sends (n - 1) chunks of S/n over log2(n) doubling steps, pipelined; NCCL's
+  // model counts PAT at 0.75 of the bus bandwidth: t = latency + (n - 1)/n S / (0.75 B); latency = 8 us +
+  // log2(n) x 14/3.5 us + n x 2.8 us (tuning.cc).
+  const int n = 16;
+  const double S = 256.0 * (1 << 20);
+  Communicator comm(f, n, Placement::Packed);
+  for (Op op : {Op::AllGather, Op::ReduceScatter}) {
+    auto spec = ring_simple(op, S);
+    spec.algo = Algo::Pat;
+    const auto r = comm.run(spec);
+    const double expected = (8 + 4 * 14 / 3.5 + n * 2.8) * 1e-6 + (n - 1.0) / n * r.bytes / (0.75 * B);
+    EXPECT_NEAR(r.time_s, expected, 0.01 * expected) << to_string(op);
+  }
+}
+
 TEST(DoubleBinaryTree, EveryNodeReachesTheRootAndInnerNodesAreLeavesOfTheOtherTree) {
   for (int n = 2; n <= 70; ++n) {
     std::vector<int> children[2];
@@ -169,6 +185,25 @@ TEST(MultiHost, RingBusbwPerNic400GMatchesPublished) {
   EXPECT_LE(per_nic, 1.05 * 48e9);
   EXPECT_TRUE(r.binding_tier == models::LinkTier::HostNic || r.binding_tier == models::LinkTier::Access)
       << models::to_string(r.binding_tier);
+}
+
+TEST(MultiHost, NvlsTreeIsNvlsInsideAndATreeOfNicsAcross) {
+  // 4 hosts x 8 H100, 400G NICs. Inside: NVLS moves S (1 + 1/8) each way on each NVLink at 370.8 GB/s x 0.85 x
+  // 15/16 (16 channels). Across: GPU l of each host all-reduces its shard S/8 over a double binary tree of NICs;
+  // with 4 nodes the busiest NIC (inside one tree with two children, a leaf of the other) sends 2 x S/8 (Tree's 2S
+  // on the shard). t = latency + max of the two; latency = 25 us + 2 log2(4) x 20.9 us (tuning.cc NVLSTree).
+  auto f = fabric("prometheus", {"nic.speed=400Gbps"});
+  Communicator comm(f, 32, Placement::Packed);
+  const double S = 4.0 * (1 << 30);
+  CollSpec spec;
+  spec.bytes = S;
+  spec.algo = Algo::NvlsTree;
+  const auto r = comm.run(spec);
+  const double nvl = 450e9 * kNvlinkPayloadEfficiency * kNvlsEfficiency * 15 / 16;
+  const double nic = 400e9 / 8 * kRoceV2PayloadEfficiency;
+  const double expected = (25 + 2 * 2 * 20.9) * 1e-6 + std::max(S * (1 + 1.0 / 8) / nvl, 2 * S / 8 / nic);
+  EXPECT_NEAR(r.time_s, expected, 0.01 * expected);
+  EXPECT_EQ(r.proto, Proto::Simple);
 }
 
 TEST(MultiHost, PipelinedAndStepGranularitiesAgreeWithinTwoPercent) {
@@ -231,7 +266,7 @@ TEST(Errors, BadRequestsAreClear) {
   auto f = fabric("prometheus", {"building.gpus=64", "region.buildings=1", "bag.enabled=false"});
   EXPECT_THROW(Communicator(f, 65, Placement::Packed), common::InputError);
   EXPECT_THROW(parse_op("allreduxe"), common::InputError);
-  EXPECT_THROW(parse_algo("PAT"), common::InputError);
+  EXPECT_THROW(parse_algo("CollNetDirect"), common::InputError);
   EXPECT_THROW(parse_proto("LL64"), common::InputError);
   Communicator comm(f, 16, Placement::Packed);
   CollSpec s;
