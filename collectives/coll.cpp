@@ -286,7 +286,15 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
     }
   } else {
     // Rings: channel c visits the nodes in order, and inside each node its ranks rotated by c, so that every GPU
-    // (and its NIC) leaves its node on ranks_per_node-th of the channels.
+    // (and its NIC) enters its node on ranks_per_node-th of the channels. Between nodes a channel stays on one rail,
+    // as NCCL's rail-aligned rings do (NET/x GPU_x ... GPU_y NET/x): the last GPU of a node hands its data over
+    // NVLink to the GPU on the next node's entry rail, whose NIC sends it (PXN).
+    const std::uint32_t dom = fabric_.layout.gpus_per_domain;
+    auto rail_via = [&](int a, int z) {
+      const NodeId ga = gpu_[a], gz = gpu_[z];
+      if (dom == 1 || ga / dom == gz / dom) return models::kNoNode;
+      return ga / dom * dom + gz % dom;
+    };
     const int K = spec.op == Op::AllReduce ? 2 * (n - 1) : n - 1;  // ring steps (Broadcast/Reduce: chain of n-1)
     for (int c = 0; c < nch; ++c) {
       std::vector<int> order;
@@ -302,7 +310,7 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
         for (int k = 0; k < n - 1; ++k) {
           int a = order[(at + k) % n], z = order[(at + k + 1) % n];
           if (spec.op == Op::Reduce) std::swap(a, z);
-          b.connection(gpu_[a], gpu_[z], models::kNoNode, c, S / nch / eff, model_latency, channel_cap, {}, flows);
+          b.connection(gpu_[a], gpu_[z], rail_via(a, z), c, S / nch / eff, model_latency, channel_cap, {}, flows);
         }
         continue;
       }
@@ -313,7 +321,7 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
         for (int k = 0; k < n; ++k) ring_path_s += b.path_latency_s(gpu_[order[k]], gpu_[order[(k + 1) % n]]);
         const double latency = model_latency + K * ring_path_s / n;
         for (int k = 0; k < n; ++k)
-          b.connection(gpu_[order[k]], gpu_[order[(k + 1) % n]], models::kNoNode, c, share / eff, latency,
+          b.connection(gpu_[order[k]], gpu_[order[(k + 1) % n]], rail_via(order[k], order[(k + 1) % n]), c, share / eff, latency,
                        channel_cap, {}, flows, 0);
         continue;
       }
@@ -337,7 +345,7 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
             const std::size_t kp = static_cast<std::size_t>((k + n - 1) % n) * spec.qps;
             deps = {prev_step.data() + kp, static_cast<std::size_t>(spec.qps)};
           }
-          b.connection(gpu_[order[k]], gpu_[order[(k + 1) % n]], models::kNoNode, c, chunk, lat, channel_cap, deps,
+          b.connection(gpu_[order[k]], gpu_[order[(k + 1) % n]], rail_via(order[k], order[(k + 1) % n]), c, chunk, lat, channel_cap, deps,
                        this_step);
         }
         flows.insert(flows.end(), this_step.begin(), this_step.end());

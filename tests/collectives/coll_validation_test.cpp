@@ -183,7 +183,9 @@ TEST(MultiHost, RingBusbwPerNic400GMatchesPublished) {
   const double per_nic = r.busbw_Bps / 8;
   EXPECT_GE(per_nic, 0.95 * 46e9);
   EXPECT_LE(per_nic, 1.05 * 48e9);
-  EXPECT_TRUE(r.binding_tier == models::LinkTier::HostNic || r.binding_tier == models::LinkTier::Access)
+  // With rail-aligned rings every GPU also hands one edge per channel over NVLink (PXN), so NVLink (370.8 GB/s of
+  // payload) and the NICs (8 x 49 GB/s) are both near their limit; either may bind.
+  EXPECT_TRUE(r.binding_tier == models::LinkTier::NvLink || r.binding_tier == models::LinkTier::HostNic)
       << models::to_string(r.binding_tier);
 }
 
