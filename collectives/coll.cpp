@@ -223,26 +223,89 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
     }
   } else if (ch.algo == Algo::Tree) {
     // NCCL's Tree AllReduce: per channel, a chain through each node's ranks (rotated by half the channel index, so
-    // that each GPU heads one channel of each tree and its NIC serves both; the head is the node's end of the tree) and, between nodes, the channel's tree of the double binary tree (even channels tree 0,
-    // odd ones tree 1). A channel reduces its S/nch up the tree and broadcasts it down, pipelined: every chain and tree
-    // edge carries S/nch each way.
+    // that each GPU heads one channel of each tree and its NIC serves both; the head is the node's end of the tree)
+    // and, between nodes, the channel's tree of the double binary tree (even channels tree 0, odd ones tree 1). A
+    // channel reduces its S/nch up the tree and broadcasts it down. Pipelined: every edge carries S/nch each way as
+    // one flow. Step: the channel's data goes in chunks of NCCL's Simple step (4 MiB buffer / NCCL_STEPS 8 = 512 KiB,
+    // at most 1,024 chunks); a chunk goes up an edge once it came up every child edge, and down once it came down to
+    // the parent (the root: once it came up from all its children); the first chunk pays NCCL's Tree per-hop latency.
     const int nodes = shape_.nodes;
-    const double D = S / nch / eff;
+    std::vector<int> parent(n), depth(n), order;
+    std::vector<std::vector<int>> children(n);
+    std::vector<std::vector<FlowId>> up(n), down(n), prev_up(n), prev_down(n);
+    std::vector<FlowId> deps;
     for (int c = 0; c < nch; ++c) {
+      std::fill(parent.begin(), parent.end(), -1);
+      for (auto& ch_list : children) ch_list.clear();
       auto member = [&](int node, int k) {
         const auto& nr = node_ranks_[node];
-        return gpu_[nr[static_cast<std::size_t>(k + c / 2) % nr.size()]];
+        return nr[static_cast<std::size_t>(k + c / 2) % nr.size()];
       };
       for (int i = 0; i < nodes; ++i) {
         const int m = static_cast<int>(node_ranks_[i].size());
-        for (int k = 0; k + 1 < m; ++k) {
-          b.connection(member(i, k + 1), member(i, k), models::kNoNode, c, D, model_latency, channel_cap, {}, flows);
-          b.connection(member(i, k), member(i, k + 1), models::kNoNode, c, D, model_latency, channel_cap, {}, flows);
+        for (int k = 1; k < m; ++k) parent[member(i, k)] = member(i, k - 1);
+        const int pn = dtree_parent(nodes, i, c % 2);
+        if (pn >= 0) parent[member(i, 0)] = member(pn, 0);
+      }
+      for (int r = 0; r < n; ++r)
+        if (parent[r] >= 0) children[parent[r]].push_back(r);
+      if (spec.granularity == Granularity::Pipelined) {
+        const double D = S / nch / eff;
+        for (int r = 0; r < n; ++r) {
+          if (parent[r] < 0) continue;
+          const NodeId a = gpu_[r], z = gpu_[parent[r]];
+          b.connection(a, z, models::kNoNode, c, D, model_latency, channel_cap, {}, flows);
+          b.connection(z, a, models::kNoNode, c, D, model_latency, channel_cap, {}, flows);
         }
-        const int parent = dtree_parent(nodes, i, c % 2);
-        if (parent < 0) continue;
-        b.connection(member(i, 0), member(parent, 0), models::kNoNode, c, D, model_latency, channel_cap, {}, flows);
-        b.connection(member(parent, 0), member(i, 0), models::kNoNode, c, D, model_latency, channel_cap, {}, flows);
+        continue;
+      }
+      // Depths (a parent is nearer the root), then ranks deepest first: children are added before their parents.
+      order.resize(n);
+      for (int r = 0; r < n; ++r) {
+        int d = 0;
+        for (int at = r; parent[at] >= 0; at = parent[at]) ++d;
+        depth[r] = d;
+        order[r] = r;
+      }
+      std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return depth[x] > depth[y]; });
+      const double per_channel = S / nch;
+      const int K = static_cast<int>(std::clamp(std::ceil(per_channel / (512.0 * 1024)), 1.0, 1024.0));
+      const double chunk = per_channel / K / eff;
+      for (auto& v : prev_up) v.clear();
+      for (auto& v : prev_down) v.clear();
+      for (int j = 0; j < K; ++j) {
+        for (int r : order) {  // reduce: up
+          up[r].clear();
+          if (parent[r] < 0) continue;
+          deps.assign(prev_up[r].begin(), prev_up[r].end());
+          for (int ch_r : children[r]) deps.insert(deps.end(), up[ch_r].begin(), up[ch_r].end());
+          const bool inter = node_of_rank_[r] != node_of_rank_[parent[r]];
+          // The first chunk pays the hop's latency (and the leaves the base latency); later chunks follow it through
+          // NCCL's NCCL_STEPS slots without paying it again.
+          const double lat = j > 0 ? 0.0
+                                   : tree_step_latency_s(ch.proto, inter) +
+                                         (children[r].empty() ? tree_base_latency_s(ch.proto) : 0.0);
+          b.connection(gpu_[r], gpu_[parent[r]], models::kNoNode, c, chunk, lat, channel_cap, deps, up[r]);
+          flows.insert(flows.end(), up[r].begin(), up[r].end());
+        }
+        for (auto it = order.rbegin(); it != order.rend(); ++it) {  // broadcast: down
+          const int r = *it;
+          down[r].clear();
+          if (parent[r] < 0) continue;
+          const int p = parent[r];
+          deps.assign(prev_down[r].begin(), prev_down[r].end());
+          if (parent[p] < 0) {
+            for (int sib : children[p]) deps.insert(deps.end(), up[sib].begin(), up[sib].end());
+          } else {
+            deps.insert(deps.end(), down[p].begin(), down[p].end());
+          }
+          const bool inter = node_of_rank_[r] != node_of_rank_[p];
+          b.connection(gpu_[p], gpu_[r], models::kNoNode, c, chunk, j > 0 ? 0.0 : tree_step_latency_s(ch.proto, inter),
+                       channel_cap, deps, down[r]);
+          flows.insert(flows.end(), down[r].begin(), down[r].end());
+        }
+        std::swap(up, prev_up);
+        std::swap(down, prev_down);
       }
     }
   } else if (spec.op == Op::SendRecv) {

@@ -161,6 +161,11 @@ double ring_step_latency_s(Proto p, bool inter, const CommShape& c) {
   return intra * 1e-6;
 }
 
+double tree_base_latency_s(Proto p) { return kTreeBase_us[proto_index(p)] * 1e-6; }
+double tree_step_latency_s(Proto p, bool inter) {
+  return (inter ? kTreeNet_us[proto_index(p)] : kTreeNvlink_us[proto_index(p)]) * 1e-6;
+}
+
 double nccl_latency_s(Op op, Algo a, Proto p, const CommShape& c) {
   const int i = proto_index(p);
   if (a == Algo::Nvls) return kNvlsNvlink_us * 1e-6;

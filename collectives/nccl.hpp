@@ -65,6 +65,9 @@ double nccl_latency_s(Op op, Algo a, Proto p, const CommShape& c);
 // The latency of one ring step over NVLink (intra) or the network (inter), seconds; with one rank per node NCCL
 // charges the Tree network latency (fully exposed).
 double ring_step_latency_s(Proto p, bool inter, const CommShape& c);
+// Tree: the base latency, and the latency of one hop over NVLink (intra) or the network (inter), seconds (tuning.cc).
+double tree_base_latency_s(Proto p);
+double tree_step_latency_s(Proto p, bool inter);
 // NCCL's own estimate of the algorithm bandwidth, bytes/s, in tuning.cc's form with this fabric's per-GPU NVLink
 // and NIC bandwidths; 0 when NCCL would not use (op, algo, proto) here.
 double nccl_model_algbw_Bps(Op op, Algo a, Proto p, const CommShape& c, int channels);

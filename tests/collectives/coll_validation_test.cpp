@@ -218,6 +218,16 @@ TEST(MultiHost, PipelinedAndStepGranularitiesAgreeWithinTwoPercent) {
   const auto s = comm.run(spec);
   EXPECT_NEAR(s.time_s, p.time_s, 0.02 * p.time_s);
   EXPECT_GT(s.flows, p.flows);
+  // The same for Tree: whole-share flows per edge and direction, against 512 KiB chunks that wait for their children
+  // (up) or their parent (down); the chunks' pipeline fill is what separates them.
+  spec.algo = Algo::Tree;
+  spec.bytes = 4.0 * (1 << 30);
+  spec.granularity = Granularity::Pipelined;
+  const auto tp = comm.run(spec);
+  spec.granularity = Granularity::Step;
+  const auto ts = comm.run(spec);
+  EXPECT_NEAR(ts.time_s, tp.time_s, 0.02 * tp.time_s);
+  EXPECT_GT(ts.flows, 100 * tp.flows);
 }
 
 TEST(LoadBalancing, NsfHashCollisionsSlowAllToAllAndQpScalingRecoversPart) {
