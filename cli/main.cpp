@@ -5,6 +5,7 @@
 #include "cli/bench_command.hpp"
 #include "cli/coll_command.hpp"
 #include "cli/topo_command.hpp"
+#include "cli/trace_command.hpp"
 #include "common/error.hpp"
 #include "models/router.hpp"
 #include "models/solver/rate_problem.hpp"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   collemu::cli::add_topo_command(app);
   collemu::cli::add_bench_command(app);
   collemu::cli::add_coll_command(app);
+  collemu::cli::add_trace_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

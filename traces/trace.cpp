@@ -1,0 +1,162 @@
+#include "traces/trace.hpp"
+
+#include <map>
+#include <tuple>
+
+#include "common/error.hpp"
+
+namespace collemu::traces {
+
+using common::InputError;
+
+const char* to_string(OpKind k) {
+  switch (k) {
+    case OpKind::Compute: return "compute";
+    case OpKind::Collective: return "collective";
+    case OpKind::Send: return "send";
+    case OpKind::Recv: return "recv";
+  }
+  return "?";
+}
+
+std::string Trace::rank_name(std::uint32_t rank) const {
+  std::string s = "rank " + std::to_string(rank);
+  if (rank < rank_names.size() && !rank_names[rank].empty()) s += " (" + rank_names[rank] + ")";
+  return s;
+}
+
+namespace {
+
+auto op_key(const Op& o) {
+  return std::tuple(o.kind, o.coll, o.dtype, o.comm_slot, o.count, o.root, o.seq, o.duration_s, o.start_s, o.deps);
+}
+
+std::string describe(const Op& o) {
+  std::string s = o.kind == OpKind::Collective ? common::to_string(o.coll) : to_string(o.kind);
+  s += " count " + std::to_string(o.count) + " " + common::to_string(o.dtype);
+  if (o.kind == OpKind::Collective && (o.coll == common::CollKind::Broadcast || o.coll == common::CollKind::Reduce))
+    s += " root " + std::to_string(o.root);
+  if (o.kind == OpKind::Send || o.kind == OpKind::Recv) s += " peer " + std::to_string(o.root);
+  return s;
+}
+
+}  // namespace
+
+void share_identical_programs(Trace& t) {
+  std::map<decltype(std::vector<decltype(op_key(Op{}))>{}), std::uint32_t> seen;
+  std::vector<Program> programs;
+  std::vector<std::uint32_t> remap(t.programs.size());
+  for (std::size_t p = 0; p < t.programs.size(); ++p) {
+    std::vector<decltype(op_key(Op{}))> key;
+    key.reserve(t.programs[p].ops.size());
+    for (const Op& o : t.programs[p].ops) key.push_back(op_key(o));
+    auto [it, fresh] = seen.emplace(std::move(key), static_cast<std::uint32_t>(programs.size()));
+    if (fresh) programs.push_back(std::move(t.programs[p]));
+    remap[p] = it->second;
+  }
+  t.programs = std::move(programs);
+  for (auto& p : t.program_of_rank) p = remap[p];
+}
+
+void check_consistency(const Trace& t) {
+  const std::string& src = t.source;
+  if (t.program_of_rank.size() != t.world_size || t.comm_of_slot.size() != t.world_size)
+    throw InputError(src, "trace structure: " + std::to_string(t.world_size) + " ranks but " +
+                              std::to_string(t.program_of_rank.size()) + " program entries");
+  // Per communicator: each member's list of (rank, op index) of its collectives, in program order.
+  std::vector<std::vector<std::vector<std::uint32_t>>> colls(t.comms.size());
+  for (std::size_t c = 0; c < t.comms.size(); ++c) colls[c].resize(t.comms[c].ranks.size());
+  // (comm, from, to) -> op indices of sends at `from`, and of receives at `to`.
+  std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint32_t>, std::vector<std::uint32_t>> sends, recvs;
+  std::vector<std::map<std::uint32_t, std::uint32_t>> position(t.comms.size());  // global rank -> comm rank
+  for (std::size_t c = 0; c < t.comms.size(); ++c)
+    for (std::uint32_t i = 0; i < t.comms[c].ranks.size(); ++i) position[c][t.comms[c].ranks[i]] = i;
+
+  for (std::uint32_t r = 0; r < t.world_size; ++r) {
+    if (t.program_of_rank[r] >= t.programs.size())
+      throw InputError(src, t.rank_name(r) + ": program " + std::to_string(t.program_of_rank[r]) + " does not exist");
+    const auto& ops = t.program(r).ops;
+    for (std::uint32_t i = 0; i < ops.size(); ++i) {
+      const Op& o = ops[i];
+      const std::string where = t.rank_name(r) + ", op " + std::to_string(i);
+      for (std::uint32_t d : o.deps)
+        if (d >= i) throw InputError(src, where + ": depends on op " + std::to_string(d) + ", which is not earlier");
+      if (o.kind == OpKind::Compute) {
+        if (!(o.duration_s >= 0)) throw InputError(src, where + ": compute duration must be >= 0 s");
+        continue;
+      }
+      if (o.comm_slot >= t.comm_of_slot[r].size() || t.comm_of_slot[r][o.comm_slot] >= t.comms.size())
+        throw InputError(src, where + ": communicator slot " + std::to_string(o.comm_slot) + " does not exist");
+      const std::uint32_t c = t.comm_of_slot[r][o.comm_slot];
+      auto me = position[c].find(r);
+      if (me == position[c].end())
+        throw InputError(src, where + ": not a member of communicator " + t.comms[c].name);
+      const std::uint32_t n = static_cast<std::uint32_t>(t.comms[c].ranks.size());
+      if (o.kind == OpKind::Collective) {
+        colls[c][me->second].push_back(i);
+        continue;
+      }
+      if (o.root < 0 || static_cast<std::uint32_t>(o.root) >= std::max(n, t.comms[c].declared_size))
+        throw InputError(src, where + ": " + to_string(o.kind) + " peer " + std::to_string(o.root) +
+                                  " is not a rank of communicator " + t.comms[c].name);
+      if (static_cast<std::uint32_t>(o.root) >= n) continue;  // the peer is not in this (partial) trace
+      if (o.kind == OpKind::Send) sends[{c, me->second, static_cast<std::uint32_t>(o.root)}].push_back(i);
+      else recvs[{c, static_cast<std::uint32_t>(o.root), me->second}].push_back(i);
+    }
+  }
+  // Collectives: the k-th on a communicator must agree across its ranks.
+  for (std::size_t c = 0; c < t.comms.size(); ++c) {
+    const auto& per = colls[c];
+    const auto& members = t.comms[c].ranks;
+    for (std::size_t m = 1; m < per.size(); ++m) {
+      const auto &a = per[0], &b = per[m];
+      const std::uint32_t ra = members[0], rb = members[m];
+      for (std::size_t k = 0; k < std::min(a.size(), b.size()); ++k) {
+        const Op &x = t.program(ra).ops[a[k]], &y = t.program(rb).ops[b[k]];
+        const bool rooted = x.coll == common::CollKind::Broadcast || x.coll == common::CollKind::Reduce;
+        if (x.coll != y.coll || x.count != y.count || x.dtype != y.dtype || (rooted && x.root != y.root))
+          throw InputError(src, "communicator " + t.comms[c].name + ", collective #" + std::to_string(k) + ": " +
+                                    t.rank_name(ra) + " op " + std::to_string(a[k]) + " is " + describe(x) + " but " +
+                                    t.rank_name(rb) + " op " + std::to_string(b[k]) + " is " + describe(y) +
+                                    " (the real job would hang or fail)");
+      }
+      if (a.size() != b.size()) {
+        const bool a_more = a.size() > b.size();
+        const std::uint32_t more = a_more ? ra : rb, fewer = a_more ? rb : ra;
+        const auto& longer = a_more ? a : b;
+        throw InputError(src, "communicator " + t.comms[c].name + ": " + t.rank_name(more) + " has " +
+                                  std::to_string(longer.size()) + " collectives on it but " + t.rank_name(fewer) +
+                                  " has " + std::to_string(std::min(a.size(), b.size())) + "; the first unmatched is " +
+                                  t.rank_name(more) + " op " + std::to_string(longer[std::min(a.size(), b.size())]) +
+                                  " (the real job would hang)");
+      }
+    }
+  }
+  // Point to point: the k-th send from a to b matches the k-th receive at b from a, in bytes.
+  auto check_pairs = [&](const auto& mine, const auto& theirs, bool is_send) {
+    for (const auto& [key, ops] : mine) {
+      const auto [c, from, to] = key;
+      auto it = theirs.find(key);
+      const std::size_t matched = it == theirs.end() ? 0 : it->second.size();
+      const std::uint32_t ga = t.comms[c].ranks[is_send ? from : to], gb = t.comms[c].ranks[is_send ? to : from];
+      if (ops.size() > matched)
+        throw InputError(src, "communicator " + t.comms[c].name + ": " + t.rank_name(ga) + " op " +
+                                  std::to_string(ops[matched]) + " " + (is_send ? "sends to " : "receives from ") +
+                                  t.rank_name(gb) + ", which has no matching " + (is_send ? "receive" : "send") +
+                                  " (the real job would hang)");
+      if (!is_send) continue;
+      for (std::size_t k = 0; k < ops.size(); ++k) {
+        const Op &s = t.program(ga).ops[ops[k]], &r = t.program(gb).ops[it->second[k]];
+        if (s.bytes() != r.bytes())
+          throw InputError(src, "communicator " + t.comms[c].name + ": " + t.rank_name(ga) + " op " +
+                                    std::to_string(ops[k]) + " sends " + std::to_string(s.bytes()) + " B but " +
+                                    t.rank_name(gb) + " op " + std::to_string(it->second[k]) + " receives " +
+                                    std::to_string(r.bytes()) + " B");
+      }
+    }
+  };
+  check_pairs(sends, recvs, true);
+  check_pairs(recvs, sends, false);
+}
+
+}  // namespace collemu::traces

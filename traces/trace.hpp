@@ -1,0 +1,74 @@
+// Trace: what each rank of a job did, as far as the network is concerned (DESIGN.md §5).
+//
+// A trace has communicators (their member ranks, in communicator-rank order) and, per rank, a program: an ordered
+// list of ops. An op is compute (a duration), a collective on a communicator (kind, element count and type, root,
+// its sequence number on the communicator), or a send/receive with a peer. Ops of a rank run in order unless `deps`
+// says otherwise (indices of earlier ops of the same rank that must finish first; empty: the op before it).
+//
+// Symmetry: ranks that run the same program share it. `program_of_rank` maps a rank to one of `programs`, so a
+// 32,768-rank trace of a 3D-parallel step holds a few programs. A program's ops name communicators by *slot*
+// (0, 1, ...), and `comm_of_slot` maps (rank, slot) to a communicator, so that the ranks of different TP groups
+// share a program while naming different groups.
+//
+// Depends on common/ only: no fabric, no NCCL algorithm.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/collective.hpp"
+
+namespace collemu::traces {
+
+enum class OpKind : std::uint8_t { Compute, Collective, Send, Recv };
+const char* to_string(OpKind k);
+
+struct Op {
+  OpKind kind = OpKind::Compute;
+  common::CollKind coll = common::CollKind::AllReduce;  // Collective only
+  common::DataType dtype = common::DataType::Uint8;
+  std::uint32_t comm_slot = 0;  // Collective, Send, Recv: the communicator, by the rank's slot
+  std::uint64_t count = 0;      // elements (NCCL's count argument: per rank for AllGather's send buffer, ...)
+  std::int32_t root = -1;       // Broadcast, Reduce: root in the communicator; Send/Recv: the peer (communicator rank)
+  std::uint64_t seq = 0;        // Collective: sequence number on the communicator, as the source numbers it
+  double duration_s = 0;        // Compute: how long; others: observed duration when the source has it (else 0)
+  double start_s = -1;          // observed start time when the source has it (else -1)
+  std::vector<std::uint32_t> deps;  // earlier ops of the rank that must finish first; empty: the previous op
+  double bytes() const { return static_cast<double>(count) * common::size_bytes(dtype); }
+};
+
+struct Communicator {
+  std::string name;                 // the source's name for it (process group, comm pointer), for messages
+  std::vector<std::uint32_t> ranks; // global ranks, in communicator-rank order
+  std::uint32_t declared_size = 0;  // the size the source says it has (may exceed ranks.size() in a partial trace)
+};
+
+struct Program {
+  std::vector<Op> ops;
+};
+
+struct Trace {
+  std::string source;  // files it came from, for messages
+  std::uint32_t world_size = 0;
+  std::vector<Communicator> comms;
+  std::vector<Program> programs;
+  std::vector<std::uint32_t> program_of_rank;          // size world_size
+  std::vector<std::vector<std::uint32_t>> comm_of_slot;  // [rank][slot] -> index into comms
+  std::vector<std::string> rank_names;  // where each rank came from ("host:pid [dev]", a file); may be empty
+
+  const Program& program(std::uint32_t rank) const { return programs[program_of_rank[rank]]; }
+  const Communicator& comm(std::uint32_t rank, std::uint32_t slot) const { return comms[comm_of_slot[rank][slot]]; }
+  std::string rank_name(std::uint32_t rank) const;
+};
+
+// Merges ranks whose programs are identical into one program (symmetry); keeps everything else.
+void share_identical_programs(Trace& t);
+
+// Throws common::InputError naming the ranks and op indices when the ranks of a communicator would not agree in the
+// real job (it would hang or fail): the n-th collective on a communicator differs in kind, count, data type or root
+// between two of its ranks, or one rank has more collectives on it than another; a send without its receive.
+// Also checks structure: slots, ranks and deps in range.
+void check_consistency(const Trace& t);
+
+}  // namespace collemu::traces
