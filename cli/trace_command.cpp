@@ -9,6 +9,7 @@
 
 #include "common/error.hpp"
 #include "traces/info.hpp"
+#include "traces/kineto.hpp"
 #include "traces/nccl_log.hpp"
 
 namespace collemu::cli {
@@ -22,22 +23,21 @@ struct InfoOptions {
   bool no_check = false;
 };
 
-std::string head_of(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw common::InputError(path, "cannot open the file");
-  std::string s(4096, '\0');
-  in.read(s.data(), static_cast<std::streamsize>(s.size()));
-  s.resize(static_cast<std::size_t>(in.gcount()));
-  return s;
-}
-
 traces::Trace load(const InfoOptions& o, std::vector<std::string>& warnings) {
   std::string format = o.format;
   if (format == "auto") {
-    for (const auto& f : o.files)
-      if (!traces::looks_like_nccl_log(head_of(f)))
-        throw common::InputError(f, "cannot tell the trace format from the contents; give --format (nccl-log)");
-    format = "nccl-log";
+    // From the contents of the first file; every file must then be of that format.
+    for (const auto& f : o.files) {
+      const std::string head = traces::read_maybe_gzip(f, 4096);
+      const std::string mine = traces::looks_like_kineto(head)    ? "kineto"
+                               : traces::looks_like_nccl_log(head) ? "nccl-log"
+                                                                   : "";
+      if (mine.empty())
+        throw common::InputError(f, "cannot tell the trace format from the contents; give --format (kineto, nccl-log)");
+      if (format != "auto" && mine != format)
+        throw common::InputError(f, "a " + mine + " file among " + format + " files; read one format at a time");
+      format = mine;
+    }
   }
   if (format == "nccl-log") {
     traces::NcclLogReport rep;
@@ -45,7 +45,13 @@ traces::Trace load(const InfoOptions& o, std::vector<std::string>& warnings) {
     warnings = rep.warnings;
     return t;
   }
-  throw common::InputError("--format " + format, "unknown trace format; expected auto or nccl-log");
+  if (format == "kineto") {
+    traces::KinetoReport rep;
+    auto t = traces::read_kineto(o.files, &rep);
+    warnings = rep.warnings;
+    return t;
+  }
+  throw common::InputError("--format " + format, "unknown trace format; expected auto, kineto or nccl-log");
 }
 
 void info(const InfoOptions& o) {
@@ -115,10 +121,10 @@ void add_trace_command(CLI::App& app) {
   CLI::App* cmd = trace->add_subcommand(
       "info", "Ranks, communicators, op counts and bytes by kind, per-rank totals; checks that the ranks of every "
               "communicator agree (a mismatch would hang the real job)");
-  cmd->add_option("files", o->files, "trace files (NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=COLL,INIT logs, one or many)")
+  cmd->add_option("files", o->files, "trace files: PyTorch profiler (Kineto) JSON, one per rank, or NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=COLL,INIT logs")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--format", o->format, "auto (from the contents) or nccl-log");
+  cmd->add_option("--format", o->format, "auto (from the contents), kineto (PyTorch profiler JSON, .json or .json.gz, one file per rank) or nccl-log");
   cmd->add_flag("--no-check", o->no_check, "do not check that the ranks of each communicator agree");
   cmd->add_flag("--json", o->json, "one JSON object");
   cmd->callback([o] { info(*o); });

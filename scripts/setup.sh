@@ -8,7 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 packages=(
   g++ make cmake pkg-config python3         # toolchain; python3 runs the CLI tests' JSON checks
   libcli11-dev                              # command line
-  libyaml-cpp-dev nlohmann-json3-dev        # fabric configs, JSON output
+  libyaml-cpp-dev nlohmann-json3-dev        # fabric configs, JSON output, Kineto traces
+  zlib1g-dev                                # gzipped traces
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
   libsimgrid-dev                            # SimGrid 3.32: the independent max-min oracle in the validation tests
 )

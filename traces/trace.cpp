@@ -72,6 +72,10 @@ void check_consistency(const Trace& t) {
   for (std::size_t c = 0; c < t.comms.size(); ++c)
     for (std::uint32_t i = 0; i < t.comms[c].ranks.size(); ++i) position[c][t.comms[c].ranks[i]] = i;
 
+  for (std::uint32_t r = 0; r < t.world_size; ++r)
+    if (t.program_of_rank[r] >= t.programs.size())
+      throw InputError(src, t.rank_name(r) + ": program " + std::to_string(t.program_of_rank[r]) + " does not exist");
+  auto absent = [&](std::uint32_t r) { return t.program(r).ops.empty(); };
   for (std::uint32_t r = 0; r < t.world_size; ++r) {
     if (t.program_of_rank[r] >= t.programs.size())
       throw InputError(src, t.rank_name(r) + ": program " + std::to_string(t.program_of_rank[r]) + " does not exist");
@@ -99,22 +103,29 @@ void check_consistency(const Trace& t) {
       if (o.root < 0 || static_cast<std::uint32_t>(o.root) >= std::max(n, t.comms[c].declared_size))
         throw InputError(src, where + ": " + to_string(o.kind) + " peer " + std::to_string(o.root) +
                                   " is not a rank of communicator " + t.comms[c].name);
-      if (static_cast<std::uint32_t>(o.root) >= n) continue;  // the peer is not in this (partial) trace
+      if (static_cast<std::uint32_t>(o.root) >= n || absent(t.comms[c].ranks[o.root]))
+        continue;  // the peer is not in this (partial) trace
       if (o.kind == OpKind::Send) sends[{c, me->second, static_cast<std::uint32_t>(o.root)}].push_back(i);
       else recvs[{c, static_cast<std::uint32_t>(o.root), me->second}].push_back(i);
     }
   }
-  // Collectives: the k-th on a communicator must agree across its ranks.
+  // Collectives: the k-th on a communicator must agree across its ranks (ranks without ops in the trace, such as the
+  // ranks of a partial trace that have no file, are left out).
   for (std::size_t c = 0; c < t.comms.size(); ++c) {
     const auto& per = colls[c];
     const auto& members = t.comms[c].ranks;
-    for (std::size_t m = 1; m < per.size(); ++m) {
-      const auto &a = per[0], &b = per[m];
-      const std::uint32_t ra = members[0], rb = members[m];
+    std::size_t first = 0;
+    while (first < per.size() && absent(members[first])) ++first;
+    for (std::size_t m = first + 1; m < per.size(); ++m) {
+      if (absent(members[m])) continue;
+      const auto &a = per[first], &b = per[m];
+      const std::uint32_t ra = members[first], rb = members[m];
       for (std::size_t k = 0; k < std::min(a.size(), b.size()); ++k) {
         const Op &x = t.program(ra).ops[a[k]], &y = t.program(rb).ops[b[k]];
         const bool rooted = x.coll == common::CollKind::Broadcast || x.coll == common::CollKind::Reduce;
-        if (x.coll != y.coll || x.count != y.count || x.dtype != y.dtype || (rooted && x.root != y.root))
+        // All-to-all may send different amounts from each rank (all_to_all_single with splits): kind only.
+        const bool sized = x.coll != common::CollKind::AllToAll;
+        if (x.coll != y.coll || (sized && (x.count != y.count || x.dtype != y.dtype)) || (rooted && x.root != y.root))
           throw InputError(src, "communicator " + t.comms[c].name + ", collective #" + std::to_string(k) + ": " +
                                     t.rank_name(ra) + " op " + std::to_string(a[k]) + " is " + describe(x) + " but " +
                                     t.rank_name(rb) + " op " + std::to_string(b[k]) + " is " + describe(y) +

@@ -67,7 +67,7 @@ void share_identical_programs(Trace& t);
 
 // Throws common::InputError naming the ranks and op indices when the ranks of a communicator would not agree in the
 // real job (it would hang or fail): the n-th collective on a communicator differs in kind, count, data type or root
-// between two of its ranks, or one rank has more collectives on it than another; a send without its receive.
+// between two of its ranks (all-to-all: in kind only, its sizes may differ per rank), or one rank has more collectives on it than another; a send without its receive.
 // Also checks structure: slots, ranks and deps in range.
 void check_consistency(const Trace& t);
 
