@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "traces/hdf5_trace.hpp"
 #include "traces/info.hpp"
 #include "traces/kineto.hpp"
 #include "traces/nccl_log.hpp"
@@ -29,15 +30,21 @@ traces::Trace load(const InfoOptions& o, std::vector<std::string>& warnings) {
     // From the contents of the first file; every file must then be of that format.
     for (const auto& f : o.files) {
       const std::string head = traces::read_maybe_gzip(f, 4096);
-      const std::string mine = traces::looks_like_kineto(head)    ? "kineto"
+      const std::string mine = traces::looks_like_hdf5(head)       ? "collemu"
+                               : traces::looks_like_kineto(head)   ? "kineto"
                                : traces::looks_like_nccl_log(head) ? "nccl-log"
                                                                    : "";
       if (mine.empty())
-        throw common::InputError(f, "cannot tell the trace format from the contents; give --format (kineto, nccl-log)");
+        throw common::InputError(f, "cannot tell the trace format from the contents; give --format (collemu, kineto, nccl-log)");
       if (format != "auto" && mine != format)
         throw common::InputError(f, "a " + mine + " file among " + format + " files; read one format at a time");
       format = mine;
     }
+  }
+  if (format == "collemu") {
+    if (o.files.size() != 1)
+      throw common::InputError(o.files[1], "one collemu HDF5 trace at a time (it holds every rank)");
+    return traces::read_hdf5_trace(o.files[0]);
   }
   if (format == "nccl-log") {
     traces::NcclLogReport rep;
@@ -51,7 +58,7 @@ traces::Trace load(const InfoOptions& o, std::vector<std::string>& warnings) {
     warnings = rep.warnings;
     return t;
   }
-  throw common::InputError("--format " + format, "unknown trace format; expected auto, kineto or nccl-log");
+  throw common::InputError("--format " + format, "unknown trace format; expected auto, collemu, kineto or nccl-log");
 }
 
 void info(const InfoOptions& o) {
@@ -112,6 +119,22 @@ void info(const InfoOptions& o) {
   for (const auto& w : warnings) std::fprintf(stderr, "collemu: warning: %s\n", w.c_str());
 }
 
+struct ConvertOptions {
+  InfoOptions in;
+  std::string out;
+};
+
+void convert(const ConvertOptions& o) {
+  std::vector<std::string> warnings;
+  traces::Trace t = load(o.in, warnings);
+  for (const auto& w : warnings) std::fprintf(stderr, "collemu: warning: %s\n", w.c_str());
+  if (!o.in.no_check) traces::check_consistency(t);
+  traces::share_identical_programs(t);
+  traces::write_hdf5_trace(t, o.out);
+  std::printf("wrote %s: %u ranks, %zu programs, %zu communicators\n", o.out.c_str(), t.world_size, t.programs.size(),
+              t.comms.size());
+}
+
 }  // namespace
 
 void add_trace_command(CLI::App& app) {
@@ -128,6 +151,15 @@ void add_trace_command(CLI::App& app) {
   cmd->add_flag("--no-check", o->no_check, "do not check that the ranks of each communicator agree");
   cmd->add_flag("--json", o->json, "one JSON object");
   cmd->callback([o] { info(*o); });
+
+  auto c = std::make_shared<ConvertOptions>();
+  CLI::App* conv = trace->add_subcommand(
+      "convert", "Read traces (any format `trace info` reads) and write collemu's HDF5 trace (docs/trace-format.md)");
+  conv->add_option("files", c->in.files, "input trace files")->required()->check(CLI::ExistingFile);
+  conv->add_option("-o,--output", c->out, "the .h5 file to write (atomically)")->required();
+  conv->add_option("--format", c->in.format, "input format: auto, collemu, kineto or nccl-log");
+  conv->add_flag("--no-check", c->in.no_check, "convert even when the ranks of a communicator disagree");
+  conv->callback([c] { convert(*c); });
 }
 
 }  // namespace collemu::cli

@@ -27,5 +27,27 @@ check "mismatched ranks: exit 2, both ranks named" bash -c '"$COLLEMU" trace inf
 check "--no-check reads it anyway" bash -c '"$COLLEMU" trace info --no-check "$1" | grep -q "2 ranks"' _ "$tmp/bad.log"
 echo "unknown format text" > "$tmp/x.txt"
 check "an unknown format is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "cannot tell the trace format"' _ "$tmp/x.txt"
+# The native format: convert, read back, and read with h5py as a notebook would (Debian's python3-h5py).
+PY=""
+for p in python3 /usr/bin/python3; do if "$p" -c "import h5py" 2>/dev/null; then PY=$p; break; fi; done
+check "h5py is installed (scripts/setup.sh installs python3-h5py)" test -n "$PY"
+check "convert writes a trace that info reads" bash -c '"$COLLEMU" trace convert "$1" -o "$2/t.h5" >/dev/null 2>&1 && "$COLLEMU" trace info "$2/t.h5" | grep -q "2 ranks, 2 distinct programs, 8 ops"' _ "$log" "$tmp"
+check "h5py reads the columns" "$PY" -c '
+import h5py, sys
+f = h5py.File(sys.argv[1], "r")
+assert f.attrs["format"] == "collemu-trace" and f.attrs["version"] == 1 and f.attrs["world_size"] == 2
+ops = f["ops"]
+begin = f["programs/op_begin"][:]
+prog = f["ranks/program"][0]
+counts = list(ops["count"][begin[prog]:begin[prog + 1]])
+assert counts == [2049000, 53120, 1024, 4096], counts
+assert list(f["comms/ranks"][:]) == [0, 1]
+' "$tmp/t.h5"
+cp "$tmp/t.h5" "$tmp/bad.h5"
+"$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); f["ops/kind"][0] = 9' "$tmp/bad.h5" 2>/dev/null
+check "a value out of range is named by dataset and index" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "/ops/kind\[0\] = 9: out of range"' _ "$tmp/bad.h5"
+cp "$tmp/t.h5" "$tmp/v2.h5"
+"$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); f.attrs["version"] = 2' "$tmp/v2.h5" 2>/dev/null
+check "another format version is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "trace format version 2; this collemu reads version 1"' _ "$tmp/v2.h5"
 echo "$((total - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]

@@ -1,0 +1,137 @@
+// The native HDF5 trace format: a round trip keeps every field; bad files get clear errors; writes are atomic.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "common/error.hpp"
+#include "traces/hdf5_trace.hpp"
+
+namespace collemu::traces {
+namespace {
+
+Trace sample() {
+  // 4 ranks, two TP pairs sharing programs (by slot), a world communicator, deps, every op kind.
+  Trace t;
+  t.source = "hand-made";
+  t.world_size = 4;
+  t.comms = {{"tp0", {0, 1}, 2}, {"tp1", {2, 3}, 2}, {"world", {0, 1, 2, 3}, 4}};
+  Program p;
+  Op comp;
+  comp.kind = OpKind::Compute;
+  comp.duration_s = 1.25e-3;
+  Op ar;
+  ar.kind = OpKind::Collective;
+  ar.coll = common::CollKind::AllReduce;
+  ar.dtype = common::DataType::Bfloat16;
+  ar.comm_slot = 0;
+  ar.count = 123456789012ULL;
+  ar.seq = 7;
+  ar.start_s = 0.5;
+  ar.deps = {0};
+  Op a2a = ar;
+  a2a.coll = common::CollKind::AllToAll;
+  a2a.comm_slot = 1;
+  a2a.deps = {0, 1};
+  Op send;
+  send.kind = OpKind::Send;
+  send.comm_slot = 1;
+  send.count = 64;
+  send.root = 3;
+  p.ops = {comp, ar, a2a};
+  Program sender = p, receiver = p;
+  sender.ops.push_back(send);  // rank 0 sends to world rank 3, which receives from 0
+  send.kind = OpKind::Recv;
+  send.root = 0;
+  receiver.ops.push_back(send);
+  t.programs = {p, sender, receiver};
+  t.program_of_rank = {1, 0, 0, 2};
+  t.comm_of_slot = {{0, 2}, {0, 2}, {1, 2}, {1, 2}};
+  t.rank_names = {"a", "b", "c", "d"};
+  return t;
+}
+
+void expect_equal(const Trace& a, const Trace& b) {
+  EXPECT_EQ(a.source, b.source);
+  EXPECT_EQ(a.world_size, b.world_size);
+  ASSERT_EQ(a.comms.size(), b.comms.size());
+  for (std::size_t c = 0; c < a.comms.size(); ++c) {
+    EXPECT_EQ(a.comms[c].name, b.comms[c].name);
+    EXPECT_EQ(a.comms[c].ranks, b.comms[c].ranks);
+    EXPECT_EQ(a.comms[c].declared_size, b.comms[c].declared_size);
+  }
+  ASSERT_EQ(a.programs.size(), b.programs.size());
+  for (std::size_t p = 0; p < a.programs.size(); ++p) {
+    ASSERT_EQ(a.programs[p].ops.size(), b.programs[p].ops.size());
+    for (std::size_t i = 0; i < a.programs[p].ops.size(); ++i) {
+      const Op &x = a.programs[p].ops[i], &y = b.programs[p].ops[i];
+      EXPECT_EQ(x.kind, y.kind);
+      EXPECT_EQ(x.coll, y.coll);
+      EXPECT_EQ(x.dtype, y.dtype);
+      EXPECT_EQ(x.comm_slot, y.comm_slot);
+      EXPECT_EQ(x.count, y.count);
+      EXPECT_EQ(x.root, y.root);
+      EXPECT_EQ(x.seq, y.seq);
+      EXPECT_EQ(x.duration_s, y.duration_s);
+      EXPECT_EQ(x.start_s, y.start_s);
+      EXPECT_EQ(x.deps, y.deps);
+    }
+  }
+  EXPECT_EQ(a.program_of_rank, b.program_of_rank);
+  EXPECT_EQ(a.comm_of_slot, b.comm_of_slot);
+  EXPECT_EQ(a.rank_names, b.rank_names);
+}
+
+TEST(Hdf5Trace, RoundTripKeepsEveryField) {
+  const std::string path = testing::TempDir() + "collemu_roundtrip.h5";
+  const Trace t = sample();
+  check_consistency(t);
+  write_hdf5_trace(t, path);
+  const Trace back = read_hdf5_trace(path);
+  expect_equal(t, back);
+  check_consistency(back);
+  std::remove(path.c_str());
+}
+
+TEST(Hdf5Trace, WritesAreAtomic) {
+  // Writing over an existing trace replaces it whole; a write that cannot happen leaves no file behind.
+  const std::string path = testing::TempDir() + "collemu_atomic.h5";
+  write_hdf5_trace(sample(), path);
+  Trace other = sample();
+  other.source = "second";
+  write_hdf5_trace(other, path);
+  EXPECT_EQ(read_hdf5_trace(path).source, "second");
+  std::remove(path.c_str());
+  EXPECT_THROW(write_hdf5_trace(sample(), "/nonexistent-dir/x.h5"), common::InputError);
+  EXPECT_FALSE(std::ifstream("/nonexistent-dir/x.h5"));
+}
+
+TEST(Hdf5Trace, BadFilesAreNamed) {
+  const std::string path = testing::TempDir() + "collemu_bad.h5";
+  write_hdf5_trace(sample(), path);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  auto error_of = [](const std::string& p) {
+    try {
+      read_hdf5_trace(p);
+    } catch (const common::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  {
+    std::ofstream(path, std::ios::binary) << bytes.substr(0, bytes.size() / 2);  // truncated
+    const std::string e = error_of(path);
+    EXPECT_NE(e.find(path), std::string::npos) << e;
+    EXPECT_FALSE(e.empty());
+  }
+  {
+    std::ofstream(path, std::ios::binary) << "plain text, not HDF5";
+    EXPECT_NE(error_of(path).find("not an HDF5 file"), std::string::npos);
+  }
+  std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace collemu::traces

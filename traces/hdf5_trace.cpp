@@ -1,0 +1,385 @@
+#include "traces/hdf5_trace.hpp"
+
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <type_traits>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace collemu::traces {
+
+using common::InputError;
+
+namespace {
+
+// RAII for HDF5 ids.
+struct Id {
+  hid_t id = -1;
+  herr_t (*close)(hid_t) = nullptr;
+  Id(hid_t i, herr_t (*c)(hid_t)) : id(i), close(c) {}
+  Id(const Id&) = delete;
+  Id& operator=(const Id&) = delete;
+  ~Id() {
+    if (id >= 0 && close) close(id);
+  }
+  operator hid_t() const { return id; }
+};
+
+// Silence HDF5's own error stack printing; we report errors ourselves.
+struct Quiet {
+  H5E_auto2_t fn = nullptr;
+  void* data = nullptr;
+  Quiet() {
+    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~Quiet() { H5Eset_auto2(H5E_DEFAULT, fn, data); }
+};
+
+template <class T>
+hid_t native() {
+  if constexpr (std::is_same_v<T, std::uint8_t>) return H5T_NATIVE_UINT8;
+  else if constexpr (std::is_same_v<T, std::uint32_t>) return H5T_NATIVE_UINT32;
+  else if constexpr (std::is_same_v<T, std::int32_t>) return H5T_NATIVE_INT32;
+  else if constexpr (std::is_same_v<T, std::uint64_t>) return H5T_NATIVE_UINT64;
+  else return H5T_NATIVE_DOUBLE;
+}
+
+class Writer {
+ public:
+  Writer(hid_t file, std::string path) : file_(file), path_(std::move(path)) {}
+
+  template <class T>
+  void column(const char* name, const std::vector<T>& v) {
+    const hsize_t n = v.size();
+    Id space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+    Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    if (n >= 4096) {  // chunked, shuffled and deflated: the columns are repetitive
+      const hsize_t chunk = std::min<hsize_t>(n, 65536);
+      H5Pset_chunk(dcpl, 1, &chunk);
+      H5Pset_shuffle(dcpl);
+      H5Pset_deflate(dcpl, 4);
+    }
+    Id ds(H5Dcreate2(file_, name, native<T>(), space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose);
+    check(ds, name);
+    if (n && H5Dwrite(ds, native<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0) fail(name);
+  }
+
+  void strings(const char* name, const std::vector<std::string>& v) {
+    std::vector<const char*> p;
+    for (const auto& s : v) p.push_back(s.c_str());
+    const hsize_t n = v.size();
+    Id space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+    Id type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    Id ds(H5Dcreate2(file_, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    check(ds, name);
+    if (n && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) < 0) fail(name);
+  }
+
+  void group(const char* name) {
+    Id g(H5Gcreate2(file_, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    check(g, name);
+  }
+
+  void attr_u64(const char* name, std::uint64_t v) {
+    Id space(H5Screate(H5S_SCALAR), H5Sclose);
+    Id a(H5Acreate2(file_, name, H5T_NATIVE_UINT64, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    check(a, name);
+    if (H5Awrite(a, H5T_NATIVE_UINT64, &v) < 0) fail(name);
+  }
+
+  void attr_str(const char* name, const std::string& v) {
+    Id space(H5Screate(H5S_SCALAR), H5Sclose);
+    Id type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    Id a(H5Acreate2(file_, name, type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    check(a, name);
+    const char* p = v.c_str();
+    if (H5Awrite(a, type, &p) < 0) fail(name);
+  }
+
+ private:
+  void check(hid_t id, const char* name) {
+    if (id < 0) fail(name);
+  }
+  [[noreturn]] void fail(const char* name) { throw InputError(path_, std::string("cannot write ") + name); }
+  hid_t file_;
+  std::string path_;
+};
+
+class Reader {
+ public:
+  Reader(hid_t file, std::string path) : file_(file), path_(std::move(path)) {}
+
+  template <class T>
+  std::vector<T> column(const char* name) {
+    Id ds(H5Dopen2(file_, name, H5P_DEFAULT), H5Dclose);
+    if (ds < 0) throw InputError(path_, std::string("missing dataset ") + name + " (not a collemu trace, or damaged)");
+    Id space(H5Dget_space(ds), H5Sclose);
+    if (H5Sget_simple_extent_ndims(space) != 1) throw InputError(path_, std::string(name) + ": expected a 1-D dataset");
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(space, &n, nullptr);
+    std::vector<T> v(n);
+    if (n && H5Dread(ds, native<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+      throw InputError(path_, std::string(name) + ": cannot read (corrupt data, or a type that does not convert)");
+    return v;
+  }
+
+  std::vector<std::string> strings(const char* name, bool optional = false) {
+    if (optional && H5Lexists(file_, name, H5P_DEFAULT) <= 0) return {};
+    Id ds(H5Dopen2(file_, name, H5P_DEFAULT), H5Dclose);
+    if (ds < 0) throw InputError(path_, std::string("missing dataset ") + name);
+    Id space(H5Dget_space(ds), H5Sclose);
+    hsize_t n = 0;
+    H5Sget_simple_extent_dims(space, &n, nullptr);
+    Id type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    std::vector<char*> p(n, nullptr);
+    if (n && H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) < 0)
+      throw InputError(path_, std::string(name) + ": cannot read strings");
+    std::vector<std::string> out;
+    for (char* s : p) out.emplace_back(s ? s : "");
+    if (n) H5Dvlen_reclaim(type, space, H5P_DEFAULT, p.data());
+    return out;
+  }
+
+  std::uint64_t attr_u64(const char* name) {
+    Id a(H5Aopen(file_, name, H5P_DEFAULT), H5Aclose);
+    if (a < 0) throw InputError(path_, std::string("missing attribute ") + name + " (not a collemu trace?)");
+    std::uint64_t v = 0;
+    if (H5Aread(a, H5T_NATIVE_UINT64, &v) < 0) throw InputError(path_, std::string("attribute ") + name + ": not a number");
+    return v;
+  }
+
+  std::string attr_str(const char* name) {
+    Id a(H5Aopen(file_, name, H5P_DEFAULT), H5Aclose);
+    if (a < 0) throw InputError(path_, std::string("missing attribute ") + name + " (not a collemu trace?)");
+    Id type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    char* p = nullptr;
+    if (H5Aread(a, type, &p) < 0) throw InputError(path_, std::string("attribute ") + name + ": not a string");
+    std::string s = p ? p : "";
+    H5free_memory(p);
+    return s;
+  }
+
+ private:
+  hid_t file_;
+  std::string path_;
+};
+
+// A CSR offsets column: size n + 1, starts at 0, never decreases, ends at `total`.
+void check_offsets(const std::string& path, const char* name, const std::vector<std::uint64_t>& b, std::size_t n,
+                   std::size_t total) {
+  if (b.size() != n + 1) throw InputError(path, std::string(name) + ": " + std::to_string(b.size()) + " entries; expected " + std::to_string(n + 1));
+  if (b.front() != 0) throw InputError(path, std::string(name) + "[0]: expected 0");
+  for (std::size_t i = 0; i < n; ++i)
+    if (b[i + 1] < b[i]) throw InputError(path, std::string(name) + "[" + std::to_string(i + 1) + "]: decreases");
+  if (b.back() != total)
+    throw InputError(path, std::string(name) + ": ends at " + std::to_string(b.back()) + "; expected " + std::to_string(total));
+}
+
+}  // namespace
+
+bool looks_like_hdf5(const std::string& head) { return head.rfind("\x89HDF\r\n\x1a\n", 0) == 0; }
+
+void write_hdf5_trace(const Trace& t, const std::string& path) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    Quiet quiet;
+    Id file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    if (file < 0) throw InputError(path, "cannot create the file (" + tmp + ")");
+    Writer w(file, path);
+    w.attr_str("format", "collemu-trace");
+    w.attr_u64("version", kTraceFormatVersion);
+    w.attr_u64("world_size", t.world_size);
+    w.attr_str("source", t.source);
+
+    w.group("/comms");
+    std::vector<std::string> names;
+    std::vector<std::uint32_t> declared, members;
+    std::vector<std::uint64_t> begin{0};
+    for (const auto& c : t.comms) {
+      names.push_back(c.name);
+      declared.push_back(c.declared_size);
+      members.insert(members.end(), c.ranks.begin(), c.ranks.end());
+      begin.push_back(members.size());
+    }
+    w.strings("/comms/name", names);
+    w.column("/comms/declared_size", declared);
+    w.column("/comms/rank_begin", begin);
+    w.column("/comms/ranks", members);
+
+    w.group("/programs");
+    w.group("/ops");
+    std::vector<std::uint64_t> op_begin{0}, dep_begin{0}, count, seq;
+    std::vector<std::uint8_t> kind, coll, dtype;
+    std::vector<std::uint32_t> slot, deps;
+    std::vector<std::int32_t> root;
+    std::vector<double> duration, start;
+    for (const auto& p : t.programs) {
+      for (const Op& o : p.ops) {
+        kind.push_back(static_cast<std::uint8_t>(o.kind));
+        coll.push_back(static_cast<std::uint8_t>(o.coll));
+        dtype.push_back(static_cast<std::uint8_t>(o.dtype));
+        slot.push_back(o.comm_slot);
+        count.push_back(o.count);
+        root.push_back(o.root);
+        seq.push_back(o.seq);
+        duration.push_back(o.duration_s);
+        start.push_back(o.start_s);
+        deps.insert(deps.end(), o.deps.begin(), o.deps.end());
+        dep_begin.push_back(deps.size());
+      }
+      op_begin.push_back(kind.size());
+    }
+    w.column("/programs/op_begin", op_begin);
+    w.column("/ops/kind", kind);
+    w.column("/ops/coll", coll);
+    w.column("/ops/dtype", dtype);
+    w.column("/ops/comm_slot", slot);
+    w.column("/ops/count", count);
+    w.column("/ops/root", root);
+    w.column("/ops/seq", seq);
+    w.column("/ops/duration_s", duration);
+    w.column("/ops/start_s", start);
+    w.column("/ops/dep_begin", dep_begin);
+    w.column("/ops/deps", deps);
+
+    w.group("/ranks");
+    std::vector<std::uint64_t> slot_begin{0};
+    std::vector<std::uint32_t> slot_comm;
+    for (std::uint32_t r = 0; r < t.world_size; ++r) {
+      slot_comm.insert(slot_comm.end(), t.comm_of_slot[r].begin(), t.comm_of_slot[r].end());
+      slot_begin.push_back(slot_comm.size());
+    }
+    w.column("/ranks/program", t.program_of_rank);
+    w.column("/ranks/slot_begin", slot_begin);
+    w.column("/ranks/slot_comm", slot_comm);
+    if (!t.rank_names.empty()) w.strings("/ranks/name", t.rank_names);
+    if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw InputError(path, "cannot flush the file");
+  } catch (...) {
+    std::remove(tmp.c_str());  // no partial file left behind
+    throw;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw InputError(path, "cannot rename " + tmp + " over it");
+  }
+}
+
+Trace read_hdf5_trace(const std::string& path) {
+  Quiet quiet;
+  if (H5Fis_hdf5(path.c_str()) <= 0) throw InputError(path, "not an HDF5 file");
+  Id file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  if (file < 0) throw InputError(path, "cannot open the HDF5 file (truncated or corrupt?)");
+  Reader r(file, path);
+  if (r.attr_str("format") != "collemu-trace") throw InputError(path, "attribute format: expected 'collemu-trace'");
+  const std::uint64_t version = r.attr_u64("version");
+  if (version != kTraceFormatVersion)
+    throw InputError(path, "trace format version " + std::to_string(version) + "; this collemu reads version " +
+                               std::to_string(kTraceFormatVersion));
+  Trace t;
+  t.world_size = static_cast<std::uint32_t>(r.attr_u64("world_size"));
+  t.source = r.attr_str("source");
+
+  const auto names = r.strings("/comms/name");
+  const auto declared = r.column<std::uint32_t>("/comms/declared_size");
+  const auto cbegin = r.column<std::uint64_t>("/comms/rank_begin");
+  const auto members = r.column<std::uint32_t>("/comms/ranks");
+  if (declared.size() != names.size()) throw InputError(path, "/comms/declared_size: one per communicator expected");
+  check_offsets(path, "/comms/rank_begin", cbegin, names.size(), members.size());
+  for (std::size_t i = 0; i < members.size(); ++i)
+    if (members[i] >= t.world_size)
+      throw InputError(path, "/comms/ranks[" + std::to_string(i) + "] = " + std::to_string(members[i]) +
+                                 ": not below world_size " + std::to_string(t.world_size));
+  for (std::size_t c = 0; c < names.size(); ++c)
+    t.comms.push_back({names[c], std::vector<std::uint32_t>(members.begin() + static_cast<std::ptrdiff_t>(cbegin[c]),
+                                                            members.begin() + static_cast<std::ptrdiff_t>(cbegin[c + 1])),
+                       declared[c]});
+
+  const auto op_begin = r.column<std::uint64_t>("/programs/op_begin");
+  const auto kind = r.column<std::uint8_t>("/ops/kind");
+  const auto coll = r.column<std::uint8_t>("/ops/coll");
+  const auto dtype = r.column<std::uint8_t>("/ops/dtype");
+  const auto slot = r.column<std::uint32_t>("/ops/comm_slot");
+  const auto count = r.column<std::uint64_t>("/ops/count");
+  const auto root = r.column<std::int32_t>("/ops/root");
+  const auto seq = r.column<std::uint64_t>("/ops/seq");
+  const auto duration = r.column<double>("/ops/duration_s");
+  const auto start = r.column<double>("/ops/start_s");
+  const auto dep_begin = r.column<std::uint64_t>("/ops/dep_begin");
+  const auto deps = r.column<std::uint32_t>("/ops/deps");
+  const std::size_t n_ops = kind.size();
+  for (const auto* col : {&coll, &dtype})
+    if (col->size() != n_ops) throw InputError(path, "/ops: columns of different lengths");
+  if (slot.size() != n_ops || count.size() != n_ops || root.size() != n_ops || seq.size() != n_ops ||
+      duration.size() != n_ops || start.size() != n_ops)
+    throw InputError(path, "/ops: columns of different lengths");
+  if (op_begin.empty()) throw InputError(path, "/programs/op_begin: empty; expected programs + 1 entries");
+  check_offsets(path, "/programs/op_begin", op_begin, op_begin.size() - 1, n_ops);
+  check_offsets(path, "/ops/dep_begin", dep_begin, n_ops, deps.size());
+  for (std::size_t i = 0; i < n_ops; ++i) {
+    auto bad = [&](const char* col, long long v) {
+      return InputError(path, std::string("/ops/") + col + "[" + std::to_string(i) + "] = " + std::to_string(v) +
+                                  ": out of range");
+    };
+    if (kind[i] > static_cast<int>(OpKind::Recv)) throw bad("kind", kind[i]);
+    if (coll[i] >= common::kNumCollKinds) throw bad("coll", coll[i]);
+    if (dtype[i] >= common::kNumDataTypes) throw bad("dtype", dtype[i]);
+  }
+  const std::size_t n_programs = op_begin.size() - 1;
+  t.programs.resize(n_programs);
+  for (std::size_t p = 0; p < n_programs; ++p) {
+    auto& ops = t.programs[p].ops;
+    ops.reserve(op_begin[p + 1] - op_begin[p]);
+    for (std::uint64_t i = op_begin[p]; i < op_begin[p + 1]; ++i) {
+      Op o;
+      o.kind = static_cast<OpKind>(kind[i]);
+      o.coll = static_cast<common::CollKind>(coll[i]);
+      o.dtype = static_cast<common::DataType>(dtype[i]);
+      o.comm_slot = slot[i];
+      o.count = count[i];
+      o.root = root[i];
+      o.seq = seq[i];
+      o.duration_s = duration[i];
+      o.start_s = start[i];
+      o.deps.assign(deps.begin() + static_cast<std::ptrdiff_t>(dep_begin[i]),
+                    deps.begin() + static_cast<std::ptrdiff_t>(dep_begin[i + 1]));
+      ops.push_back(std::move(o));
+    }
+  }
+
+  t.program_of_rank = r.column<std::uint32_t>("/ranks/program");
+  const auto sbegin = r.column<std::uint64_t>("/ranks/slot_begin");
+  const auto scomm = r.column<std::uint32_t>("/ranks/slot_comm");
+  if (t.program_of_rank.size() != t.world_size)
+    throw InputError(path, "/ranks/program: " + std::to_string(t.program_of_rank.size()) + " entries; expected world_size " +
+                               std::to_string(t.world_size));
+  for (std::size_t i = 0; i < t.program_of_rank.size(); ++i)
+    if (t.program_of_rank[i] >= n_programs)
+      throw InputError(path, "/ranks/program[" + std::to_string(i) + "] = " + std::to_string(t.program_of_rank[i]) +
+                                 ": no such program");
+  check_offsets(path, "/ranks/slot_begin", sbegin, t.world_size, scomm.size());
+  for (std::size_t i = 0; i < scomm.size(); ++i)
+    if (scomm[i] >= t.comms.size())
+      throw InputError(path, "/ranks/slot_comm[" + std::to_string(i) + "] = " + std::to_string(scomm[i]) + ": no such communicator");
+  t.comm_of_slot.resize(t.world_size);
+  for (std::uint32_t rk = 0; rk < t.world_size; ++rk)
+    t.comm_of_slot[rk].assign(scomm.begin() + static_cast<std::ptrdiff_t>(sbegin[rk]),
+                              scomm.begin() + static_cast<std::ptrdiff_t>(sbegin[rk + 1]));
+  t.rank_names = r.strings("/ranks/name", /*optional=*/true);
+  if (!t.rank_names.empty() && t.rank_names.size() != t.world_size)
+    throw InputError(path, "/ranks/name: one per rank expected");
+  return t;
+}
+
+}  // namespace collemu::traces
