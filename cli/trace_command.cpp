@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "traces/generate.hpp"
 #include "traces/hdf5_trace.hpp"
 #include "traces/info.hpp"
 #include "traces/kineto.hpp"
@@ -97,7 +98,12 @@ void info(const InfoOptions& o) {
   }
   std::printf("trace %s: %u ranks, %zu distinct programs, %zu ops\n", t.source.c_str(), s.ranks, s.programs, s.ops);
   std::printf("\ncommunicators %zu:\n", t.comms.size());
-  for (const auto& c : t.comms) {
+  for (std::size_t ci = 0; ci < t.comms.size(); ++ci) {
+    if (ci == 16) {
+      std::printf("  ... (%zu more; --json lists them all)\n", t.comms.size() - 16);
+      break;
+    }
+    const auto& c = t.comms[ci];
     std::string members;
     for (std::size_t i = 0; i < c.ranks.size() && i < 16; ++i) members += (i ? "," : "") + std::to_string(c.ranks[i]);
     if (c.ranks.size() > 16) members += ",...";
@@ -135,6 +141,63 @@ void convert(const ConvertOptions& o) {
               t.comms.size());
 }
 
+struct GenOptions {
+  traces::LlmSpec spec;
+  std::string dp_mode = "zero";
+  std::string out;
+  bool no_sequence_parallel = false;
+};
+
+void gen(GenOptions o, bool moe) {
+  if (o.dp_mode == "allreduce") o.spec.dp_mode = traces::LlmSpec::DpMode::AllReduce;
+  else if (o.dp_mode == "zero") o.spec.dp_mode = traces::LlmSpec::DpMode::Zero;
+  else throw common::InputError("--dp-mode " + o.dp_mode, "expected allreduce or zero");
+  o.spec.sequence_parallel = !o.no_sequence_parallel;
+  if (!moe) o.spec.experts = 0;
+  const auto fig = traces::llm_figures(o.spec);
+  const traces::Trace t = traces::generate_llm(o.spec);
+  traces::check_consistency(t);
+  traces::write_hdf5_trace(t, o.out);
+  std::size_t ops = 0;
+  for (const auto& p : t.programs) ops += p.ops.size();
+  std::printf("wrote %s: %u ranks (tp %u x pp %u x dp %u), %zu programs, %zu ops in them, %zu communicators\n",
+              o.out.c_str(), t.world_size, o.spec.tp, o.spec.pp, o.spec.dp, t.programs.size(), ops, t.comms.size());
+  std::printf("model: %.1fB parameters, %.3g training FLOPs per token; per rank: %.3gB parameters, %.3f s of compute "
+              "per step at %.0f TFLOPS x %.0f%% MFU\n",
+              fig.params / 1e9, fig.flops_per_token, fig.params_per_rank / 1e9, fig.step_compute_s,
+              o.spec.gpu_tflops, o.spec.mfu * 100);
+}
+
+void add_gen_options(CLI::App* cmd, GenOptions& o, bool moe) {
+  auto& s = o.spec;
+  cmd->add_option("-o,--output", o.out, "the .h5 trace to write (atomically)")->required();
+  cmd->add_option("--gpus", s.gpus, "ranks: tp x pp x dp")->capture_default_str();
+  cmd->add_option("--tp", s.tp, "tensor parallel size (inside an NVLink domain)")->capture_default_str();
+  cmd->add_option("--pp", s.pp, "pipeline stages")->capture_default_str();
+  cmd->add_option("--dp", s.dp, "data parallel size")->capture_default_str();
+  cmd->add_option("--layers", s.layers, "transformer layers (Llama 3 405B: 126)")->capture_default_str();
+  cmd->add_option("--hidden", s.hidden, "model width")->capture_default_str();
+  cmd->add_option("--ffn", s.ffn, "MLP width (SwiGLU)")->capture_default_str();
+  cmd->add_option("--heads", s.heads, "attention heads")->capture_default_str();
+  cmd->add_option("--kv-heads", s.kv_heads, "key/value heads (GQA)")->capture_default_str();
+  cmd->add_option("--vocab", s.vocab, "vocabulary")->capture_default_str();
+  cmd->add_option("--seq", s.seq, "sequence length, tokens")->capture_default_str();
+  cmd->add_option("--microbatches", s.microbatches, "microbatches per pipeline per step")->capture_default_str();
+  cmd->add_option("--microbatch-size", s.microbatch_size, "sequences per microbatch")->capture_default_str();
+  cmd->add_option("--gpu-tflops", s.gpu_tflops, "dense BF16 peak per GPU (H100 SXM: 989)")->capture_default_str();
+  cmd->add_option("--mfu", s.mfu, "model FLOPs utilisation in (0, 1] (Llama 3 405B: 0.38-0.43)")->capture_default_str();
+  cmd->add_option("--dp-mode", o.dp_mode, "gradients: allreduce, or zero (reduce-scatter + all-gather)")
+      ->capture_default_str();
+  cmd->add_flag("--no-sequence-parallel", o.no_sequence_parallel, "TP with all-reduces instead of all-gather + reduce-scatter");
+  if (moe) {
+    cmd->add_option("--experts", s.experts, "experts per MoE layer")->capture_default_str();
+    cmd->add_option("--topk", s.topk, "experts per token")->capture_default_str();
+    cmd->add_option("--ep", s.ep, "expert parallel size (consecutive DP ranks)")->capture_default_str();
+    cmd->add_option("--moe-every", s.moe_every, "every n-th layer is MoE")->capture_default_str();
+    cmd->add_option("--expert-ffn", s.expert_ffn, "an expert's MLP width (0: --ffn)")->capture_default_str();
+  }
+}
+
 }  // namespace
 
 void add_trace_command(CLI::App& app) {
@@ -160,6 +223,22 @@ void add_trace_command(CLI::App& app) {
   conv->add_option("--format", c->in.format, "input format: auto, collemu, kineto or nccl-log");
   conv->add_flag("--no-check", c->in.no_check, "convert even when the ranks of a communicator disagree");
   conv->callback([c] { convert(*c); });
+
+  CLI::App* g = trace->add_subcommand("gen", "Generate a trace of one training step from a model's shapes "
+                                             "(formulas and sources: docs/trace-generators.md)");
+  g->require_subcommand(1);
+  auto llm = std::make_shared<GenOptions>();
+  CLI::App* l = g->add_subcommand("llm", "a 3D-parallel (TP, PP, DP) dense LLM step; defaults: Llama 3 405B on "
+                                         "32,768 GPUs");
+  add_gen_options(l, *llm, false);
+  l->callback([llm] { gen(*llm, false); });
+  auto moe = std::make_shared<GenOptions>();
+  moe->spec.experts = 16;
+  moe->spec.topk = 2;
+  moe->spec.ep = 8;
+  CLI::App* m = g->add_subcommand("moe", "the same with mixture-of-experts layers and expert-parallel all-to-all");
+  add_gen_options(m, *moe, true);
+  m->callback([moe] { gen(*moe, true); });
 }
 
 }  // namespace collemu::cli

@@ -1,0 +1,248 @@
+#include "traces/generate.hpp"
+
+#include <cmath>
+
+#include "common/error.hpp"
+
+namespace collemu::traces {
+
+using common::CollKind;
+using common::DataType;
+using common::InputError;
+
+namespace {
+
+struct Shape {
+  double attn_params = 0;      // per layer
+  double dense_mlp_params = 0; // per dense layer
+  double expert_params = 0;    // per expert (per MoE layer)
+  std::uint32_t moe_layers = 0, dense_layers = 0;
+};
+
+Shape shape_of(const LlmSpec& s) {
+  Shape sh;
+  const double h = s.hidden, kv_dim = static_cast<double>(s.hidden) / s.heads * s.kv_heads;
+  sh.attn_params = 2 * h * h + 2 * h * kv_dim;  // Q and O: h x h; K and V: h x (kv_heads x head_dim)
+  sh.dense_mlp_params = 3 * h * s.ffn;          // SwiGLU: gate, up, down
+  sh.expert_params = 3 * h * (s.expert_ffn ? s.expert_ffn : s.ffn);
+  sh.moe_layers = s.experts ? s.layers / s.moe_every : 0;
+  sh.dense_layers = s.layers - sh.moe_layers;
+  return sh;
+}
+
+void require(bool ok, const std::string& option, const std::string& what) {
+  if (!ok) throw InputError(option, what);
+}
+
+}  // namespace
+
+LlmFigures llm_figures(const LlmSpec& s) {
+  for (auto [v, name] : {std::pair{s.gpus, "--gpus"}, {s.tp, "--tp"}, {s.pp, "--pp"}, {s.dp, "--dp"},
+                         {s.layers, "--layers"}, {s.hidden, "--hidden"}, {s.ffn, "--ffn"}, {s.heads, "--heads"},
+                         {s.kv_heads, "--kv-heads"}, {s.vocab, "--vocab"}, {s.seq, "--seq"},
+                         {s.microbatches, "--microbatches"}, {s.microbatch_size, "--microbatch-size"},
+                         {s.ep, "--ep"}, {s.moe_every, "--moe-every"}})
+    require(v > 0, name, "must be at least 1");
+  require(std::uint64_t{s.tp} * s.pp * s.dp == s.gpus, "--gpus " + std::to_string(s.gpus),
+          "expected tp x pp x dp = " + std::to_string(std::uint64_t{s.tp} * s.pp * s.dp));
+  require(s.layers >= s.pp, "--layers " + std::to_string(s.layers),
+          "expected at least one layer per pipeline stage (--pp " + std::to_string(s.pp) + ")");
+  require(s.heads % s.tp == 0, "--heads " + std::to_string(s.heads), "expected a multiple of --tp (heads per TP rank)");
+  require(s.hidden % s.heads == 0, "--hidden " + std::to_string(s.hidden), "expected a multiple of --heads");
+  require(s.kv_heads <= s.heads && s.heads % s.kv_heads == 0, "--kv-heads " + std::to_string(s.kv_heads),
+          "expected a divisor of --heads");
+  require(s.seq % s.tp == 0, "--seq " + std::to_string(s.seq),
+          "expected a multiple of --tp (sequence parallelism shards the sequence)");
+  require(s.mfu > 0 && s.mfu <= 1, "--mfu " + std::to_string(s.mfu), "expected a utilisation in (0, 1]");
+  require(s.gpu_tflops > 0 && std::isfinite(s.gpu_tflops), "--gpu-tflops", "expected a positive number");
+  if (s.experts) {
+    require(s.dp % s.ep == 0, "--ep " + std::to_string(s.ep), "expected a divisor of --dp " + std::to_string(s.dp));
+    require(s.experts % s.ep == 0, "--experts " + std::to_string(s.experts), "expected a multiple of --ep");
+    require(s.topk >= 1 && s.topk <= s.experts, "--topk " + std::to_string(s.topk), "expected 1..experts");
+  }
+  const Shape sh = shape_of(s);
+  const double h = s.hidden, V = s.vocab;
+  LlmFigures f;
+  const double dense_part = s.layers * sh.attn_params + sh.dense_layers * sh.dense_mlp_params + 2 * V * h;
+  const double expert_part = sh.moe_layers * (s.experts * sh.expert_params + h * s.experts);
+  f.params = dense_part + expert_part;
+  f.params_per_rank = dense_part / (static_cast<double>(s.tp) * s.pp) + expert_part / (static_cast<double>(s.tp) * s.pp * s.ep);
+  // PaLM (Chowdhery et al. 2022, App. B): 6N + 12 l h s per token, N the parameters a token's matmuls use: every
+  // layer's attention, the dense MLPs, top-k experts of the MoE layers, and the output head (V x h; the input
+  // embedding is a lookup).
+  const double active = s.layers * sh.attn_params + sh.dense_layers * sh.dense_mlp_params +
+                        sh.moe_layers * s.topk * sh.expert_params + V * h;
+  f.flops_per_token = 6 * active + 12.0 * s.layers * h * s.seq;
+  const double tokens_per_rank = static_cast<double>(s.microbatches) * s.microbatch_size * s.seq / (static_cast<double>(s.tp) * s.pp);
+  f.step_compute_s = f.flops_per_token * tokens_per_rank / (s.gpu_tflops * 1e12 * s.mfu);
+  const double act_bytes = static_cast<double>(s.microbatch_size) * s.seq * h * 2;  // bf16
+  f.tp_bytes_per_layer_pass = s.tp == 1 ? 0 : (s.sequence_parallel ? 4 : 2) * act_bytes;
+  return f;
+}
+
+Trace generate_llm(const LlmSpec& s) {
+  const LlmFigures fig = llm_figures(s);
+  const Shape sh = shape_of(s);
+  const double h = s.hidden;
+  const double flops_rate = s.gpu_tflops * 1e12 * s.mfu;
+  const double tokens_mb = static_cast<double>(s.microbatch_size) * s.seq;  // tokens of one microbatch
+  const std::uint64_t act = std::uint64_t{s.microbatch_size} * s.seq * s.hidden;  // activation elements
+  const std::uint64_t act_shard = act / s.tp;
+  // Layers per stage: floor(layers / pp), the remainder to the middle stages first (Llama 3 405B: 126 layers on 16
+  // stages, "one Transformer layer less in the first and the last stages": 7, 8 x 14, 7).
+  std::vector<std::uint32_t> stage_layers(s.pp, s.layers / s.pp), stage_first(s.pp, 0);
+  {
+    std::uint32_t extra = s.layers % s.pp;
+    for (std::uint32_t i = 1; i + 1 < s.pp && extra; ++i, --extra) ++stage_layers[i];
+    if (extra) ++stage_layers[0], --extra;
+    if (extra) ++stage_layers[s.pp - 1], --extra;
+    for (std::uint32_t i = 1; i < s.pp; ++i) stage_first[i] = stage_first[i - 1] + stage_layers[i - 1];
+  }
+  const bool moe = s.experts > 0;
+  enum Slot : std::uint32_t { kTp = 0, kDp = 1, kPp = 2, kEp = 3 };
+
+  Trace t;
+  t.source = "collemu trace gen llm";
+  t.world_size = s.gpus;
+  auto rank_of = [&](std::uint32_t tp_i, std::uint32_t dp_i, std::uint32_t pp_i) {
+    return tp_i + s.tp * (dp_i + s.dp * pp_i);
+  };
+  // Communicators and each rank's slots.
+  t.comm_of_slot.assign(s.gpus, std::vector<std::uint32_t>(moe ? 4 : 3, 0));
+  auto add_comm = [&](std::string name, std::vector<std::uint32_t> ranks, Slot slot) {
+    const auto c = static_cast<std::uint32_t>(t.comms.size());
+    for (std::uint32_t r : ranks) t.comm_of_slot[r][slot] = c;
+    const auto n = static_cast<std::uint32_t>(ranks.size());
+    t.comms.push_back({std::move(name), std::move(ranks), n});
+  };
+  for (std::uint32_t pp_i = 0; pp_i < s.pp; ++pp_i)
+    for (std::uint32_t dp_i = 0; dp_i < s.dp; ++dp_i) {
+      std::vector<std::uint32_t> r;
+      for (std::uint32_t tp_i = 0; tp_i < s.tp; ++tp_i) r.push_back(rank_of(tp_i, dp_i, pp_i));
+      add_comm("tp pp" + std::to_string(pp_i) + " dp" + std::to_string(dp_i), std::move(r), kTp);
+    }
+  for (std::uint32_t pp_i = 0; pp_i < s.pp; ++pp_i)
+    for (std::uint32_t tp_i = 0; tp_i < s.tp; ++tp_i) {
+      std::vector<std::uint32_t> r;
+      for (std::uint32_t dp_i = 0; dp_i < s.dp; ++dp_i) r.push_back(rank_of(tp_i, dp_i, pp_i));
+      add_comm("dp pp" + std::to_string(pp_i) + " tp" + std::to_string(tp_i), std::move(r), kDp);
+      if (moe)
+        for (std::uint32_t g = 0; g < s.dp / s.ep; ++g) {
+          std::vector<std::uint32_t> e;
+          for (std::uint32_t k = 0; k < s.ep; ++k) e.push_back(rank_of(tp_i, g * s.ep + k, pp_i));
+          add_comm("ep pp" + std::to_string(pp_i) + " tp" + std::to_string(tp_i) + " g" + std::to_string(g),
+                   std::move(e), kEp);
+        }
+    }
+  for (std::uint32_t tp_i = 0; tp_i < s.tp; ++tp_i)
+    for (std::uint32_t dp_i = 0; dp_i < s.dp; ++dp_i) {
+      std::vector<std::uint32_t> r;
+      for (std::uint32_t pp_i = 0; pp_i < s.pp; ++pp_i) r.push_back(rank_of(tp_i, dp_i, pp_i));
+      add_comm("pp tp" + std::to_string(tp_i) + " dp" + std::to_string(dp_i), std::move(r), kPp);
+    }
+
+  // One program per pipeline stage (every rank of a stage runs the same ops on its own groups).
+  auto compute = [&](Program& p, double flops) {
+    Op o;
+    o.kind = OpKind::Compute;
+    o.duration_s = flops / flops_rate;
+    p.ops.push_back(o);
+  };
+  auto coll = [&](Program& p, CollKind k, std::uint64_t count, Slot slot) {
+    Op o;
+    o.kind = OpKind::Collective;
+    o.coll = k;
+    o.dtype = DataType::Bfloat16;
+    o.count = count;
+    o.comm_slot = slot;
+    p.ops.push_back(o);
+  };
+  auto p2p = [&](Program& p, OpKind k, std::int32_t peer) {
+    Op o;
+    o.kind = k;
+    o.dtype = DataType::Bfloat16;
+    o.count = s.sequence_parallel ? act_shard : act;
+    o.comm_slot = kPp;
+    o.root = peer;
+    p.ops.push_back(o);
+  };
+  // TP around a block: SP gathers the sequence shards before it and reduce-scatters after; otherwise one all-reduce.
+  auto tp_block = [&](Program& p, double flops) {
+    if (s.tp > 1 && s.sequence_parallel) coll(p, CollKind::AllGather, act_shard, kTp);
+    compute(p, flops);
+    if (s.tp > 1) {
+      if (s.sequence_parallel) coll(p, CollKind::ReduceScatter, act_shard, kTp);
+      else coll(p, CollKind::AllReduce, act, kTp);
+    }
+  };
+  // Per layer and microbatch, forward FLOPs per rank (backward: twice): attention 2 x params + 4 h s per token,
+  // MLP 2 x params (top-k experts for MoE), over the TP ranks.
+  const double attn_fwd = (2 * sh.attn_params + 4 * h * s.seq) * tokens_mb / s.tp;
+  const double dense_fwd = 2 * sh.dense_mlp_params * tokens_mb / s.tp;
+  const double moe_fwd = 2 * s.topk * sh.expert_params * tokens_mb / s.tp;
+  const double head_fwd = 2.0 * s.vocab * h * tokens_mb / s.tp;
+  // MoE dispatch/combine: each rank's tokens (its sequence shard) x top-k, hidden-wide, over its EP group.
+  const std::uint64_t a2a = (s.sequence_parallel ? act_shard : act) * s.topk;
+  auto is_moe_layer = [&](std::uint32_t layer) { return moe && (layer + 1) % s.moe_every == 0; };
+
+  t.programs.resize(s.pp);
+  for (std::uint32_t stage = 0; stage < s.pp; ++stage) {
+    Program& p = t.programs[stage];
+    const std::uint32_t first_layer = stage_first[stage], layers_per_stage = stage_layers[stage];
+    auto forward = [&] {
+      if (stage > 0) p2p(p, OpKind::Recv, static_cast<std::int32_t>(stage - 1));
+      for (std::uint32_t l = first_layer; l < first_layer + layers_per_stage; ++l) {
+        tp_block(p, attn_fwd);
+        if (is_moe_layer(l)) {
+          coll(p, CollKind::AllToAll, a2a, kEp);
+          compute(p, moe_fwd);
+          coll(p, CollKind::AllToAll, a2a, kEp);
+        } else {
+          tp_block(p, dense_fwd);
+        }
+      }
+      if (stage + 1 == s.pp) compute(p, head_fwd);
+      else p2p(p, OpKind::Send, static_cast<std::int32_t>(stage + 1));
+    };
+    auto backward = [&] {
+      if (stage + 1 < s.pp) p2p(p, OpKind::Recv, static_cast<std::int32_t>(stage + 1));
+      else compute(p, 2 * head_fwd);
+      for (std::uint32_t l = first_layer + layers_per_stage; l-- > first_layer;) {
+        if (is_moe_layer(l)) {
+          coll(p, CollKind::AllToAll, a2a, kEp);
+          compute(p, 2 * moe_fwd);
+          coll(p, CollKind::AllToAll, a2a, kEp);
+        } else {
+          tp_block(p, 2 * dense_fwd);
+        }
+        tp_block(p, 2 * attn_fwd);
+      }
+      if (stage > 0) p2p(p, OpKind::Send, static_cast<std::int32_t>(stage - 1));
+    };
+    // 1F1B (PipeDream-Flush, as Megatron-LM): warm-up forwards, then one forward and one backward each, then the
+    // remaining backwards.
+    const std::uint32_t warmup = std::min(s.pp - stage - 1, s.microbatches);
+    for (std::uint32_t m = 0; m < warmup; ++m) forward();
+    for (std::uint32_t m = 0; m < s.microbatches - warmup; ++m) {
+      forward();
+      backward();
+    }
+    for (std::uint32_t m = 0; m < warmup; ++m) backward();
+    // Data parallel: the gradients of this rank's parameters (bf16).
+    if (s.dp > 1) {
+      const auto grads = static_cast<std::uint64_t>(std::ceil(fig.params_per_rank));
+      if (s.dp_mode == LlmSpec::DpMode::AllReduce) {
+        coll(p, CollKind::AllReduce, grads, kDp);
+      } else {
+        const std::uint64_t shard = (grads + s.dp - 1) / s.dp;
+        coll(p, CollKind::ReduceScatter, shard, kDp);
+        coll(p, CollKind::AllGather, shard, kDp);
+      }
+    }
+  }
+  t.program_of_rank.resize(s.gpus);
+  for (std::uint32_t r = 0; r < s.gpus; ++r) t.program_of_rank[r] = r / (s.tp * s.dp);
+  return t;
+}
+
+}  // namespace collemu::traces

@@ -1,0 +1,44 @@
+// Trace generators: one training step of a 3D-parallel LLM (tensor, pipeline, data parallel), optionally with
+// mixture-of-experts layers, derived from the model's shapes. Formulas and sources in docs/trace-generators.md.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "traces/trace.hpp"
+
+namespace collemu::traces {
+
+struct LlmSpec {
+  // Parallelism: gpus = tp x pp x dp. Ranks: TP fastest (a TP group inside an NVLink domain), then DP, then PP.
+  std::uint32_t gpus = 32768, tp = 8, pp = 16, dp = 256;
+  // Model (defaults: Llama 3 405B, "The Llama 3 Herd of Models", Table 3).
+  std::uint32_t layers = 126, hidden = 16384, ffn = 53248, heads = 128, kv_heads = 8;
+  std::uint32_t vocab = 128256, seq = 8192;
+  // Batch: microbatches per pipeline per step, sequences per microbatch.
+  std::uint32_t microbatches = 8, microbatch_size = 1;
+  // Compute: the GPU's dense BF16 peak (H100 SXM: 989 TFLOPS) and the model FLOPs utilisation (Llama 3 405B:
+  // 38-43%).
+  double gpu_tflops = 989, mfu = 0.40;
+  bool sequence_parallel = true;  // TP as all-gather + reduce-scatter (Korthikanti et al.), else all-reduce
+  enum class DpMode { AllReduce, Zero } dp_mode = DpMode::Zero;  // gradients: all-reduce, or reduce-scatter + all-gather
+  // MoE (0 experts: dense). Every `moe_every`-th layer's MLP is a mixture of `experts` experts, each token routed to
+  // `topk` of them, over expert-parallel groups of `ep` consecutive DP ranks.
+  std::uint32_t experts = 0, topk = 2, ep = 1, moe_every = 1, expert_ffn = 0;
+};
+
+// Derived figures (for reports and tests).
+struct LlmFigures {
+  double params = 0;                  // total parameters
+  double params_per_rank = 0;         // stored (and gradient elements) per rank: all / (tp x pp), experts / ep
+  double flops_per_token = 0;         // training (forward + backward), PaLM's 6N + 12 l h s (dense N)
+  double step_compute_s = 0;          // per rank, at gpu_tflops x mfu
+  double tp_bytes_per_layer_pass = 0; // one layer's TP traffic per rank for one microbatch pass (fwd or bwd)
+};
+
+// Throws common::InputError naming the option for inconsistent specs (tp x pp x dp != gpus, fewer layers than
+// stages, heads not a multiple of tp, ep not dividing dp, a zero size, mfu outside (0, 1]).
+LlmFigures llm_figures(const LlmSpec& s);
+Trace generate_llm(const LlmSpec& s);
+
+}  // namespace collemu::traces
