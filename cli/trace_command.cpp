@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "traces/chakra.hpp"
 #include "traces/flight_recorder.hpp"
 #include "traces/generate.hpp"
 #include "traces/hdf5_trace.hpp"
@@ -33,12 +34,13 @@ traces::Trace load(const InfoOptions& o, std::vector<std::string>& warnings) {
     for (const auto& f : o.files) {
       const std::string head = traces::read_maybe_gzip(f, 4096);
       const std::string mine = traces::looks_like_hdf5(head)                 ? "collemu"
+                               : traces::looks_like_chakra(head, f)          ? "chakra"
                                : traces::looks_like_kineto(head)             ? "kineto"
                                : traces::looks_like_flight_recorder(head)    ? "flight-recorder"
                                : traces::looks_like_nccl_log(head) ? "nccl-log"
                                                                    : "";
       if (mine.empty())
-        throw common::InputError(f, "cannot tell the trace format from the contents; give --format (collemu, kineto, flight-recorder, nccl-log)");
+        throw common::InputError(f, "cannot tell the trace format from the contents; give --format (collemu, chakra, kineto, flight-recorder, nccl-log)");
       if (format != "auto" && mine != format)
         throw common::InputError(f, "a " + mine + " file among " + format + " files; read one format at a time");
       format = mine;
@@ -55,6 +57,12 @@ traces::Trace load(const InfoOptions& o, std::vector<std::string>& warnings) {
     warnings = rep.warnings;
     return t;
   }
+  if (format == "chakra") {
+    traces::ChakraReport rep;
+    auto t = traces::read_chakra(o.files, &rep);
+    warnings = rep.warnings;
+    return t;
+  }
   if (format == "flight-recorder") {
     traces::FlightRecorderReport rep;
     auto t = traces::read_flight_recorder(o.files, &rep);
@@ -67,7 +75,7 @@ traces::Trace load(const InfoOptions& o, std::vector<std::string>& warnings) {
     warnings = rep.warnings;
     return t;
   }
-  throw common::InputError("--format " + format, "unknown trace format; expected auto, collemu, kineto, flight-recorder or nccl-log");
+  throw common::InputError("--format " + format, "unknown trace format; expected auto, collemu, chakra, kineto, flight-recorder or nccl-log");
 }
 
 void info(const InfoOptions& o) {
@@ -218,7 +226,7 @@ void add_trace_command(CLI::App& app) {
   cmd->add_option("files", o->files, "trace files: PyTorch profiler (Kineto) JSON, one per rank, or NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=COLL,INIT logs")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--format", o->format, "auto (from the contents), collemu (.h5), kineto (PyTorch profiler JSON, .json[.gz], one file per rank), flight-recorder (PyTorch NCCL Flight Recorder JSON dumps, one per rank) or nccl-log");
+  cmd->add_option("--format", o->format, "auto (from the contents), collemu (.h5), chakra (Chakra ET .et, one per rank), kineto (PyTorch profiler JSON, .json[.gz], one file per rank), flight-recorder (PyTorch NCCL Flight Recorder JSON dumps, one per rank) or nccl-log");
   cmd->add_flag("--no-check", o->no_check, "do not check that the ranks of each communicator agree");
   cmd->add_flag("--json", o->json, "one JSON object");
   cmd->callback([o] { info(*o); });
@@ -228,7 +236,7 @@ void add_trace_command(CLI::App& app) {
       "convert", "Read traces (any format `trace info` reads) and write collemu's HDF5 trace (docs/trace-format.md)");
   conv->add_option("files", c->in.files, "input trace files")->required()->check(CLI::ExistingFile);
   conv->add_option("-o,--output", c->out, "the .h5 file to write (atomically)")->required();
-  conv->add_option("--format", c->in.format, "input format: auto, collemu, kineto, flight-recorder or nccl-log");
+  conv->add_option("--format", c->in.format, "input format: auto, collemu, chakra, kineto, flight-recorder or nccl-log");
   conv->add_flag("--no-check", c->in.no_check, "convert even when the ranks of a communicator disagree");
   conv->callback([c] { convert(*c); });
 

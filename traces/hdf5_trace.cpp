@@ -221,7 +221,7 @@ void write_hdf5_trace(const Trace& t, const std::string& path) {
     w.group("/programs");
     w.group("/ops");
     std::vector<std::uint64_t> op_begin{0}, dep_begin{0}, count, seq;
-    std::vector<std::uint8_t> kind, coll, dtype;
+    std::vector<std::uint8_t> kind, coll, dtype, dag;
     std::vector<std::uint32_t> slot, deps;
     std::vector<std::int32_t> root;
     std::vector<double> duration, start;
@@ -240,8 +240,10 @@ void write_hdf5_trace(const Trace& t, const std::string& path) {
         dep_begin.push_back(deps.size());
       }
       op_begin.push_back(kind.size());
+      dag.push_back(p.dag ? 1 : 0);
     }
     w.column("/programs/op_begin", op_begin);
+    w.column("/programs/dag", dag);
     w.column("/ops/kind", kind);
     w.column("/ops/coll", coll);
     w.column("/ops/dtype", dtype);
@@ -337,8 +339,11 @@ Trace read_hdf5_trace(const std::string& path) {
     if (dtype[i] >= common::kNumDataTypes) throw bad("dtype", dtype[i]);
   }
   const std::size_t n_programs = op_begin.size() - 1;
+  const auto dag = r.column<std::uint8_t>("/programs/dag");
+  if (dag.size() != n_programs) throw InputError(path, "/programs/dag: one per program expected");
   t.programs.resize(n_programs);
   for (std::size_t p = 0; p < n_programs; ++p) {
+    t.programs[p].dag = dag[p] != 0;
     auto& ops = t.programs[p].ops;
     ops.reserve(op_begin[p + 1] - op_begin[p]);
     for (std::uint64_t i = op_begin[p]; i < op_begin[p + 1]; ++i) {

@@ -43,13 +43,14 @@ std::string describe(const Op& o) {
 }  // namespace
 
 void share_identical_programs(Trace& t) {
-  std::map<decltype(std::vector<decltype(op_key(Op{}))>{}), std::uint32_t> seen;
+  using Key = std::pair<bool, std::vector<decltype(op_key(Op{}))>>;
+  std::map<Key, std::uint32_t> seen;
   std::vector<Program> programs;
   std::vector<std::uint32_t> remap(t.programs.size());
   for (std::size_t p = 0; p < t.programs.size(); ++p) {
-    std::vector<decltype(op_key(Op{}))> key;
-    key.reserve(t.programs[p].ops.size());
-    for (const Op& o : t.programs[p].ops) key.push_back(op_key(o));
+    Key key{t.programs[p].dag, {}};
+    key.second.reserve(t.programs[p].ops.size());
+    for (const Op& o : t.programs[p].ops) key.second.push_back(op_key(o));
     auto [it, fresh] = seen.emplace(std::move(key), static_cast<std::uint32_t>(programs.size()));
     if (fresh) programs.push_back(std::move(t.programs[p]));
     remap[p] = it->second;

@@ -3,7 +3,9 @@
 // A trace has communicators (their member ranks, in communicator-rank order) and, per rank, a program: an ordered
 // list of ops. An op is compute (a duration), a collective on a communicator (kind, element count and type, root,
 // its sequence number on the communicator), or a send/receive with a peer. Ops of a rank run in order unless `deps`
-// says otherwise (indices of earlier ops of the same rank that must finish first; empty: the op before it).
+// says otherwise (indices of earlier ops of the same rank that must finish first; empty: the op before it). A program
+// marked `dag` (from a source with explicit dependencies, such as Chakra) lists every dependency: empty deps mean
+// the op may start at once.
 //
 // Symmetry: ranks that run the same program share it. `program_of_rank` maps a rank to one of `programs`, so a
 // 32,768-rank trace of a 3D-parallel step holds a few programs. A program's ops name communicators by *slot*
@@ -34,7 +36,8 @@ struct Op {
   std::uint64_t seq = 0;        // Collective: sequence number on the communicator, as the source numbers it
   double duration_s = 0;        // Compute: how long; others: observed duration when the source has it (else 0)
   double start_s = -1;          // observed start time when the source has it (else -1)
-  std::vector<std::uint32_t> deps;  // earlier ops of the rank that must finish first; empty: the previous op
+  std::vector<std::uint32_t> deps;  // earlier ops of the rank that must finish first; empty: the previous op (or none
+                                    // in a `dag` program)
   double bytes() const { return static_cast<double>(count) * common::size_bytes(dtype); }
 };
 
@@ -46,6 +49,7 @@ struct Communicator {
 
 struct Program {
   std::vector<Op> ops;
+  bool dag = false;  // deps are complete (empty: no dependency), not "the previous op"
 };
 
 struct Trace {

@@ -1,0 +1,145 @@
+// Chakra ET reader: the real files of shared/data (chakra/, astra-sim/; measured facts in shared/data/README.md) and
+// streams written here byte by byte from the schema's field numbers.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "common/error.hpp"
+#include "traces/chakra.hpp"
+#include "traces/info.hpp"
+
+namespace collemu::traces {
+namespace {
+
+using common::CollKind;
+
+const std::string kShared = COLLEMU_SHARED_DATA;
+#define REQUIRE_SHARED_DATA()                                                               \
+  do {                                                                                      \
+    if (!std::ifstream(kShared + "/README.md")) GTEST_SKIP() << "no " << kShared << " here"; \
+  } while (0)
+
+std::vector<std::string> ranks_of(const std::string& dir, const std::string& stem) {
+  std::vector<std::string> out;
+  for (int r = 0; r < 8; ++r) out.push_back(kShared + "/" + dir + "/" + stem + "." + std::to_string(r) + ".et");
+  return out;
+}
+
+TEST(Chakra, AstraSimMicrobenchmarks) {
+  // 8 ranks, one COMM_COLL node each: comm_type 0/2/6/7, comm_size 1,048,576 B (shared/data/README.md §3a).
+  REQUIRE_SHARED_DATA();
+  const std::pair<const char*, CollKind> cases[] = {{"all_reduce", CollKind::AllReduce},
+                                                    {"all_gather", CollKind::AllGather},
+                                                    {"all_to_all", CollKind::AllToAll},
+                                                    {"reduce_scatter", CollKind::ReduceScatter}};
+  for (const auto& [name, kind] : cases) {
+    const auto t = read_chakra(ranks_of(std::string("astra-sim/workload/microbenchmarks/") + name + "/8npus_1MB", name));
+    check_consistency(t);
+    EXPECT_EQ(t.world_size, 8u);
+    EXPECT_EQ(t.programs.size(), 1u);  // the 8 ranks run the same program
+    ASSERT_EQ(t.program(5).ops.size(), 1u);
+    EXPECT_EQ(t.program(5).ops[0].coll, kind) << name;
+    EXPECT_DOUBLE_EQ(t.program(5).ops[0].bytes(), 1048576);
+  }
+}
+
+TEST(Chakra, AstraSimCustomRingSendsAndReceives) {
+  // 35 nodes per rank: 14 sends of 131,072 B to r+1, 14 receives from r-1, 7 compute nodes (7 us each), data_deps
+  // chaining the steps (§3b). comm_type on these nodes is the node type (5/6) and must not be read as a collective.
+  REQUIRE_SHARED_DATA();
+  const auto t = read_chakra(ranks_of("astra-sim/system/custom_collectives/custom_ring_allreduce_8npus_1MB", "custom_allreduce"));
+  check_consistency(t);  // every send has its receive
+  const auto info = summarize(t);
+  EXPECT_EQ(info.by_coll[static_cast<int>(CollKind::Send)].ops, 8u * 14);
+  EXPECT_EQ(info.by_coll[static_cast<int>(CollKind::Recv)].ops, 8u * 14);
+  EXPECT_DOUBLE_EQ(info.by_coll[static_cast<int>(CollKind::Send)].bytes, 8.0 * 14 * 131072);
+  EXPECT_EQ(info.compute.ops, 8u * 7);
+  const auto& p3 = t.program(3);
+  EXPECT_TRUE(p3.dag);
+  for (const auto& o : p3.ops) {
+    if (o.kind == OpKind::Send) EXPECT_EQ(o.root, 4);
+    if (o.kind == OpKind::Recv) EXPECT_EQ(o.root, 2);
+    for (auto d : o.deps) EXPECT_LT(d, p3.ops.size());
+  }
+}
+
+TEST(Chakra, PyTorchConvertedTraceWithParentLinks) {
+  // chakra/chakra.0.et: 3,664 nodes; 5 GPU all-reduces of 8196000, 31502336, 26255360, 26550272 and 9724160 B and 2
+  // broadcasts of 212480 and 424 B (§1a); CPU-side collectives (no comm_type) are compute. Its ctrl_deps are parent
+  // links that make cycles: ordered by data_deps, with a warning.
+  REQUIRE_SHARED_DATA();
+  ChakraReport rep;
+  const auto t = read_chakra({kShared + "/chakra/chakra.0.et"}, &rep);
+  const auto& ops = t.program(0).ops;
+  EXPECT_EQ(ops.size(), 3664u);
+  std::multiset<double> ar, bc;
+  for (const auto& o : ops) {
+    if (o.kind != OpKind::Collective) continue;
+    (o.coll == CollKind::AllReduce ? ar : bc).insert(o.bytes());
+  }
+  EXPECT_EQ(ar, (std::multiset<double>{8196000, 31502336, 26255360, 26550272, 9724160}));
+  EXPECT_EQ(bc, (std::multiset<double>{212480, 424}));
+  bool warned = false;
+  for (const auto& w : rep.warnings) warned |= w.find("ctrl_deps make cycles") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+// Hand-written streams: protobuf bytes from the schema's field numbers.
+std::string varint(std::uint64_t v) {
+  std::string s;
+  while (v >= 0x80) s.push_back(static_cast<char>((v & 0x7f) | 0x80)), v >>= 7;
+  s.push_back(static_cast<char>(v));
+  return s;
+}
+std::string field(int number, const std::string& bytes) { return varint(static_cast<std::uint64_t>(number) << 3 | 2) + varint(bytes.size()) + bytes; }
+std::string field_varint(int number, std::uint64_t v) { return varint(static_cast<std::uint64_t>(number) << 3) + varint(v); }
+std::string int_attr(const std::string& name, std::uint64_t v) { return field(10, field(1, name) + field_varint(9, v)); }
+std::string framed(const std::string& msg) { return varint(msg.size()) + msg; }
+std::string node(std::uint64_t id, int type, const std::string& extra) {
+  return framed(field_varint(1, id) + field(2, "n" + std::to_string(id)) + field_varint(3, static_cast<std::uint64_t>(type)) + extra);
+}
+
+struct TempEt {
+  std::string path;
+  explicit TempEt(const std::string& bytes, const std::string& name = "x.0.et") {
+    path = testing::TempDir() + name;
+    std::ofstream(path, std::ios::binary) << bytes;
+  }
+  ~TempEt() { std::remove(path.c_str()); }
+};
+
+std::string error_of(const std::string& bytes) {
+  TempEt f(bytes);
+  try {
+    read_chakra({f.path});
+  } catch (const common::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Chakra, BadStreamsAreNamed) {
+  const std::string meta = framed(field(1, "0.0.4"));
+  const std::string good = meta + node(1, 4, field_varint(7, 5)) +
+                           node(2, 7, int_attr("comm_type", 0) + int_attr("comm_size", 64) + field_varint(5, 1));
+  TempEt ok(good);
+  const auto t = read_chakra({ok.path});
+  ASSERT_EQ(t.program(0).ops.size(), 2u);
+  EXPECT_EQ(t.program(0).ops[1].deps, (std::vector<std::uint32_t>{0}));
+  // Truncated: the last message runs past the end.
+  EXPECT_NE(error_of(good.substr(0, good.size() - 3)).find("runs past the end"), std::string::npos);
+  // GATHER (3) is not something NCCL runs.
+  EXPECT_NE(error_of(meta + node(1, 7, int_attr("comm_type", 3) + int_attr("comm_size", 8))).find("comm_type 3"),
+            std::string::npos);
+  // A collective without its size.
+  EXPECT_NE(error_of(meta + node(1, 7, int_attr("comm_type", 0))).find("comm_size"), std::string::npos);
+  // A cycle through data_deps: 1 after 2, 2 after 1.
+  EXPECT_NE(error_of(meta + node(1, 4, field_varint(5, 2)) + node(2, 4, field_varint(5, 1))).find("cycle of data dependencies"),
+            std::string::npos);
+  // Garbage after the metadata.
+  EXPECT_FALSE(error_of(meta + framed(std::string("\xff\xff\xff\xff\xff\xff", 6))).empty());
+}
+
+}  // namespace
+}  // namespace collemu::traces
