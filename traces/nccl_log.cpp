@@ -72,6 +72,7 @@ struct Record {
   std::string comm;
   long long nranks = -1;
   long long globalrank = -1;
+  double t_s = -1;  // collemu's capture writes collemu_t_ns=<wall clock ns> before each record
 };
 
 struct InitLine {
@@ -185,6 +186,15 @@ Trace read_nccl_logs(const std::vector<std::string>& paths, NcclLogReport* repor
         }
         Record r;
         r.coll_name = std::string(toks[0].substr(0, toks[0].size() - 1));
+        {
+          const std::size_t from = m == 0 ? 0 : marks[m - 1];
+          const std::size_t at = lv.rfind("collemu_t_ns=", prefix->begin);
+          std::uint64_t ns = 0;
+          if (at != std::string_view::npos && at >= from) {
+            const std::size_t v = at + 13, e = lv.find(' ', v);
+            if (parse_int(lv.substr(v, (e == std::string_view::npos ? lv.size() : e) - v), ns)) r.t_s = ns * 1e-9;
+          }
+        }
         bool have_count = false, have_dtype = false, have_root = false, have_comm = false;
         for (std::size_t i = 1; i < toks.size(); ++i) {
           const std::string_view k = toks[i];
@@ -349,6 +359,7 @@ Trace read_nccl_logs(const std::vector<std::string>& paths, NcclLogReport* repor
       o.count = e.rec.count;
       o.root = static_cast<std::int32_t>(e.rec.root);
       o.seq = e.rec.op_count;
+      o.start_s = e.rec.t_s;
       prog.ops.push_back(o);
     }
   }
