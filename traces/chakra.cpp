@@ -87,7 +87,11 @@ Trace read_chakra(const std::vector<std::string>& paths, ChakraReport* report) {
     const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::uint32_t rank = static_cast<std::uint32_t>(fi);
     std::smatch m;
-    if (std::regex_search(path, m, rank_re)) rank = static_cast<std::uint32_t>(std::stoul(m[1].str()));
+    const auto named = std::regex_search(path, m, rank_re) ? parse_decimal(m[1].str()) : std::nullopt;
+    if (named && *named >= kMaxRanks)
+      throw InputError(path, "rank " + m[1].str() + " in the file name; expected a rank below " +
+                                 std::to_string(kMaxRanks));
+    if (named) rank = static_cast<std::uint32_t>(*named);
     else rep.warnings.push_back(path + ": no '.<rank>.et' in the name; taken as rank " + std::to_string(fi));
     if (ranks.count(rank)) throw InputError(path, "rank " + std::to_string(rank) + " again (also in " + ranks[rank].path + ")");
     RankNodes& rn = ranks[rank];
@@ -152,7 +156,9 @@ Trace read_chakra(const std::vector<std::string>& paths, ChakraReport* report) {
     }
   }
 
-  for (auto& [rank, rn] : ranks) {
+  for (auto& entry : ranks) {
+    const std::uint32_t rank = entry.first;  // (not a structured binding: lambdas below use these)
+    RankNodes& rn = entry.second;
     t.rank_names[rank] = rn.path;
     Program& prog = t.programs[rank];
     prog.dag = true;

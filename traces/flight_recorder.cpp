@@ -35,14 +35,15 @@ std::vector<std::uint32_t> ranks_of(const json& v, const std::string& where) {
   if (v.is_string()) {
     try {
       arr = json::parse(v.get<std::string>());
-    } catch (const json::parse_error&) {
+    } catch (const json::exception&) {
       throw InputError(where, "\"ranks\" '" + v.get<std::string>() + "' is not a list of ranks");
     }
   }
   if (!arr.is_array()) throw InputError(where, "\"ranks\": expected a list of ranks");
   std::vector<std::uint32_t> out;
   for (const auto& x : arr) {
-    if (!x.is_number_integer() || x.get<std::int64_t>() < 0) throw InputError(where, "\"ranks\": expected ranks >= 0");
+    if (!x.is_number_integer() || x.get<std::int64_t>() < 0 || x.get<std::int64_t>() >= kMaxRanks)
+      throw InputError(where, "\"ranks\": expected ranks in [0, " + std::to_string(kMaxRanks) + ")");
     out.push_back(static_cast<std::uint32_t>(x.get<std::int64_t>()));
   }
   return out;
@@ -79,6 +80,8 @@ Trace read_flight_recorder(const std::vector<std::string>& paths, FlightRecorder
       j = json::parse(read_maybe_gzip(path));
     } catch (const json::parse_error& e) {
       throw InputError(path, "not valid JSON at byte " + std::to_string(e.byte) + " (truncated or corrupt?)");
+    } catch (const json::exception& e) {  // a number too large, ...
+      throw InputError(path, std::string("malformed JSON: ") + e.what());
     }
     if (!j.is_object() || !j.contains("entries") || !j["entries"].is_array())
       throw InputError(path, "not a Flight Recorder dump: expected an object with an \"entries\" array");
@@ -86,11 +89,13 @@ Trace read_flight_recorder(const std::vector<std::string>& paths, FlightRecorder
     std::smatch m;
     const std::string base = path.substr(path.find_last_of('/') + 1);
     if (j.contains("rank")) {
-      if (!j["rank"].is_number_integer() || j["rank"].get<std::int64_t>() < 0)
-        throw InputError(path, "\"rank\": expected an integer >= 0");
+      if (!j["rank"].is_number_integer() || j["rank"].get<std::int64_t>() < 0 ||
+          j["rank"].get<std::int64_t>() >= kMaxRanks)
+        throw InputError(path, "\"rank\": expected an integer in [0, " + std::to_string(kMaxRanks) + ")");
       rank = static_cast<std::uint32_t>(j["rank"].get<std::int64_t>());
-    } else if (std::regex_search(base, m, rank_in_name)) {
-      rank = static_cast<std::uint32_t>(std::stoul(m[1].str()));
+    } else if (std::regex_search(base, m, rank_in_name) && parse_decimal(m[1].str()) &&
+               *parse_decimal(m[1].str()) < kMaxRanks) {
+      rank = static_cast<std::uint32_t>(*parse_decimal(m[1].str()));
     } else {
       rep.warnings.push_back(path + ": no \"rank\"; taken as rank " + std::to_string(fi) + " (the order of the files)");
     }
@@ -137,7 +142,9 @@ Trace read_flight_recorder(const std::vector<std::string>& paths, FlightRecorder
       if (std::regex_match(pname, pm, p2p_name)) {
         en.kind = pm[1] == "send" ? common::CollKind::Send : common::CollKind::Recv;
         // PyTorch names them "nccl:send <rank>-><peer>" and "nccl:recv <rank><-<peer>", ranks within the group.
-        en.peer = std::stoll(pm[4].str());
+        const auto peer = parse_decimal(pm[4].str());
+        if (!peer || *peer >= kMaxRanks) throw InputError(where, "peer rank '" + pm[4].str() + "' out of range");
+        en.peer = static_cast<std::int64_t>(*peer);
       } else {
         const std::string op = pname.starts_with("nccl:") ? pname.substr(5) : pname;
         auto k = common::parse_coll_kind(op);

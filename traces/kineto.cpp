@@ -115,15 +115,16 @@ std::vector<std::uint32_t> rank_list(const json& v, const Ctx& c) {
   if (v.is_string()) {
     try {
       arr = json::parse(v.get<std::string>());
-    } catch (const json::parse_error&) {
+    } catch (const json::exception&) {
       throw InputError(c.where(), "\"Process Group Ranks\" '" + v.get<std::string>() + "' is not a list of ranks");
     }
   }
   if (!arr.is_array()) throw InputError(c.where(), "\"Process Group Ranks\": expected a list of ranks");
   std::vector<std::uint32_t> out;
   for (const auto& x : arr) {
-    if (!x.is_number_integer() || x.get<std::int64_t>() < 0)
-      throw InputError(c.where(), "\"Process Group Ranks\": expected ranks >= 0, got " + x.dump());
+    if (!x.is_number_integer() || x.get<std::int64_t>() < 0 || x.get<std::int64_t>() >= kMaxRanks)
+      throw InputError(c.where(), "\"Process Group Ranks\": expected ranks in [0, " + std::to_string(kMaxRanks) +
+                                      "), got " + x.dump());
     out.push_back(static_cast<std::uint32_t>(x.get<std::int64_t>()));
   }
   return out;
@@ -162,6 +163,8 @@ Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report) {
       j = json::parse(bytes);
     } catch (const json::parse_error& e) {
       throw InputError(path, "not valid JSON at byte " + std::to_string(e.byte) + " (truncated or corrupt?)");
+    } catch (const json::exception& e) {  // a number too large, ...
+      throw InputError(path, std::string("malformed JSON: ") + e.what());
     }
     if (!j.is_object() || !j.contains("traceEvents") || !j["traceEvents"].is_array())
       throw InputError(path, "not a PyTorch profiler trace: expected an object with a \"traceEvents\" array");
@@ -173,8 +176,10 @@ Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report) {
     if (j.contains("distributedInfo") && j["distributedInfo"].is_object()) {
       const json& di = j["distributedInfo"];
       auto get = [&](const char* k) -> std::int64_t {
-        if (!di.contains(k) || !di[k].is_number_integer() || di[k].get<std::int64_t>() < 0)
-          throw InputError(path, std::string("distributedInfo.") + k + ": expected an integer >= 0");
+        if (!di.contains(k) || !di[k].is_number_integer() || di[k].get<std::int64_t>() < 0 ||
+            di[k].get<std::int64_t>() > kMaxRanks)
+          throw InputError(path, std::string("distributedInfo.") + k + ": expected an integer in [0, " +
+                                     std::to_string(kMaxRanks) + "]");
         return di[k].get<std::int64_t>();
       };
       rf.rank = static_cast<std::uint32_t>(get("rank"));

@@ -58,7 +58,9 @@ std::optional<Prefix> prefix_before(std::string_view line, std::size_t p) {
   if (!is_digits(tok.substr(c1 + 1, c2 - c1 - 1)) || !is_digits(tok.substr(c2 + 1))) return std::nullopt;
   Prefix pr;
   pr.host_pid = std::string(tok.substr(0, c2));
-  pr.dev = std::stoi(std::string(dev));
+  const auto d = parse_decimal(dev);
+  if (!d || *d > 1'000'000) return std::nullopt;  // not a device number
+  pr.dev = static_cast<int>(*d);
   pr.begin = start;
   return pr;
 }
@@ -179,7 +181,7 @@ Trace read_nccl_logs(const std::vector<std::string>& paths, NcclLogReport* repor
               throw InputError(where, "Init line: nranks '" + std::string(toks[i + 1]) + "' is not a number");
             if (toks[i] == "commId") il.comm_id = std::string(toks[i + 1]);
           }
-          if (il.rank < 0 || il.nranks < 1 || il.rank >= il.nranks)
+          if (il.rank < 0 || il.nranks < 1 || il.rank >= il.nranks || il.nranks > kMaxRanks)
             throw InputError(where, "Init line: expected 'rank R nranks N' with 0 <= R < N");
           pr.init[il.comm] = il;
           continue;
@@ -199,8 +201,8 @@ Trace read_nccl_logs(const std::vector<std::string>& paths, NcclLogReport* repor
         for (std::size_t i = 1; i < toks.size(); ++i) {
           const std::string_view k = toks[i];
           if (k.starts_with("[nranks=") && k.ends_with("]")) {
-            if (!parse_int(k.substr(8, k.size() - 9), r.nranks) || r.nranks < 1)
-              throw InputError(where, "nranks in '" + std::string(k) + "' is not a positive number");
+            if (!parse_int(k.substr(8, k.size() - 9), r.nranks) || r.nranks < 1 || r.nranks > kMaxRanks)
+              throw InputError(where, "nranks in '" + std::string(k) + "': expected 1.." + std::to_string(kMaxRanks));
             continue;
           }
           if (i + 1 >= toks.size()) break;

@@ -1,5 +1,6 @@
 #include "traces/trace.hpp"
 
+#include <charconv>
 #include <map>
 #include <tuple>
 
@@ -17,6 +18,13 @@ const char* to_string(OpKind k) {
     case OpKind::Recv: return "recv";
   }
   return "?";
+}
+
+std::optional<std::uint64_t> parse_decimal(std::string_view text) {
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v, 10);
+  if (ec != std::errc() || p != text.data() + text.size() || text.empty()) return std::nullopt;
+  return v;
 }
 
 std::string Trace::rank_name(std::uint32_t rank) const {

@@ -16,7 +16,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/collective.hpp"
@@ -65,6 +67,13 @@ struct Trace {
   const Communicator& comm(std::uint32_t rank, std::uint32_t slot) const { return comms[comm_of_slot[rank][slot]]; }
   std::string rank_name(std::uint32_t rank) const;
 };
+
+// The most ranks a trace may have (2,097,152): readers refuse larger world sizes and ranks rather than allocate for
+// them (a corrupt number must not exhaust memory).
+inline constexpr std::uint32_t kMaxRanks = 1u << 21;
+
+// A whole decimal number from text, or nullopt when it is not one or does not fit (readers' guard against overflow).
+std::optional<std::uint64_t> parse_decimal(std::string_view text);
 
 // Merges ranks whose programs are identical into one program (symmetry); keeps everything else.
 void share_identical_programs(Trace& t);

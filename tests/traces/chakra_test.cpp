@@ -58,8 +58,12 @@ TEST(Chakra, AstraSimCustomRingSendsAndReceives) {
   const auto& p3 = t.program(3);
   EXPECT_TRUE(p3.dag);
   for (const auto& o : p3.ops) {
-    if (o.kind == OpKind::Send) EXPECT_EQ(o.root, 4);
-    if (o.kind == OpKind::Recv) EXPECT_EQ(o.root, 2);
+    if (o.kind == OpKind::Send) {
+      EXPECT_EQ(o.root, 4);
+    }
+    if (o.kind == OpKind::Recv) {
+      EXPECT_EQ(o.root, 2);
+    }
     for (auto d : o.deps) EXPECT_LT(d, p3.ops.size());
   }
 }
@@ -97,7 +101,9 @@ std::string field_varint(int number, std::uint64_t v) { return varint(static_cas
 std::string int_attr(const std::string& name, std::uint64_t v) { return field(10, field(1, name) + field_varint(9, v)); }
 std::string framed(const std::string& msg) { return varint(msg.size()) + msg; }
 std::string node(std::uint64_t id, int type, const std::string& extra) {
-  return framed(field_varint(1, id) + field(2, "n" + std::to_string(id)) + field_varint(3, static_cast<std::uint64_t>(type)) + extra);
+  std::string name = std::to_string(id);
+  name.insert(name.begin(), 'n');
+  return framed(field_varint(1, id) + field(2, name) + field_varint(3, static_cast<std::uint64_t>(type)) + extra);
 }
 
 struct TempEt {
