@@ -131,14 +131,9 @@ Trace read_chakra(const std::vector<std::string>& paths, ChakraReport* report) {
   }
 
   Trace t;
-  for (const auto& p : paths) t.source += (t.source.empty() ? "" : ", ") + p;
+  t.source = join_paths(paths);
   const std::uint32_t world = ranks.empty() ? 0 : ranks.rbegin()->first + 1;
-  t.world_size = world;
-  t.programs.resize(world);
-  t.program_of_rank.resize(world);
-  t.comm_of_slot.resize(world);
-  t.rank_names.assign(world, "no file");
-  for (std::uint32_t r = 0; r < world; ++r) t.program_of_rank[r] = r;
+  t.reset_ranks(world);
   // Communicators: named process groups have their members from the files that use them; the rest use the world.
   std::map<std::string, std::set<std::uint32_t>> pg_members;
   for (const auto& [rank, rn] : ranks)
@@ -226,7 +221,6 @@ Trace read_chakra(const std::vector<std::string>& paths, ChakraReport* report) {
       rep.warnings.push_back(rn.path + ": " + std::to_string(dangling) + " dependencies on nodes not in the file; dropped");
     if (self) rep.warnings.push_back(rn.path + ": " + std::to_string(self) + " nodes depend on themselves; ignored");
     std::vector<std::uint32_t> op_of(rn.nodes.size());
-    std::map<std::uint32_t, std::uint32_t> slot_of;
     for (std::size_t i : order) {
       const auto& n = rn.nodes[i];
       const std::string where = "node " + std::to_string(n.id()) + " ('" + n.name() + "')";
@@ -243,9 +237,7 @@ Trace read_chakra(const std::vector<std::string>& paths, ChakraReport* report) {
         if (*size < 0) throw InputError(rn.path, where + ": comm_size " + std::to_string(*size) + " is negative");
         const auto pg = string_attr(n, "pg_name").value_or("");
         const std::uint32_t c = comm_index.at(pg);
-        auto [it, fresh] = slot_of.emplace(c, static_cast<std::uint32_t>(t.comm_of_slot[rank].size()));
-        if (fresh) t.comm_of_slot[rank].push_back(c);
-        o.comm_slot = it->second;
+        o.comm_slot = t.slot_for(rank, c);
         o.dtype = common::DataType::Uint8;
         o.count = static_cast<std::uint64_t>(*size);
         if (coll) {

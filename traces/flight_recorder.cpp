@@ -175,16 +175,11 @@ Trace read_flight_recorder(const std::vector<std::string>& paths, FlightRecorder
   }
 
   Trace t;
-  for (const auto& p : paths) t.source += (t.source.empty() ? "" : ", ") + p;
+  t.source = join_paths(paths);
   std::uint32_t world = by_rank.empty() ? 0 : by_rank.rbegin()->first + 1;
   for (const auto& [name, ranks] : pg_ranks)
     for (auto r : ranks) world = std::max(world, r + 1);
-  t.world_size = world;
-  t.programs.resize(world);
-  t.program_of_rank.resize(world);
-  t.comm_of_slot.resize(world);
-  t.rank_names.assign(world, "no file");
-  for (std::uint32_t r = 0; r < world; ++r) t.program_of_rank[r] = r;
+  t.reset_ranks(world);
   std::map<std::string, std::uint32_t> comm_index;
   for (const auto& [name, ranks] : pg_ranks) {
     comm_index[name] = static_cast<std::uint32_t>(t.comms.size());
@@ -193,19 +188,14 @@ Trace read_flight_recorder(const std::vector<std::string>& paths, FlightRecorder
   }
   for (const auto& [rank, entries] : by_rank) {
     t.rank_names[rank] = file_of[rank];
-    std::map<std::uint32_t, std::uint32_t> slot_of;
     for (const Entry& en : entries) {
       const std::uint32_t c = comm_index.at(en.pg);
-      auto [it, fresh] = slot_of.emplace(c, static_cast<std::uint32_t>(t.comm_of_slot[rank].size()));
-      if (fresh) t.comm_of_slot[rank].push_back(c);
       Op o;
-      o.kind = en.kind == common::CollKind::Send   ? OpKind::Send
-               : en.kind == common::CollKind::Recv ? OpKind::Recv
-                                                   : OpKind::Collective;
+      o.kind = op_kind_of(en.kind);
       o.coll = en.kind;
       o.dtype = en.dtype;
       o.count = en.count;
-      o.comm_slot = it->second;
+      o.comm_slot = t.slot_for(rank, c);
       o.seq = en.seq;
       o.start_s = en.start_s;
       o.duration_s = en.duration_s;

@@ -283,13 +283,8 @@ Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report) {
   }
 
   Trace t;
-  for (const auto& p : paths) t.source += (t.source.empty() ? "" : ", ") + p;
-  t.world_size = world;
-  t.programs.resize(world);
-  t.program_of_rank.resize(world);
-  t.comm_of_slot.resize(world);
-  t.rank_names.assign(world, "no file");
-  for (std::uint32_t r = 0; r < world; ++r) t.program_of_rank[r] = r;
+  t.source = join_paths(paths);
+  t.reset_ranks(world);
   if (files.size() < world)
     rep.warnings.push_back(t.source + ": " + std::to_string(files.size()) + " of " + std::to_string(world) +
                            " ranks have a file; the others are empty");
@@ -297,7 +292,6 @@ Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report) {
   for (const RankFile& rf : files) {
     t.rank_names[rf.rank] = rf.path;
     Program& prog = t.programs[rf.rank];
-    std::map<std::uint32_t, std::uint32_t> slot_of_comm;
     std::map<std::uint32_t, std::uint64_t> next_seq;
     double prev_end = -std::numeric_limits<double>::infinity();
     std::size_t k = 0;  // kernels before prev_end are consumed
@@ -330,16 +324,12 @@ Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report) {
       auto [ci, fresh] = comm_index.emplace(std::pair{op.pg_name, op.pg_ranks}, static_cast<std::uint32_t>(t.comms.size()));
       if (fresh)
         t.comms.push_back({"process group " + op.pg_name, op.pg_ranks, static_cast<std::uint32_t>(op.pg_ranks.size())});
-      auto [si, sfresh] = slot_of_comm.emplace(ci->second, static_cast<std::uint32_t>(t.comm_of_slot[rf.rank].size()));
-      if (sfresh) t.comm_of_slot[rf.rank].push_back(ci->second);
       Op o;
-      o.kind = op.kind == common::CollKind::Send   ? OpKind::Send
-               : op.kind == common::CollKind::Recv ? OpKind::Recv
-                                                   : OpKind::Collective;
+      o.kind = op_kind_of(op.kind);
       o.coll = op.kind;
       o.dtype = op.dtype;
       o.count = op.count;
-      o.comm_slot = si->second;
+      o.comm_slot = t.slot_for(rf.rank, ci->second);
       o.seq = op.seq >= 0 ? static_cast<std::uint64_t>(op.seq) : next_seq[ci->second]++;
       o.start_s = op.ts_us * 1e-6;
       o.duration_s = (op.end_us - op.ts_us) * 1e-6;

@@ -272,12 +272,8 @@ Trace read_nccl_logs(const std::vector<std::string>& paths, NcclLogReport* repor
   for (std::uint32_t r = 0; r < rank_order.size(); ++r) rank_of_proc[rank_order[r]] = r;
 
   Trace t;
-  for (const auto& p : paths) t.source += (t.source.empty() ? "" : ", ") + p;
-  t.world_size = static_cast<std::uint32_t>(procs.size());
-  t.programs.resize(procs.size());
-  t.program_of_rank.resize(procs.size());
-  t.comm_of_slot.resize(procs.size());
-  t.rank_names.resize(procs.size());
+  t.source = join_paths(paths);
+  t.reset_ranks(static_cast<std::uint32_t>(procs.size()), "");
 
   // Communicators: (proc, comm pointer) -> communicator index and the member's position.
   std::map<std::pair<std::size_t, std::string>, std::uint32_t> comm_of;
@@ -343,21 +339,15 @@ Trace read_nccl_logs(const std::vector<std::string>& paths, NcclLogReport* repor
     const std::size_t pi = rank_order[r];
     const Process& p = procs[pi];
     t.rank_names[r] = p.name;
-    t.program_of_rank[r] = r;
-    std::map<std::uint32_t, std::uint32_t> slot_of_comm;
     Program& prog = t.programs[r];
     for (const auto& e : p.ops) {
       const std::uint32_t c = comm_of.at({pi, e.rec.comm});
-      auto [it, fresh] = slot_of_comm.emplace(c, static_cast<std::uint32_t>(t.comm_of_slot[r].size()));
-      if (fresh) t.comm_of_slot[r].push_back(c);
       Op o;
       const common::CollKind kind = *common::parse_coll_kind(e.rec.coll_name);
-      o.kind = kind == common::CollKind::Send ? OpKind::Send
-               : kind == common::CollKind::Recv ? OpKind::Recv
-                                                : OpKind::Collective;
+      o.kind = op_kind_of(kind);
       o.coll = kind;
       o.dtype = *common::data_type_from_nccl(e.rec.datatype);
-      o.comm_slot = it->second;
+      o.comm_slot = t.slot_for(r, c);
       o.count = e.rec.count;
       o.root = static_cast<std::int32_t>(e.rec.root);
       o.seq = e.rec.op_count;

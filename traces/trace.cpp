@@ -27,6 +27,33 @@ std::optional<std::uint64_t> parse_decimal(std::string_view text) {
   return v;
 }
 
+void Trace::reset_ranks(std::uint32_t world, const std::string& name) {
+  world_size = world;
+  programs.assign(world, Program{});
+  program_of_rank.resize(world);
+  for (std::uint32_t r = 0; r < world; ++r) program_of_rank[r] = r;
+  comm_of_slot.assign(world, {});
+  rank_names.assign(world, name);
+}
+
+std::uint32_t Trace::slot_for(std::uint32_t rank, std::uint32_t comm) {
+  auto& slots = comm_of_slot[rank];  // a handful per rank: a linear search
+  for (std::uint32_t s = 0; s < slots.size(); ++s)
+    if (slots[s] == comm) return s;
+  slots.push_back(comm);
+  return static_cast<std::uint32_t>(slots.size() - 1);
+}
+
+OpKind op_kind_of(common::CollKind k) {
+  return k == common::CollKind::Send ? OpKind::Send : k == common::CollKind::Recv ? OpKind::Recv : OpKind::Collective;
+}
+
+std::string join_paths(const std::vector<std::string>& paths) {
+  std::string s;
+  for (const auto& p : paths) s += (s.empty() ? "" : ", ") + p;
+  return s;
+}
+
 std::string Trace::rank_name(std::uint32_t rank) const {
   std::string s = "rank " + std::to_string(rank);
   if (rank < rank_names.size() && !rank_names[rank].empty()) s += " (" + rank_names[rank] + ")";

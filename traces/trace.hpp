@@ -63,6 +63,11 @@ struct Trace {
   std::vector<std::vector<std::uint32_t>> comm_of_slot;  // [rank][slot] -> index into comms
   std::vector<std::string> rank_names;  // where each rank came from ("host:pid [dev]", a file); may be empty
 
+  // For readers: one empty program per rank (rank r runs program r), named `name` until a source names it.
+  void reset_ranks(std::uint32_t world, const std::string& name = "no file");
+  // The rank's slot for communicator `comm`, added when the rank has none yet.
+  std::uint32_t slot_for(std::uint32_t rank, std::uint32_t comm);
+
   const Program& program(std::uint32_t rank) const { return programs[program_of_rank[rank]]; }
   const Communicator& comm(std::uint32_t rank, std::uint32_t slot) const { return comms[comm_of_slot[rank][slot]]; }
   std::string rank_name(std::uint32_t rank) const;
@@ -74,6 +79,11 @@ inline constexpr std::uint32_t kMaxRanks = 1u << 21;
 
 // A whole decimal number from text, or nullopt when it is not one or does not fit (readers' guard against overflow).
 std::optional<std::uint64_t> parse_decimal(std::string_view text);
+
+// Send and Recv are their own op kinds; every other communication kind is a collective.
+OpKind op_kind_of(common::CollKind k);
+// "a, b, c": the files a trace came from.
+std::string join_paths(const std::vector<std::string>& paths);
 
 // Merges ranks whose programs are identical into one program (symmetry); keeps everything else.
 void share_identical_programs(Trace& t);
