@@ -93,14 +93,16 @@ class Builder {
   Builder(const models::Router& router, const models::LinkGroups& groups, models::FlowEngine& engine, int qps)
       : router_(router), groups_(groups), engine_(engine), qps_(qps) {}
 
-  // One connection src -> dst (optionally through `via`, PXN) as qps flows sharing `bytes`; returns the flow ids.
-  // `latency_s` is added to the path's own latency, counted `path_times` times (0: the caller counted it). Flows
-  // depend on `deps`.
-  // The mean latency of the path src -> dst (QP 0), seconds.
-  double path_latency_s(NodeId src, NodeId dst) {
+  // The mean latency of the path src -> dst (through `via` when given, PXN), QP 0, seconds.
+  double path_latency_s(NodeId src, NodeId dst, NodeId via = models::kNoNode) {
+    if (via != models::kNoNode && via != src) return path_latency_s(src, via) + path_latency_s(via, dst);
     router_.route({src, dst, 0, 0xC000u}, route_);
     return models::mean_latency_s(router_.fabric(), route_);
   }
+
+  // One connection src -> dst (optionally through `via`, PXN) as qps flows sharing `bytes`; returns the flow ids.
+  // `latency_s` is added to the path's own latency, counted `path_times` times (0: the caller counted it). Flows
+  // depend on `deps`.
 
   void connection(NodeId src, NodeId dst, NodeId via, std::uint32_t channel, double bytes, double latency_s,
                   double cap_Bps, std::span<const FlowId> deps, std::vector<FlowId>& out, int path_times = 1) {
@@ -144,8 +146,8 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
   if (spec.channels < 0) throw InputError("--channels " + std::to_string(spec.channels), "expected at least 1 channel");
   if (spec.root < 0 || spec.root >= n)
     throw InputError("--root " + std::to_string(spec.root), "expected a rank in [0, " + std::to_string(n) + ")");
-  if (!(spec.bytes >= 0) || !std::isfinite(spec.bytes))
-    throw InputError("", "size " + std::to_string(spec.bytes) + " B; expected a finite size >= 0");
+  if (!(spec.bytes >= 0) || !std::isfinite(spec.bytes) || spec.bytes > 1e18)
+    throw InputError("", "size " + std::to_string(spec.bytes) + " B; expected a size from 0 to 1e18 B");
   CollResult res;
   res.op = spec.op;
   res.count = nccl_tests_count(spec.op, spec.bytes, n);
@@ -213,12 +215,20 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
     // PAT (one rank per node): at step k every rank exchanges with the rank 2^k away the min(2^k, n - 2^k) chunks of
     // S/n it has gathered so far (a Bruck-style doubling: n - 1 chunks in all, log2(n) steps), pipelined; PAT's 0.75
     // (tuning.cc) scales the bytes on the wire.
+    // The rounds follow each other: every flow pays the rounds' summed (mean) path latencies.
+    double rounds_path_s = 0;
+    for (int dist = 1; dist < n; dist *= 2) {
+      double round_s = 0;
+      for (int r = 0; r < n; ++r) round_s += b.path_latency_s(gpu_[r], gpu_[(r + dist) % n]);
+      rounds_path_s += round_s / n;
+    }
     for (int dist = 1; dist < n; dist *= 2) {
       const double chunks = std::min(dist, n - dist);
       for (int r = 0; r < n; ++r) {
         const int peer = spec.op == Op::AllGather ? (r - dist + n) % n : (r + dist) % n;
         b.connection(gpu_[r], gpu_[peer], models::kNoNode, static_cast<std::uint32_t>(dist % 64),
-                     chunks * S / n / kPatEfficiency, model_latency, models::solver::kNoCap, {}, flows);
+                     chunks * S / n / kPatEfficiency, model_latency + rounds_path_s, models::solver::kNoCap, {},
+                     flows, 0);
       }
     }
   } else if (ch.algo == Algo::Tree) {
@@ -250,12 +260,20 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
       for (int r = 0; r < n; ++r)
         if (parent[r] >= 0) children[parent[r]].push_back(r);
       if (spec.granularity == Granularity::Pipelined) {
+        // Data goes up to the root and back down: every flow pays twice the path latency of the deepest leaf's way.
+        double deepest_s = 0;
+        for (int r = 0; r < n; ++r) {
+          if (!children[r].empty()) continue;
+          double up_s = 0;
+          for (int at = r; parent[at] >= 0; at = parent[at]) up_s += b.path_latency_s(gpu_[at], gpu_[parent[at]]);
+          deepest_s = std::max(deepest_s, up_s);
+        }
         const double D = S / nch / eff;
         for (int r = 0; r < n; ++r) {
           if (parent[r] < 0) continue;
           const NodeId a = gpu_[r], z = gpu_[parent[r]];
-          b.connection(a, z, models::kNoNode, c, D, model_latency, channel_cap, {}, flows);
-          b.connection(z, a, models::kNoNode, c, D, model_latency, channel_cap, {}, flows);
+          b.connection(a, z, models::kNoNode, c, D, model_latency + 2 * deepest_s, channel_cap, {}, flows, 0);
+          b.connection(z, a, models::kNoNode, c, D, model_latency + 2 * deepest_s, channel_cap, {}, flows, 0);
         }
         continue;
       }
@@ -369,11 +387,18 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
       auto edge_inter = [&](int k) { return node_of_rank_[order[k]] != node_of_rank_[order[(k + 1) % n]]; };
       if (spec.op == Op::Broadcast || spec.op == Op::Reduce) {
         // A chain of n - 1 edges from the root around the ring (Reduce: towards the root), S per channel share.
+        // The data crosses the whole chain: every flow pays the chain's summed path latency.
         const int at = static_cast<int>(std::find(order.begin(), order.end(), spec.root) - order.begin());
+        double chain_path_s = 0;
+        for (int k = 0; k < n - 1; ++k) {
+          const int a = order[(at + k) % n], z = order[(at + k + 1) % n];
+          chain_path_s += b.path_latency_s(gpu_[a], gpu_[z], rail_via(a, z));
+        }
         for (int k = 0; k < n - 1; ++k) {
           int a = order[(at + k) % n], z = order[(at + k + 1) % n];
           if (spec.op == Op::Reduce) std::swap(a, z);
-          b.connection(gpu_[a], gpu_[z], rail_via(a, z), c, S / nch / eff, model_latency, channel_cap, {}, flows);
+          b.connection(gpu_[a], gpu_[z], rail_via(a, z), c, S / nch / eff, model_latency + chain_path_s, channel_cap,
+                       {}, flows, 0);
         }
         continue;
       }
@@ -381,7 +406,8 @@ CollResult Communicator::run(const CollSpec& spec, const std::string& solver) co
         // A chunk crosses K consecutive edges of the ring: K times the ring's mean path latency.
         const double share = (spec.op == Op::AllReduce ? 2.0 * (n - 1) / n : (n - 1.0) / n) * S / nch;
         double ring_path_s = 0;
-        for (int k = 0; k < n; ++k) ring_path_s += b.path_latency_s(gpu_[order[k]], gpu_[order[(k + 1) % n]]);
+        for (int k = 0; k < n; ++k)
+          ring_path_s += b.path_latency_s(gpu_[order[k]], gpu_[order[(k + 1) % n]], rail_via(order[k], order[(k + 1) % n]));
         const double latency = model_latency + K * ring_path_s / n;
         for (int k = 0; k < n; ++k)
           b.connection(gpu_[order[k]], gpu_[order[(k + 1) % n]], rail_via(order[k], order[(k + 1) % n]), c, share / eff, latency,

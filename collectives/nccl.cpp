@@ -177,10 +177,10 @@ double nccl_latency_s(Op op, Algo a, Proto p, const CommShape& c) {
     const double inter = kTreeNet_us[i];
     return (kTreeBase_us[i] + 2 * ((c.ranks_per_node - 1) * intra + log2_floor(c.nodes) * inter)) * 1e-6;
   }
-  if (op == Op::AllToAll || op == Op::SendRecv)  // p2p: no tuning entry; one base and one step (documented)
-    return kRingBase_us[i] * 1e-6 + ring_step_latency_s(p, c.nodes > 1, c);
-  if (op == Op::Broadcast || op == Op::Reduce)  // tuning.cc with sameChannels: base + one hop
-    return kRingBase_us[i] * 1e-6 + ring_step_latency_s(p, c.nodes > 1, c);
+  // p2p (no tuning entry; one base and one step, documented) and Broadcast/Reduce (tuning.cc with sameChannels: base
+  // + one hop): the Ring hardware latency of the link type, without the one-rank-per-node substitution.
+  if (op == Op::AllToAll || op == Op::SendRecv || op == Op::Broadcast || op == Op::Reduce)
+    return (kRingBase_us[i] + (c.nodes > 1 ? kRingNet_us[i] : kRingNvlink_us[i])) * 1e-6;
   const int nsteps = ring_steps(op, c.ranks);
   const int ninter = c.nodes == 1 ? 0 : (op == Op::AllReduce ? 2 * (c.nodes - 1) : c.nodes - 1);
   return kRingBase_us[i] * 1e-6 + (nsteps - ninter) * ring_step_latency_s(p, false, c) +
@@ -217,12 +217,13 @@ int dtree_parent(int n, int i, int t) {
   return u < 0 ? -1 : n - 1 - u;
 }
 
-// The per-rank ring bandwidth (NCCL's busBw) this fabric offers: NVLink carries the ring inside a node, except on the
-// edges that leave it (one in ranks_per_node per channel); each GPU's NIC carries the edges that leave its node.
+// The per-rank ring bandwidth (NCCL's busBw) this fabric offers: NVLink carries every ring edge of a GPU; each GPU's
+// NIC carries the edges that leave its node.
 static double ring_bus_Bps(const CommShape& c) {
   double bw = std::numeric_limits<double>::infinity();
-  if (c.ranks_per_node > 1)
-    bw = c.nodes == 1 ? c.nvlink_Bps : c.nvlink_Bps * c.ranks_per_node / (c.ranks_per_node - 1);
+  // Rail-aligned rings (coll.cpp) hand the edge that leaves a node over NVLink too: every GPU sends one edge per
+  // channel over NVLink, within a node or across.
+  if (c.ranks_per_node > 1) bw = c.nvlink_Bps;
   if (c.nodes > 1) bw = std::min(bw, c.nic_Bps * c.ranks_per_node);
   return bw;
 }

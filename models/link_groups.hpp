@@ -5,7 +5,8 @@
 // them (router.hpp). Without failures, and with equal capacities, the k up-links of a leaf therefore each carry
 // (1/k) x the same sum of flow rates: their constraints sum_f r_f / k <= C are one constraint, sum_f r_f <= k C.
 // Merging them changes no rate and divides a sprayed route's entries by k (a DSF route of ~130 entries becomes
-// ~20). Where a plane has a failed link or unequal capacities, its links stay alone.
+// ~20). Links of unequal capacities stay alone; with any failed link in the fabric, every link stays alone (a failure
+// changes which elements a flow may use).
 #pragma once
 
 #include <cstdint>
