@@ -251,8 +251,9 @@ Trace read_chakra(const std::vector<std::string>& paths, ChakraReport* report) {
           const auto peer = int_attr(n, send ? "comm_dst" : "comm_src");
           if (!peer) throw InputError(rn.path, where + ": no \"" + (send ? "comm_dst" : "comm_src") + "\" attribute");
           const auto& members = t.comms[c].ranks;
-          auto p = std::find(members.begin(), members.end(), static_cast<std::uint32_t>(*peer));
-          if (*peer < 0 || p == members.end())
+          const bool in_range = *peer >= 0 && *peer < kMaxRanks;
+          auto p = in_range ? std::find(members.begin(), members.end(), static_cast<std::uint32_t>(*peer)) : members.end();
+          if (p == members.end())
             throw InputError(rn.path, where + ": peer rank " + std::to_string(*peer) + " is not in the trace");
           o.kind = send ? OpKind::Send : OpKind::Recv;
           o.coll = send ? common::CollKind::Send : common::CollKind::Recv;

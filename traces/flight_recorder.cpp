@@ -31,17 +31,19 @@ struct Entry {
 };
 
 std::vector<std::uint32_t> ranks_of(const json& v, const std::string& where) {
-  json arr = v;
+  json parsed;
+  const json* arr = &v;
   if (v.is_string()) {
     try {
-      arr = json::parse(v.get<std::string>());
+      parsed = json::parse(v.get<std::string>());
     } catch (const json::exception&) {
-      throw InputError(where, "\"ranks\" '" + v.get<std::string>() + "' is not a list of ranks");
+      throw InputError(where, "\"ranks\" is not a list of ranks");
     }
+    arr = &parsed;
   }
-  if (!arr.is_array()) throw InputError(where, "\"ranks\": expected a list of ranks");
+  if (!arr->is_array()) throw InputError(where, "\"ranks\": expected a list of ranks");
   std::vector<std::uint32_t> out;
-  for (const auto& x : arr) {
+  for (const auto& x : *arr) {
     if (!x.is_number_integer() || x.get<std::int64_t>() < 0 || x.get<std::int64_t>() >= kMaxRanks)
       throw InputError(where, "\"ranks\": expected ranks in [0, " + std::to_string(kMaxRanks) + ")");
     out.push_back(static_cast<std::uint32_t>(x.get<std::int64_t>()));
@@ -55,7 +57,7 @@ std::uint64_t elements(const json& sizes, const std::string& where, const char* 
   std::uint64_t n = 1;
   for (const auto& d : sizes[0]) {
     if (!d.is_number_integer() || d.get<std::int64_t>() < 0)
-      throw InputError(where, std::string("\"") + key + "\": expected sizes >= 0, got " + d.dump());
+      throw InputError(where, std::string("\"") + key + "\": expected sizes >= 0, got a " + d.type_name());
     n *= static_cast<std::uint64_t>(d.get<std::int64_t>());
   }
   return n;
@@ -138,6 +140,7 @@ Trace read_flight_recorder(const std::vector<std::string>& paths, FlightRecorder
         throw InputError(where, "no process group (\"process_group\" or \"pg_id\")");
       }
       if (!pg_ranks.count(en.pg)) throw InputError(where, "process group '" + en.pg + "' is not in pg_config");
+      if (pname.size() > 256) throw InputError(where, "\"profiling_name\" longer than 256 characters");
       std::smatch pm;
       if (std::regex_match(pname, pm, p2p_name)) {
         en.kind = pm[1] == "send" ? common::CollKind::Send : common::CollKind::Recv;

@@ -15,6 +15,9 @@ using common::InputError;
 
 namespace {
 
+// The longest column a reader accepts (2^31 entries): a corrupt size must not exhaust memory.
+constexpr hsize_t kMaxElements = hsize_t{1} << 31;
+
 // RAII for HDF5 ids.
 struct Id {
   hid_t id = -1;
@@ -125,6 +128,9 @@ class Reader {
     if (H5Sget_simple_extent_ndims(space) != 1) throw InputError(path_, std::string(name) + ": expected a 1-D dataset");
     hsize_t n = 0;
     H5Sget_simple_extent_dims(space, &n, nullptr);
+    if (n > kMaxElements)
+      throw InputError(path_, std::string(name) + ": " + std::to_string(n) + " entries; at most " +
+                                  std::to_string(kMaxElements) + " expected (corrupt?)");
     std::vector<T> v(n);
     if (n && H5Dread(ds, native<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
       throw InputError(path_, std::string(name) + ": cannot read (corrupt data, or a type that does not convert)");
@@ -136,8 +142,13 @@ class Reader {
     Id ds(H5Dopen2(file_, name, H5P_DEFAULT), H5Dclose);
     if (ds < 0) throw InputError(path_, std::string("missing dataset ") + name);
     Id space(H5Dget_space(ds), H5Sclose);
+    if (H5Sget_simple_extent_ndims(space) != 1) throw InputError(path_, std::string(name) + ": expected a 1-D dataset");
     hsize_t n = 0;
     H5Sget_simple_extent_dims(space, &n, nullptr);
+    if (n > kMaxElements) throw InputError(path_, std::string(name) + ": too many entries (corrupt?)");
+    Id stored(H5Dget_type(ds), H5Tclose);
+    if (H5Tget_class(stored) != H5T_STRING || H5Tis_variable_str(stored) <= 0)
+      throw InputError(path_, std::string(name) + ": expected variable-length strings");
     Id type(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(type, H5T_VARIABLE);
     H5Tset_cset(type, H5T_CSET_UTF8);
@@ -153,6 +164,7 @@ class Reader {
   std::uint64_t attr_u64(const char* name) {
     Id a(H5Aopen(file_, name, H5P_DEFAULT), H5Aclose);
     if (a < 0) throw InputError(path_, std::string("missing attribute ") + name + " (not a collemu trace?)");
+    scalar(a, name);
     std::uint64_t v = 0;
     if (H5Aread(a, H5T_NATIVE_UINT64, &v) < 0) throw InputError(path_, std::string("attribute ") + name + ": not a number");
     return v;
@@ -161,6 +173,10 @@ class Reader {
   std::string attr_str(const char* name) {
     Id a(H5Aopen(file_, name, H5P_DEFAULT), H5Aclose);
     if (a < 0) throw InputError(path_, std::string("missing attribute ") + name + " (not a collemu trace?)");
+    scalar(a, name);
+    Id stored(H5Aget_type(a), H5Tclose);
+    if (H5Tget_class(stored) != H5T_STRING || H5Tis_variable_str(stored) <= 0)
+      throw InputError(path_, std::string("attribute ") + name + ": expected a variable-length string");
     Id type(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(type, H5T_VARIABLE);
     H5Tset_cset(type, H5T_CSET_UTF8);
@@ -172,6 +188,12 @@ class Reader {
   }
 
  private:
+  // Attributes are read into one value: they must hold exactly one.
+  void scalar(hid_t attr, const char* name) {
+    Id space(H5Aget_space(attr), H5Sclose);
+    if (H5Sget_simple_extent_npoints(space) != 1)
+      throw InputError(path_, std::string("attribute ") + name + ": expected a single value");
+  }
   hid_t file_;
   std::string path_;
 };
@@ -290,7 +312,10 @@ Trace read_hdf5_trace(const std::string& path) {
     throw InputError(path, "trace format version " + std::to_string(version) + "; this collemu reads version " +
                                std::to_string(kTraceFormatVersion));
   Trace t;
-  t.world_size = static_cast<std::uint32_t>(r.attr_u64("world_size"));
+  const std::uint64_t world = r.attr_u64("world_size");
+  if (world > kMaxRanks)
+    throw InputError(path, "world_size " + std::to_string(world) + ": at most " + std::to_string(kMaxRanks) + " ranks");
+  t.world_size = static_cast<std::uint32_t>(world);
   t.source = r.attr_str("source");
 
   const auto names = r.strings("/comms/name");

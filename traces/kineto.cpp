@@ -6,6 +6,8 @@
 #include <cmath>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
@@ -67,7 +69,7 @@ struct CommOp {
   std::uint64_t count = 0;
   common::DataType dtype = common::DataType::Uint8;
   std::string pg_name;
-  std::vector<std::uint32_t> pg_ranks;
+  std::shared_ptr<const std::vector<std::uint32_t>> pg_ranks;  // shared: one list per group, not per op
   std::int64_t peer_global = -1;
   std::int64_t seq = -1;
   std::size_t event = 0;
@@ -99,6 +101,7 @@ double number(const json& obj, const char* key, const Ctx& c) {
 std::int64_t integer(const json& obj, const char* key, const Ctx& c) {
   const double v = number(obj, key, c);
   if (v != std::floor(v)) throw InputError(c.where(), std::string("\"") + key + "\" is " + std::to_string(v) + "; expected a whole number");
+  if (std::fabs(v) > 9.0e15) throw InputError(c.where(), std::string("\"") + key + "\" is out of range");
   return static_cast<std::int64_t>(v);
 }
 
@@ -109,22 +112,29 @@ std::string text(const json& obj, const char* key, const Ctx& c) {
   return it->get<std::string>();
 }
 
-// "[0, 1, 2]" (a string, as PyTorch writes it) or a JSON array of integers.
-std::vector<std::uint32_t> rank_list(const json& v, const Ctx& c) {
-  json arr = v;
+// "[0, 1, 2]" (a string, as PyTorch writes it) or a JSON array of integers; nullopt for a list PyTorch shortened
+// ("[0, 1, ..., 29, ...]" for groups over 30 ranks), whose ranks must come from distributedInfo.pg_config.
+std::optional<std::vector<std::uint32_t>> rank_list(const json& v, const Ctx& c) {
+  json parsed;
+  const json* arr = &v;
   if (v.is_string()) {
+    const auto& text = v.get_ref<const std::string&>();
+    if (text.find("...") != std::string::npos || text.find("\u2026") != std::string::npos ||
+        text.find("\xe2\x80\xa6") != std::string::npos)
+      return std::nullopt;
     try {
-      arr = json::parse(v.get<std::string>());
+      parsed = json::parse(text);
     } catch (const json::exception&) {
-      throw InputError(c.where(), "\"Process Group Ranks\" '" + v.get<std::string>() + "' is not a list of ranks");
+      throw InputError(c.where(), "\"Process Group Ranks\" is not a list of ranks");
     }
+    arr = &parsed;
   }
-  if (!arr.is_array()) throw InputError(c.where(), "\"Process Group Ranks\": expected a list of ranks");
+  if (!arr->is_array()) throw InputError(c.where(), "\"Process Group Ranks\": expected a list of ranks");
   std::vector<std::uint32_t> out;
-  for (const auto& x : arr) {
+  for (const auto& x : *arr) {
     if (!x.is_number_integer() || x.get<std::int64_t>() < 0 || x.get<std::int64_t>() >= kMaxRanks)
       throw InputError(c.where(), "\"Process Group Ranks\": expected ranks in [0, " + std::to_string(kMaxRanks) +
-                                      "), got " + x.dump());
+                                      "), got a " + std::string(x.type_name()));
     out.push_back(static_cast<std::uint32_t>(x.get<std::int64_t>()));
   }
   return out;
@@ -171,7 +181,9 @@ Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report) {
     RankFile rf;
     rf.path = path;
     std::uint32_t file_world = 0;
-    std::vector<std::uint32_t> default_pg;
+    using Ranks = std::shared_ptr<const std::vector<std::uint32_t>>;
+    Ranks default_pg;
+    std::map<std::string, Ranks> pg_by_name, interned;
     const Ctx top{path, 0};
     if (j.contains("distributedInfo") && j["distributedInfo"].is_object()) {
       const json& di = j["distributedInfo"];
@@ -188,17 +200,23 @@ Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report) {
         throw InputError(path, "distributedInfo.rank " + std::to_string(rf.rank) + " is not below world_size " +
                                    std::to_string(file_world));
       if (di.contains("pg_config") && di["pg_config"].is_array())
-        for (const auto& pg : di["pg_config"])
-          if (pg.is_object() && pg.value("pg_name", "") == "0" && pg.contains("ranks"))
-            default_pg = rank_list(pg["ranks"], top);
+        for (const auto& pg : di["pg_config"]) {
+          if (!pg.is_object() || !pg.contains("pg_name") || !pg["pg_name"].is_string() || !pg.contains("ranks")) continue;
+          if (auto ranks = rank_list(pg["ranks"], top))
+            pg_by_name[pg["pg_name"].get<std::string>()] = std::make_shared<const std::vector<std::uint32_t>>(std::move(*ranks));
+        }
+      if (pg_by_name.count("0")) default_pg = pg_by_name["0"];
     } else {
       rf.rank = static_cast<std::uint32_t>(fi);
       file_world = static_cast<std::uint32_t>(paths.size());
       rep.warnings.push_back(path + ": no distributedInfo; taken as rank " + std::to_string(fi) + " of " +
                              std::to_string(paths.size()) + " (the order of the files)");
     }
-    if (default_pg.empty())
-      for (std::uint32_t r = 0; r < file_world; ++r) default_pg.push_back(r);
+    if (!default_pg) {
+      std::vector<std::uint32_t> all(file_world);
+      for (std::uint32_t r = 0; r < file_world; ++r) all[r] = r;
+      default_pg = std::make_shared<const std::vector<std::uint32_t>>(std::move(all));
+    }
     if (!file_of_rank.emplace(rf.rank, path).second)
       throw InputError(path, "rank " + std::to_string(rf.rank) + " again (also in " + file_of_rank[rf.rank] + ")");
     world = std::max(world, file_world);
@@ -241,8 +259,23 @@ Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report) {
         op.count = static_cast<std::uint64_t>(op.kind == common::CollKind::ReduceScatter || op.kind == common::CollKind::Recv ? out : in);
         op.dtype = dtype_of(text(a, "dtype", c), c);
         op.pg_name = a.contains("Process Group Name") ? text(a, "Process Group Name", c) : "0";
-        op.pg_ranks = a.contains("Process Group Ranks") ? rank_list(a["Process Group Ranks"], c) : default_pg;
-        if (op.pg_ranks.empty()) op.pg_ranks = default_pg;
+        op.pg_ranks = default_pg;
+        if (a.contains("Process Group Ranks")) {
+          const json& v = a["Process Group Ranks"];
+          const std::string key = v.is_string() ? v.get<std::string>() : std::string();
+          auto hit = v.is_string() ? interned.find(key) : interned.end();
+          if (hit != interned.end()) {
+            op.pg_ranks = hit->second;
+          } else if (auto ranks = rank_list(v, c)) {
+            if (!ranks->empty()) op.pg_ranks = std::make_shared<const std::vector<std::uint32_t>>(std::move(*ranks));
+            if (v.is_string()) interned[key] = op.pg_ranks;
+          } else if (pg_by_name.count(op.pg_name)) {  // PyTorch shortened the list: the group's ranks from pg_config
+            op.pg_ranks = pg_by_name[op.pg_name];
+          } else {
+            throw InputError(c.where(), "\"Process Group Ranks\" is shortened (\"...\") and distributedInfo.pg_config "
+                                        "has no group '" + op.pg_name + "' with the full list");
+          }
+        }
         if (op.kind == common::CollKind::Send && a.contains("Dst Rank")) op.peer_global = integer(a, "Dst Rank", c);
         if (op.kind == common::CollKind::Recv && a.contains("Src Rank")) op.peer_global = integer(a, "Src Rank", c);
         if (a.contains("Seq") && a["Seq"].is_number_integer()) op.seq = a["Seq"].get<std::int64_t>();
@@ -258,8 +291,10 @@ Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report) {
           std::uint64_t n = 1;
           for (const auto& d : a["Input Dims"][0]) {
             if (!d.is_number_integer() || d.get<std::int64_t>() < 0)
-              throw InputError(c.where(), "\"Input Dims\": expected sizes >= 0, got " + d.dump());
-            n *= static_cast<std::uint64_t>(d.get<std::int64_t>());
+              throw InputError(c.where(), "\"Input Dims\": expected sizes >= 0, got a " + std::string(d.type_name()));
+            const auto dim = static_cast<std::uint64_t>(d.get<std::int64_t>());
+            if (dim && n > (std::uint64_t{1} << 53) / dim) throw InputError(c.where(), "\"Input Dims\": too many elements");
+            n *= dim;
           }
           if (!a.contains("Input type") || !a["Input type"].is_array() || a["Input type"].empty() ||
               !a["Input type"][0].is_string())
@@ -267,7 +302,7 @@ Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report) {
           op.dtype = dtype_of(a["Input type"][0].get<std::string>(), c);
           op.pg_name = "0";
           op.pg_ranks = default_pg;
-          op.count = op.kind == common::CollKind::AllGather ? n / std::max<std::size_t>(1, default_pg.size()) : n;
+          op.count = op.kind == common::CollKind::AllGather ? n / std::max<std::size_t>(1, default_pg->size()) : n;
           annotation_ops.push_back(std::move(op));
         } catch (const InputError& err) {
           if (annotation_error.empty()) annotation_error = err.what();
@@ -314,16 +349,17 @@ Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report) {
         prog.ops.push_back(comp);
       }
       prev_end = op.end_us;
-      for (std::uint32_t m : op.pg_ranks)
+      const std::vector<std::uint32_t>& pg_ranks = *op.pg_ranks;
+      for (std::uint32_t m : pg_ranks)
         if (m >= world)
           throw InputError(c.where(), "process group rank " + std::to_string(m) + " is not below world_size " +
                                           std::to_string(world));
-      auto it = std::find(op.pg_ranks.begin(), op.pg_ranks.end(), rf.rank);
-      if (it == op.pg_ranks.end())
+      auto it = std::find(pg_ranks.begin(), pg_ranks.end(), rf.rank);
+      if (it == pg_ranks.end())
         throw InputError(c.where(), "rank " + std::to_string(rf.rank) + " is not in its own process group " + op.pg_name);
-      auto [ci, fresh] = comm_index.emplace(std::pair{op.pg_name, op.pg_ranks}, static_cast<std::uint32_t>(t.comms.size()));
+      auto [ci, fresh] = comm_index.emplace(std::pair{op.pg_name, pg_ranks}, static_cast<std::uint32_t>(t.comms.size()));
       if (fresh)
-        t.comms.push_back({"process group " + op.pg_name, op.pg_ranks, static_cast<std::uint32_t>(op.pg_ranks.size())});
+        t.comms.push_back({"process group " + op.pg_name, pg_ranks, static_cast<std::uint32_t>(pg_ranks.size())});
       Op o;
       o.kind = op_kind_of(op.kind);
       o.coll = op.kind;
@@ -334,11 +370,13 @@ Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report) {
       o.start_s = op.ts_us * 1e-6;
       o.duration_s = (op.end_us - op.ts_us) * 1e-6;
       if (o.kind != OpKind::Collective) {
-        auto p = std::find(op.pg_ranks.begin(), op.pg_ranks.end(), static_cast<std::uint32_t>(std::max<std::int64_t>(op.peer_global, 0)));
-        if (op.peer_global < 0 || p == op.pg_ranks.end())
+        const bool in_range = op.peer_global >= 0 && op.peer_global < kMaxRanks;
+        auto p = in_range ? std::find(pg_ranks.begin(), pg_ranks.end(), static_cast<std::uint32_t>(op.peer_global))
+                          : pg_ranks.end();
+        if (p == pg_ranks.end())
           throw InputError(c.where(), std::string(to_string(o.kind)) + " without a peer in its process group (\"" +
                                           (o.kind == OpKind::Send ? "Dst" : "Src") + " Rank\")");
-        o.root = static_cast<std::int32_t>(p - op.pg_ranks.begin());
+        o.root = static_cast<std::int32_t>(p - pg_ranks.begin());
       }
       prog.ops.push_back(o);
     }

@@ -155,7 +155,10 @@ Trace read_nccl_logs(const std::vector<std::string>& paths, NcclLogReport* repor
         const std::string_view body = lv.substr(body_begin, body_end - body_begin);
         const auto toks = split_ws(body);
         const bool coll = toks.size() >= 3 && toks[0].ends_with(":") && toks[1] == "opCount";
-        const bool init = toks.size() >= 6 && toks[0] == "comm" && body.find("Init COMPLETE") != std::string_view::npos;
+        // "comm 0x.. rank R nranks N ... - Init COMPLETE"; NCCL >= 2.19 starts it with the function's name
+        // ("ncclCommInitRank comm 0x..", "ncclCommSplit comm 0x..").
+        const std::size_t comm_tok = toks.size() > 1 && toks[0] == "comm" ? 0 : toks.size() > 2 && toks[1] == "comm" ? 1 : toks.size();
+        const bool init = comm_tok < toks.size() && body.find("Init COMPLETE") != std::string_view::npos;
         if (!coll && !init) continue;  // another INFO line
         const auto prefix = prefix_before(lv, marks[m]);
         if (!prefix) {
@@ -173,8 +176,8 @@ Trace read_nccl_logs(const std::vector<std::string>& paths, NcclLogReport* repor
         if (init) {
           // comm 0x... rank R nranks N cudaDev D ... [commId 0x...] - Init COMPLETE
           InitLine il;
-          il.comm = std::string(toks[1]);
-          for (std::size_t i = 2; i + 1 < toks.size(); ++i) {
+          il.comm = std::string(toks[comm_tok + 1]);
+          for (std::size_t i = comm_tok + 2; i + 1 < toks.size(); ++i) {
             if (toks[i] == "rank" && !parse_int(toks[i + 1], il.rank))
               throw InputError(where, "Init line: rank '" + std::string(toks[i + 1]) + "' is not a number");
             if (toks[i] == "nranks" && !parse_int(toks[i + 1], il.nranks))
@@ -238,6 +241,14 @@ Trace read_nccl_logs(const std::vector<std::string>& paths, NcclLogReport* repor
         if (!common::parse_coll_kind(r.coll_name))
           throw InputError(where, "unknown collective '" + r.coll_name +
                                       "'; expected AllReduce, AllGather, ReduceScatter, Broadcast, Reduce, Send, Recv");
+        {
+          const auto kind = *common::parse_coll_kind(r.coll_name);
+          const bool peer = kind == common::CollKind::Send || kind == common::CollKind::Recv;
+          const bool rooted = kind == common::CollKind::Broadcast || kind == common::CollKind::Reduce;
+          if ((peer || rooted) && (r.root < 0 || r.root >= r.nranks))
+            throw InputError(where, std::string(peer ? "peer" : "root") + " " + std::to_string(r.root) +
+                                        ": expected a rank of the communicator, 0.." + std::to_string(r.nranks - 1));
+        }
         if (!pr.comm_nranks.count(r.comm)) {
           pr.comm_order.push_back(r.comm);
           pr.comm_nranks[r.comm] = r.nranks;
@@ -292,18 +303,32 @@ Trace read_nccl_logs(const std::vector<std::string>& paths, NcclLogReport* repor
           t.comms.push_back({"commId " + init->second.comm_id, std::vector<std::uint32_t>(n, ~0u), static_cast<std::uint32_t>(n)});
         }
         Communicator& c = t.comms[it->second];
-        if (c.declared_size != n)
+        if (c.declared_size != n || init->second.nranks != n)
           throw InputError(t.source, "commId " + init->second.comm_id + " has " + std::to_string(c.declared_size) +
-                                         " ranks in one process and " + std::to_string(n) + " in " + p.name);
-        c.ranks[init->second.rank] = static_cast<std::uint32_t>(r);
+                                         " ranks in one place and " + std::to_string(n) + " (records) or " +
+                                         std::to_string(init->second.nranks) + " (Init line) in " + p.name);
+        auto& slot = c.ranks[static_cast<std::size_t>(init->second.rank)];
+        if (slot != ~0u)
+          throw InputError(t.source, "commId " + init->second.comm_id + ": rank " + std::to_string(init->second.rank) +
+                                         " claimed by " + procs[rank_order[slot]].name + " and by " + p.name);
+        slot = static_cast<std::uint32_t>(r);
         comm_of[{pi, cp}] = it->second;
       } else {
         by_shape[{n, ordinal[n]++}].push_back(pi);
       }
     }
   }
-  // Communicators with commIds: members not in the logs leave holes; keep the members seen, in comm-rank order.
-  for (auto& c : t.comms) c.ranks.erase(std::remove(c.ranks.begin(), c.ranks.end(), ~0u), c.ranks.end());
+  // Communicators with commIds: a member without a log (a partial capture) becomes a rank of its own with no ops, so
+  // that communicator ranks (send/receive peers, roots) keep pointing at the right member.
+  for (auto& c : t.comms)
+    for (std::size_t k = 0; k < c.ranks.size(); ++k) {
+      if (c.ranks[k] != ~0u) continue;
+      c.ranks[k] = t.world_size++;
+      t.programs.emplace_back();
+      t.program_of_rank.push_back(static_cast<std::uint32_t>(t.programs.size() - 1));
+      t.comm_of_slot.emplace_back();
+      t.rank_names.push_back("no log: " + c.name + " rank " + std::to_string(k));
+    }
   for (const auto& [key, members] : by_shape) {
     const auto [n, ord] = key;
     const std::size_t groups = std::max<std::size_t>(1, members.size() / static_cast<std::size_t>(n));

@@ -49,5 +49,8 @@ check "a value out of range is named by dataset and index" bash -c '"$COLLEMU" t
 cp "$tmp/t.h5" "$tmp/v2.h5"
 "$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); f.attrs["version"] = 2' "$tmp/v2.h5" 2>/dev/null
 check "another format version is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "trace format version 2; this collemu reads version 1"' _ "$tmp/v2.h5"
+cp "$tmp/t.h5" "$tmp/2d.h5"
+"$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); del f["comms/name"]; f.create_dataset("comms/name", data=[[b"a", b"b"], [b"c", b"d"]], dtype=h5py.string_dtype())' "$tmp/2d.h5" 2>/dev/null
+check "a 2-D dataset where a column belongs is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "/comms/name: expected a 1-D dataset"' _ "$tmp/2d.h5"
 echo "$((total - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]

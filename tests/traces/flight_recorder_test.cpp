@@ -88,6 +88,10 @@ TEST(FlightRecorder, RankFromTheFileNameAndClearErrors) {
   EXPECT_NE(error_of(R"({"entries": 3})").find("\"entries\" array"), std::string::npos);
   EXPECT_NE(error_of(dump(0, {entry("nccl:all_reduce", "[[8]]", "[[8]]", 1)}).substr(0, 60)).find("not valid JSON"),
             std::string::npos);
+  // A very long name is refused before the pattern match (which would recurse once per character).
+  EXPECT_NE(error_of(dump(0, {entry("nccl:send 0->" + std::string(100000, '1'), "[[8]]", "[[8]]", 1, true)}))
+                .find("longer than 256"),
+            std::string::npos);
   std::string other_pg = dump(0, {entry("nccl:all_reduce", "[[8]]", "[[8]]", 1)});
   other_pg.replace(other_pg.find("\"pg_id\":0"), 9, "\"pg_id\":7");
   EXPECT_NE(error_of(other_pg).find("process group '7' is not in pg_config"), std::string::npos);

@@ -133,6 +133,26 @@ TEST(Kineto, ComputeIsTheUnionOfOtherKernelsBetweenCommunication) {
   EXPECT_EQ(t.program(1).ops[1].kind, OpKind::Recv);
 }
 
+TEST(Kineto, ShortenedGroupRanksComeFromPgConfig) {
+  // PyTorch writes "[0, 1, ..., 29, ...]" for groups over 30 ranks; the full list is in distributedInfo.pg_config.
+  std::string ranks = "[";
+  for (int r = 0; r < 40; ++r) {
+    if (r) ranks += ',';
+    ranks += std::to_string(r);
+  }
+  ranks += "]";
+  const std::string args = R"({"Collective name":"allreduce","In msg nelems":8,"Out msg nelems":8,"dtype":"Float",)"
+                           R"("Process Group Name":"7","Process Group Ranks":"[0, 1, 2, ..., 29, ...]"})";
+  const std::string text = R"({"distributedInfo":{"rank":0,"world_size":40,"pg_config":[{"pg_name":"7","ranks":)" +
+                           ranks + R"(}]},"traceEvents":[)" + event("kernel", "ncclDevKernel_X(x)", 1, 1, args) + "]}";
+  TempFile f(text);
+  const auto t = read_kineto({f.path});
+  ASSERT_EQ(t.comms.size(), 1u);
+  EXPECT_EQ(t.comms[0].ranks.size(), 40u);
+  TempFile g(file(0, {event("kernel", "ncclDevKernel_X(x)", 1, 1, args)}));  // no pg_config: a clear error
+  EXPECT_NE(error_of({g.path}).find("shortened"), std::string::npos);
+}
+
 TEST(Kineto, BadFilesNameFileAndEvent) {
   const std::string k = "kernel";
   const std::string good = file(0, {event(k, "ncclDevKernel_X(x)", 20, 10, nccl_args("allreduce", 8))});

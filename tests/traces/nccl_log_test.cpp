@@ -110,6 +110,28 @@ TEST(NcclLog, WithoutInitLinesGroupsCommunicatorsByCreationOrderAndSize) {
   EXPECT_NE(t.comm_of_slot[0][0], t.comm_of_slot[2][0]);  // ... on different TP groups
 }
 
+TEST(NcclLog, NewerInitLinesAndPartialLogsKeepCommunicatorRanks) {
+  // NCCL >= 2.19 starts Init lines with the function's name. Logs of comm ranks 0, 2 and 3 of a 4-rank communicator
+  // (rank 1's log is missing): rank 0's send to peer 2 must meet comm rank 2's receive, not comm rank 3's.
+  auto init = [](const std::string& pre, const std::string& comm, int rank) {
+    return pre + " NCCL INFO ncclCommInitRank comm " + comm + " rank " + std::to_string(rank) +
+           " nranks 4 cudaDev 0 nvmlDev 0 busId 1000 commId 0xabc - Init COMPLETE\n";
+  };
+  std::string text = init("h:1:1 [0]", "0x1", 0) + init("h:3:1 [0]", "0x3", 2) + init("h:4:1 [0]", "0x4", 3) +
+                     rec("h:1:1 [0]", "Send", 0, 16, 0, 2, "0x1", 4) + rec("h:3:1 [0]", "Recv", 0, 16, 0, 0, "0x3", 4);
+  TempLog f(text);
+  const auto t = read_nccl_logs({f.path});
+  ASSERT_EQ(t.comms.size(), 1u);
+  ASSERT_EQ(t.comms[0].ranks.size(), 4u);
+  EXPECT_EQ(t.comms[0].name, "commId 0xabc");
+  EXPECT_EQ(t.rank_names[t.comms[0].ranks[2]], "h:3 [0]");
+  EXPECT_TRUE(t.program(t.comms[0].ranks[1]).ops.empty());  // the rank without a log
+  check_consistency(t);
+  // An Init line whose size disagrees with the records is an error, not memory corruption.
+  TempLog g(init("h:1:1 [0]", "0x1", 3) + rec("h:1:1 [0]", "AllReduce", 0, 16, 7, 0, "0x1", 2));
+  EXPECT_THROW(read_nccl_logs({g.path}), common::InputError);
+}
+
 TEST(NcclLog, RcclGlobalRanksOrderTheRanks) {
   std::string text = rec("h:2:1 [1]", "AllReduce", 0, 8, 7, 0, "0x1", 2, " task 0 globalrank 1") +
                      rec("h:1:1 [0]", "AllReduce", 0, 8, 7, 0, "0x2", 2, " task 0 globalrank 0");

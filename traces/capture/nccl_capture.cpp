@@ -30,8 +30,9 @@ namespace {
 
 struct CommInfo {
   std::uint64_t id = 0;
-  int rank = 0, nranks = 0, dev = 0;
+  int rank = 0, nranks = 0, dev = 0;  // nranks 0: not known yet (a non-blocking init still in progress)
   std::uint64_t op_count = 0;
+  bool announced = false;             // its Init line is written
 };
 
 std::mutex g_mu;
@@ -95,18 +96,32 @@ void prefix(FILE* f, int dev) {
                static_cast<int>(getpid()), static_cast<long>(syscall(SYS_gettid)), dev);
 }
 
+// Writes the communicator's Init line once its size is known (caller holds g_mu).
+void announce(ncclComm_t comm, CommInfo& c, FILE* f) {
+  if (c.announced) return;
+  if (c.nranks <= 0) {  // a non-blocking init or split: ask NCCL now
+    REAL(ncclCommCount);
+    REAL(ncclCommUserRank);
+    int n = 0, r = 0;
+    if (real_ncclCommCount(comm, &n) != ncclSuccess || real_ncclCommUserRank(comm, &r) != ncclSuccess || n <= 0) return;
+    c.nranks = n;
+    c.rank = r;
+  }
+  prefix(f, c.dev);
+  std::fprintf(f, "comm %p rank %d nranks %d cudaDev %d commId 0x%016llx - Init COMPLETE\n", static_cast<void*>(comm),
+               c.rank, c.nranks, c.dev, static_cast<unsigned long long>(c.id));
+  c.announced = true;
+}
+
 void record_comm(ncclComm_t comm, std::uint64_t id, int rank, int nranks) {
   if (!comm) return;
   int dev = 0;
   REAL(ncclCommCuDevice);
   if (real_ncclCommCuDevice(comm, &dev) != ncclSuccess) dev = 0;
   std::lock_guard<std::mutex> lock(g_mu);
-  g_comms[comm] = CommInfo{id, rank, nranks, dev, 0};
-  FILE* f = out();
-  if (!f) return;
-  prefix(f, dev);
-  std::fprintf(f, "comm %p rank %d nranks %d cudaDev %d commId 0x%016llx - Init COMPLETE\n", static_cast<void*>(comm),
-               rank, nranks, dev, static_cast<unsigned long long>(id));
+  CommInfo& c = g_comms[comm];
+  c = CommInfo{id, rank, nranks, dev, 0, false};
+  if (FILE* f = out()) announce(comm, c, f);
 }
 
 // One COLL record; `peer_or_root` is the root of rooted collectives and the peer of send/receive, as NCCL logs it.
@@ -116,8 +131,12 @@ void record_op(const char* name, const void* sendbuff, const void* recvbuff, std
   FILE* f = out();
   if (!f) return;
   auto it = g_comms.find(comm);
-  CommInfo unknown;
-  CommInfo& c = it == g_comms.end() ? unknown : it->second;
+  if (it == g_comms.end()) {  // created by a call the capture does not see: known to this process only
+    it = g_comms.emplace(comm, CommInfo{}).first;
+    it->second.id = fnv1a(&comm, sizeof comm, static_cast<std::uint64_t>(getpid()));
+  }
+  CommInfo& c = it->second;
+  announce(comm, c, f);
   prefix(f, c.dev);
   std::fprintf(f, "%s: opCount %llx sendbuff %p recvbuff %p count %zu datatype %d op %d root %d comm %p [nranks=%d] "
                "stream %p\n", name, static_cast<unsigned long long>(c.op_count++), sendbuff, recvbuff, count,
@@ -137,14 +156,23 @@ extern "C" {
 ncclResult_t ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId id, int rank) {
   REAL(ncclCommInitRank);
   const ncclResult_t r = real_ncclCommInitRank(comm, nranks, id, rank);
-  if (r == ncclSuccess) record_comm(*comm, fnv1a(&id, sizeof id), rank, nranks);
+  if (r == ncclSuccess || r == ncclInProgress) record_comm(*comm, fnv1a(&id, sizeof id), rank, nranks);
   return r;
 }
 
 ncclResult_t ncclCommInitRankConfig(ncclComm_t* comm, int nranks, ncclUniqueId id, int rank, ncclConfig_t* config) {
   REAL(ncclCommInitRankConfig);
   const ncclResult_t r = real_ncclCommInitRankConfig(comm, nranks, id, rank, config);
-  if (r == ncclSuccess) record_comm(*comm, fnv1a(&id, sizeof id), rank, nranks);
+  if (r == ncclSuccess || r == ncclInProgress) record_comm(*comm, fnv1a(&id, sizeof id), rank, nranks);
+  return r;
+}
+
+ncclResult_t ncclCommInitRankScalable(ncclComm_t* comm, int nranks, int rank, int nId, ncclUniqueId* ids,
+                                      ncclConfig_t* config) {
+  REAL(ncclCommInitRankScalable);
+  const ncclResult_t r = real_ncclCommInitRankScalable(comm, nranks, rank, nId, ids, config);
+  if ((r == ncclSuccess || r == ncclInProgress) && nId > 0)
+    record_comm(*comm, fnv1a(ids, sizeof(ncclUniqueId) * static_cast<std::size_t>(nId)), rank, nranks);
   return r;
 }
 
@@ -164,16 +192,16 @@ ncclResult_t ncclCommSplit(ncclComm_t comm, int color, int key, ncclComm_t* newc
   REAL(ncclCommCount);
   REAL(ncclCommUserRank);
   const ncclResult_t r = real_ncclCommSplit(comm, color, key, newcomm, config);
-  if (r == ncclSuccess && newcomm && *newcomm) {
+  if ((r == ncclSuccess || r == ncclInProgress) && newcomm && *newcomm) {
     std::uint64_t parent = 0;
     {
       std::lock_guard<std::mutex> lock(g_mu);
       auto it = g_comms.find(comm);
       if (it != g_comms.end()) parent = it->second.id;
     }
-    int n = 0, rank = 0;
-    real_ncclCommCount(*newcomm, &n);
-    real_ncclCommUserRank(*newcomm, &rank);
+    int n = 0, rank = 0;  // 0 while a non-blocking split is in progress: asked again at the first operation
+    if (real_ncclCommCount(*newcomm, &n) != ncclSuccess) n = 0;
+    if (real_ncclCommUserRank(*newcomm, &rank) != ncclSuccess) rank = 0;
     record_comm(*newcomm, fnv1a(&color, sizeof color, parent ^ 0x5bd1e995ULL), rank, n);
   }
   return r;
