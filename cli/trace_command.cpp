@@ -51,30 +51,18 @@ traces::Trace load(const InfoOptions& o, std::vector<std::string>& warnings) {
       throw common::InputError(o.files[1], "one collemu HDF5 trace at a time (it holds every rank)");
     return traces::read_hdf5_trace(o.files[0]);
   }
-  if (format == "nccl-log") {
-    traces::NcclLogReport rep;
-    auto t = traces::read_nccl_logs(o.files, &rep);
-    warnings = rep.warnings;
-    return t;
-  }
-  if (format == "chakra") {
-    traces::ChakraReport rep;
-    auto t = traces::read_chakra(o.files, &rep);
-    warnings = rep.warnings;
-    return t;
-  }
-  if (format == "flight-recorder") {
-    traces::FlightRecorderReport rep;
-    auto t = traces::read_flight_recorder(o.files, &rep);
-    warnings = rep.warnings;
-    return t;
-  }
-  if (format == "kineto") {
-    traces::KinetoReport rep;
-    auto t = traces::read_kineto(o.files, &rep);
-    warnings = rep.warnings;
-    return t;
-  }
+  using Reader = traces::Trace (*)(const std::vector<std::string>&, traces::ReadReport*);
+  static const std::pair<const char*, Reader> readers[] = {{"nccl-log", traces::read_nccl_logs},
+                                                           {"chakra", traces::read_chakra},
+                                                           {"flight-recorder", traces::read_flight_recorder},
+                                                           {"kineto", traces::read_kineto}};
+  for (const auto& [name, read] : readers)
+    if (format == name) {
+      traces::ReadReport rep;
+      auto t = read(o.files, &rep);
+      warnings = rep.warnings;
+      return t;
+    }
   throw common::InputError("--format " + format, "unknown trace format; expected auto, collemu, chakra, kineto, flight-recorder or nccl-log");
 }
 

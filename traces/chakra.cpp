@@ -75,9 +75,9 @@ bool looks_like_chakra(const std::string& head, const std::string& path) {
          head.find("NCCL INFO") == std::string::npos;
 }
 
-Trace read_chakra(const std::vector<std::string>& paths, ChakraReport* report) {
-  ChakraReport local;
-  ChakraReport& rep = report ? *report : local;
+Trace read_chakra(const std::vector<std::string>& paths, ReadReport* report) {
+  ReadReport local;
+  ReadReport& rep = report ? *report : local;
   static const std::regex rank_re(R"(\.(\d+)\.et$)");
   std::map<std::uint32_t, RankNodes> ranks;
   for (std::size_t fi = 0; fi < paths.size(); ++fi) {

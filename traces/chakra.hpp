@@ -16,13 +16,9 @@
 
 namespace collemu::traces {
 
-struct ChakraReport {
-  std::vector<std::string> warnings;
-};
-
 // Throws common::InputError naming the file and the byte offset or node for truncated or corrupt streams, unknown
 // comm_type values, negative sizes, dependency cycles and a rank twice.
-Trace read_chakra(const std::vector<std::string>& paths, ChakraReport* report = nullptr);
+Trace read_chakra(const std::vector<std::string>& paths, ReadReport* report = nullptr);
 
 // Whether a file's first bytes look like a Chakra stream (a small varint length, then GlobalMetadata).
 bool looks_like_chakra(const std::string& head, const std::string& path);

@@ -65,9 +65,9 @@ std::uint64_t elements(const json& sizes, const std::string& where, const char* 
 
 }  // namespace
 
-Trace read_flight_recorder(const std::vector<std::string>& paths, FlightRecorderReport* report) {
-  FlightRecorderReport local;
-  FlightRecorderReport& rep = report ? *report : local;
+Trace read_flight_recorder(const std::vector<std::string>& paths, ReadReport* report) {
+  ReadReport local;
+  ReadReport& rep = report ? *report : local;
   std::map<std::uint32_t, std::vector<Entry>> by_rank;
   std::map<std::uint32_t, std::string> file_of;
   std::map<std::string, std::vector<std::uint32_t>> pg_ranks;  // name -> ranks (the same in every dump)

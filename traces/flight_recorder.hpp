@@ -16,13 +16,9 @@
 
 namespace collemu::traces {
 
-struct FlightRecorderReport {
-  std::vector<std::string> warnings;
-};
-
 // Throws common::InputError naming the file and entry index for malformed dumps (not JSON, wrong JSON types, negative
 // sizes, unknown collectives, an unknown process group, a rank twice).
-Trace read_flight_recorder(const std::vector<std::string>& paths, FlightRecorderReport* report = nullptr);
+Trace read_flight_recorder(const std::vector<std::string>& paths, ReadReport* report = nullptr);
 
 bool looks_like_flight_recorder(const std::string& head);
 

@@ -158,9 +158,9 @@ bool is_nccl_kernel(const std::string& name) {
 
 }  // namespace
 
-Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report) {
-  KinetoReport local;
-  KinetoReport& rep = report ? *report : local;
+Trace read_kineto(const std::vector<std::string>& paths, ReadReport* report) {
+  ReadReport local;
+  ReadReport& rep = report ? *report : local;
   std::vector<RankFile> files;
   std::uint32_t world = 0;
   std::map<std::uint32_t, std::string> file_of_rank;

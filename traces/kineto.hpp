@@ -21,14 +21,10 @@
 
 namespace collemu::traces {
 
-struct KinetoReport {
-  std::vector<std::string> warnings;
-};
-
 // Throws common::InputError naming the file (and the event index where it applies) for unreadable or malformed files:
 // not JSON, no "traceEvents" array, wrong JSON types in the fields used, unknown collective names, negative sizes,
 // two files for one rank, ranks outside world_size.
-Trace read_kineto(const std::vector<std::string>& paths, KinetoReport* report = nullptr);
+Trace read_kineto(const std::vector<std::string>& paths, ReadReport* report = nullptr);
 
 // Whether the text (a file's first kilobytes, decompressed) looks like a Kineto trace.
 bool looks_like_kineto(const std::string& head);

@@ -124,9 +124,9 @@ bool looks_like_nccl_log(const std::string& head) {
   return head.find("NCCL INFO") != std::string::npos || head.find("NCCL WARN") != std::string::npos;
 }
 
-Trace read_nccl_logs(const std::vector<std::string>& paths, NcclLogReport* report) {
-  NcclLogReport local;
-  NcclLogReport& rep = report ? *report : local;
+Trace read_nccl_logs(const std::vector<std::string>& paths, ReadReport* report) {
+  ReadReport local;
+  ReadReport& rep = report ? *report : local;
   std::map<std::pair<std::string, int>, std::size_t> process_index;
   std::vector<Process> procs;
   std::size_t order = 0;

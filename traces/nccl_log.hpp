@@ -20,15 +20,9 @@
 
 namespace collemu::traces {
 
-struct NcclLogReport {
-  std::size_t lines = 0;    // lines read
-  std::size_t records = 0;  // COLL records turned into ops
-  std::vector<std::string> warnings;  // "file:line: ..." for records skipped or assumptions made
-};
-
 // Throws common::InputError naming the file and line for a record that cannot be read (a missing or malformed
 // field, an unknown collective or data type) and for files that cannot be opened.
-Trace read_nccl_logs(const std::vector<std::string>& paths, NcclLogReport* report = nullptr);
+Trace read_nccl_logs(const std::vector<std::string>& paths, ReadReport* report = nullptr);
 
 // Whether the text (a file's first kilobytes) looks like an NCCL log.
 bool looks_like_nccl_log(const std::string& head);

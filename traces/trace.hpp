@@ -77,6 +77,14 @@ struct Trace {
 // them (a corrupt number must not exhaust memory).
 inline constexpr std::uint32_t kMaxRanks = 1u << 21;
 
+// What a reader reports beside the trace: records read, and warnings ("file:line: ...") for records skipped or
+// assumptions made.
+struct ReadReport {
+  std::size_t lines = 0;    // lines read (text formats)
+  std::size_t records = 0;  // records turned into ops (where the reader counts them)
+  std::vector<std::string> warnings;
+};
+
 // A whole decimal number from text, or nullopt when it is not one or does not fit (readers' guard against overflow).
 std::optional<std::uint64_t> parse_decimal(std::string_view text);
 

@@ -8,17 +8,15 @@
 #include "common/error.hpp"
 #include "traces/chakra.hpp"
 #include "traces/info.hpp"
+#include "tests/traces/trace_test_util.hpp"
 
 namespace collemu::traces {
 namespace {
 
 using common::CollKind;
+using testing_util::kShared;
+using testing_util::TempFile;
 
-const std::string kShared = COLLEMU_SHARED_DATA;
-#define REQUIRE_SHARED_DATA()                                                               \
-  do {                                                                                      \
-    if (!std::ifstream(kShared + "/README.md")) GTEST_SKIP() << "no " << kShared << " here"; \
-  } while (0)
 
 std::vector<std::string> ranks_of(const std::string& dir, const std::string& stem) {
   std::vector<std::string> out;
@@ -73,7 +71,7 @@ TEST(Chakra, PyTorchConvertedTraceWithParentLinks) {
   // broadcasts of 212480 and 424 B (§1a); CPU-side collectives (no comm_type) are compute. Its ctrl_deps are parent
   // links that make cycles: ordered by data_deps, with a warning.
   REQUIRE_SHARED_DATA();
-  ChakraReport rep;
+  ReadReport rep;
   const auto t = read_chakra({kShared + "/chakra/chakra.0.et"}, &rep);
   const auto& ops = t.program(0).ops;
   EXPECT_EQ(ops.size(), 3664u);
@@ -106,17 +104,9 @@ std::string node(std::uint64_t id, int type, const std::string& extra) {
   return framed(field_varint(1, id) + field(2, name) + field_varint(3, static_cast<std::uint64_t>(type)) + extra);
 }
 
-struct TempEt {
-  std::string path;
-  explicit TempEt(const std::string& bytes, const std::string& name = "x.0.et") {
-    path = testing::TempDir() + name;
-    std::ofstream(path, std::ios::binary) << bytes;
-  }
-  ~TempEt() { std::remove(path.c_str()); }
-};
 
 std::string error_of(const std::string& bytes) {
-  TempEt f(bytes);
+  TempFile f(bytes, "x.0.et");
   try {
     read_chakra({f.path});
   } catch (const common::InputError& e) {
@@ -129,7 +119,7 @@ TEST(Chakra, BadStreamsAreNamed) {
   const std::string meta = framed(field(1, "0.0.4"));
   const std::string good = meta + node(1, 4, field_varint(7, 5)) +
                            node(2, 7, int_attr("comm_type", 0) + int_attr("comm_size", 64) + field_varint(5, 1));
-  TempEt ok(good);
+  TempFile ok(good, "x.0.et");
   const auto t = read_chakra({ok.path});
   ASSERT_EQ(t.program(0).ops.size(), 2u);
   EXPECT_EQ(t.program(0).ops[1].deps, (std::vector<std::uint32_t>{0}));

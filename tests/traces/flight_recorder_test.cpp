@@ -7,20 +7,14 @@
 #include "common/error.hpp"
 #include "traces/flight_recorder.hpp"
 #include "traces/info.hpp"
+#include "tests/traces/trace_test_util.hpp"
 
 namespace collemu::traces {
 namespace {
 
 using common::CollKind;
+using testing_util::TempFile;
 
-struct TempFile {
-  std::string path;
-  TempFile(const std::string& name, const std::string& text) {
-    path = testing::TempDir() + name;
-    std::ofstream(path) << text;
-  }
-  ~TempFile() { std::remove(path.c_str()); }
-};
 
 std::string entry(const std::string& name, const std::string& in, const std::string& out, int seq, bool p2p = false,
                   const std::string& dtype = "Float") {
@@ -39,12 +33,14 @@ std::string dump(int rank, const std::vector<std::string>& entries, bool with_ra
 
 TEST(FlightRecorder, TwoRanksWithCollectivesAndP2p) {
   // AllReduce of 4x256 floats; ReduceScatter whose output is 128 floats per rank (its count); a send 0 -> 1.
-  TempFile a("fr_rank_0.json", dump(0, {entry("nccl:all_reduce", "[[4, 256]]", "[[4, 256]]", 1),
+  TempFile a(dump(0, {entry("nccl:all_reduce", "[[4, 256]]", "[[4, 256]]", 1),
                                         entry("nccl:reduce_scatter", "[[256]]", "[[128]]", 2),
-                                        entry("nccl:send 0->1", "[[64]]", "[[64]]", 0, true, "BFloat16")}));
-  TempFile b("fr_rank_1.json", dump(1, {entry("nccl:all_reduce", "[[4, 256]]", "[[4, 256]]", 1),
+                                        entry("nccl:send 0->1", "[[64]]", "[[64]]", 0, true, "BFloat16")}),
+             "fr_rank_0.json");
+  TempFile b(dump(1, {entry("nccl:all_reduce", "[[4, 256]]", "[[4, 256]]", 1),
                                         entry("nccl:reduce_scatter", "[[256]]", "[[128]]", 2),
-                                        entry("nccl:recv 1<-0", "[[64]]", "[[64]]", 0, true, "BFloat16")}));
+                                        entry("nccl:recv 1<-0", "[[64]]", "[[64]]", 0, true, "BFloat16")}),
+             "fr_rank_1.json");
   const auto t = read_flight_recorder({a.path, b.path});
   check_consistency(t);
   ASSERT_EQ(t.world_size, 2u);
@@ -67,12 +63,12 @@ TEST(FlightRecorder, TwoRanksWithCollectivesAndP2p) {
 }
 
 TEST(FlightRecorder, RankFromTheFileNameAndClearErrors) {
-  TempFile a("dump_rank-1.json", dump(0, {entry("nccl:all_reduce", "[[8]]", "[[8]]", 1)}, /*with_rank=*/false));
+  TempFile a(dump(0, {entry("nccl:all_reduce", "[[8]]", "[[8]]", 1)}, /*with_rank=*/false), "dump_rank-1.json");
   const auto t = read_flight_recorder({a.path});
   EXPECT_EQ(t.program(1).ops.size(), 1u);
   EXPECT_TRUE(t.program(0).ops.empty());
   auto error_of = [](const std::string& text) {
-    TempFile f("fr_bad_rank_0.json", text);
+    TempFile f(text, "fr_bad_rank_0.json");
     try {
       read_flight_recorder({f.path});
     } catch (const common::InputError& e) {

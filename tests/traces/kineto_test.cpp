@@ -9,29 +9,16 @@
 #include "common/error.hpp"
 #include "traces/info.hpp"
 #include "traces/kineto.hpp"
+#include "tests/traces/trace_test_util.hpp"
 
 namespace collemu::traces {
 namespace {
 
 using common::CollKind;
+using testing_util::kShared;
+using testing_util::TempFile;
 
-const std::string kShared = COLLEMU_SHARED_DATA;
 
-// The real files live beside the repository (../shared/data); a checkout without them skips those tests.
-#define REQUIRE_SHARED_DATA()                                                                   \
-  do {                                                                                          \
-    if (!std::ifstream(kShared + "/README.md")) GTEST_SKIP() << "no " << kShared << " here";     \
-  } while (0)
-
-struct TempFile {
-  std::string path;
-  TempFile(const std::string& text, const std::string& ext = ".json") {
-    static int n = 0;
-    path = testing::TempDir() + "collemu_kineto_" + std::to_string(n++) + ext;
-    std::ofstream(path, std::ios::binary) << text;
-  }
-  ~TempFile() { std::remove(path.c_str()); }
-};
 
 std::string error_of(const std::vector<std::string>& files, bool check = true) {
   try {
@@ -47,7 +34,7 @@ TEST(Kineto, RealDdpTraceWithCollectiveMetadata) {
   REQUIRE_SHARED_DATA();
   // hta/nccl_parser_config/nccl_data.json.gz: rank 0 of 2; 15 AllReduce kernels (sizes 2049000, 2431040, 6563840,
   // 6637568, 7875584 floats, 3 each) and 6 Broadcast (53120 floats, 53 longs, 3 each) (shared/data/README.md §2a).
-  KinetoReport rep;
+  ReadReport rep;
   const auto t = read_kineto({kShared + "/hta/nccl_parser_config/nccl_data.json.gz"}, &rep);
   check_consistency(t);
   EXPECT_EQ(t.world_size, 2u);
@@ -116,9 +103,9 @@ TEST(Kineto, ComputeIsTheUnionOfOtherKernelsBetweenCommunication) {
   TempFile f0(file(0, {event(k, "gemm", 0, 10), event(k, "gemm", 5, 10),
                        event(k, "ncclDevKernel_AllReduce_Sum_f32_RING_LL(x)", 20, 10, nccl_args("allreduce", 1024)),
                        event(k, "gemm", 25, 10), event(k, "gemm", 40, 5),
-                       event(k, "ncclDevKernel_SendRecv(x)", 50, 10, nccl_args("send", 256, R"(,"Dst Rank":1)"))}));
+                       event(k, "ncclDevKernel_SendRecv(x)", 50, 10, nccl_args("send", 256, R"(,"Dst Rank":1)"))}), "t.json");
   TempFile f1(file(1, {event(k, "ncclDevKernel_AllReduce_Sum_f32_RING_LL(x)", 20, 10, nccl_args("allreduce", 1024)),
-                       event(k, "ncclDevKernel_SendRecv(x)", 50, 10, nccl_args("recv", 256, R"(,"Src Rank":0)"))}));
+                       event(k, "ncclDevKernel_SendRecv(x)", 50, 10, nccl_args("recv", 256, R"(,"Src Rank":0)"))}), "t.json");
   const auto t = read_kineto({f0.path, f1.path});
   check_consistency(t);
   const auto& ops = t.program(0).ops;
@@ -145,35 +132,35 @@ TEST(Kineto, ShortenedGroupRanksComeFromPgConfig) {
                            R"("Process Group Name":"7","Process Group Ranks":"[0, 1, 2, ..., 29, ...]"})";
   const std::string text = R"({"distributedInfo":{"rank":0,"world_size":40,"pg_config":[{"pg_name":"7","ranks":)" +
                            ranks + R"(}]},"traceEvents":[)" + event("kernel", "ncclDevKernel_X(x)", 1, 1, args) + "]}";
-  TempFile f(text);
+  TempFile f(text, "t.json");
   const auto t = read_kineto({f.path});
   ASSERT_EQ(t.comms.size(), 1u);
   EXPECT_EQ(t.comms[0].ranks.size(), 40u);
-  TempFile g(file(0, {event("kernel", "ncclDevKernel_X(x)", 1, 1, args)}));  // no pg_config: a clear error
+  TempFile g(file(0, {event("kernel", "ncclDevKernel_X(x)", 1, 1, args)}), "t.json");  // no pg_config: a clear error
   EXPECT_NE(error_of({g.path}).find("shortened"), std::string::npos);
 }
 
 TEST(Kineto, BadFilesNameFileAndEvent) {
   const std::string k = "kernel";
   const std::string good = file(0, {event(k, "ncclDevKernel_X(x)", 20, 10, nccl_args("allreduce", 8))});
-  TempFile truncated(good.substr(0, good.size() / 2));
+  TempFile truncated(good.substr(0, good.size() / 2), "t.json");
   EXPECT_NE(error_of({truncated.path}).find("not valid JSON at byte"), std::string::npos);
-  TempFile not_trace(R"({"hello": 1})");
+  TempFile not_trace(R"({"hello": 1})", "t.json");
   EXPECT_NE(error_of({not_trace.path}).find("\"traceEvents\" array"), std::string::npos);
-  TempFile ts_text(file(0, {R"({"ph":"X","cat":"kernel","name":"gemm","ts":"12","dur":3})"}));
+  TempFile ts_text(file(0, {R"({"ph":"X","cat":"kernel","name":"gemm","ts":"12","dur":3})"}), "t.json");
   EXPECT_NE(error_of({ts_text.path}).find("traceEvents[0]: \"ts\" is string; expected a number"), std::string::npos)
       << error_of({ts_text.path});
-  TempFile negative(file(0, {event(k, "ncclDevKernel_X(x)", 20, 10, nccl_args("allreduce", -8))}));
+  TempFile negative(file(0, {event(k, "ncclDevKernel_X(x)", 20, 10, nccl_args("allreduce", -8))}), "t.json");
   EXPECT_NE(error_of({negative.path}).find("negative message size"), std::string::npos);
-  TempFile unknown(file(0, {event(k, "ncclDevKernel_X(x)", 20, 10, nccl_args("allshuffle", 8))}));
+  TempFile unknown(file(0, {event(k, "ncclDevKernel_X(x)", 20, 10, nccl_args("allshuffle", 8))}), "t.json");
   EXPECT_NE(error_of({unknown.path}).find("unknown collective 'allshuffle'"), std::string::npos);
-  TempFile twice_a(good), twice_b(good);
+  TempFile twice_a(good, "a.json"), twice_b(good, "b.json");
   EXPECT_NE(error_of({twice_a.path, twice_b.path}).find("rank 0 again"), std::string::npos);
   // A gzip file cut in the middle.
   REQUIRE_SHARED_DATA();
   std::ifstream gz(kShared + "/hta/trace_filter/sampled_rank-1.json.gz", std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(gz)), std::istreambuf_iterator<char>());
-  TempFile cut(bytes.substr(0, bytes.size() / 3), ".json.gz");
+  TempFile cut(bytes.substr(0, bytes.size() / 3), "cut.json.gz");
   const std::string e = error_of({cut.path});
   EXPECT_TRUE(e.find("gzip") != std::string::npos || e.find("not valid JSON") != std::string::npos) << e;
 }

@@ -8,6 +8,7 @@
 #include "common/error.hpp"
 #include "traces/info.hpp"
 #include "traces/nccl_log.hpp"
+#include "tests/traces/trace_test_util.hpp"
 
 namespace collemu::traces {
 namespace {
@@ -17,19 +18,7 @@ using common::DataType;
 
 const std::string kData = COLLEMU_TEST_DATA;
 
-// A temporary log file with the given text.
-struct TempLog {
-  std::string path;
-  explicit TempLog(const std::string& text, const std::string& name = "log") {
-    path = testing::TempDir() + "collemu_" + name + "_" + std::to_string(counter()++) + ".log";
-    std::ofstream(path) << text;
-  }
-  ~TempLog() { std::remove(path.c_str()); }
-  static int& counter() {
-    static int c = 0;
-    return c;
-  }
-};
+using testing_util::TempFile;
 
 std::string rec(const std::string& prefix, const std::string& coll, int op, long long count, int dtype, int root,
                 const std::string& comm, int nranks, const std::string& suffix = "") {
@@ -54,7 +43,7 @@ TEST(NcclLog, ReadsTheVariantsOfRealLogs) {
   // tests/traces/data/nccl_2ranks.log: Init lines with a commId; a timestamp prefix; a Ray prefix; a trailing space;
   // a Send and a Recv of two processes on one line, (nil) buffers, the peer in root; hex opCounts (a, b); a record
   // without its prefix (skipped with a warning); other INFO lines.
-  NcclLogReport rep;
+  ReadReport rep;
   const auto t = read_nccl_logs({kData + "/nccl_2ranks.log"}, &rep);
   check_consistency(t);
   ASSERT_EQ(t.world_size, 2u);
@@ -96,8 +85,8 @@ TEST(NcclLog, WithoutInitLinesGroupsCommunicatorsByCreationOrderAndSize) {
     text += rec(pre, "AllReduce", 0, 1000, 7, 0, "0xa" + std::to_string(p), 2);
     text += rec(pre, "AllReduce", 0, 5000, 7, 0, "0xb" + std::to_string(p), 4);
   }
-  TempLog f(text);
-  NcclLogReport rep;
+  TempFile f(text, "t.log");
+  ReadReport rep;
   const auto t = read_nccl_logs({f.path}, &rep);
   check_consistency(t);
   ASSERT_EQ(t.comms.size(), 3u);
@@ -119,7 +108,7 @@ TEST(NcclLog, NewerInitLinesAndPartialLogsKeepCommunicatorRanks) {
   };
   std::string text = init("h:1:1 [0]", "0x1", 0) + init("h:3:1 [0]", "0x3", 2) + init("h:4:1 [0]", "0x4", 3) +
                      rec("h:1:1 [0]", "Send", 0, 16, 0, 2, "0x1", 4) + rec("h:3:1 [0]", "Recv", 0, 16, 0, 0, "0x3", 4);
-  TempLog f(text);
+  TempFile f(text, "t.log");
   const auto t = read_nccl_logs({f.path});
   ASSERT_EQ(t.comms.size(), 1u);
   ASSERT_EQ(t.comms[0].ranks.size(), 4u);
@@ -128,22 +117,22 @@ TEST(NcclLog, NewerInitLinesAndPartialLogsKeepCommunicatorRanks) {
   EXPECT_TRUE(t.program(t.comms[0].ranks[1]).ops.empty());  // the rank without a log
   check_consistency(t);
   // An Init line whose size disagrees with the records is an error, not memory corruption.
-  TempLog g(init("h:1:1 [0]", "0x1", 3) + rec("h:1:1 [0]", "AllReduce", 0, 16, 7, 0, "0x1", 2));
+  TempFile g(init("h:1:1 [0]", "0x1", 3) + rec("h:1:1 [0]", "AllReduce", 0, 16, 7, 0, "0x1", 2), "t.log");
   EXPECT_THROW(read_nccl_logs({g.path}), common::InputError);
 }
 
 TEST(NcclLog, RcclGlobalRanksOrderTheRanks) {
   std::string text = rec("h:2:1 [1]", "AllReduce", 0, 8, 7, 0, "0x1", 2, " task 0 globalrank 1") +
                      rec("h:1:1 [0]", "AllReduce", 0, 8, 7, 0, "0x2", 2, " task 0 globalrank 0");
-  TempLog f(text);
+  TempFile f(text, "t.log");
   const auto t = read_nccl_logs({f.path});
   EXPECT_EQ(t.rank_names[0], "h:1 [0]");
   EXPECT_EQ(t.rank_names[1], "h:2 [1]");
 }
 
 TEST(NcclLog, RanksInSeparateFiles) {
-  TempLog a(rec("h:1:1 [0]", "ReduceScatter", 0, 64, 9, 0, "0x1", 2), "a");
-  TempLog b(rec("h:2:1 [0]", "ReduceScatter", 0, 64, 9, 0, "0x1", 2), "b");
+  TempFile a(rec("h:1:1 [0]", "ReduceScatter", 0, 64, 9, 0, "0x1", 2), "a.log");
+  TempFile b(rec("h:2:1 [0]", "ReduceScatter", 0, 64, 9, 0, "0x1", 2), "b.log");
   const auto t = read_nccl_logs({a.path, b.path});
   check_consistency(t);
   EXPECT_EQ(t.world_size, 2u);
@@ -154,7 +143,7 @@ TEST(NcclLog, MismatchedCollectivesNameRanksAndOps) {
   // Rank 1's second collective has another count: the real job would hang. The error names both ranks and ops.
   std::string text = rec("h:1:1 [0]", "AllReduce", 0, 8, 7, 0, "0x1", 2) + rec("h:2:1 [1]", "AllReduce", 0, 8, 7, 0, "0x2", 2) +
                      rec("h:1:1 [0]", "AllReduce", 1, 16, 7, 0, "0x1", 2) + rec("h:2:1 [1]", "AllReduce", 1, 32, 7, 0, "0x2", 2);
-  TempLog f(text);
+  TempFile f(text, "t.log");
   const std::string e = error_of({f.path});
   EXPECT_NE(e.find("collective #1"), std::string::npos) << e;
   EXPECT_NE(e.find("rank 0 (h:1 [0]) op 1 is allreduce count 16"), std::string::npos) << e;
@@ -162,13 +151,13 @@ TEST(NcclLog, MismatchedCollectivesNameRanksAndOps) {
 
   std::string fewer = rec("h:1:1 [0]", "Broadcast", 0, 8, 7, 0, "0x1", 2) + rec("h:2:1 [1]", "Broadcast", 0, 8, 7, 0, "0x2", 2) +
                       rec("h:1:1 [0]", "Broadcast", 1, 8, 7, 0, "0x1", 2);
-  TempLog g(fewer);
+  TempFile g(fewer, "t.log");
   const std::string e2 = error_of({g.path});
   EXPECT_NE(e2.find("rank 0 (h:1 [0]) has 2 collectives on it but rank 1 (h:2 [1]) has 1"), std::string::npos) << e2;
 
   std::string lonely = rec("h:1:1 [0]", "Send", 0, 8, 0, 1, "0x1", 2) + rec("h:2:1 [1]", "AllReduce", 0, 8, 7, 0, "0x2", 2) +
                        rec("h:1:1 [0]", "AllReduce", 1, 8, 7, 0, "0x1", 2);
-  TempLog h(lonely);
+  TempFile h(lonely, "t.log");
   const std::string e3 = error_of({h.path});
   EXPECT_NE(e3.find("op 0 sends to rank 1 (h:2 [1]), which has no matching receive"), std::string::npos) << e3;
 }
@@ -176,7 +165,7 @@ TEST(NcclLog, MismatchedCollectivesNameRanksAndOps) {
 TEST(NcclLog, MalformedRecordsNameFileAndLine) {
   const std::string good = rec("h:1:1 [0]", "AllReduce", 0, 8, 7, 0, "0x1", 1);
   auto line2 = [&](const std::string& bad) {
-    TempLog f(good + bad);
+    TempFile f(good + bad, "t.log");
     return std::pair{error_of({f.path}, false), f.path + ":2"};
   };
   for (const auto& [bad, needle] : std::vector<std::pair<std::string, std::string>>{
@@ -191,7 +180,7 @@ TEST(NcclLog, MalformedRecordsNameFileAndLine) {
     EXPECT_NE(e.find(where), std::string::npos) << e;
     EXPECT_NE(e.find(needle), std::string::npos) << e;
   }
-  TempLog empty("just some text\n");
+  TempFile empty("just some text\n", "t.log");
   EXPECT_NE(error_of({empty.path}).find("no NCCL COLL records"), std::string::npos);
   EXPECT_NE(error_of({"/nonexistent/x.log"}).find("cannot open"), std::string::npos);
 }
