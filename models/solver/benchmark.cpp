@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <random>
 #include <set>
 
 namespace collemu::models::solver {
@@ -68,6 +69,17 @@ SolverBenchmark benchmark_rate_solver(const std::string& backend, const RateProb
     fig.emplace_back("incremental_events", static_cast<double>(events));
     fig.emplace_back("incremental_event_s", incremental_s);
     fig.emplace_back("full_over_incremental", events > 0 ? solve_s / incremental_s : 0.0);
+    // The same for 100 flows drawn at random (a fixed seed) among those left: a removal anywhere in the freezing
+    // order, which re-solves from that event on (the first 1,000 left from the end of it).
+    std::vector<FlowIndex> left(order.begin() + static_cast<std::ptrdiff_t>(events), order.end());
+    std::mt19937_64 rng(1);
+    const std::size_t draws = std::min<std::size_t>(100, left.size() > 0 ? left.size() - 1 : 0);
+    for (std::size_t i = 0; i < draws; ++i) std::swap(left[i], left[i + rng() % (left.size() - i)]);
+    t = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < draws; ++i) solver->remove_flows(p, {&left[i], 1}, after);
+    const double random_s = draws > 0 ? seconds_since(t) / static_cast<double>(draws) : 0.0;
+    fig.emplace_back("incremental_random_event_s", random_s);
+    fig.emplace_back("full_over_incremental_random", draws > 0 ? solve_s / random_s : 0.0);
   }
   if (to_completion) {
     const std::vector<double> sizes(p.num_flows(), 1e6);  // every flow sends 1 MB

@@ -61,17 +61,13 @@ void state_at(const RateProblem& p, const Variables& vars, std::span<const doubl
   }
 }
 
-// Freezes a variable (record `r`) at `level`: its links lose its load and weight. `skip` is a link left out (the
-// saturating link, whose state no longer matters: updating it from every variable it freezes would chain them all
-// through one memory location).
-inline void freeze_on_links(VarView r, double level, double* rem, double* wsum, std::uint32_t* nvars,
-                            LinkIndex skip = ~0u) {
+// Freezes a variable (record `r`) at `level`: its links lose its load and weight.
+inline void freeze_on_links(VarView r, double level, double* rem, double* wsum, std::uint32_t* nvars) {
   const double w = r.weight();
   auto links = r.links();
   const bool unit = r.unit();
   for (std::uint32_t i = 0; i < links.size(); ++i) {
     const LinkIndex m = links[i];
-    if (m == skip) continue;
     const double aw = unit ? w : r.coefficient(i) * w;
     rem[m] -= aw * level;
     wsum[m] -= aw;
@@ -105,43 +101,189 @@ void CpuRateSolver::sift_down(std::size_t i) {
 
 void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
   vars_.build(p);
-  level_.assign(vars_.size(), 0.0);
-  scope_.clear();
-  fill(p, -kNoCap, rates);
-}
-
-void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<double> rates) {
-  affected_components(vars_, flows, scope_);
-  fill(p, vars_.remove_flows(p, flows, level_), rates);
-}
-
-void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<double> rates) {
   const std::size_t nl = p.num_links(), nv = vars_.size();
   stats_ = {};
   stats_.variables = nv;
-  state_at(p, vars_, level_, from_level, scope_, rem_, wsum_, nvars_, frozen_);
+  links_.resize(nl);
   key_.resize(nl);
   heap_.clear();
-  for (LinkIndex l = 0; l < nl; ++l)
-    if (nvars_[l] > 0) {
-      key_[l] = share_of(rem_[l], wsum_[l]);
-      heap_.push_back(l);
-    }
-  std::make_heap(heap_.begin(), heap_.end(), [&](std::uint32_t x, std::uint32_t y) { return before(y, x); });
-  // Caps never move: one sorted list, merged with the heap.
+  for (LinkIndex l = 0; l < nl; ++l) {
+    links_[l] = LinkState{p.capacity_Bps(l), vars_.link_weight[l], vars_.link_vars[l]};
+    if (links_[l].nvars > 0) heap_.push_back(l);
+  }
+  frozen_.assign(nv, 0);
+  level_.resize(nv);
+  order_.resize(nv);
+  pos_.resize(nv);
+  ordered_ = 0;
+  positioned_ = 0;
   caps_.clear();
   for (std::uint32_t v = 0; v < nv; ++v)
-    if (!frozen_[v] && vars_.cap_share[v] != kNoCap) caps_.push_back(v);
+    if (vars_.cap_share[v] != kNoCap) caps_.push_back(v);
   std::sort(caps_.begin(), caps_.end(), [&](std::uint32_t a, std::uint32_t b) {
     return vars_.cap_share[a] != vars_.cap_share[b] ? vars_.cap_share[a] < vars_.cap_share[b] : a < b;
   });
-  std::size_t next_cap = 0;
+  fill(0);
+  for (FlowIndex f = 0; f < p.num_flows(); ++f) rates[f] = alive_[f] ? p.weight(f) * level_[vars_.of_flow[f]] : 0.0;
+}
 
-  // `skip`: the saturating link, left out of its own variables' updates (see freeze_on_links).
+void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<double> rates,
+                                    bool rates_current) {
+  vars_.index(p.num_flows());
+  stats_ = {};
+  stats_.variables = vars_.size();
+  if (positioned_ < ordered_) {  // positions are kept from the first re-solve on (a full solve does not need them)
+    for (std::size_t i = 0; i < ordered_; ++i) pos_[order_[i]] = static_cast<std::uint32_t>(i);
+    positioned_ = ordered_;
+  }
+  // The first event that froze a removed flow's variable: the earliest such variable, and the variables frozen with
+  // it before it (same event, hence same level).
+  std::size_t start = ordered_;
+  for (FlowIndex f : flows) start = std::min<std::size_t>(start, pos_[vars_.of_flow[f]]);
+  while (start > 0 && start < ordered_ && level_[order_[start - 1]] == level_[order_[start]]) --start;
+  in_scope_.assign(vars_.num_components(), 0);
+  for (FlowIndex f : flows) in_scope_[vars_.component_of_variable(vars_.of_flow[f])] = 1;
+  // The removed flows' variables, with the weights they froze with.
+  changed_.clear();
+  for (FlowIndex f : flows) changed_.push_back({vars_.of_flow[f], 0.0});
+  std::sort(changed_.begin(), changed_.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  changed_.erase(std::unique(changed_.begin(), changed_.end(),
+                             [](const auto& a, const auto& b) { return a.first == b.first; }),
+                 changed_.end());
+  for (auto& [v, w] : changed_) w = vars_.view(v).weight();
+  vars_.remove_flows(p, flows, level_);
+
+  // Thaw the affected variables frozen from `start` on. Few of them (the usual case: the fastest flows finish
+  // first): one by one, in freezing order. Many: one sweep over the affected components in variable order, which
+  // reads the records sequentially.
+  heap_.clear();
+  if (start == 0 || (ordered_ - start) * 8 > vars_.size())
+    rebuild_from(p, start);
+  else
+    thaw_from(start);
+  // The variables left frozen keep their places in order_, ahead of those the filling will append.
+  thawed_.clear();
+  std::size_t kept = start;
+  double lowest = kNoCap;
+  for (std::size_t i = start; i < ordered_; ++i) {
+    const std::uint32_t v = order_[i];
+    if (frozen_[v]) {
+      order_[kept] = v;
+      pos_[v] = static_cast<std::uint32_t>(kept++);
+    } else {
+      thawed_.push_back(v);
+      lowest = std::min(lowest, level_[v]);
+    }
+  }
+  ordered_ = kept;
+  // Caps bind at or above their variable's old level: the sorted list is entered at the lowest thawed level.
+  const auto first_cap = std::lower_bound(caps_.begin(), caps_.end(), lowest,
+                                          [&](std::uint32_t v, double x) { return vars_.cap_share[v] < x; });
+  fill(static_cast<std::size_t>(first_cap - caps_.begin()));
+  for (std::size_t i = kept; i < ordered_; ++i) pos_[order_[i]] = static_cast<std::uint32_t>(i);
+  positioned_ = ordered_;
+
+  auto write = [&](FlowIndex f) { rates[f] = alive_[f] ? p.weight(f) * level_[vars_.of_flow[f]] : 0.0; };
+  if (!rates_current || thawed_.size() * 4 > vars_.size()) {
+    for (FlowIndex f = 0; f < p.num_flows(); ++f) write(f);
+    return;
+  }
+  for (std::uint32_t v : thawed_)
+    for (auto i = vars_.var_flow_begin[v]; i < vars_.var_flow_begin[v + 1]; ++i) write(vars_.var_flow[i]);
+  for (FlowIndex f : flows) rates[f] = 0.0;  // also those whose variable emptied and stays frozen
+}
+
+void CpuRateSolver::thaw(std::uint32_t v) {
+  frozen_[v] = 0;
+  const VarView r = vars_.view(v);
+  const double w = r.weight();
+  auto links = r.links();
+  for (std::uint32_t k = 0; k < links.size(); ++k) {
+    LinkState& s = links_[links[k]];
+    if (s.nvars == 0) {
+      s.wsum = 0;  // no residue from the weights that left
+      heap_.push_back(links[k]);
+    }
+    s.wsum += r.coefficient(k) * w;
+    ++s.nvars;
+  }
+}
+
+void CpuRateSolver::thaw_from(std::size_t start) {
+  // Each thawed variable's load goes back on its links (at its current weight; the removed weight is added back
+  // below), and its weight becomes free weight there.
+  const std::uint32_t* record_at = vars_.record_at.data();
+  for (std::size_t i = start; i < ordered_; ++i) {
+    if (i + 16 < ordered_) __builtin_prefetch(&record_at[order_[i + 16]]);
+    if (i + 8 < ordered_) __builtin_prefetch(vars_.record_address(record_at[order_[i + 8]]));
+    const std::uint32_t v = order_[i];
+    if (!in_scope_[vars_.var_component[v]] || vars_.live_flows[v] == 0) continue;  // emptied: stays frozen
+    const VarView r = vars_.view(v);
+    const double load = r.weight() * level_[v];
+    auto links = r.links();
+    for (std::uint32_t k = 0; k < links.size(); ++k) links_[links[k]].rem += r.coefficient(k) * load;
+    thaw(v);
+  }
+  for (const auto& [v, old_weight] : changed_) {
+    const VarView r = vars_.view(v);
+    const double load = (old_weight - r.weight()) * level_[v];
+    auto links = r.links();
+    for (std::uint32_t k = 0; k < links.size(); ++k) links_[links[k]].rem += r.coefficient(k) * load;
+  }
+}
+
+void CpuRateSolver::rebuild_from(const RateProblem& p, std::size_t start) {
+  // The affected components' links start over at full capacity; their variables frozen before `start` take their
+  // loads again, the others thaw.
+  auto place = [&](std::uint32_t v) {
+    if (vars_.live_flows[v] == 0) return;  // emptied: stays frozen
+    if (pos_[v] < start) {
+      const VarView r = vars_.view(v);
+      const double load = r.weight() * level_[v];
+      auto links = r.links();
+      for (std::uint32_t k = 0; k < links.size(); ++k) links_[links[k]].rem -= r.coefficient(k) * load;
+    } else {
+      thaw(v);
+    }
+  };
+  std::size_t scoped = 0;
+  for (std::uint32_t c = 0; c < vars_.num_components(); ++c) scoped += in_scope_[c];
+  if (scoped == vars_.num_components()) {
+    for (LinkIndex l = 0; l < links_.size(); ++l) links_[l] = LinkState{p.capacity_Bps(l), 0.0, 0};
+    for (std::uint32_t v = 0; v < vars_.size(); ++v) place(v);
+    return;
+  }
+  for (std::uint32_t c = 0; c < vars_.num_components(); ++c) {
+    if (!in_scope_[c]) continue;
+    for (auto i = vars_.component_link_begin[c]; i < vars_.component_link_begin[c + 1]; ++i)
+      links_[vars_.component_link[i]] = LinkState{p.capacity_Bps(vars_.component_link[i]), 0.0, 0};
+    for (auto i = vars_.component_var_begin[c]; i < vars_.component_var_begin[c + 1]; ++i) place(vars_.component_var[i]);
+  }
+}
+
+void CpuRateSolver::fill(std::size_t next_cap) {
+  for (LinkIndex l : heap_) key_[l] = share_of(links_[l].rem, links_[l].wsum);
+  std::make_heap(heap_.begin(), heap_.end(), [&](std::uint32_t x, std::uint32_t y) { return before(y, x); });
+  LinkState* ls = links_.data();
+  // Freezes variable v at `level`: its links lose its load and weight. `skip`: the saturating link, left out (its
+  // state is set once after the event: updating it from every variable it freezes would chain them all through one
+  // memory location).
   auto freeze = [&](std::uint32_t v, double level, LinkIndex skip = ~0u) {
     frozen_[v] = 1;
     level_[v] = level;
-    freeze_on_links(vars_.view(v), level, rem_.data(), wsum_.data(), nvars_.data(), skip);
+    order_[ordered_++] = v;
+    const VarView r = vars_.view(v);
+    const double w = r.weight();
+    auto links = r.links();
+    const bool unit = r.unit();
+    for (std::uint32_t i = 0; i < links.size(); ++i) {
+      const LinkIndex m = links[i];
+      if (m == skip) continue;
+      const double aw = unit ? w : r.coefficient(i) * w;
+      ls[m].rem -= aw * level;
+      ls[m].wsum -= aw;
+      --ls[m].nvars;
+    }
   };
   auto pop = [&] {
     heap_.front() = heap_.back();
@@ -149,14 +291,14 @@ void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<doub
     if (!heap_.empty()) sift_down(0);
   };
   while (true) {
-    // The heap's top, made current: links without unfrozen variables leave; a stale key is raised and sunk.
+    // The heap's top, made current: links without free variables leave; a stale key is raised and sunk.
     while (!heap_.empty()) {
       const LinkIndex l = heap_.front();
-      if (nvars_[l] == 0) {
+      if (ls[l].nvars == 0) {
         pop();
         continue;
       }
-      const double share = share_of(rem_[l], wsum_[l]);
+      const double share = share_of(ls[l].rem, ls[l].wsum);
       if (share <= key_[l]) break;
       key_[l] = share;
       sift_down(0);
@@ -171,13 +313,13 @@ void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<doub
     }
     const LinkIndex l = heap_.front();
     // The share is current, or a rounding step below the key: the link saturates at its current share.
-    const double level = share_of(rem_[l], wsum_[l]);
+    const double level = share_of(ls[l].rem, ls[l].wsum);
     // The link's variables are scattered over the records: prefetch their frozen flags and records ahead (a record
     // of up to 48 bytes may straddle two cache lines) so the misses overlap.
     const std::uint32_t* entries = vars_.link_var.data();
     const std::uint32_t* record_at = vars_.record_at.data();
     const std::uint8_t* frozen = frozen_.data();
-    const std::uint64_t b = vars_.link_begin[l], e = vars_.link_begin[l + 1];
+    const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
     for (auto i = b; i < e; ++i) {
       if (i + 16 < e) {
         __builtin_prefetch(&record_at[entries[i + 16]]);
@@ -190,10 +332,9 @@ void CpuRateSolver::fill(const RateProblem& p, double from_level, std::span<doub
       }
       if (!frozen[entries[i]]) freeze(entries[i], level, l);
     }
-    nvars_[l] = 0;
-    pop();  // every variable of the link is frozen now
+    ls[l] = LinkState{0.0, 0.0, 0};  // saturated: its capacity is taken, every variable of it is frozen
+    pop();
   }
-  for (FlowIndex f = 0; f < p.num_flows(); ++f) rates[f] = alive_[f] ? p.weight(f) * level_[vars_.of_flow[f]] : 0.0;
 }
 
 void RoundsRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
@@ -204,7 +345,8 @@ void RoundsRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
 }
 
 void RoundsRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIndex> flows,
-                                       std::span<double> rates) {
+                                       std::span<double> rates, bool /*rates_current*/) {
+  vars_.index(p.num_flows());
   affected_components(vars_, flows, scope_);
   rounds(p, vars_.remove_flows(p, flows, var_level_), rates);
 }
@@ -275,7 +417,8 @@ std::size_t bytes_of(const V&... v) {
 }  // namespace
 
 std::size_t CpuRateSolver::memory_bytes() const {
-  return vars_.memory_bytes() + bytes_of(rem_, wsum_, key_, level_, nvars_, heap_, caps_, frozen_, alive_);
+  return vars_.memory_bytes() + bytes_of(links_, key_, level_, heap_, caps_, frozen_, order_, pos_, thawed_,
+                                         in_scope_, changed_, alive_);
 }
 
 std::size_t RoundsRateSolver::memory_bytes() const {

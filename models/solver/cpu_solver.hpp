@@ -13,10 +13,16 @@
 // Fewer rounds than levels, each a data-parallel pass: the algorithm of the GPU backend, kept on the CPU as its
 // readable twin and cross-checked against "cpu" in the tests.
 //
-// Both are incremental: removing flows frozen at level >= L changes no event below L (their links were unsaturated
-// and only gain share), so after remove_flows() the filling resumes from the state at L, rebuilt in one pass over
-// the connected components of the removed flows only (the others are independent problems and keep their rates).
+// Both are incremental. Removing flows changes no event before the first one that froze a removed flow's variable
+// (until then those variables were free and their links unsaturated; less weight only raises those links' shares).
+// "cpu" keeps the order in which variables froze: it thaws the variables from that event on (their loads go back on
+// their links), takes the removed weight off, and resumes the filling, so an event costs what it re-solves, often
+// the few fastest flows, not a pass over the problem; only the affected connected components thaw (the others are
+// independent problems and keep their rates), and only the flows of thawed variables get new rates. "cpu-rounds"
+// rebuilds the state at the lowest removed level in one pass over the affected components.
 #pragma once
+
+#include <utility>
 
 #include "models/solver/rate_solver.hpp"
 #include "models/solver/variables.hpp"
@@ -30,24 +36,41 @@ class CpuRateSolver final : public RateSolver {
 
  private:
   void do_solve(const RateProblem& problem, std::span<double> rates_Bps) override;
-  // Incremental: removing flows frozen at level >= L changes no event below L (their links were unsaturated and
-  // only gain share), so the filling resumes from the state at L, rebuilt in one pass from the saved levels.
-  void do_remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows,
-                       std::span<double> rates_Bps) override;
-  // Freezes the live variables whose saved level is below `from_level` (nothing when -inf), then runs the
-  // event loop for the rest and writes every flow's rate.
-  void fill(const RateProblem& problem, double from_level, std::span<double> rates_Bps);
+  void do_remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows, std::span<double> rates_Bps,
+                       bool rates_current) override;
+  // The event loop: from the current state (link loads, frozen flags, heap_ holding every link with a free variable,
+  // caps from caps_[next_cap]) until every variable is frozen, appending them to order_.
+  void fill(std::size_t next_cap);
+  // Before a re-filling from position `start` of order_, with heap_ empty: the variables of the affected components
+  // frozen from there on become free (their weights on their links, the links in heap_), their loads leave.
+  void thaw_from(std::size_t start);                             // walking order_ from `start`
+  void rebuild_from(const RateProblem& p, std::size_t start);    // one sweep over the affected components
+  void thaw(std::uint32_t v);                                    // v's weight becomes free weight on its links
 
+  // A link's state in the filling: the capacity not yet taken by frozen variables, and the weight and number of its
+  // free variables. One 32-byte record, so that freezing a variable touches one cache line per link.
+  struct alignas(32) LinkState {
+    double rem;
+    double wsum;
+    std::uint32_t nvars;
+  };
   // Binary min-heap of links keyed by (key_, link), key_ a lower bound of the link's current share.
   bool before(std::uint32_t a, std::uint32_t b) const { return key_[a] != key_[b] ? key_[a] < key_[b] : a < b; }
   void sift_down(std::size_t i);
 
   Variables vars_;
-  std::vector<double> rem_, wsum_, key_, level_;
-  std::vector<std::uint32_t> nvars_, heap_;
-  std::vector<std::uint32_t> caps_;  // capped variables by (cap share, variable)
+  std::vector<LinkState> links_;
+  std::vector<double> key_, level_;
+  std::vector<std::uint32_t> heap_;
+  std::vector<std::uint32_t> caps_;  // every capped variable by (cap share, variable), sorted once per build
   std::vector<std::uint8_t> frozen_;
-  std::vector<std::uint32_t> scope_;  // components the next filling rebuilds (empty: all)
+  std::vector<std::uint32_t> order_;  // variables in the order they froze (complete after every filling)
+  std::vector<std::uint32_t> pos_;    // each variable's position in order_, once positioned_ == ordered_
+  std::size_t ordered_ = 0;           // entries of order_ in place
+  std::size_t positioned_ = 0;        // pos_ is current for order_[0, positioned_)
+  std::vector<std::uint32_t> thawed_;  // the variables the last re-solve thawed
+  std::vector<std::uint8_t> in_scope_;  // per component: thawed by the current re-solve
+  std::vector<std::pair<std::uint32_t, double>> changed_;  // the removed flows' variables, weight before removal
 };
 
 class RoundsRateSolver final : public RateSolver {
@@ -57,9 +80,9 @@ class RoundsRateSolver final : public RateSolver {
 
  private:
   void do_solve(const RateProblem& problem, std::span<double> rates_Bps) override;
-  // Incremental, as for "cpu": rounds resume from the state at the lowest removed level.
-  void do_remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows,
-                       std::span<double> rates_Bps) override;
+  // Incremental: rounds resume from the state at the lowest removed level.
+  void do_remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows, std::span<double> rates_Bps,
+                       bool rates_current) override;
   void rounds(const RateProblem& problem, double from_level, std::span<double> rates_Bps);
 
   Variables vars_;

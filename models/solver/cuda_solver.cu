@@ -234,6 +234,7 @@ class CudaRateSolver final : public RateSolver {
  private:
   void do_solve(const RateProblem& p, std::span<double> rates) override {
     vars_.build(p);
+    vars_.index(p.num_flows());  // the components scope the re-solves
     const auto nv = static_cast<std::uint32_t>(vars_.size());
     const auto nl = static_cast<std::uint32_t>(p.num_links());
     // The variables as a plain CSR with every coefficient (the device reads them coalesced per variable).
@@ -279,7 +280,8 @@ class CudaRateSolver final : public RateSolver {
     run(p, -kNoCap, false, rates);
   }
 
-  void do_remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<double> rates) override {
+  void do_remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<double> rates,
+                       bool /*rates_current*/) override {
     const double from = vars_.remove_flows(p, flows, host_level_);
     // The changed variables' weights and live counts, and the components to rebuild.
     std::vector<std::uint32_t> changed;

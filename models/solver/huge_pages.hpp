@@ -1,12 +1,15 @@
 // An allocator for the solver's large arrays that asks Linux for transparent huge pages (2 MiB) where the system
 // leaves that to the program (/sys/kernel/mm/transparent_hugepage/enabled = madvise). The filling and the transpose
 // touch tens of megabytes at random: with 4 KiB pages nearly every access also misses the TLB. Small arrays, and
-// systems without madvise, get ordinary memory.
+// systems without madvise, get ordinary memory. resize() leaves new elements uninitialised (default-initialised, as
+// `new T` does): a buffer sized for the worst case and then filled touches only the pages it writes.
 #pragma once
 
 #include <cstddef>
 #include <cstdlib>
 #include <new>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #if defined(__linux__)
@@ -40,6 +43,15 @@ struct HugePageAllocator {
       ::operator delete(p);
     else
       std::free(p);
+  }
+  // Default-initialisation instead of value-initialisation: resize() does not zero the new elements.
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
   }
   template <class U>
   bool operator==(const HugePageAllocator<U>&) const {

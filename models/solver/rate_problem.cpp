@@ -3,35 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 namespace collemu::models::solver {
-
-LinkIndex RateProblem::add_link(double capacity_Bps) {
-  capacity_Bps_.push_back(capacity_Bps);
-  return static_cast<LinkIndex>(capacity_Bps_.size() - 1);
-}
-
-FlowIndex RateProblem::add_flow(double weight, double cap_Bps, std::span<const LinkIndex> links,
-                                std::span<const double> coefficients) {
-  if (links.size() != coefficients.size())
-    throw SolverInputError("flow " + std::to_string(weight_.size()) + ": " + std::to_string(links.size()) +
-                           " links but " + std::to_string(coefficients.size()) + " coefficients");
-  weight_.push_back(weight);
-  cap_Bps_.push_back(cap_Bps);
-  entry_link_.insert(entry_link_.end(), links.begin(), links.end());
-  entry_coeff_.insert(entry_coeff_.end(), coefficients.begin(), coefficients.end());
-  flow_begin_.push_back(entry_link_.size());
-  return static_cast<FlowIndex>(weight_.size() - 1);
-}
-
-void RateProblem::reserve(std::size_t links, std::size_t flows, std::size_t entries) {
-  capacity_Bps_.reserve(links);
-  weight_.reserve(flows);
-  cap_Bps_.reserve(flows);
-  flow_begin_.reserve(flows + 1);
-  entry_link_.reserve(entries);
-  entry_coeff_.reserve(entries);
-}
 
 namespace {
 std::string num(double x) {
@@ -41,6 +15,70 @@ std::string num(double x) {
 }
 }  // namespace
 
+LinkIndex RateProblem::add_link(double capacity_Bps) {
+  capacity_Bps_.push_back(capacity_Bps);
+  return static_cast<LinkIndex>(capacity_Bps_.size() - 1);
+}
+
+FlowIndex RateProblem::add_flow(double weight, double cap_Bps, std::span<const LinkIndex> links,
+                                std::span<const double> coefficients) {
+  const std::size_t f = weight_.size();
+  auto who = [f] { return "flow " + std::to_string(f) + ": "; };  // built only for an error
+  if (links.size() != coefficients.size())
+    throw SolverInputError(who() + std::to_string(links.size()) + " links but " +
+                           std::to_string(coefficients.size()) + " coefficients");
+  if (f >= std::numeric_limits<FlowIndex>::max()) throw SolverInputError(who() + "too many flows for 32-bit indices");
+  if (!std::isfinite(weight) || !(weight > 0))
+    throw SolverInputError(who() + "weight " + num(weight) + "; expected a finite weight > 0");
+  if (std::isnan(cap_Bps) || !(cap_Bps > 0))
+    throw SolverInputError(who() + "rate cap " + num(cap_Bps) + " B/s; expected a cap > 0 (or none)");
+  if (links.empty()) throw SolverInputError(who() + "crosses no link; expected at least one");
+  bool unit = true;
+  for (std::size_t i = 0; i < links.size(); ++i) {
+    const LinkIndex l = links[i];
+    const double a = coefficients[i];
+    if (l >= capacity_Bps_.size())
+      throw SolverInputError(who() + "link " + std::to_string(l) + " does not exist (" +
+                             std::to_string(capacity_Bps_.size()) + " links)");
+    if (!(a > 0 && a <= 1))
+      throw SolverInputError(who() + "coefficient " + num(a) + " on link " + std::to_string(l) +
+                             "; expected a value in (0, 1]");
+    unit = unit && a == 1.0;
+  }
+  // Each link once: pairwise for short paths, sorted otherwise.
+  auto twice = [&](LinkIndex l) { throw SolverInputError(who() + "lists link " + std::to_string(l) + " twice"); };
+  if (links.size() <= 32) {
+    for (std::size_t i = 1; i < links.size(); ++i)
+      for (std::size_t j = 0; j < i; ++j)
+        if (links[i] == links[j]) twice(links[i]);
+  } else {
+    std::vector<LinkIndex> sorted(links.begin(), links.end());
+    std::sort(sorted.begin(), sorted.end());
+    if (auto it = std::adjacent_find(sorted.begin(), sorted.end()); it != sorted.end()) twice(*it);
+  }
+  weight_.push_back(weight);
+  cap_Bps_.push_back(cap_Bps);
+  entry_link_.insert(entry_link_.end(), links.begin(), links.end());
+  flow_begin_.push_back(entry_link_.size());
+  if (unit) {
+    coeff_begin_.push_back(kUnit);
+    if (ones_.size() < links.size()) ones_.assign(links.size(), 1.0);
+  } else {
+    coeff_begin_.push_back(coeff_.size());
+    coeff_.insert(coeff_.end(), coefficients.begin(), coefficients.end());
+  }
+  return static_cast<FlowIndex>(f);
+}
+
+void RateProblem::reserve(std::size_t links, std::size_t flows, std::size_t entries) {
+  capacity_Bps_.reserve(links);
+  weight_.reserve(flows);
+  cap_Bps_.reserve(flows);
+  flow_begin_.reserve(flows + 1);
+  coeff_begin_.reserve(flows);
+  entry_link_.reserve(entries);
+}
+
 void RateProblem::validate() const {
   for (LinkIndex l = 0; l < capacity_Bps_.size(); ++l) {
     const double c = capacity_Bps_[l];
@@ -48,34 +86,13 @@ void RateProblem::validate() const {
       throw SolverInputError("link " + std::to_string(l) + ": capacity " + num(c) +
                              " B/s; expected a finite capacity >= 0");
   }
-  std::vector<std::uint32_t> seen(capacity_Bps_.size(), ~0u);
-  auto who = [](FlowIndex f) { return "flow " + std::to_string(f) + ": "; };  // built only for an error
-  for (FlowIndex f = 0; f < weight_.size(); ++f) {
-    if (!std::isfinite(weight_[f]) || !(weight_[f] > 0))
-      throw SolverInputError(who(f) + "weight " + num(weight_[f]) + "; expected a finite weight > 0");
-    if (std::isnan(cap_Bps_[f]) || !(cap_Bps_[f] > 0))
-      throw SolverInputError(who(f) + "rate cap " + num(cap_Bps_[f]) + " B/s; expected a cap > 0 (or none)");
-    if (flow_begin_[f] == flow_begin_[f + 1])
-      throw SolverInputError(who(f) + "crosses no link; expected at least one");
-    for (auto i = flow_begin_[f]; i < flow_begin_[f + 1]; ++i) {
-      const LinkIndex l = entry_link_[i];
-      const double a = entry_coeff_[i];
-      if (l >= capacity_Bps_.size())
-        throw SolverInputError(who(f) + "link " + std::to_string(l) + " does not exist (" +
-                               std::to_string(capacity_Bps_.size()) + " links)");
-      if (!(a > 0 && a <= 1))
-        throw SolverInputError(who(f) + "coefficient " + num(a) + " on link " + std::to_string(l) +
-                               "; expected a value in (0, 1]");
-      if (seen[l] == f) throw SolverInputError(who(f) + "lists link " + std::to_string(l) + " twice");
-      seen[l] = f;
-    }
-  }
 }
 
 std::size_t RateProblem::memory_bytes() const {
   return capacity_Bps_.capacity() * sizeof(double) + weight_.capacity() * sizeof(double) +
          cap_Bps_.capacity() * sizeof(double) + flow_begin_.capacity() * sizeof(std::uint64_t) +
-         entry_link_.capacity() * sizeof(LinkIndex) + entry_coeff_.capacity() * sizeof(double);
+         entry_link_.capacity() * sizeof(LinkIndex) + coeff_begin_.capacity() * sizeof(std::uint64_t) +
+         coeff_.capacity() * sizeof(double) + ones_.capacity() * sizeof(double);
 }
 
 std::string check_max_min(const RateProblem& p, std::span<const double> rates, double tol) {

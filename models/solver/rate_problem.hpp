@@ -6,7 +6,9 @@
 // more than its capacity and every flow is either at its cap or crosses a saturated link on which no flow has a larger
 // weight-normalised rate r/w (weighted max-min fairness).
 //
-// Flows are stored as CSR (flow -> entries of link and coefficient). Depends on the standard library only.
+// Flows are stored as CSR (flow -> links; flow -> coefficients only for flows with a coefficient other than 1: single
+// paths, the common case, store none). Each flow is checked when added, so a solve only re-checks the capacities.
+// Depends on the standard library only.
 #pragma once
 
 #include <cstdint>
@@ -31,12 +33,14 @@ class SolverInputError : public std::invalid_argument {
 class RateProblem {
  public:
   LinkIndex add_link(double capacity_Bps);
-  // Adds a flow over `links` with `coefficients` (same length). Checked by validate(), not here.
+  // Adds a flow over `links` (existing, each once) with `coefficients` in (0, 1] (same length), a weight > 0 and a cap
+  // > 0 (kNoCap: none). Throws SolverInputError naming the flow and what was expected.
   FlowIndex add_flow(double weight, double cap_Bps, std::span<const LinkIndex> links,
                      std::span<const double> coefficients);
   void reserve(std::size_t links, std::size_t flows, std::size_t entries);
 
-  // Throws SolverInputError naming the first bad link or flow and what was expected.
+  // Throws SolverInputError naming the first link whose capacity is not finite and >= 0 (flows were checked by
+  // add_flow).
   void validate() const;
 
   std::size_t num_links() const { return capacity_Bps_.size(); }
@@ -49,15 +53,17 @@ class RateProblem {
   std::span<const LinkIndex> links(FlowIndex f) const {
     return {entry_link_.data() + flow_begin_[f], entry_link_.data() + flow_begin_[f + 1]};
   }
+  // True when every coefficient of flow f is 1 (a single path).
+  bool unit(FlowIndex f) const { return coeff_begin_[f] == kUnit; }
   std::span<const double> coefficients(FlowIndex f) const {
-    return {entry_coeff_.data() + flow_begin_[f], entry_coeff_.data() + flow_begin_[f + 1]};
+    const std::size_t n = flow_begin_[f + 1] - flow_begin_[f];
+    return {unit(f) ? ones_.data() : coeff_.data() + coeff_begin_[f], n};
   }
   std::span<const double> capacities() const { return capacity_Bps_; }
   void set_capacity_Bps(LinkIndex l, double c) { capacity_Bps_[l] = c; }
-  // The raw CSR: entries of flow f are [flow_offsets()[f], flow_offsets()[f + 1]).
+  // The raw CSR of links: the links of flow f are [flow_offsets()[f], flow_offsets()[f + 1]).
   const std::uint64_t* flow_offsets() const { return flow_begin_.data(); }
   const LinkIndex* entry_links() const { return entry_link_.data(); }
-  const double* entry_coefficients() const { return entry_coeff_.data(); }
 
   // Bytes held by the problem's arrays.
   std::size_t memory_bytes() const;
@@ -68,7 +74,10 @@ class RateProblem {
   std::vector<double> cap_Bps_;
   std::vector<std::uint64_t> flow_begin_{0};
   std::vector<LinkIndex> entry_link_;
-  std::vector<double> entry_coeff_;
+  static constexpr std::uint64_t kUnit = ~std::uint64_t{0};
+  std::vector<std::uint64_t> coeff_begin_;  // per flow: offset of its coefficients in coeff_, kUnit when all are 1
+  std::vector<double> coeff_;
+  std::vector<double> ones_;  // as many 1s as the longest unit flow has links: its coefficients()
 };
 
 // The max-min certificate, as the tests and benchmarks check it: no link above capacity (relative tolerance

@@ -14,6 +14,7 @@ void RateSolver::solve(const RateProblem& problem, std::vector<double>& rates_Bp
   rates_Bps.assign(problem.num_flows(), 0.0);
   alive_.assign(problem.num_flows(), 1);
   solved_ = &problem;
+  rates_at_ = rates_Bps.data();
   if (problem.num_flows() == 0) return;
   do_solve(problem, rates_Bps);
 }
@@ -27,8 +28,10 @@ void RateSolver::remove_flows(const RateProblem& problem, std::span<const FlowIn
     if (!alive_[f]) throw SolverInputError("remove_flows: flow " + std::to_string(f) + " was already removed");
     alive_[f] = 0;
   }
+  const bool current = rates_Bps.data() == rates_at_ && rates_Bps.size() == problem.num_flows();
   rates_Bps.resize(problem.num_flows());
-  do_remove_flows(problem, flows, rates_Bps);
+  rates_at_ = rates_Bps.data();
+  do_remove_flows(problem, flows, rates_Bps, current);
 }
 
 std::unique_ptr<RateSolver> make_rate_solver(const std::string& name) {

@@ -25,7 +25,9 @@ class RateSolver {
   // Fills rates_Bps (one per flow). Throws SolverInputError for bad input.
   void solve(const RateProblem& problem, std::vector<double>& rates_Bps);
   // After solve(problem): `flows` finish (stop sending); rates_Bps gets the new rates of every flow (0 for the
-  // finished ones). `problem` must be the same object, unchanged, as in solve(): backends keep views of it.
+  // finished ones). `problem` must be the same object, unchanged, as in solve(): backends keep views of it. Passing
+  // the vector of the previous call, unchanged, lets a backend write only the rates that changed; any other vector
+  // gets every rate.
   void remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows, std::vector<double>& rates_Bps);
   virtual std::string name() const = 0;
   // Bytes held by the backend's working state after a solve (host memory; device memory for a GPU backend).
@@ -34,12 +36,14 @@ class RateSolver {
 
  protected:
   virtual void do_solve(const RateProblem& problem, std::span<double> rates_Bps) = 0;
-  // `flows` are already marked dead in alive_; write every flow's new rate.
+  // `flows` are already marked dead in alive_. Writes the new rates: of every flow, or, when `rates_current` (the
+  // vector holds the rates of the previous call), at least of every flow whose rate changed.
   virtual void do_remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows,
-                               std::span<double> rates_Bps) = 0;
+                               std::span<double> rates_Bps, bool rates_current) = 0;
   SolveStats stats_;
   std::vector<std::uint8_t> alive_;  // flows not removed since the last solve()
   const RateProblem* solved_ = nullptr;  // the problem of the last solve()
+  const double* rates_at_ = nullptr;     // the rates vector of the last call
 };
 
 // "cpu", or "cuda" where the CUDA backend is built. Throws SolverInputError for an unknown or unavailable name.

@@ -17,26 +17,22 @@ using common::mix64;
 
 std::uint64_t flow_hash(const RateProblem& p, FlowIndex f, double cap_share) {
   auto links = p.links(f);
-  auto a = p.coefficients(f);
   std::uint64_t h = common::bits_of(cap_share) * 0x9E3779B97F4A7C15ULL ^ links.size();
-  for (std::size_t i = 0; i < links.size(); ++i)
-    h = std::rotl((h ^ (std::uint64_t{links[i]} * 0xD6E8FEB86659FD93ULL) ^ common::bits_of(a[i])) * 0xFF51AFD7ED558CCDULL,
-                  29);
+  for (LinkIndex l : links) h = std::rotl((h ^ (std::uint64_t{l} * 0xD6E8FEB86659FD93ULL)) * 0xFF51AFD7ED558CCDULL, 29);
+  if (!p.unit(f))
+    for (double a : p.coefficients(f)) h = std::rotl((h ^ common::bits_of(a)) * 0xFF51AFD7ED558CCDULL, 29);
   return mix64(h);
 }
 
-bool same_entries(VarView r, std::span<const LinkIndex> links, std::span<const double> a) {
-  if (r.size() != links.size() || !std::ranges::equal(r.links(), links)) return false;
+// Whether variable record `r` has flow f's links and coefficients.
+bool same_entries(VarView r, const RateProblem& p, FlowIndex f) {
+  auto links = p.links(f);
+  if (r.size() != links.size() || r.unit() != p.unit(f) || !std::ranges::equal(r.links(), links)) return false;
+  if (r.unit()) return true;
+  auto a = p.coefficients(f);
   for (std::uint32_t i = 0; i < a.size(); ++i)
     if (r.coefficient(i) != a[i]) return false;
   return true;
-}
-
-void push_double(HugeVector<std::uint32_t>& words, double d) {
-  std::uint32_t w[2];
-  std::memcpy(w, &d, sizeof d);
-  words.push_back(w[0]);
-  words.push_back(w[1]);
 }
 
 std::uint32_t find_root(std::vector<std::uint32_t>& parent, std::uint32_t x) {
@@ -54,29 +50,31 @@ inline void flush_line(std::uint32_t* dst, const std::uint32_t* src) {
 #endif
 }
 
-// Open addressing, linear probing. The slot keeps the hash's upper half, compared before the flows' entries.
-struct Slot {
-  std::uint32_t tag;
-  std::uint32_t var;  // ~0 when empty
-};
-
 }  // namespace
 
 void Variables::build(const RateProblem& p) {
   const std::size_t nf = p.num_flows(), nl = p.num_links();
+  const std::uint64_t* offsets = p.flow_offsets();
+  const LinkIndex* entry_links = p.entry_links();
+  // Sized for the case where no flows merge (the per-variable arrays) and every coefficient is 1 (the records), left
+  // uninitialised (HugePageAllocator), written through pointers and cut to what was used at the end.
   of_flow.resize(nf);
-  cap_share.clear();
-  record_at.clear();
-  records.clear();
-  live_flows.clear();
-  records.reserve(p.num_entries() + 5 * nf);  // the size when no flows merge and every coefficient is 1
+  cap_share.resize(nf);
+  record_at.resize(nf);
+  live_flows.resize(nf);
+  records.resize(p.num_entries() + 6 * nf);
+  std::size_t used = 0;  // words of `records` written
+  std::uint32_t nv = 0;
+  link_vars.assign(nl, 0);
 
   // One sequential pass over the flows: each flow's slot is probed while the slot of the flow `kAhead` positions later
   // is already being fetched (its hash computed ahead into a ring), so the table's cache misses overlap; a flow unlike
-  // every earlier one appends its record and counts on its links.
+  // every earlier one appends its record and counts on its links. The table is kept between builds (refilling it
+  // costs less than faulting in fresh pages each time).
   const std::size_t slots = std::bit_ceil(std::max<std::size_t>(16, 2 * nf));
-  HugeVector<Slot> table(slots, Slot{0, ~0u});
-  link_vars.assign(nl, 0);
+  if (table_.size() != slots) table_ = HugeVector<Slot>(slots);
+  std::fill(table_.begin(), table_.end(), Slot{0, ~0u});
+  Slot* table = table_.data();
   constexpr FlowIndex kAhead = 16;
   std::uint64_t ring[kAhead];
   auto hash_of = [&](FlowIndex f) { return flow_hash(p, f, p.cap_Bps(f) / p.weight(f)); };
@@ -88,47 +86,54 @@ void Variables::build(const RateProblem& p) {
       __builtin_prefetch(&table[ring[f % kAhead] & (slots - 1)]);
     }
     const double cs = p.cap_Bps(f) / p.weight(f);
-    auto links = p.links(f);
-    auto a = p.coefficients(f);
+    const double w = p.weight(f);
+    const bool unit = p.unit(f);
+    const std::span<const LinkIndex> links(entry_links + offsets[f], entry_links + offsets[f + 1]);
     const auto tag = static_cast<std::uint32_t>(hash >> 32);
     std::size_t slot = hash & (slots - 1);
     std::uint32_t var = ~0u;
     for (; table[slot].var != ~0u; slot = (slot + 1) & (slots - 1)) {
       const std::uint32_t v = table[slot].var;
-      if (table[slot].tag == tag && cap_share[v] == cs && same_entries(view(v), links, a)) {
+      if (table[slot].tag == tag && cap_share[v] == cs && same_entries(view(v), p, f)) {
         var = v;
         break;
       }
     }
-    if (var == ~0u) {
-      var = static_cast<std::uint32_t>(record_at.size());
-      table[slot] = Slot{tag, var};
-      cap_share.push_back(cs);
-      live_flows.push_back(0);
-      const bool unit = std::ranges::all_of(a, [](double x) { return x == 1.0; });
-      const auto n = static_cast<std::uint32_t>(links.size());
-      if (records.size() / 2 + VarView::words(n, unit) >= std::numeric_limits<std::uint32_t>::max())
-        throw SolverInputError("rate problem too large: the variable records exceed 32 GB");
-      record_at.push_back(static_cast<std::uint32_t>(records.size() / 2));
-      records.push_back(n | (unit ? 0x80000000u : 0u));
-      records.push_back(0);
-      push_double(records, 0.0);
-      records.insert(records.end(), links.begin(), links.end());
-      if (records.size() % 2) records.push_back(0);
-      if (!unit)
-        for (double x : a) push_double(records, x);
-      for (LinkIndex l : links) ++link_vars[l];
+    if (var != ~0u) {  // a copy of an earlier flow: its weight joins that variable
+      set_weight(var, view(var).weight() + w);
+      ++live_flows[var];
+      of_flow[f] = var;
+      continue;
     }
-    set_weight(var, view(var).weight() + p.weight(f));
-    ++live_flows[var];
+    var = nv++;
+    table[slot] = Slot{tag, var};
+    cap_share[var] = cs;
+    live_flows[var] = 1;
     of_flow[f] = var;
+    const auto n = static_cast<std::uint32_t>(links.size());
+    const std::uint32_t words = VarView::words(n, unit);
+    if ((used + words) / 2 >= std::numeric_limits<std::uint32_t>::max())
+      throw SolverInputError("rate problem too large: the variable records exceed 32 GB");
+    if (used + words > records.size()) records.resize(std::max(2 * records.size(), used + words));
+    std::uint32_t* rec = records.data() + used;
+    record_at[var] = static_cast<std::uint32_t>(used / 2);
+    rec[0] = n | (unit ? 0x80000000u : 0u);
+    rec[1] = 0;
+    std::memcpy(rec + 2, &w, sizeof w);
+    std::memcpy(rec + 4, links.data(), n * sizeof(LinkIndex));
+    if ((4 + n) % 2) rec[4 + n] = 0;
+    if (!unit) std::memcpy(rec + VarView::coeff_word(n), p.coefficients(f).data(), n * sizeof(double));
+    used += words;
+    for (LinkIndex l : links) ++link_vars[l];
   }
-  table = {};
+  records.resize(used);
+  cap_share.resize(nv);
+  record_at.resize(nv);
+  live_flows.resize(nv);
 
   // The transpose, written through one cache line of buffer per link so that memory receives whole lines (6,000
   // links are 6,000 write streams: entry by entry, each store would miss). The same pass adds each link's weighted
-  // load (in variable order, as a filling from zero would) and unites the links a variable crosses (union-find).
-  const auto nv = static_cast<std::uint32_t>(size());
+  // load (in variable order, as a filling from zero would).
   link_begin.resize(nl + 1);
   link_begin[0] = 0;
   for (std::size_t l = 0; l < nl; ++l) link_begin[l + 1] = link_begin[l] + link_vars[l];
@@ -141,13 +146,10 @@ void Variables::build(const RateProblem& p) {
   std::vector<Line> line(nl);
   std::vector<std::uint8_t> in_line(nl, 0);
   std::vector<std::uint64_t> fill(link_begin.begin(), link_begin.end() - 1);
-  std::vector<std::uint32_t> parent(nl);
-  for (std::uint32_t l = 0; l < nl; ++l) parent[l] = l;
   for (std::uint32_t v = 0; v < nv; ++v) {
     const VarView r = view(v);
     const double w = r.weight();
     auto links = r.links();
-    const std::uint32_t r0 = find_root(parent, links[0]);
     for (std::uint32_t i = 0; i < links.size(); ++i) {
       const LinkIndex l = links[i];
       link_weight[l] += r.coefficient(i) * w;
@@ -157,19 +159,30 @@ void Variables::build(const RateProblem& p) {
         fill[l] += kLine;
         in_line[l] = 0;
       }
-      const std::uint32_t root = find_root(parent, l);
-      if (root != r0) parent[root] = r0;
     }
   }
 #if defined(__SSE2__)
   _mm_sfence();  // the non-temporal stores are visible before the transpose is read
 #endif
   for (std::uint32_t l = 0; l < nl; ++l) std::memcpy(&link_var[fill[l]], line[l].var, in_line[l] * sizeof(std::uint32_t));
-  build_components(parent);
+  indexed_ = false;
 }
 
-void Variables::build_components(std::vector<std::uint32_t>& parent) {
-  const auto nl = static_cast<std::uint32_t>(parent.size());
+void Variables::index(std::size_t num_flows) {
+  if (indexed_) return;
+  indexed_ = true;
+  const auto nl = static_cast<std::uint32_t>(link_vars.size());
+  // Union-find over the links each variable crosses.
+  std::vector<std::uint32_t> parent(nl);
+  for (std::uint32_t l = 0; l < nl; ++l) parent[l] = l;
+  for (std::uint32_t v = 0; v < size(); ++v) {
+    auto links = view(v).links();
+    const std::uint32_t r0 = find_root(parent, links[0]);
+    for (LinkIndex l : links.subspan(1)) {
+      const std::uint32_t root = find_root(parent, l);
+      if (root != r0) parent[root] = r0;
+    }
+  }
   // Dense component ids in link order; links crossed by nothing get their own (empty) component.
   link_component.assign(nl, ~0u);
   std::vector<std::uint32_t> id_of_root(nl, ~0u);
@@ -188,8 +201,17 @@ void Variables::build_components(std::vector<std::uint32_t>& parent) {
     std::vector<std::uint64_t> fill(begin.begin(), begin.end() - 1);
     for (std::uint32_t i = 0; i < count; ++i) items[fill[component_of(i)]++] = i;
   };
-  group(size(), [this](std::uint32_t v) { return component_of_variable(v); }, component_var_begin, component_var);
+  var_component.resize(size());
+  for (std::uint32_t v = 0; v < size(); ++v) var_component[v] = link_component[view(v).links()[0]];
+  group(size(), [this](std::uint32_t v) { return var_component[v]; }, component_var_begin, component_var);
   group(nl, [this](std::uint32_t l) { return link_component[l]; }, component_link_begin, component_link);
+  // Variable -> its flows.
+  var_flow_begin.assign(size() + 1, 0);
+  for (std::size_t f = 0; f < num_flows; ++f) ++var_flow_begin[of_flow[f] + 1];
+  for (std::size_t v = 0; v < size(); ++v) var_flow_begin[v + 1] += var_flow_begin[v];
+  var_flow.resize(num_flows);
+  std::vector<std::uint32_t> next(var_flow_begin.begin(), var_flow_begin.end() - 1);
+  for (std::size_t f = 0; f < num_flows; ++f) var_flow[next[of_flow[f]]++] = static_cast<FlowIndex>(f);
 }
 
 double Variables::remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<const double> level) {
@@ -206,8 +228,9 @@ double Variables::remove_flows(const RateProblem& p, std::span<const FlowIndex> 
 std::size_t Variables::memory_bytes() const {
   auto bytes = [](const auto& v) { return v.capacity() * sizeof(v[0]); };
   return bytes(of_flow) + bytes(cap_share) + bytes(record_at) + bytes(records) + bytes(link_begin) + bytes(link_var) +
-         bytes(link_weight) + bytes(link_vars) + bytes(live_flows) + bytes(link_component) +
-         bytes(component_var_begin) + bytes(component_var) + bytes(component_link_begin) + bytes(component_link);
+         bytes(link_weight) + bytes(link_vars) + bytes(live_flows) + bytes(link_component) + bytes(var_component) +
+         bytes(component_var_begin) + bytes(component_var) + bytes(component_link_begin) + bytes(component_link) +
+         bytes(var_flow_begin) + bytes(var_flow) + bytes(table_);
 }
 
 }  // namespace collemu::models::solver

@@ -48,7 +48,7 @@ struct Variables {
   std::vector<double> cap_share;       // per variable: cap / weight (the level at which the cap binds), +inf when none
   std::vector<std::uint32_t> record_at;  // per variable: its record's offset in units of 8 bytes (2 words)
   HugeVector<std::uint32_t> records;    // the packed records, in variable order
-  // Transpose: the variables on each link, ordered by variable id.
+  // Transpose: the variables on link l, by variable id, are link_var[link_begin[l], link_begin[l] + link_vars[l]).
   std::vector<std::uint64_t> link_begin;
   HugeVector<std::uint32_t> link_var;
   // Per link, from the build: the weighted load a * w of every variable and how many variables cross it.
@@ -56,28 +56,40 @@ struct Variables {
   std::vector<std::uint32_t> link_vars;
 
   std::vector<std::uint32_t> live_flows;  // flows of each variable not removed yet
+  // Filled by index() (the incremental re-solves need them, a full solve does not).
   // Connected components of the flow-link graph (links joined by a variable crossing both): independent problems.
   std::vector<std::uint32_t> link_component;          // per link
+  std::vector<std::uint32_t> var_component;           // per variable
   std::vector<std::uint64_t> component_var_begin;     // component -> its variables (CSR)
   std::vector<std::uint32_t> component_var;
   std::vector<std::uint64_t> component_link_begin;    // component -> its links (CSR)
   std::vector<std::uint32_t> component_link;
+  std::vector<std::uint32_t> var_flow_begin;  // variable -> its flows (CSR)
+  std::vector<FlowIndex> var_flow;
 
   std::size_t size() const { return record_at.size(); }
   std::size_t num_components() const { return component_var_begin.size() - 1; }
   VarView view(std::uint32_t v) const { return VarView(record_address(record_at[v])); }
   const std::uint32_t* record_address(std::uint32_t record8) const { return records.data() + 2 * std::size_t{record8}; }
-  std::uint32_t component_of_variable(std::uint32_t v) const { return link_component[view(v).links()[0]]; }
+  std::uint32_t component_of_variable(std::uint32_t v) const { return var_component[v]; }  // after index()
   void set_weight(std::uint32_t v, double w) { std::memcpy(records.data() + 2 * std::size_t{record_at[v]} + 2, &w, 8); }
 
   void build(const RateProblem& p);  // O(entries)
+  // The components and the variable -> flows lists, once per build: O(entries).
+  void index(std::size_t num_flows);
   // Flows finished: their weight leaves their variables. Returns the lowest saved level among those variables
   // (`level` per variable, from the last solve): the level from which the filling must be redone.
   double remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<const double> level);
   std::size_t memory_bytes() const;
 
  private:
-  void build_components(std::vector<std::uint32_t>& parent);
+  // Open addressing, linear probing. The slot keeps the hash's upper half, compared before the flows' entries.
+  struct Slot {
+    std::uint32_t tag;
+    std::uint32_t var;  // ~0 when empty
+  };
+  HugeVector<Slot> table_;  // build()'s table of distinct flows, kept for the next build
+  bool indexed_ = false;
 };
 
 }  // namespace collemu::models::solver

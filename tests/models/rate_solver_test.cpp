@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <random>
 
 #include "models/solver/instances.hpp"
@@ -187,6 +188,90 @@ TEST_P(Solver, RemovingFlowsEqualsSolvingWhatIsLeft) {
   }
 }
 
+TEST_P(Solver, OneCompletionAtATimeStaysExact) {
+  // As in a run to completion: the fastest flow finishes, one at a time, 400 times, each re-solve starting from
+  // the previous one (for "cpu", thawing only the events from the finished flow's on). After every 50 the rates
+  // must still equal a fresh solve of the remaining flows (1e-12 relative): no drift from thawing and refreezing.
+  auto p = random_problem(31, 30, 500);
+  auto solver = make_rate_solver(GetParam());
+  std::vector<double> rates;
+  solver->solve(p, rates);
+  std::vector<std::uint8_t> alive(p.num_flows(), 1);
+  for (int step = 1; step <= 400; ++step) {
+    FlowIndex fastest = 0;
+    double best = -1;
+    for (FlowIndex f = 0; f < p.num_flows(); ++f)
+      if (alive[f] && rates[f] > best) {
+        best = rates[f];
+        fastest = f;
+      }
+    alive[fastest] = 0;
+    solver->remove_flows(p, {&fastest, 1}, rates);
+    if (step % 50 != 0) continue;
+    RateProblem left;
+    for (LinkIndex l = 0; l < p.num_links(); ++l) left.add_link(p.capacity_Bps(l));
+    std::vector<FlowIndex> index;
+    for (FlowIndex f = 0; f < p.num_flows(); ++f)
+      if (alive[f]) {
+        left.add_flow(p.weight(f), p.cap_Bps(f), p.links(f), p.coefficients(f));
+        index.push_back(f);
+      }
+    std::vector<double> fresh;
+    make_rate_solver("cpu")->solve(left, fresh);
+    for (std::size_t i = 0; i < index.size(); ++i)
+      ASSERT_NEAR(rates[index[i]], fresh[i], 1e-12 * fresh[i] + 1e-300) << "step " << step << " flow " << index[i];
+  }
+}
+
+TEST_P(Solver, RandomCompletionsAcrossComponents) {
+  // Four independent random problems side by side (disjoint links), flows finishing one at a time in random order:
+  // early in the freezing order (a sweep over the component for "cpu") or late (a thaw of the last events). After
+  // each removal the other three components keep their rates bit for bit; every 10 removals all rates equal a fresh
+  // solve of the remaining flows (1e-12 relative).
+  RateProblem p;
+  std::vector<int> part_of;
+  for (int part = 0; part < 4; ++part) {
+    const auto sub = random_problem(500 + part, 12, 150);
+    const auto base = static_cast<LinkIndex>(p.num_links());
+    for (LinkIndex l = 0; l < sub.num_links(); ++l) p.add_link(sub.capacity_Bps(l));
+    for (FlowIndex f = 0; f < sub.num_flows(); ++f) {
+      std::vector<LinkIndex> links(sub.links(f).begin(), sub.links(f).end());
+      for (auto& l : links) l += base;
+      p.add_flow(sub.weight(f), sub.cap_Bps(f), links, sub.coefficients(f));
+      part_of.push_back(part);
+    }
+  }
+  auto solver = make_rate_solver(GetParam());
+  std::vector<double> rates;
+  solver->solve(p, rates);
+  std::vector<FlowIndex> order(p.num_flows());
+  for (FlowIndex f = 0; f < order.size(); ++f) order[f] = f;
+  std::mt19937_64 rng(77);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<std::uint8_t> alive(p.num_flows(), 1);
+  for (int step = 1; step <= 120; ++step) {
+    const FlowIndex gone = order[static_cast<std::size_t>(step)];
+    alive[gone] = 0;
+    const std::vector<double> before = rates;
+    solver->remove_flows(p, {&gone, 1}, rates);
+    for (FlowIndex f = 0; f < p.num_flows(); ++f)
+      if (part_of[f] != part_of[gone]) ASSERT_EQ(rates[f], before[f]) << "step " << step << " flow " << f;
+    if (step % 10 != 0) continue;
+    RateProblem left;
+    for (LinkIndex l = 0; l < p.num_links(); ++l) left.add_link(p.capacity_Bps(l));
+    std::vector<FlowIndex> index;
+    for (FlowIndex f = 0; f < p.num_flows(); ++f)
+      if (alive[f]) {
+        left.add_flow(p.weight(f), p.cap_Bps(f), p.links(f), p.coefficients(f));
+        index.push_back(f);
+      }
+    std::vector<double> fresh;
+    make_rate_solver("cpu")->solve(left, fresh);
+    for (std::size_t i = 0; i < index.size(); ++i)
+      ASSERT_NEAR(rates[index[i]], fresh[i], 1e-12 * fresh[i] + 1e-300) << "step " << step << " flow " << index[i];
+  }
+}
+
 TEST_P(Solver, RemovalRebuildsOnlyItsComponent) {
   // 50 disjoint groups of 3 links, 20 random flows each: independent problems. Removing flows of group 7 must
   // leave every other group's rates bit for bit, and give group 7 what a fresh solve of the remaining flows gives.
@@ -252,47 +337,45 @@ TEST_P(Solver, Deterministic) {
 }
 
 TEST_P(Solver, BadInputIsRefused) {
-  auto expect_error = [&](RateProblem p, const char* what) {
+  auto expect_error = [&](auto&& act, const char* what) {
     try {
-      solve(p);
+      act();
       ADD_FAILURE() << "no error for " << what;
     } catch (const SolverInputError& e) {
       EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
     }
   };
+  // Capacities are checked by the solve (set_capacity_Bps may change them after the flows are in).
   RateProblem nan;
   nan.add_link(std::nan(""));
-  expect_error(nan, "link 0: capacity nan");
+  expect_error([&] { solve(nan); }, "link 0: capacity nan");
   RateProblem neg;
   neg.add_link(1);
   neg.add_link(-5);
-  expect_error(neg, "link 1: capacity -5");
-  auto one_link = [] {
-    RateProblem p;
-    p.add_link(1);
-    return p;
-  };
-  auto p = one_link();
-  LinkIndex l0 = 0;
+  expect_error([&] { solve(neg); }, "link 1: capacity -5");
+  RateProblem changed;
+  changed.add_link(1);
+  changed.set_capacity_Bps(0, std::numeric_limits<double>::infinity());
+  expect_error([&] { solve(changed); }, "link 0: capacity inf");
+  // Flows are checked when added, and a refused flow leaves the problem as it was.
+  RateProblem p;
+  p.add_link(1);
+  LinkIndex l0 = 0, missing = 3;
   double zero = 0, big = 1.5, one = 1;
-  p.add_flow(1, kNoCap, {&l0, 1}, {&zero, 1});
-  expect_error(p, "coefficient 0 on link 0");
-  p = one_link();
-  p.add_flow(1, kNoCap, {&l0, 1}, {&big, 1});
-  expect_error(p, "expected a value in (0, 1]");
-  p = one_link();
-  p.add_flow(1, kNoCap, {}, {});
-  expect_error(p, "flow 0: crosses no link");
-  p = one_link();
-  p.add_flow(1, 0.0, {&l0, 1}, {&one, 1});
-  expect_error(p, "flow 0: rate cap 0");
-  p = one_link();
-  p.add_flow(std::nan(""), kNoCap, {&l0, 1}, {&one, 1});
-  expect_error(p, "flow 0: weight nan");
-  p = one_link();
-  LinkIndex missing = 3;
-  p.add_flow(1, kNoCap, {&missing, 1}, {&one, 1});
-  expect_error(p, "link 3 does not exist");
+  const LinkIndex twice[] = {0, 0};
+  const double ones[] = {1, 1};
+  expect_error([&] { p.add_flow(1, kNoCap, {&l0, 1}, {&zero, 1}); }, "flow 0: coefficient 0 on link 0");
+  expect_error([&] { p.add_flow(1, kNoCap, {&l0, 1}, {&big, 1}); }, "expected a value in (0, 1]");
+  expect_error([&] { p.add_flow(1, kNoCap, {}, {}); }, "flow 0: crosses no link");
+  expect_error([&] { p.add_flow(1, 0.0, {&l0, 1}, {&one, 1}); }, "flow 0: rate cap 0");
+  expect_error([&] { p.add_flow(std::nan(""), kNoCap, {&l0, 1}, {&one, 1}); }, "flow 0: weight nan");
+  expect_error([&] { p.add_flow(1, kNoCap, {&missing, 1}, {&one, 1}); }, "link 3 does not exist");
+  expect_error([&] { p.add_flow(1, kNoCap, twice, ones); }, "flow 0: lists link 0 twice");
+  expect_error([&] { p.add_flow(1, kNoCap, {&l0, 1}, ones); }, "1 links but 2 coefficients");
+  EXPECT_EQ(p.num_flows(), 0u);
+  EXPECT_EQ(p.num_entries(), 0u);
+  p.add_flow(1, kNoCap, {&l0, 1}, {&one, 1});
+  EXPECT_EQ(solve(p), std::vector<double>{1.0});
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Solver, ::testing::ValuesIn(rate_solver_names()),
