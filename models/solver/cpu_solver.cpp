@@ -314,18 +314,17 @@ void CpuRateSolver::fill(std::size_t next_cap) {
     const LinkIndex l = heap_.front();
     // The share is current, or a rounding step below the key: the link saturates at its current share.
     const double level = share_of(ls[l].rem, ls[l].wsum);
-    // The link's variables are scattered over the records: prefetch their frozen flags and records ahead (a record
-    // of up to 48 bytes may straddle two cache lines) so the misses overlap.
+    // The link's variables are scattered over the records: prefetch their frozen flags, then the records of those
+    // still free (a record of up to 48 bytes may straddle two cache lines), ahead, so that the misses overlap and no
+    // line is fetched for a variable already frozen (most of them: a variable is listed on each of its links).
     const std::uint32_t* entries = vars_.link_var.data();
     const std::uint32_t* record_at = vars_.record_at.data();
     const std::uint8_t* frozen = frozen_.data();
     const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
     for (auto i = b; i < e; ++i) {
-      if (i + 16 < e) {
-        __builtin_prefetch(&record_at[entries[i + 16]]);
-        __builtin_prefetch(&frozen[entries[i + 16]]);
-      }
-      if (i + 8 < e) {
+      if (i + 24 < e) __builtin_prefetch(&frozen[entries[i + 24]]);
+      if (i + 16 < e && !frozen[entries[i + 16]]) __builtin_prefetch(&record_at[entries[i + 16]]);
+      if (i + 8 < e && !frozen[entries[i + 8]]) {
         const char* rec = reinterpret_cast<const char*>(vars_.record_address(record_at[entries[i + 8]]));
         __builtin_prefetch(rec);
         __builtin_prefetch(rec + 40);
