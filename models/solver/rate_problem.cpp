@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <limits>
 
 namespace collemu::models::solver {
@@ -58,6 +59,21 @@ FlowIndex RateProblem::add_flow(double weight, double cap_Bps, std::span<const L
   }
   weight_.push_back(weight);
   cap_Bps_.push_back(cap_Bps);
+  // `links` or `coefficients` may be another flow's entries of this problem (a copy of a flow): appending them to the
+  // vector they live in would read freed memory if it grows, so such spans are copied first.
+  auto inside = [](const auto& vec, const auto* ptr) {
+    return !vec.empty() && std::less_equal<>()(vec.data(), ptr) && std::less<>()(ptr, vec.data() + vec.size());
+  };
+  std::vector<LinkIndex> link_copy;
+  if (inside(entry_link_, links.data())) {
+    link_copy.assign(links.begin(), links.end());
+    links = link_copy;
+  }
+  std::vector<double> coeff_copy;
+  if (!unit && inside(coeff_, coefficients.data())) {
+    coeff_copy.assign(coefficients.begin(), coefficients.end());
+    coefficients = coeff_copy;
+  }
   entry_link_.insert(entry_link_.end(), links.begin(), links.end());
   flow_begin_.push_back(entry_link_.size());
   if (unit) {
