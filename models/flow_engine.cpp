@@ -242,7 +242,7 @@ void FlowEngine::run() {
         free_component(c);
         touched.erase(std::remove(touched.begin(), touched.end(), c), touched.end());
       } else if (!std::binary_search(touched.begin(), touched.end(), c)) {
-        k.solver->remove_flows(*k.problem, removed, k.rates);
+        k.solver->remove_flows(*k.problem, removed, k.rates, solver::RateSolver::Rates::kUnchanged);
         for (FlowId f : fl) rate_[f] = k.rates[index_in_problem_[f]];
         ++stats_.incremental_solves;
       }

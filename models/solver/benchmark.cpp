@@ -64,7 +64,7 @@ SolverBenchmark benchmark_rate_solver(const std::string& backend, const RateProb
                       [&](auto a, auto b) { return r[a] != r[b] ? r[a] > r[b] : a < b; });
     std::vector<double> after = r;
     t = std::chrono::steady_clock::now();
-    for (std::size_t i = 0; i < events; ++i) solver->remove_flows(p, {&order[i], 1}, after);
+    for (std::size_t i = 0; i < events; ++i) solver->remove_flows(p, {&order[i], 1}, after, RateSolver::Rates::kUnchanged);
     const double incremental_s = events > 0 ? seconds_since(t) / static_cast<double>(events) : 0.0;
     fig.emplace_back("incremental_events", static_cast<double>(events));
     fig.emplace_back("incremental_event_s", incremental_s);
@@ -76,7 +76,7 @@ SolverBenchmark benchmark_rate_solver(const std::string& backend, const RateProb
     const std::size_t draws = std::min<std::size_t>(100, left.size() > 0 ? left.size() - 1 : 0);
     for (std::size_t i = 0; i < draws; ++i) std::swap(left[i], left[i + rng() % (left.size() - i)]);
     t = std::chrono::steady_clock::now();
-    for (std::size_t i = 0; i < draws; ++i) solver->remove_flows(p, {&left[i], 1}, after);
+    for (std::size_t i = 0; i < draws; ++i) solver->remove_flows(p, {&left[i], 1}, after, RateSolver::Rates::kUnchanged);
     const double random_s = draws > 0 ? seconds_since(t) / static_cast<double>(draws) : 0.0;
     fig.emplace_back("incremental_random_event_s", random_s);
     fig.emplace_back("full_over_incremental_random", draws > 0 ? solve_s / random_s : 0.0);

@@ -25,7 +25,7 @@ CompletionRun run_to_completion(RateSolver& solver, const RateProblem& problem, 
   std::vector<FlowIndex> done;
   for (FlowIndex f = 0; f < nf; ++f)
     if (sizes_B[f] == 0) done.push_back(f);
-  if (!done.empty()) solver.remove_flows(problem, done, rates);
+  if (!done.empty()) solver.remove_flows(problem, done, rates, RateSolver::Rates::kUnchanged);
   while (!active.empty()) {
     double dt = std::numeric_limits<double>::infinity();
     for (FlowIndex f : active)
@@ -47,7 +47,7 @@ CompletionRun run_to_completion(RateSolver& solver, const RateProblem& problem, 
       active[kept++] = f;
     }
     active.resize(kept);
-    solver.remove_flows(problem, done, rates);
+    solver.remove_flows(problem, done, rates, RateSolver::Rates::kUnchanged);
     ++run.solves;
   }
   return run;

@@ -112,6 +112,8 @@ void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
     if (links_[l].nvars > 0) heap_.push_back(l);
   }
   frozen_.assign(nv, 0);
+  event_head_.resize(nv);
+  thawed_since_sweep_ = 0;
   level_.resize(nv);
   order_.resize(nv);
   pos_.resize(nv);
@@ -136,11 +138,10 @@ void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIn
     for (std::size_t i = 0; i < ordered_; ++i) pos_[order_[i]] = static_cast<std::uint32_t>(i);
     positioned_ = ordered_;
   }
-  // The first event that froze a removed flow's variable: the earliest such variable, and the variables frozen with
-  // it before it (same event, hence same level).
+  // The first event that froze a removed flow's variable: back from the earliest such variable to its event's first.
   std::size_t start = ordered_;
   for (FlowIndex f : flows) start = std::min<std::size_t>(start, pos_[vars_.of_flow[f]]);
-  while (start > 0 && start < ordered_ && level_[order_[start - 1]] == level_[order_[start]]) --start;
+  while (start > 0 && start < ordered_ && !event_head_[order_[start]]) --start;
   in_scope_.assign(vars_.num_components(), 0);
   for (FlowIndex f : flows) in_scope_[vars_.component_of_variable(vars_.of_flow[f])] = 1;
   // The removed flows' variables, with the weights they froze with.
@@ -151,16 +152,23 @@ void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIn
                              [](const auto& a, const auto& b) { return a.first == b.first; }),
                  changed_.end());
   for (auto& [v, w] : changed_) w = vars_.view(v).weight();
-  vars_.remove_flows(p, flows, level_);
+  vars_.remove_flows(p, flows, level_, alive_);
 
   // Thaw the affected variables frozen from `start` on. Few of them (the usual case: the fastest flows finish
   // first): one by one, in freezing order. Many: one sweep over the affected components in variable order, which
   // reads the records sequentially.
+  // Thawing adds loads back onto links whose state was never recomputed: once as many variables have thawed so since
+  // the last sweep as there are, the next re-solve sweeps, which recomputes the affected links from their capacity
+  // (so rounding cannot accumulate over a long run, at a cost proportional to the work done).
   heap_.clear();
-  if (start == 0 || (ordered_ - start) * 8 > vars_.size())
+  const std::size_t thawing = ordered_ - start;
+  if (start == 0 || thawing * 8 > vars_.size() || thawed_since_sweep_ + thawing > vars_.size()) {
     rebuild_from(p, start);
-  else
+    thawed_since_sweep_ = 0;
+  } else {
     thaw_from(start);
+    thawed_since_sweep_ += thawing;
+  }
   // The variables left frozen keep their places in order_, ahead of those the filling will append.
   thawed_.clear();
   std::size_t kept = start;
@@ -308,6 +316,7 @@ void CpuRateSolver::fill(std::size_t next_cap) {
     ++stats_.rounds;
     if (next_cap < caps_.size() && (heap_.empty() || vars_.cap_share[caps_[next_cap]] <= key_[heap_.front()])) {
       const std::uint32_t v = caps_[next_cap++];
+      event_head_[v] = 1;
       freeze(v, vars_.cap_share[v]);
       continue;
     }
@@ -321,6 +330,7 @@ void CpuRateSolver::fill(std::size_t next_cap) {
     const std::uint32_t* record_at = vars_.record_at.data();
     const std::uint8_t* frozen = frozen_.data();
     const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
+    std::uint8_t head = 1;  // the event's first variable
     for (auto i = b; i < e; ++i) {
       if (i + 24 < e) __builtin_prefetch(&frozen[entries[i + 24]]);
       if (i + 16 < e && !frozen[entries[i + 16]]) __builtin_prefetch(&record_at[entries[i + 16]]);
@@ -329,7 +339,11 @@ void CpuRateSolver::fill(std::size_t next_cap) {
         __builtin_prefetch(rec);
         __builtin_prefetch(rec + 40);
       }
-      if (!frozen[entries[i]]) freeze(entries[i], level, l);
+      if (!frozen[entries[i]]) {
+        event_head_[entries[i]] = head;
+        head = 0;
+        freeze(entries[i], level, l);
+      }
     }
     ls[l] = LinkState{0.0, 0.0, 0};  // saturated: its capacity is taken, every variable of it is frozen
     pop();
@@ -347,7 +361,7 @@ void RoundsRateSolver::do_remove_flows(const RateProblem& p, std::span<const Flo
                                        std::span<double> rates, bool /*rates_current*/) {
   vars_.index(p.num_flows());
   affected_components(vars_, flows, scope_);
-  rounds(p, vars_.remove_flows(p, flows, var_level_), rates);
+  rounds(p, vars_.remove_flows(p, flows, var_level_, alive_), rates);
 }
 
 void RoundsRateSolver::rounds(const RateProblem& p, double from_level, std::span<double> rates) {
@@ -416,8 +430,8 @@ std::size_t bytes_of(const V&... v) {
 }  // namespace
 
 std::size_t CpuRateSolver::memory_bytes() const {
-  return vars_.memory_bytes() + bytes_of(links_, key_, level_, heap_, caps_, frozen_, order_, pos_, thawed_,
-                                         in_scope_, changed_, alive_);
+  return vars_.memory_bytes() + bytes_of(links_, key_, level_, heap_, caps_, frozen_, event_head_, order_, pos_,
+                                         thawed_, in_scope_, changed_, alive_);
 }
 
 std::size_t RoundsRateSolver::memory_bytes() const {

@@ -64,11 +64,13 @@ class CpuRateSolver final : public RateSolver {
   std::vector<std::uint32_t> heap_;
   std::vector<std::uint32_t> caps_;  // every capped variable by (cap share, variable), sorted once per build
   std::vector<std::uint8_t> frozen_;
+  std::vector<std::uint8_t> event_head_;  // per variable: the first frozen by its event (events are runs in order_)
   std::vector<std::uint32_t> order_;  // variables in the order they froze (complete after every filling)
   std::vector<std::uint32_t> pos_;    // each variable's position in order_, once positioned_ == ordered_
   std::size_t ordered_ = 0;           // entries of order_ in place
   std::size_t positioned_ = 0;        // pos_ is current for order_[0, positioned_)
   std::vector<std::uint32_t> thawed_;  // the variables the last re-solve thawed
+  std::size_t thawed_since_sweep_ = 0;  // variables thawed one by one since the last sweep (rebuild_from)
   std::vector<std::uint8_t> in_scope_;  // per component: thawed by the current re-solve
   std::vector<std::pair<std::uint32_t, double>> changed_;  // the removed flows' variables, weight before removal
 };

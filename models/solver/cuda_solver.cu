@@ -282,7 +282,7 @@ class CudaRateSolver final : public RateSolver {
 
   void do_remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<double> rates,
                        bool /*rates_current*/) override {
-    const double from = vars_.remove_flows(p, flows, host_level_);
+    const double from = vars_.remove_flows(p, flows, host_level_, alive_);
     // The changed variables' weights and live counts, and the components to rebuild.
     std::vector<std::uint32_t> changed;
     for (FlowIndex f : flows) changed.push_back(vars_.of_flow[f]);

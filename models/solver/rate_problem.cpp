@@ -57,8 +57,6 @@ FlowIndex RateProblem::add_flow(double weight, double cap_Bps, std::span<const L
     std::sort(sorted.begin(), sorted.end());
     if (auto it = std::adjacent_find(sorted.begin(), sorted.end()); it != sorted.end()) twice(*it);
   }
-  weight_.push_back(weight);
-  cap_Bps_.push_back(cap_Bps);
   // `links` or `coefficients` may be another flow's entries of this problem (a copy of a flow): appending them to the
   // vector they live in would read freed memory if it grows, so such spans are copied first.
   auto inside = [](const auto& vec, const auto* ptr) {
@@ -74,6 +72,19 @@ FlowIndex RateProblem::add_flow(double weight, double cap_Bps, std::span<const L
     coeff_copy.assign(coefficients.begin(), coefficients.end());
     coefficients = coeff_copy;
   }
+  // Room first (growing geometrically), so that running out of memory leaves the problem as it was.
+  auto room = [](auto& vec, std::size_t extra) {
+    if (vec.size() + extra > vec.capacity()) vec.reserve(std::max(2 * vec.capacity(), vec.size() + extra));
+  };
+  room(weight_, 1);
+  room(cap_Bps_, 1);
+  room(flow_begin_, 1);
+  room(coeff_begin_, 1);
+  room(entry_link_, links.size());
+  if (!unit) room(coeff_, coefficients.size());
+  if (unit && ones_.size() < links.size()) ones_.reserve(links.size());
+  weight_.push_back(weight);
+  cap_Bps_.push_back(cap_Bps);
   entry_link_.insert(entry_link_.end(), links.begin(), links.end());
   flow_begin_.push_back(entry_link_.size());
   if (unit) {

@@ -55,6 +55,7 @@ class RateProblem {
   }
   // True when every coefficient of flow f is 1 (a single path).
   bool unit(FlowIndex f) const { return coeff_begin_[f] == kUnit; }
+  // Valid until the next add_flow (a single path's coefficients are a shared run of 1s that a longer one regrows).
   std::span<const double> coefficients(FlowIndex f) const {
     const std::size_t n = flow_begin_[f + 1] - flow_begin_[f];
     return {unit(f) ? ones_.data() : coeff_.data() + coeff_begin_[f], n};

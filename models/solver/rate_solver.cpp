@@ -10,28 +10,40 @@
 namespace collemu::models::solver {
 
 void RateSolver::solve(const RateProblem& problem, std::vector<double>& rates_Bps) {
+  solved_ = nullptr;  // until this solve completes: a failed one leaves nothing to re-solve
   problem.validate();
   rates_Bps.assign(problem.num_flows(), 0.0);
   alive_.assign(problem.num_flows(), 1);
-  solved_ = &problem;
   rates_at_ = rates_Bps.data();
-  if (problem.num_flows() == 0) return;
-  do_solve(problem, rates_Bps);
+  if (problem.num_flows() > 0) do_solve(problem, rates_Bps);
+  solved_ = &problem;
 }
 
 void RateSolver::remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows,
-                              std::vector<double>& rates_Bps) {
+                              std::vector<double>& rates_Bps, Rates given) {
   if (solved_ != &problem || alive_.size() != problem.num_flows())
     throw SolverInputError("remove_flows: solve this problem (the same object) first");
-  for (FlowIndex f : flows) {
-    if (f >= alive_.size()) throw SolverInputError("remove_flows: flow " + std::to_string(f) + " does not exist");
-    if (!alive_[f]) throw SolverInputError("remove_flows: flow " + std::to_string(f) + " was already removed");
+  // Checked before anything changes; a flow listed twice is caught by the marks of this call, undone on error.
+  for (std::size_t i = 0; i < flows.size(); ++i) {
+    const FlowIndex f = flows[i];
+    std::string error;
+    if (f >= alive_.size())
+      error = "remove_flows: flow " + std::to_string(f) + " does not exist";
+    else if (!alive_[f])
+      error = "remove_flows: flow " + std::to_string(f) + " was already removed or is listed twice";
+    if (!error.empty()) {
+      for (std::size_t j = 0; j < i; ++j) alive_[flows[j]] = 1;
+      throw SolverInputError(error);
+    }
     alive_[f] = 0;
   }
-  const bool current = rates_Bps.data() == rates_at_ && rates_Bps.size() == problem.num_flows();
+  const bool unchanged = given == Rates::kUnchanged && rates_Bps.data() == rates_at_ &&
+                         rates_Bps.size() == problem.num_flows();
   rates_Bps.resize(problem.num_flows());
   rates_at_ = rates_Bps.data();
-  do_remove_flows(problem, flows, rates_Bps, current);
+  solved_ = nullptr;  // a failed re-solve leaves nothing to re-solve
+  do_remove_flows(problem, flows, rates_Bps, unchanged);
+  solved_ = &problem;
 }
 
 std::unique_ptr<RateSolver> make_rate_solver(const std::string& name) {

@@ -24,11 +24,17 @@ class RateSolver {
   virtual ~RateSolver() = default;
   // Fills rates_Bps (one per flow). Throws SolverInputError for bad input.
   void solve(const RateProblem& problem, std::vector<double>& rates_Bps);
-  // After solve(problem): `flows` finish (stop sending); rates_Bps gets the new rates of every flow (0 for the
-  // finished ones). `problem` must be the same object, unchanged, as in solve(): backends keep views of it. Passing
-  // the vector of the previous call, unchanged, lets a backend write only the rates that changed; any other vector
-  // gets every rate.
-  void remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows, std::vector<double>& rates_Bps);
+  // What the rates vector given to remove_flows() holds.
+  enum class Rates {
+    kAny,       // anything: every flow's rate is written
+    kUnchanged  // the rates this solver wrote into this same vector at its last call, unchanged since: only the
+                // rates that changed are written (a backend may write more)
+  };
+  // After solve(problem): `flows` finish (stop sending); rates_Bps gets the new rates (0 for the finished flows).
+  // `problem` must be the same object, unchanged, as in solve(): backends keep views of it. Throws SolverInputError
+  // (changing nothing) when a flow does not exist, was removed already or is listed twice.
+  void remove_flows(const RateProblem& problem, std::span<const FlowIndex> flows, std::vector<double>& rates_Bps,
+                    Rates given = Rates::kAny);
   virtual std::string name() const = 0;
   // Bytes held by the backend's working state after a solve (host memory; device memory for a GPU backend).
   virtual std::size_t memory_bytes() const = 0;
@@ -43,7 +49,7 @@ class RateSolver {
   SolveStats stats_;
   std::vector<std::uint8_t> alive_;  // flows not removed since the last solve()
   const RateProblem* solved_ = nullptr;  // the problem of the last solve()
-  const double* rates_at_ = nullptr;     // the rates vector of the last call
+  const double* rates_at_ = nullptr;     // the rates vector of the last call (a check on Rates::kUnchanged)
 };
 
 // "cpu", or "cuda" where the CUDA backend is built. Throws SolverInputError for an unknown or unavailable name.

@@ -62,7 +62,7 @@ void Variables::build(const RateProblem& p) {
   cap_share.resize(nf);
   record_at.resize(nf);
   live_flows.resize(nf);
-  records.resize(p.num_entries() + 6 * nf);
+  records.resize(p.num_entries() + 6 * nf + kRecordSlack);
   std::size_t used = 0;  // words of `records` written
   std::uint32_t nv = 0;
   link_vars.assign(nl, 0);
@@ -114,7 +114,10 @@ void Variables::build(const RateProblem& p) {
     const std::uint32_t words = VarView::words(n, unit);
     if ((used + words) / 2 >= std::numeric_limits<std::uint32_t>::max())
       throw SolverInputError("rate problem too large: the variable records exceed 32 GB");
-    if (used + words > records.size()) records.resize(std::max(2 * records.size(), used + words));
+    if (used + words + kRecordSlack > records.size()) {
+      records.resize(used);  // a reallocation copies only what was written
+      records.resize(std::max(2 * used, used + words) + kRecordSlack);
+    }
     std::uint32_t* rec = records.data() + used;
     record_at[var] = static_cast<std::uint32_t>(used / 2);
     rec[0] = n | (unit ? 0x80000000u : 0u);
@@ -126,7 +129,8 @@ void Variables::build(const RateProblem& p) {
     used += words;
     for (LinkIndex l : links) ++link_vars[l];
   }
-  records.resize(used);
+  records.resize(used + kRecordSlack);
+  std::fill(records.begin() + static_cast<std::ptrdiff_t>(used), records.end(), 0u);
   cap_share.resize(nv);
   record_at.resize(nv);
   live_flows.resize(nv);
@@ -170,7 +174,6 @@ void Variables::build(const RateProblem& p) {
 
 void Variables::index(std::size_t num_flows) {
   if (indexed_) return;
-  indexed_ = true;
   const auto nl = static_cast<std::uint32_t>(link_vars.size());
   // Union-find over the links each variable crosses.
   std::vector<std::uint32_t> parent(nl);
@@ -212,15 +215,32 @@ void Variables::index(std::size_t num_flows) {
   var_flow.resize(num_flows);
   std::vector<std::uint32_t> next(var_flow_begin.begin(), var_flow_begin.end() - 1);
   for (std::size_t f = 0; f < num_flows; ++f) var_flow[next[of_flow[f]]++] = static_cast<FlowIndex>(f);
+  indexed_ = true;
 }
 
-double Variables::remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<const double> level) {
+double Variables::remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<const double> level,
+                               std::span<const std::uint8_t> alive) {
   double from = kNoCap;
+  std::vector<std::uint32_t> changed;
   for (FlowIndex f : flows) {
     const std::uint32_t v = of_flow[f];
     from = std::min(from, level[v]);
-    // No rounding residue on an emptied variable.
-    set_weight(v, --live_flows[v] == 0 ? 0.0 : view(v).weight() - p.weight(f));
+    --live_flows[v];
+    changed.push_back(v);
+  }
+  std::sort(changed.begin(), changed.end());
+  changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+  // Each changed variable's weight is summed again over its live flows, in flow order as build() sums it (taking the
+  // removed weights off could leave a residue, or nothing of a small weight merged with a large one).
+  for (std::uint32_t v : changed) {
+    double w = 0;
+    bool first = true;
+    for (auto i = var_flow_begin[v]; i < var_flow_begin[v + 1]; ++i)
+      if (alive[var_flow[i]]) {
+        w = first ? p.weight(var_flow[i]) : w + p.weight(var_flow[i]);
+        first = false;
+      }
+    set_weight(v, w);
   }
   return from;
 }

@@ -47,7 +47,9 @@ struct Variables {
   std::vector<std::uint32_t> of_flow;  // flow -> variable
   std::vector<double> cap_share;       // per variable: cap / weight (the level at which the cap binds), +inf when none
   std::vector<std::uint32_t> record_at;  // per variable: its record's offset in units of 8 bytes (2 words)
-  HugeVector<std::uint32_t> records;    // the packed records, in variable order
+  HugeVector<std::uint32_t> records;    // the packed records, in variable order, then kRecordSlack zero words
+  // Words after the last record, so that prefetching a record's second cache line stays inside the buffer.
+  static constexpr std::size_t kRecordSlack = 16;
   // Transpose: the variables on link l, by variable id, are link_var[link_begin[l], link_begin[l] + link_vars[l]).
   std::vector<std::uint64_t> link_begin;
   HugeVector<std::uint32_t> link_var;
@@ -79,7 +81,9 @@ struct Variables {
   void index(std::size_t num_flows);
   // Flows finished: their weight leaves their variables. Returns the lowest saved level among those variables
   // (`level` per variable, from the last solve): the level from which the filling must be redone.
-  double remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<const double> level);
+  // After index(); `alive`: per flow, not removed (those of `flows` already marked).
+  double remove_flows(const RateProblem& p, std::span<const FlowIndex> flows, std::span<const double> level,
+                      std::span<const std::uint8_t> alive);
   std::size_t memory_bytes() const;
 
  private:
