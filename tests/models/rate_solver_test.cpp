@@ -130,6 +130,29 @@ TEST_P(Solver, IdenticalFlowsMergeIntoOneVariable) {
 
 RateProblem random_problem(std::uint64_t seed, int links, int flows) { return random_rate_problem(seed, links, flows); }
 
+// Whether `rates` (of every flow of p) equal a fresh "cpu" solve of the flows still alive (within `rel` relative), and
+// are 0 for the others: the reference for incremental re-solves.
+::testing::AssertionResult equals_fresh_solve(const RateProblem& p, const std::vector<std::uint8_t>& alive,
+                                              const std::vector<double>& rates, double rel = 1e-12) {
+  RateProblem left;
+  for (LinkIndex l = 0; l < p.num_links(); ++l) left.add_link(p.capacity_Bps(l));
+  std::vector<FlowIndex> index;
+  for (FlowIndex f = 0; f < p.num_flows(); ++f)
+    if (alive[f]) {
+      left.add_flow(p.weight(f), p.cap_Bps(f), p.links(f), p.coefficients(f));
+      index.push_back(f);
+    }
+  std::vector<double> fresh;
+  make_rate_solver("cpu")->solve(left, fresh);
+  for (std::size_t i = 0; i < index.size(); ++i)
+    if (!(std::abs(rates[index[i]] - fresh[i]) <= rel * fresh[i] + 1e-300))
+      return ::testing::AssertionFailure() << "flow " << index[i] << ": " << rates[index[i]] << ", fresh solve "
+                                           << fresh[i];
+  for (FlowIndex f = 0; f < p.num_flows(); ++f)
+    if (!alive[f] && rates[f] != 0.0) return ::testing::AssertionFailure() << "removed flow " << f << ": " << rates[f];
+  return ::testing::AssertionSuccess();
+}
+
 TEST_P(Solver, RandomInstancesPassTheCertificate) {
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
     auto p = random_problem(seed, 5 + seed * 5, 10 + seed * 25);
@@ -171,19 +194,7 @@ TEST_P(Solver, RemovingFlowsEqualsSolvingWhatIsLeft) {
           alive[f] = 0;
         }
       solver->remove_flows(p, gone, rates, RateSolver::Rates::kUnchanged);
-      RateProblem left;
-      for (LinkIndex l = 0; l < p.num_links(); ++l) left.add_link(p.capacity_Bps(l));
-      std::vector<FlowIndex> index;
-      for (FlowIndex f = 0; f < p.num_flows(); ++f)
-        if (alive[f]) {
-          left.add_flow(p.weight(f), p.cap_Bps(f), p.links(f), p.coefficients(f));
-          index.push_back(f);
-        }
-      std::vector<double> fresh;
-      make_rate_solver("cpu")->solve(left, fresh);
-      for (std::size_t i = 0; i < index.size(); ++i)
-        ASSERT_NEAR(rates[index[i]], fresh[i], 1e-12 * fresh[i] + 1e-300) << "seed " << seed << " step " << step;
-      for (FlowIndex f : gone) EXPECT_EQ(rates[f], 0.0);
+      ASSERT_TRUE(equals_fresh_solve(p, alive, rates)) << "seed " << seed << " step " << step;
     }
   }
 }
@@ -208,18 +219,7 @@ TEST_P(Solver, OneCompletionAtATimeStaysExact) {
     alive[fastest] = 0;
     solver->remove_flows(p, {&fastest, 1}, rates, RateSolver::Rates::kUnchanged);
     if (step % 50 != 0) continue;
-    RateProblem left;
-    for (LinkIndex l = 0; l < p.num_links(); ++l) left.add_link(p.capacity_Bps(l));
-    std::vector<FlowIndex> index;
-    for (FlowIndex f = 0; f < p.num_flows(); ++f)
-      if (alive[f]) {
-        left.add_flow(p.weight(f), p.cap_Bps(f), p.links(f), p.coefficients(f));
-        index.push_back(f);
-      }
-    std::vector<double> fresh;
-    make_rate_solver("cpu")->solve(left, fresh);
-    for (std::size_t i = 0; i < index.size(); ++i)
-      ASSERT_NEAR(rates[index[i]], fresh[i], 1e-12 * fresh[i] + 1e-300) << "step " << step << " flow " << index[i];
+    ASSERT_TRUE(equals_fresh_solve(p, alive, rates)) << "step " << step;
   }
 }
 
@@ -257,18 +257,7 @@ TEST_P(Solver, RandomCompletionsAcrossComponents) {
     for (FlowIndex f = 0; f < p.num_flows(); ++f)
       if (part_of[f] != part_of[gone]) ASSERT_EQ(rates[f], before[f]) << "step " << step << " flow " << f;
     if (step % 10 != 0) continue;
-    RateProblem left;
-    for (LinkIndex l = 0; l < p.num_links(); ++l) left.add_link(p.capacity_Bps(l));
-    std::vector<FlowIndex> index;
-    for (FlowIndex f = 0; f < p.num_flows(); ++f)
-      if (alive[f]) {
-        left.add_flow(p.weight(f), p.cap_Bps(f), p.links(f), p.coefficients(f));
-        index.push_back(f);
-      }
-    std::vector<double> fresh;
-    make_rate_solver("cpu")->solve(left, fresh);
-    for (std::size_t i = 0; i < index.size(); ++i)
-      ASSERT_NEAR(rates[index[i]], fresh[i], 1e-12 * fresh[i] + 1e-300) << "step " << step << " flow " << index[i];
+    ASSERT_TRUE(equals_fresh_solve(p, alive, rates)) << "step " << step;
   }
 }
 
@@ -301,18 +290,9 @@ TEST_P(Solver, RemovalRebuildsOnlyItsComponent) {
       EXPECT_EQ(after[f], before[f]) << "flow " << f;
     }
   }
-  RateProblem left;
-  for (LinkIndex l = 0; l < p.num_links(); ++l) left.add_link(p.capacity_Bps(l));
-  std::vector<FlowIndex> index;
-  for (FlowIndex f = 0; f < p.num_flows(); ++f)
-    if (f != gone[0] && f != gone[1]) {
-      left.add_flow(p.weight(f), p.cap_Bps(f), p.links(f), p.coefficients(f));
-      index.push_back(f);
-    }
-  std::vector<double> fresh;
-  make_rate_solver("cpu")->solve(left, fresh);
-  for (std::size_t i = 0; i < index.size(); ++i) EXPECT_NEAR(after[index[i]], fresh[i], 1e-12 * fresh[i]);
-  EXPECT_EQ(after[gone[0]], 0.0);
+  std::vector<std::uint8_t> alive(p.num_flows(), 1);
+  for (FlowIndex f : gone) alive[f] = 0;
+  EXPECT_TRUE(equals_fresh_solve(p, alive, after));
 }
 
 TEST_P(Solver, RemovalMisuseIsRefused) {
@@ -348,18 +328,7 @@ TEST_P(Solver, AnyRatesVectorGetsEveryRate) {
     alive[gone] = 0;
     std::fill(rates.begin(), rates.end(), -1.0);  // same vector, other contents
     solver->remove_flows(p, {&gone, 1}, rates);
-    RateProblem left;
-    for (LinkIndex l = 0; l < p.num_links(); ++l) left.add_link(p.capacity_Bps(l));
-    std::vector<FlowIndex> index;
-    for (FlowIndex f = 0; f < p.num_flows(); ++f)
-      if (alive[f]) {
-        left.add_flow(p.weight(f), p.cap_Bps(f), p.links(f), p.coefficients(f));
-        index.push_back(f);
-      }
-    std::vector<double> fresh;
-    make_rate_solver("cpu")->solve(left, fresh);
-    for (std::size_t i = 0; i < index.size(); ++i) ASSERT_NEAR(rates[index[i]], fresh[i], 1e-12 * fresh[i]);
-    ASSERT_EQ(rates[gone], 0.0);
+    ASSERT_TRUE(equals_fresh_solve(p, alive, rates));
   }
 }
 
@@ -408,18 +377,7 @@ TEST_P(Solver, LongRunsWithZeroCapacityLinksStayExact) {
     alive[gone] = 0;
     solver->remove_flows(p, {&gone, 1}, rates, RateSolver::Rates::kUnchanged);
     if (step % 2000 != 0) continue;
-    RateProblem left;
-    for (LinkIndex l = 0; l < p.num_links(); ++l) left.add_link(p.capacity_Bps(l));
-    std::vector<FlowIndex> index;
-    for (FlowIndex f = 0; f < p.num_flows(); ++f)
-      if (alive[f]) {
-        left.add_flow(p.weight(f), p.cap_Bps(f), p.links(f), p.coefficients(f));
-        index.push_back(f);
-      }
-    std::vector<double> fresh;
-    make_rate_solver("cpu")->solve(left, fresh);
-    for (std::size_t i = 0; i < index.size(); ++i)
-      ASSERT_NEAR(rates[index[i]], fresh[i], 1e-12 * fresh[i] + 1e-300) << "step " << step << " flow " << index[i];
+    ASSERT_TRUE(equals_fresh_solve(p, alive, rates)) << "step " << step;
   }
 }
 
