@@ -69,8 +69,7 @@ void Variables::build(const RateProblem& p) {
 
   // One sequential pass over the flows: each flow's slot is probed while the slot of the flow `kAhead` positions later
   // is already being fetched (its hash computed ahead into a ring), so the table's cache misses overlap; a flow unlike
-  // every earlier one appends its record and counts on its links. The table is kept between builds (refilling it
-  // costs less than faulting in fresh pages each time).
+  // every earlier one appends its record and counts on its links.
   const std::size_t slots = std::bit_ceil(std::max<std::size_t>(16, 2 * nf));
   if (table_.size() != slots) table_ = HugeVector<Slot>(slots);
   std::fill(table_.begin(), table_.end(), Slot{0, ~0u});
@@ -129,6 +128,9 @@ void Variables::build(const RateProblem& p) {
     used += words;
     for (LinkIndex l : links) ++link_vars[l];
   }
+  // A large table stays for the next build (refilling it costs less than faulting in fresh pages); a small one, as
+  // in the many small problems of a flow engine, goes now.
+  if (table_.size() * sizeof(Slot) < HugePageAllocator<Slot>::kHuge) HugeVector<Slot>().swap(table_);
   records.resize(used + kRecordSlack);
   std::fill(records.begin() + static_cast<std::ptrdiff_t>(used), records.end(), 0u);
   cap_share.resize(nv);
