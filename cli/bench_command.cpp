@@ -71,7 +71,9 @@ void add_bench_command(CLI::App& app) {
   auto o = std::make_shared<SolverBenchOptions>();
   CLI::App* solver = bench->add_subcommand(
       "solver", "The rate solver on the all-to-all of a k-ary fat-tree (k^3/4 hosts, one random ECMP path per "
-                "flow, unit capacities): one full solve, checked by the max-min certificate");
+                "flow, unit capacities): full solves checked by the max-min certificate, incremental completions "
+                "(fastest flows first, then random ones), memory; with --to-completion/--simgrid every flow run to "
+                "completion, beside SimGrid");
   solver->add_option("--fat-tree-k", o->k, "fat-tree radix k (even); 16 gives 1,047,552 flows")->capture_default_str();
   std::string names;
   for (const auto& n : models::solver::rate_solver_names()) names += (names.empty() ? "" : ", ") + n;
