@@ -155,11 +155,10 @@ void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIn
   vars_.remove_flows(p, flows, level_, alive_);
 
   // Thaw the affected variables frozen from `start` on. Few of them (the usual case: the fastest flows finish
-  // first): one by one, in freezing order. Many: one sweep over the affected components in variable order, which
-  // reads the records sequentially.
-  // Thawing adds loads back onto links whose state was never recomputed: once as many variables have thawed so since
-  // the last sweep as there are, the next re-solve sweeps, which recomputes the affected links from their capacity
-  // (so rounding cannot accumulate over a long run, at a cost proportional to the work done).
+  // first): one by one, in freezing order, adding their loads back onto their links. Many: one sweep over the affected
+  // components in variable order, which reads the records sequentially and recomputes their links from capacity. A
+  // sweep also comes once the variables thawed one by one since the last one outnumber the variables, so that
+  // rounding cannot pile up over a long run (at a cost proportional to the work done).
   heap_.clear();
   const std::size_t thawing = ordered_ - start;
   if (start == 0 || thawing * 8 > vars_.size() || thawed_since_sweep_ + thawing > vars_.size()) {
