@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "common/error.hpp"
 #include "fabric_test_util.hpp"
@@ -13,9 +16,21 @@
 namespace collemu::models {
 namespace {
 
+// A file in the temporary folder holding `text`, removed when the test process ends. The process id keeps two test
+// runs on one machine off each other's files.
 std::string write_temp(const std::string& name, const std::string& text) {
-  auto path = std::filesystem::temp_directory_path() / ("collemu_config_test_" + name);
+  struct Cleanup {
+    std::vector<std::filesystem::path> paths;
+    ~Cleanup() {
+      std::error_code ignored;
+      for (const auto& p : paths) std::filesystem::remove(p, ignored);
+    }
+  };
+  static Cleanup cleanup;
+  auto path = std::filesystem::temp_directory_path() /
+              ("collemu_config_test_" + std::to_string(::getpid()) + "_" + name);
   std::ofstream(path) << text;
+  cleanup.paths.push_back(path);
   return path.string();
 }
 

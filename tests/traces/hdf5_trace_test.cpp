@@ -6,6 +6,7 @@
 
 #include "common/error.hpp"
 #include "traces/hdf5_trace.hpp"
+#include "tests/traces/trace_test_util.hpp"
 
 namespace collemu::traces {
 namespace {
@@ -83,7 +84,7 @@ void expect_equal(const Trace& a, const Trace& b) {
 }
 
 TEST(Hdf5Trace, RoundTripKeepsEveryField) {
-  const std::string path = testing::TempDir() + "collemu_roundtrip.h5";
+  const std::string path = testing_util::temp_path("roundtrip.h5");
   const Trace t = sample();
   check_consistency(t);
   write_hdf5_trace(t, path);
@@ -95,7 +96,7 @@ TEST(Hdf5Trace, RoundTripKeepsEveryField) {
 
 TEST(Hdf5Trace, WritesAreAtomic) {
   // Writing over an existing trace replaces it whole; a write that cannot happen leaves no file behind.
-  const std::string path = testing::TempDir() + "collemu_atomic.h5";
+  const std::string path = testing_util::temp_path("atomic.h5");
   write_hdf5_trace(sample(), path);
   Trace other = sample();
   other.source = "second";
@@ -107,7 +108,7 @@ TEST(Hdf5Trace, WritesAreAtomic) {
 }
 
 TEST(Hdf5Trace, BadFilesAreNamed) {
-  const std::string path = testing::TempDir() + "collemu_bad.h5";
+  const std::string path = testing_util::temp_path("bad.h5");
   write_hdf5_trace(sample(), path);
   std::ifstream in(path, std::ios::binary);
   std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
