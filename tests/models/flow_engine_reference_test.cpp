@@ -1,0 +1,93 @@
+// The flow engine against the finish times recorded before issue 11's redesign: random instances with dependencies,
+// start times, latencies, caps, weights, zero-byte flows and twins (tests/models/data/make_engine_instances.py), run
+// by the engine as it was at commit 8401b53, must finish at the same times to 1e-12 relative.
+//
+// COLLEMU_RECORD=1 rewrites tests/models/data/engine_reference.json from the engine under test (how the reference was
+// made; never needed again unless the instances change).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "models/flow_engine.hpp"
+
+namespace collemu::models {
+namespace {
+
+using nlohmann::json;
+
+json load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  return json::parse(in);
+}
+
+struct Times {
+  std::vector<double> ready_s, send_s, finish_s;
+};
+
+Times run_instance(const json& inst) {
+  FlowEngine e(inst["capacity_Bps"].get<std::vector<double>>());
+  for (const json& f : inst["flows"]) {
+    // [bytes, links, coefficients, latency_s, earliest_start_s, weight, cap_Bps, deps]
+    const auto links = f[1].get<std::vector<solver::LinkIndex>>();
+    const auto coeffs = f[2].get<std::vector<double>>();
+    const auto deps = f[7].get<std::vector<FlowId>>();
+    const double cap = f[6].is_null() ? solver::kNoCap : f[6].get<double>();
+    e.add_flow(f[0].get<double>(), links, coeffs, f[3].get<double>(), deps, f[4].get<double>(), f[5].get<double>(),
+               cap);
+  }
+  e.run();
+  Times t;
+  for (FlowId f = 0; f < e.num_flows(); ++f) {
+    t.ready_s.push_back(e.ready_s(f));
+    t.send_s.push_back(e.send_start_s(f));
+    t.finish_s.push_back(e.finish_s(f));
+  }
+  return t;
+}
+
+TEST(FlowEngineReference, RandomInstancesFinishWhenTheyDidBeforeTheRedesign) {
+  const std::string dir = COLLEMU_ENGINE_DATA;
+  const json instances = load(dir + "/engine_instances.json");
+  const bool record = std::getenv("COLLEMU_RECORD") != nullptr;
+  if (record) {
+    json out = {{"recorded_by", "tests/models/flow_engine_reference_test.cpp (COLLEMU_RECORD=1)"},
+                {"instances", json::array()}};
+    for (const json& inst : instances["instances"]) {
+      const Times t = run_instance(inst);
+      out["instances"].push_back(
+          {{"seed", inst["seed"]}, {"ready_s", t.ready_s}, {"send_s", t.send_s}, {"finish_s", t.finish_s}});
+    }
+    const std::string path = dir + "/engine_reference.json";
+    {
+      std::ofstream o(path + ".tmp");
+      o << out.dump() << "\n";
+    }
+    ASSERT_EQ(std::rename((path + ".tmp").c_str(), path.c_str()), 0);
+    GTEST_SKIP() << "recorded " << path;
+  }
+  const json ref = load(dir + "/engine_reference.json");
+  ASSERT_EQ(ref["instances"].size(), instances["instances"].size());
+  for (std::size_t i = 0; i < ref["instances"].size(); ++i) {
+    const json& want = ref["instances"][i];
+    ASSERT_EQ(want["seed"], instances["instances"][i]["seed"]);
+    const Times got = run_instance(instances["instances"][i]);
+    const auto check = [&](const char* what, const std::vector<double>& g) {
+      const auto w = want[what].get<std::vector<double>>();
+      ASSERT_EQ(w.size(), g.size());
+      for (std::size_t f = 0; f < w.size(); ++f)
+        ASSERT_LE(std::abs(w[f] - g[f]), 1e-12 * std::max(std::abs(w[f]), std::abs(g[f])))
+            << "instance " << want["seed"] << " flow " << f << " " << what << ": " << g[f] << ", recorded " << w[f];
+    };
+    check("ready_s", got.ready_s);
+    check("send_s", got.send_s);
+    check("finish_s", got.finish_s);
+  }
+}
+
+}  // namespace
+}  // namespace collemu::models
