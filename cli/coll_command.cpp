@@ -6,11 +6,15 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "cli/options.hpp"
 #include "collectives/coll.hpp"
 #include "common/error.hpp"
 #include "common/units.hpp"
 #include "models/builder.hpp"
 #include "models/config.hpp"
+#include "models/network.hpp"
+#include "models/placement.hpp"
+#include "models/solver/flow_engine.hpp"
 
 namespace collemu::cli {
 
@@ -42,29 +46,38 @@ void run(const CollOptions& o) {
   if (hi < lo) throw common::InputError("--maxbytes " + o.maxbytes, "smaller than --minbytes " + o.minbytes);
   if (!(o.stepfactor > 1) || !std::isfinite(o.stepfactor))
     throw common::InputError("--stepfactor " + std::to_string(o.stepfactor), "expected a factor > 1");
+  // The options as the library's request; a library error about a value names the option it came from.
   collectives::CollSpec spec;
-  spec.op = collectives::parse_op(o.op);
-  if (!o.algo.empty()) spec.algo = collectives::parse_algo(o.algo);
-  if (!o.proto.empty()) spec.proto = collectives::parse_proto(o.proto);
-  spec.granularity = collectives::parse_granularity(o.granularity);
+  spec.op = from_option("--op", o.op, [&] { return collectives::parse_collective(o.op); });
+  if (!o.algo.empty()) spec.algo = from_option("--algo", o.algo, [&] { return collectives::parse_algo(o.algo); });
+  if (!o.proto.empty()) spec.proto = from_option("--proto", o.proto, [&] { return collectives::parse_proto(o.proto); });
+  spec.granularity = from_option("--granularity", o.granularity,
+                                 [&] { return collectives::parse_granularity(o.granularity); });
+  if (o.qps < 1) throw common::InputError("--qps " + std::to_string(o.qps), "expected at least 1 QP per connection");
+  if (o.channels < 0)
+    throw common::InputError("--channels " + std::to_string(o.channels), "expected at least 1 channel");
   spec.channels = o.channels;
   spec.qps = o.qps;
   spec.root = o.root;
-  const auto placement = collectives::parse_placement(o.placement);
+  const auto placement = from_option("--placement", o.placement, [&] { return models::parse_placement(o.placement); });
+  const auto solver = from_option("--solver", o.solver, [&] { return models::solver::rate_solver_factory(o.solver); });
 
-  auto config = models::FabricConfig::from_preset_or_file(o.topo);
-  for (const auto& s : o.sets) config.set_assignment(s);
-  models::Fabric fabric = models::build_fabric(config);
-  for (const auto& x : o.fails) fabric.fail(x);
+  models::Fabric fabric = build_fabric_from_options(o.topo, o.sets, o.fails);
   if (o.ranks < 1) throw common::InputError("--ranks", "expected the number of ranks (GPUs) taking part, at least 1");
-  collectives::Communicator comm(fabric, o.ranks, placement);
+  const models::Network net(fabric, collectives::payload_efficiency());
+  const auto gpus = from_option("--ranks", std::to_string(o.ranks),
+                                [&] { return models::place_ranks(fabric.layout, o.ranks, placement); });
+  const collectives::Communicator comm(net, gpus);
+  if (o.root < 0 || o.root >= comm.size())
+    throw common::InputError("--root " + std::to_string(o.root),
+                             "expected a rank in [0, " + std::to_string(comm.size()) + ")");
   const auto& sh = comm.shape();
   const int channels = o.channels ? o.channels : comm.default_channels();
 
   if (!o.json) {
     std::printf("# collemu coll: %s on %d ranks (%d NVLink domain(s), up to %d ranks each), fabric %s, placement %s\n",
-                collectives::to_string(spec.op), sh.ranks, sh.nodes, sh.ranks_per_node, o.topo.c_str(),
-                collectives::to_string(placement));
+                common::to_string(spec.op), sh.ranks, sh.nodes, sh.ranks_per_node, o.topo.c_str(),
+                models::to_string(placement));
     std::printf("# %d channels, %d QP(s) per connection, %s flows, solver %s\n#\n", channels, o.qps,
                 collectives::to_string(spec.granularity), o.solver.c_str());
     std::printf("#%11s %13s %9s %7s %7s %11s %9s %9s %6s %7s  %s\n", "size", "count", "type", "redop", "root", "time",
@@ -72,12 +85,12 @@ void run(const CollOptions& o) {
     std::printf("#%11s %13s %9s %7s %7s %11s %9s %9s\n", "(B)", "(elements)", "", "", "", "(us)", "(GB/s)", "(GB/s)");
   }
   nlohmann::json rows = nlohmann::json::array();
-  const bool rooted = spec.op == collectives::Op::Broadcast || spec.op == collectives::Op::Reduce;
-  const bool reduces = spec.op == collectives::Op::AllReduce || spec.op == collectives::Op::ReduceScatter ||
-                       spec.op == collectives::Op::Reduce;
+  const bool rooted = spec.op == common::CollKind::Broadcast || spec.op == common::CollKind::Reduce;
+  const bool reduces = spec.op == common::CollKind::AllReduce || spec.op == common::CollKind::ReduceScatter ||
+                       spec.op == common::CollKind::Reduce;
   for (double size = lo; size <= hi * (1 + 1e-12); size *= o.stepfactor) {
     spec.bytes = size;
-    const auto r = comm.run(spec, o.solver);
+    const auto r = collectives::run_collective(comm, spec, solver);
     if (o.json) {
       rows.push_back({{"bytes", r.bytes},
                       {"count", r.count},

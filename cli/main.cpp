@@ -7,8 +7,6 @@
 #include "cli/topo_command.hpp"
 #include "cli/trace_command.hpp"
 #include "common/error.hpp"
-#include "models/router.hpp"
-#include "models/solver/rate_problem.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -24,13 +22,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
-  } catch (const collemu::common::InputError& e) {
-    std::fprintf(stderr, "collemu: error: %s\n", e.what());
-    return 2;
-  } catch (const collemu::models::solver::SolverInputError& e) {
-    std::fprintf(stderr, "collemu: error: %s\n", e.what());
-    return 2;
-  } catch (const collemu::models::RouteError& e) {
+  } catch (const collemu::common::UserError& e) {  // bad input of any layer: a config, an option, a trace
     std::fprintf(stderr, "collemu: error: %s\n", e.what());
     return 2;
   } catch (const collemu::common::InternalError& e) {

@@ -5,9 +5,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "cli/options.hpp"
+#include "common/error.hpp"
 #include "common/units.hpp"
 #include "models/builder.hpp"
-#include "common/error.hpp"
 #include "models/config.hpp"
 #include "models/router.hpp"
 #include "models/summary.hpp"
@@ -178,10 +179,7 @@ void run(const TopoOptions& o) {
     list_keys();
     return;
   }
-  auto config = models::FabricConfig::from_preset_or_file(o.source);
-  for (const auto& s : o.sets) config.set_assignment(s);
-  models::Fabric fabric = models::build_fabric(config);
-  for (const auto& x : o.fails) fabric.fail(x);
+  models::Fabric fabric = build_fabric_from_options(o.source, o.sets, o.fails);
   std::vector<models::FlowLabel> flows;
   for (const auto& spec : o.routes) flows.push_back(parse_route(fabric, spec));
   auto summary = models::summarize(fabric);

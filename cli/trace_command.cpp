@@ -8,13 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
-#include "traces/chakra.hpp"
-#include "traces/flight_recorder.hpp"
 #include "traces/generate.hpp"
 #include "traces/hdf5_trace.hpp"
 #include "traces/info.hpp"
-#include "traces/kineto.hpp"
-#include "traces/nccl_log.hpp"
+#include "traces/read_trace.hpp"
 
 namespace collemu::cli {
 
@@ -28,42 +25,15 @@ struct InfoOptions {
 };
 
 traces::Trace load(const InfoOptions& o, std::vector<std::string>& warnings) {
-  std::string format = o.format;
-  if (format == "auto") {
-    // From the contents of the first file; every file must then be of that format.
-    for (const auto& f : o.files) {
-      const std::string head = traces::read_maybe_gzip(f, 4096);
-      const std::string mine = traces::looks_like_hdf5(head)                 ? "collemu"
-                               : traces::looks_like_chakra(head, f)          ? "chakra"
-                               : traces::looks_like_kineto(head)             ? "kineto"
-                               : traces::looks_like_flight_recorder(head)    ? "flight-recorder"
-                               : traces::looks_like_nccl_log(head) ? "nccl-log"
-                                                                   : "";
-      if (mine.empty())
-        throw common::InputError(f, "cannot tell the trace format from the contents; give --format (collemu, chakra, kineto, flight-recorder, nccl-log)");
-      if (format != "auto" && mine != format)
-        throw common::InputError(f, "a " + mine + " file among " + format + " files; read one format at a time");
-      format = mine;
-    }
-  }
-  if (format == "collemu") {
-    if (o.files.size() != 1)
-      throw common::InputError(o.files[1], "one collemu HDF5 trace at a time (it holds every rank)");
-    return traces::read_hdf5_trace(o.files[0]);
-  }
-  using Reader = traces::Trace (*)(const std::vector<std::string>&, traces::ReadReport*);
-  static const std::pair<const char*, Reader> readers[] = {{"nccl-log", traces::read_nccl_logs},
-                                                           {"chakra", traces::read_chakra},
-                                                           {"flight-recorder", traces::read_flight_recorder},
-                                                           {"kineto", traces::read_kineto}};
-  for (const auto& [name, read] : readers)
-    if (format == name) {
-      traces::ReadReport rep;
-      auto t = read(o.files, &rep);
-      warnings = rep.warnings;
-      return t;
-    }
-  throw common::InputError("--format " + format, "unknown trace format; expected auto, collemu, chakra, kineto, flight-recorder or nccl-log");
+  traces::ReadReport report;
+  // An unknown format name is the --format option's fault; everything else names its file.
+  bool known = o.format == "auto";
+  for (const auto& f : traces::trace_formats()) known = known || o.format == f.name;
+  if (!known)
+    throw common::InputError("--format " + o.format, "unknown trace format; expected " + traces::trace_format_names());
+  traces::Trace t = traces::read_trace(o.files, o.format, &report);
+  warnings = report.warnings;
+  return t;
 }
 
 void info(const InfoOptions& o) {
@@ -158,8 +128,22 @@ void gen(GenOptions o, bool moe) {
   else throw common::InputError("--dp-mode " + o.dp_mode, "expected allreduce or zero");
   o.spec.sequence_parallel = !o.no_sequence_parallel;
   if (!moe) o.spec.experts = 0;
-  const auto fig = traces::llm_figures(o.spec);
-  const traces::Trace t = traces::generate_llm(o.spec);
+  // The generator names the LlmSpec field that is wrong ("kv_heads 5: ..."); the option is --kv-heads.
+  auto as_options = [](const common::InputError& e) {
+    std::string where = e.where();
+    const std::size_t end = std::min(where.find(' '), where.size());
+    for (std::size_t i = 0; i < end; ++i)
+      if (where[i] == '_') where[i] = '-';
+    return common::InputError(where.empty() ? "" : "--" + where, e.detail());
+  };
+  traces::LlmFigures fig;
+  traces::Trace t;
+  try {
+    fig = traces::llm_figures(o.spec);
+    t = traces::generate_llm(o.spec);
+  } catch (const common::InputError& e) {
+    throw as_options(e);
+  }
   traces::check_consistency(t);
   traces::write_hdf5_trace(t, o.out);
   std::size_t ops = 0;
@@ -202,6 +186,13 @@ void add_gen_options(CLI::App* cmd, GenOptions& o, bool moe) {
   }
 }
 
+// The formats, from the library's table.
+std::string format_help() {
+  std::string out = "auto (from the contents)";
+  for (const auto& f : traces::trace_formats()) out += std::string(", ") + f.name + " (" + f.description + ")";
+  return out;
+}
+
 }  // namespace
 
 void add_trace_command(CLI::App& app) {
@@ -211,10 +202,10 @@ void add_trace_command(CLI::App& app) {
   CLI::App* cmd = trace->add_subcommand(
       "info", "Ranks, communicators, op counts and bytes by kind, per-rank totals; checks that the ranks of every "
               "communicator agree (a mismatch would hang the real job)");
-  cmd->add_option("files", o->files, "trace files: PyTorch profiler (Kineto) JSON, one per rank, or NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=COLL,INIT logs")
+  cmd->add_option("files", o->files, "trace files, in any format of --format")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--format", o->format, "auto (from the contents), collemu (.h5), chakra (Chakra ET .et, one per rank), kineto (PyTorch profiler JSON, .json[.gz], one file per rank), flight-recorder (PyTorch NCCL Flight Recorder JSON dumps, one per rank) or nccl-log");
+  cmd->add_option("--format", o->format, format_help());
   cmd->add_flag("--no-check", o->no_check, "do not check that the ranks of each communicator agree");
   cmd->add_flag("--json", o->json, "one JSON object");
   cmd->callback([o] { info(*o); });
@@ -224,7 +215,7 @@ void add_trace_command(CLI::App& app) {
       "convert", "Read traces (any format `trace info` reads) and write collemu's HDF5 trace (docs/trace-format.md)");
   conv->add_option("files", c->in.files, "input trace files")->required()->check(CLI::ExistingFile);
   conv->add_option("-o,--output", c->out, "the .h5 file to write (atomically)")->required();
-  conv->add_option("--format", c->in.format, "input format: auto, collemu, chakra, kineto, flight-recorder or nccl-log");
+  conv->add_option("--format", c->in.format, format_help());
   conv->add_flag("--no-check", c->in.no_check, "convert even when the ranks of a communicator disagree");
   conv->callback([c] { convert(*c); });
 

@@ -51,29 +51,17 @@ int log2_floor(int n) {
 
 int proto_index(Proto p) { return static_cast<int>(p); }
 
-int ring_steps(Op op, int n) {
+int ring_steps(CollKind op, int n) {
   switch (op) {
-    case Op::AllReduce: return 2 * (n - 1);
-    case Op::AllGather:
-    case Op::ReduceScatter: return n - 1;
+    case CollKind::AllReduce: return 2 * (n - 1);
+    case CollKind::AllGather:
+    case CollKind::ReduceScatter: return n - 1;
     default: return n;
   }
 }
 
 }  // namespace
 
-const char* to_string(Op op) {
-  switch (op) {
-    case Op::AllReduce: return "allreduce";
-    case Op::AllGather: return "allgather";
-    case Op::ReduceScatter: return "reducescatter";
-    case Op::Broadcast: return "broadcast";
-    case Op::Reduce: return "reduce";
-    case Op::AllToAll: return "alltoall";
-    case Op::SendRecv: return "sendrecv";
-  }
-  return "?";
-}
 const char* to_string(Algo a) {
   switch (a) {
     case Algo::Ring: return "Ring";
@@ -84,7 +72,7 @@ const char* to_string(Algo a) {
   }
   return "?";
 }
-const char* algo_name(Op op, Algo a) { return op == Op::AllToAll || op == Op::SendRecv ? "P2P" : to_string(a); }
+const char* algo_name(CollKind op, Algo a) { return op == CollKind::AllToAll || op == CollKind::SendRecv ? "P2P" : to_string(a); }
 const char* to_string(Proto p) {
   switch (p) {
     case Proto::LL: return "LL";
@@ -94,11 +82,16 @@ const char* to_string(Proto p) {
   return "?";
 }
 
-Op parse_op(std::string_view text) {
+bool is_collective(CollKind op) {
+  return op != CollKind::Send && op != CollKind::Recv && op != CollKind::Barrier;
+}
+
+CollKind parse_collective(std::string_view text) {
   const std::string c = canon(text);
-  for (Op op : {Op::AllReduce, Op::AllGather, Op::ReduceScatter, Op::Broadcast, Op::Reduce, Op::AllToAll, Op::SendRecv})
-    if (c == to_string(op)) return op;
-  throw InputError("--op " + std::string(text),
+  for (CollKind op : {CollKind::AllReduce, CollKind::AllGather, CollKind::ReduceScatter, CollKind::Broadcast,
+                      CollKind::Reduce, CollKind::AllToAll, CollKind::SendRecv})
+    if (c == common::to_string(op)) return op;
+  throw InputError("collective '" + std::string(text) + "'",
                    "unknown collective; expected allreduce, allgather, reducescatter, broadcast, reduce, alltoall or "
                    "sendrecv");
 }
@@ -110,7 +103,7 @@ Algo parse_algo(std::string_view text) {
   if (c == "nvls") return Algo::Nvls;
   if (c == "nvlstree") return Algo::NvlsTree;
   if (c == "pat") return Algo::Pat;
-  throw InputError("--algo " + std::string(text),
+  throw InputError("algorithm '" + std::string(text) + "'",
                    "unknown or unsupported algorithm; expected Ring, Tree, NVLS, NVLSTree or PAT (NCCL_ALGO names; "
                    "CollNet needs SHARP switches, not modelled)");
 }
@@ -120,27 +113,27 @@ Proto parse_proto(std::string_view text) {
   if (c == "ll") return Proto::LL;
   if (c == "ll128") return Proto::LL128;
   if (c == "simple") return Proto::Simple;
-  throw InputError("--proto " + std::string(text), "unknown protocol; expected LL, LL128 or Simple (NCCL_PROTO names)");
+  throw InputError("protocol '" + std::string(text) + "'", "unknown protocol; expected LL, LL128 or Simple (NCCL_PROTO names)");
 }
 
-double busbw_factor(Op op, int n) {
+double busbw_factor(CollKind op, int n) {
   switch (op) {
-    case Op::AllReduce: return 2.0 * (n - 1) / n;
-    case Op::AllGather:
-    case Op::ReduceScatter:
-    case Op::AllToAll: return static_cast<double>(n - 1) / n;
+    case CollKind::AllReduce: return 2.0 * (n - 1) / n;
+    case CollKind::AllGather:
+    case CollKind::ReduceScatter:
+    case CollKind::AllToAll: return static_cast<double>(n - 1) / n;
     default: return 1.0;
   }
 }
 
-static bool splits_over_ranks(Op op) { return op == Op::AllGather || op == Op::ReduceScatter || op == Op::AllToAll; }
+static bool splits_over_ranks(CollKind op) { return op == CollKind::AllGather || op == CollKind::ReduceScatter || op == CollKind::AllToAll; }
 
-std::int64_t nccl_tests_count(Op op, double bytes, int ranks) {
+std::int64_t nccl_tests_count(CollKind op, double bytes, int ranks) {
   const double per = 4.0 * (splits_over_ranks(op) ? ranks : 1);
   return static_cast<std::int64_t>(std::floor(bytes / per));
 }
 
-double nccl_tests_bytes(Op op, std::int64_t count, int ranks) {
+double nccl_tests_bytes(CollKind op, std::int64_t count, int ranks) {
   return static_cast<double>(count) * 4.0 * (splits_over_ranks(op) ? ranks : 1);
 }
 
@@ -166,7 +159,7 @@ double tree_step_latency_s(Proto p, bool inter) {
   return (inter ? kTreeNet_us[proto_index(p)] : kTreeNvlink_us[proto_index(p)]) * 1e-6;
 }
 
-double nccl_latency_s(Op op, Algo a, Proto p, const CommShape& c) {
+double nccl_latency_s(CollKind op, Algo a, Proto p, const CommShape& c) {
   const int i = proto_index(p);
   if (a == Algo::Nvls) return kNvlsNvlink_us * 1e-6;
   if (a == Algo::NvlsTree) return (kNvlsNvlink_us + 2 * log2_floor(c.nodes) * kNvlsTreeNet_us) * 1e-6;
@@ -179,10 +172,10 @@ double nccl_latency_s(Op op, Algo a, Proto p, const CommShape& c) {
   }
   // p2p (no tuning entry; one base and one step, documented) and Broadcast/Reduce (tuning.cc with sameChannels: base
   // + one hop): the Ring hardware latency of the link type, without the one-rank-per-node substitution.
-  if (op == Op::AllToAll || op == Op::SendRecv || op == Op::Broadcast || op == Op::Reduce)
+  if (op == CollKind::AllToAll || op == CollKind::SendRecv || op == CollKind::Broadcast || op == CollKind::Reduce)
     return (kRingBase_us[i] + (c.nodes > 1 ? kRingNet_us[i] : kRingNvlink_us[i])) * 1e-6;
   const int nsteps = ring_steps(op, c.ranks);
-  const int ninter = c.nodes == 1 ? 0 : (op == Op::AllReduce ? 2 * (c.nodes - 1) : c.nodes - 1);
+  const int ninter = c.nodes == 1 ? 0 : (op == CollKind::AllReduce ? 2 * (c.nodes - 1) : c.nodes - 1);
   return kRingBase_us[i] * 1e-6 + (nsteps - ninter) * ring_step_latency_s(p, false, c) +
          ninter * ring_step_latency_s(p, true, c);
 }
@@ -221,25 +214,25 @@ int dtree_parent(int n, int i, int t) {
 // NIC carries the edges that leave its node.
 static double ring_bus_Bps(const CommShape& c) {
   double bw = std::numeric_limits<double>::infinity();
-  // Rail-aligned rings (coll.cpp) hand the edge that leaves a node over NVLink too: every GPU sends one edge per
+  // Rail-aligned rings (emit_ring.cpp) hand the edge that leaves a node over NVLink too: every GPU sends one edge per
   // channel over NVLink, within a node or across.
   if (c.ranks_per_node > 1) bw = c.nvlink_Bps;
   if (c.nodes > 1) bw = std::min(bw, c.nic_Bps * c.ranks_per_node);
   return bw;
 }
 
-double nccl_model_algbw_Bps(Op op, Algo a, Proto p, const CommShape& c, int channels) {
+double nccl_model_algbw_Bps(CollKind op, Algo a, Proto p, const CommShape& c, int channels) {
   if (a == Algo::Nvls) {
     // NVLS: one NVSwitch domain, AllReduce, Simple, >= 2 channels (tuning.cc); busBw = 2 x bwIntra x efficiency x
     // (nCh - 1) / nCh, algbw = busBw x n / nsteps.
-    if (op != Op::AllReduce || p != Proto::Simple || !c.nvswitch || c.nodes != 1 || channels < 2 || c.ranks < 2) return 0;
+    if (op != CollKind::AllReduce || p != Proto::Simple || !c.nvswitch || c.nodes != 1 || channels < 2 || c.ranks < 2) return 0;
     const double bus = 2 * c.nvlink_Bps * kNvlsEfficiency * (channels - 1) / channels;
     return bus * c.ranks / ring_steps(op, c.ranks);
   }
   if (a == Algo::NvlsTree) {
     // NVLS inside each node, a tree of NICs across: AllReduce, Simple, > 1 node, >= 2 channels. busBw = min(NVLS
     // intra x 2, the node's NICs (x 2 for 2 nodes), nCh x perChMaxNVLSTreeBw); algbw = busBw x n / nsteps.
-    if (op != Op::AllReduce || p != Proto::Simple || !c.nvswitch || c.nodes < 2 || channels < 2) return 0;
+    if (op != CollKind::AllReduce || p != Proto::Simple || !c.nvswitch || c.nodes < 2 || channels < 2) return 0;
     const double intra = 2 * c.nvlink_Bps * kNvlsEfficiency * (channels - 1) / channels;
     const double inter = c.nic_Bps * c.ranks_per_node * (c.nodes <= 2 ? 2 : 1);
     const double bus = std::min({intra, inter, channels * kPerChNvlsTree_GBps[nodes_index(c.nodes)] * 1e9});
@@ -248,13 +241,13 @@ double nccl_model_algbw_Bps(Op op, Algo a, Proto p, const CommShape& c, int chan
   double bus = ring_bus_Bps(c);
   if (a == Algo::Pat) {
     // PAT: AllGather and ReduceScatter with one rank per node, Simple; busBw x 0.75, no algbw conversion (tuning.cc).
-    if ((op != Op::AllGather && op != Op::ReduceScatter) || p != Proto::Simple || c.ranks_per_node != 1 || c.nodes < 2)
+    if ((op != CollKind::AllGather && op != CollKind::ReduceScatter) || p != Proto::Simple || c.ranks_per_node != 1 || c.nodes < 2)
       return 0;
     return bus * kPatEfficiency;
   }
   if (a == Algo::Tree) {
     // Tree: AllReduce across nodes only (here); busBw x 0.92 and per-channel ceilings; algbw = busBw / 2.
-    if (op != Op::AllReduce || c.nodes < 2) return 0;
+    if (op != CollKind::AllReduce || c.nodes < 2) return 0;
     bus = std::min(bus * 0.92, channels * tree_channel_cap_Bps(Proto::Simple, c.nodes, channels));
     if (p == Proto::LL) bus = std::min(bus / 3.8, ll_total_cap_Bps(c.nodes));
     if (p == Proto::LL128) bus = std::min(bus * 120.0 / 128.0, channels * tree_channel_cap_Bps(p, c.nodes, channels));
@@ -262,14 +255,14 @@ double nccl_model_algbw_Bps(Op op, Algo a, Proto p, const CommShape& c, int chan
   }
   if (p == Proto::LL) bus = std::min(ll_total_cap_Bps(c.nodes), bus * 0.5);
   if (p == Proto::LL128) bus = std::min(bus * 0.92, channels * ll128_channel_cap_Bps());
-  if (op == Op::AllToAll || op == Op::SendRecv || op == Op::Broadcast || op == Op::Reduce) return bus;
+  if (op == CollKind::AllToAll || op == CollKind::SendRecv || op == CollKind::Broadcast || op == CollKind::Reduce) return bus;
   return bus * c.ranks / ring_steps(op, c.ranks);
 }
 
-Choice choose(Op op, double bytes, const CommShape& c, int channels, const Algo* force_algo, const Proto* force_proto) {
+Choice choose(CollKind op, double bytes, const CommShape& c, int channels, const Algo* force_algo, const Proto* force_proto) {
   Choice best{Algo::Ring, Proto::Simple};
   double best_t = std::numeric_limits<double>::infinity();
-  const bool p2p = op == Op::AllToAll || op == Op::SendRecv;
+  const bool p2p = op == CollKind::AllToAll || op == CollKind::SendRecv;
   for (Algo a : {Algo::Ring, Algo::Tree, Algo::Nvls, Algo::NvlsTree, Algo::Pat}) {
     if (force_algo && *force_algo != a) continue;
     if (p2p && a != Algo::Ring) continue;

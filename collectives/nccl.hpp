@@ -8,31 +8,35 @@
 #include <string_view>
 #include <vector>
 
+#include "common/collective.hpp"
+
 namespace collemu::collectives {
 
-enum class Op : std::uint8_t { AllReduce, AllGather, ReduceScatter, Broadcast, Reduce, AllToAll, SendRecv };
+using common::CollKind;
+
 enum class Algo : std::uint8_t { Ring, Tree, Nvls, NvlsTree, Pat };
 enum class Proto : std::uint8_t { LL, LL128, Simple };
 
-const char* to_string(Op op);
 const char* to_string(Algo a);
 // The algorithm as reported: "P2P" for AllToAll and SendRecv (grouped sends and receives, no NCCL algorithm).
-const char* algo_name(Op op, Algo a);
+const char* algo_name(CollKind op, Algo a);
 const char* to_string(Proto p);
-// "allreduce", "all_reduce", "AllReduce" (case and '_' ignored). Throws common::InputError naming the text and
-// the accepted names.
-Op parse_op(std::string_view text);
+// The collectives `coll` runs: "allreduce", "all_reduce", "AllReduce" (case and '_' ignored), ..., "sendrecv".
+// Throws common::InputError naming the text and the accepted names.
+CollKind parse_collective(std::string_view text);
+// Whether the collectives here can run it (not Send, Recv or Barrier alone).
+bool is_collective(CollKind op);
 // NCCL_ALGO / NCCL_PROTO values ("Ring", "Tree", "NVLS", "NVLSTree", "PAT"; "LL", "LL128", "Simple"), case-insensitive.
 Algo parse_algo(std::string_view text);
 Proto parse_proto(std::string_view text);
 
 // nccl-tests' bus bandwidth factor: busbw = algbw x factor. AllReduce 2(n-1)/n; AllGather, ReduceScatter,
 // AllToAll (n-1)/n; Broadcast, Reduce, SendRecv 1.
-double busbw_factor(Op op, int ranks);
+double busbw_factor(CollKind op, int ranks);
 // nccl-tests' element count for a size in bytes (float, 4 B): AllGather, ReduceScatter and AllToAll split the size
 // over the ranks (count per rank), the others do not. The size actually moved is count x 4 (x ranks for those).
-std::int64_t nccl_tests_count(Op op, double bytes, int ranks);
-double nccl_tests_bytes(Op op, std::int64_t count, int ranks);
+std::int64_t nccl_tests_count(CollKind op, double bytes, int ranks);
+double nccl_tests_bytes(CollKind op, std::int64_t count, int ranks);
 
 // Payload bytes per byte on the wire: LL 8 of 16 (flags), LL128 120 of 128, Simple 1 (FABRIC.md).
 double proto_efficiency(Proto p);
@@ -61,7 +65,7 @@ struct CommShape {
 
 // NCCL's latency model for (op, algo, proto) on a communicator, seconds: base + per-step hardware latencies,
 // tuning.cc's formulas (Ring: base + (nsteps - nInter) intra + nInter inter; NVLS: its NVLink latency).
-double nccl_latency_s(Op op, Algo a, Proto p, const CommShape& c);
+double nccl_latency_s(CollKind op, Algo a, Proto p, const CommShape& c);
 // The latency of one ring step over NVLink (intra) or the network (inter), seconds; with one rank per node NCCL
 // charges the Tree network latency (fully exposed).
 double ring_step_latency_s(Proto p, bool inter, const CommShape& c);
@@ -70,7 +74,7 @@ double tree_base_latency_s(Proto p);
 double tree_step_latency_s(Proto p, bool inter);
 // NCCL's own estimate of the algorithm bandwidth, bytes/s, in tuning.cc's form with this fabric's per-GPU NVLink
 // and NIC bandwidths; 0 when NCCL would not use (op, algo, proto) here.
-double nccl_model_algbw_Bps(Op op, Algo a, Proto p, const CommShape& c, int channels);
+double nccl_model_algbw_Bps(CollKind op, Algo a, Proto p, const CommShape& c, int channels);
 
 struct Choice {
   Algo algo;
@@ -78,7 +82,7 @@ struct Choice {
 };
 // NCCL's choice: the (algo, proto) with the smallest modelled time latency + bytes / algbw, restricted to the
 // forced algorithm and protocol when given. Throws common::InputError when the forced pair is not possible here.
-Choice choose(Op op, double bytes, const CommShape& c, int channels, const Algo* force_algo, const Proto* force_proto);
+Choice choose(CollKind op, double bytes, const CommShape& c, int channels, const Algo* force_algo, const Proto* force_proto);
 
 // Per-channel bandwidth ceilings on Hopper (tuning.cc), payload bytes/s: Ring LL128 per channel, and LL's total.
 double ll128_channel_cap_Bps();

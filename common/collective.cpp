@@ -25,6 +25,7 @@ const char* to_string(CollKind k) {
     case CollKind::Send: return "send";
     case CollKind::Recv: return "recv";
     case CollKind::Barrier: return "barrier";
+    case CollKind::SendRecv: return "sendrecv";
   }
   return "?";
 }

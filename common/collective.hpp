@@ -8,11 +8,18 @@
 
 namespace collemu::common {
 
-enum class CollKind : std::uint8_t { AllReduce, AllGather, ReduceScatter, Broadcast, Reduce, AllToAll, Send, Recv, Barrier };
-inline constexpr int kNumCollKinds = 9;
+// SendRecv is a Send and a Recv issued together (nccl-tests' sendrecv: every rank sends to the next and receives from
+// the one before); traces record the two halves as Send and Recv, so it is not a kind a trace holds.
+enum class CollKind : std::uint8_t {
+  AllReduce, AllGather, ReduceScatter, Broadcast, Reduce, AllToAll, Send, Recv, Barrier, SendRecv
+};
+inline constexpr int kNumCollKinds = 10;
+// The kinds an op of a trace may have (all but SendRecv).
+inline constexpr bool is_trace_kind(CollKind k) { return k != CollKind::SendRecv; }
 const char* to_string(CollKind k);
 // NCCL's and PyTorch's spellings: "AllReduce", "all_reduce", "allreduce", "ReduceScatter", "reduce_scatter",
-// "_reduce_scatter_base", "all_to_all", "alltoall", "AllToAll", "Send", "Recv", ... Case and '_' are ignored.
+// "_reduce_scatter_base", "all_to_all", "alltoall", "AllToAll", "Send", "Recv", ... Case and '_' are ignored. Only
+// the kinds a trace holds (is_trace_kind).
 std::optional<CollKind> parse_coll_kind(std::string_view text);
 
 enum class DataType : std::uint8_t {

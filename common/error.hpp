@@ -1,30 +1,45 @@
 // Errors shared by every layer.
 //
-// InputError: something a user gave us (a config file, a --set option, a trace) is wrong. It carries where
-// (file and line, or the option text) and what was expected, so the CLI can print one clear line.
+// UserError: the one base of everything a user can cause (a config, an option, a trace, a request the fabric cannot
+// serve). `collemu` catches it once and exits with 2; its message says what is wrong and what was expected, in the
+// library's terms (a rank count, a size, a link), never a command-line flag: the CLI adds which option a value came
+// from. Everything else that escapes is an environment problem (exit 1: a missing GPU, an unreadable file system) or,
+// for InternalError, a bug in collemu (exit 70).
+//
+// InputError: a UserError that carries where (file and line, or the option text) and what was expected.
+// UnitError: thrown by the unit parsers; the caller adds where the text came from.
 // COLLEMU_ASSERT: an internal invariant; a failure is a bug in collemu, never in the input.
+// Header only, standard library only: the std-only solver target (models/solver) uses it too.
 #pragma once
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace collemu::common {
 
-class InputError : public std::runtime_error {
+class UserError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class InputError : public UserError {
  public:
   // `where` is "file:line", "--set key=value" or empty; `what` says what is wrong and what was expected.
   InputError(std::string where, const std::string& what)
-      : std::runtime_error(where.empty() ? what : where + ": " + what), where_(std::move(where)) {}
+      : UserError(where.empty() ? what : where + ": " + what), where_(std::move(where)), detail_(what) {}
   const std::string& where() const { return where_; }
+  // The message without its place: what a caller that adds another place (an option) puts after it.
+  const std::string& detail() const { return detail_; }
 
  private:
   std::string where_;
+  std::string detail_;
 };
 
-// Thrown by the unit parsers; the caller adds where the text came from.
-class UnitError : public std::runtime_error {
+class UnitError : public UserError {
  public:
-  using std::runtime_error::runtime_error;
+  using UserError::UserError;
 };
 
 class InternalError : public std::logic_error {

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/error.hpp"
 #include "models/fabric.hpp"
 
 namespace collemu::models {
@@ -50,9 +51,10 @@ struct Route {
 // The share-weighted sum of link latencies along a route: its mean path latency, in seconds.
 double mean_latency_s(const Fabric& fabric, const Route& route);
 
-class RouteError : public std::runtime_error {
+// Failures leave no live path between two GPUs (a user's what-if the fabric cannot serve).
+class RouteError : public common::UserError {
  public:
-  using std::runtime_error::runtime_error;
+  using common::UserError::UserError;
 };
 
 class Router {

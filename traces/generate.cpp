@@ -30,35 +30,36 @@ Shape shape_of(const LlmSpec& s) {
   return sh;
 }
 
-void require(bool ok, const std::string& option, const std::string& what) {
-  if (!ok) throw InputError(option, what);
+// `field` names the LlmSpec field (and its value) that is wrong.
+void require(bool ok, const std::string& field, const std::string& what) {
+  if (!ok) throw InputError(field, what);
 }
 
 }  // namespace
 
 LlmFigures llm_figures(const LlmSpec& s) {
-  for (auto [v, name] : {std::pair{s.gpus, "--gpus"}, {s.tp, "--tp"}, {s.pp, "--pp"}, {s.dp, "--dp"},
-                         {s.layers, "--layers"}, {s.hidden, "--hidden"}, {s.ffn, "--ffn"}, {s.heads, "--heads"},
-                         {s.kv_heads, "--kv-heads"}, {s.vocab, "--vocab"}, {s.seq, "--seq"},
-                         {s.microbatches, "--microbatches"}, {s.microbatch_size, "--microbatch-size"},
-                         {s.ep, "--ep"}, {s.moe_every, "--moe-every"}})
+  for (auto [v, name] : {std::pair{s.gpus, "gpus"}, {s.tp, "tp"}, {s.pp, "pp"}, {s.dp, "dp"},
+                         {s.layers, "layers"}, {s.hidden, "hidden"}, {s.ffn, "ffn"}, {s.heads, "heads"},
+                         {s.kv_heads, "kv_heads"}, {s.vocab, "vocab"}, {s.seq, "seq"},
+                         {s.microbatches, "microbatches"}, {s.microbatch_size, "microbatch_size"},
+                         {s.ep, "ep"}, {s.moe_every, "moe_every"}})
     require(v > 0, name, "must be at least 1");
-  require(std::uint64_t{s.tp} * s.pp * s.dp == s.gpus, "--gpus " + std::to_string(s.gpus),
+  require(std::uint64_t{s.tp} * s.pp * s.dp == s.gpus, "gpus " + std::to_string(s.gpus),
           "expected tp x pp x dp = " + std::to_string(std::uint64_t{s.tp} * s.pp * s.dp));
-  require(s.layers >= s.pp, "--layers " + std::to_string(s.layers),
-          "expected at least one layer per pipeline stage (--pp " + std::to_string(s.pp) + ")");
-  require(s.heads % s.tp == 0, "--heads " + std::to_string(s.heads), "expected a multiple of --tp (heads per TP rank)");
-  require(s.hidden % s.heads == 0, "--hidden " + std::to_string(s.hidden), "expected a multiple of --heads");
-  require(s.kv_heads <= s.heads && s.heads % s.kv_heads == 0, "--kv-heads " + std::to_string(s.kv_heads),
-          "expected a divisor of --heads");
-  require(s.seq % s.tp == 0, "--seq " + std::to_string(s.seq),
-          "expected a multiple of --tp (sequence parallelism shards the sequence)");
-  require(s.mfu > 0 && s.mfu <= 1, "--mfu " + std::to_string(s.mfu), "expected a utilisation in (0, 1]");
-  require(s.gpu_tflops > 0 && std::isfinite(s.gpu_tflops), "--gpu-tflops", "expected a positive number");
+  require(s.layers >= s.pp, "layers " + std::to_string(s.layers),
+          "expected at least one layer per pipeline stage (pp " + std::to_string(s.pp) + ")");
+  require(s.heads % s.tp == 0, "heads " + std::to_string(s.heads), "expected a multiple of tp (heads per TP rank)");
+  require(s.hidden % s.heads == 0, "hidden " + std::to_string(s.hidden), "expected a multiple of heads");
+  require(s.kv_heads <= s.heads && s.heads % s.kv_heads == 0, "kv_heads " + std::to_string(s.kv_heads),
+          "expected a divisor of heads");
+  require(s.seq % s.tp == 0, "seq " + std::to_string(s.seq),
+          "expected a multiple of tp (sequence parallelism shards the sequence)");
+  require(s.mfu > 0 && s.mfu <= 1, "mfu " + std::to_string(s.mfu), "expected a utilisation in (0, 1]");
+  require(s.gpu_tflops > 0 && std::isfinite(s.gpu_tflops), "gpu_tflops", "expected a positive number");
   if (s.experts) {
-    require(s.dp % s.ep == 0, "--ep " + std::to_string(s.ep), "expected a divisor of --dp " + std::to_string(s.dp));
-    require(s.experts % s.ep == 0, "--experts " + std::to_string(s.experts), "expected a multiple of --ep");
-    require(s.topk >= 1 && s.topk <= s.experts, "--topk " + std::to_string(s.topk), "expected 1..experts");
+    require(s.dp % s.ep == 0, "ep " + std::to_string(s.ep), "expected a divisor of dp " + std::to_string(s.dp));
+    require(s.experts % s.ep == 0, "experts " + std::to_string(s.experts), "expected a multiple of ep");
+    require(s.topk >= 1 && s.topk <= s.experts, "topk " + std::to_string(s.topk), "expected 1..experts");
   }
   const Shape sh = shape_of(s);
   const double h = s.hidden, V = s.vocab;

@@ -360,7 +360,8 @@ Trace read_hdf5_trace(const std::string& path) {
                                   ": out of range");
     };
     if (kind[i] > static_cast<int>(OpKind::Recv)) throw bad("kind", kind[i]);
-    if (coll[i] >= common::kNumCollKinds) throw bad("coll", coll[i]);
+    if (coll[i] >= common::kNumCollKinds || !common::is_trace_kind(static_cast<common::CollKind>(coll[i])))
+      throw bad("coll", coll[i]);
     if (dtype[i] >= common::kNumDataTypes) throw bad("dtype", dtype[i]);
   }
   const std::size_t n_programs = op_begin.size() - 1;

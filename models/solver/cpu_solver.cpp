@@ -195,9 +195,16 @@ void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIn
     for (FlowIndex f = 0; f < p.num_flows(); ++f) write(f);
     return;
   }
+  wrote_all_ = false;
   for (std::uint32_t v : thawed_)
-    for (auto i = vars_.var_flow_begin[v]; i < vars_.var_flow_begin[v + 1]; ++i) write(vars_.var_flow[i]);
-  for (FlowIndex f : flows) rates[f] = 0.0;  // also those whose variable emptied and stays frozen
+    for (auto i = vars_.var_flow_begin[v]; i < vars_.var_flow_begin[v + 1]; ++i) {
+      write(vars_.var_flow[i]);
+      written_.push_back(vars_.var_flow[i]);
+    }
+  for (FlowIndex f : flows) {  // also those whose variable emptied and stays frozen
+    rates[f] = 0.0;
+    written_.push_back(f);
+  }
 }
 
 void CpuRateSolver::thaw(std::uint32_t v) {

@@ -8,7 +8,7 @@
 //
 // Flows are stored as CSR (flow -> links; flow -> coefficients only for flows with a coefficient other than 1: single
 // paths, the common case, store none). Each flow is checked when added, so a solve only re-checks the capacities.
-// Depends on the standard library only.
+// Depends on the standard library (and the header-only common/error.hpp) only.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "common/error.hpp"
+
 namespace collemu::models::solver {
 
 using LinkIndex = std::uint32_t;
@@ -25,9 +27,9 @@ using FlowIndex = std::uint32_t;
 inline constexpr double kNoCap = std::numeric_limits<double>::infinity();
 
 // Bad solver input (NaN or negative capacity, coefficient outside (0, 1], flow without links, zero cap, ...).
-class SolverInputError : public std::invalid_argument {
+class SolverInputError : public common::UserError {
  public:
-  using std::invalid_argument::invalid_argument;
+  using common::UserError::UserError;
 };
 
 class RateProblem {

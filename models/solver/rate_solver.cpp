@@ -15,6 +15,8 @@ void RateSolver::solve(const RateProblem& problem, std::vector<double>& rates_Bp
   rates_Bps.assign(problem.num_flows(), 0.0);
   alive_.assign(problem.num_flows(), 1);
   rates_at_ = rates_Bps.data();
+  wrote_all_ = true;
+  written_.clear();
   if (problem.num_flows() > 0) do_solve(problem, rates_Bps);
   solved_ = &problem;
 }
@@ -42,6 +44,8 @@ void RateSolver::remove_flows(const RateProblem& problem, std::span<const FlowIn
   rates_Bps.resize(problem.num_flows());
   rates_at_ = rates_Bps.data();
   solved_ = nullptr;  // a failed re-solve leaves nothing to re-solve
+  wrote_all_ = true;
+  written_.clear();
   do_remove_flows(problem, flows, rates_Bps, unchanged);
   solved_ = &problem;
 }
@@ -53,11 +57,17 @@ std::unique_ptr<RateSolver> make_rate_solver(const std::string& name) {
   if (name == "cuda") return make_cuda_rate_solver();
 #else
   if (name == "cuda")
-    throw SolverInputError("rate solver 'cuda': this build has no CUDA backend (nvcc was not found at configure time)");
+    throw BackendUnavailableError(
+        "rate solver 'cuda': this build has no CUDA backend (nvcc was not found at configure time)");
 #endif
   std::string known;
   for (const auto& n : rate_solver_names()) known += (known.empty() ? "" : ", ") + n;
   throw SolverInputError("unknown rate solver '" + name + "'; this build has: " + known);
+}
+
+SolverFactory rate_solver_factory(const std::string& name) {
+  make_rate_solver(name);
+  return [name] { return make_rate_solver(name); };
 }
 
 std::vector<std::string> rate_solver_names() {

@@ -29,5 +29,10 @@ check "a rate is not a size" refused "minbytes 8 GB/s" --ranks 8 -b "8 GB/s"
 check "a negative size" refused "cannot be negative" --ranks 8 -b -1
 check "an unmodelled algorithm" refused "CollNet needs SHARP" --ranks 8 --algo CollNet
 check "NVLS across domains" refused "no such algorithm" --ranks 16 --algo NVLS
+# Library errors about a value name the option it came from.
+check "a bad placement names the option" refused "^collemu: error: --placement diagonal: expected packed or spread" --ranks 8 --placement diagonal
+check "no QP names the option" refused "^collemu: error: --qps 0: expected at least 1 QP" --ranks 8 --qps 0
+check "a root out of range names the option" refused "^collemu: error: --root 8: expected a rank in \[0, 8)" --ranks 8 --op broadcast --root 8
+check "an unknown solver" bash -c '"$COLLEMU" coll "$@" --ranks 8 --solver gpu 2>&1 | grep -q -- "--solver gpu: unknown rate solver"' _ "${small[@]}"
 echo "$((total - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]

@@ -52,5 +52,9 @@ check "another format version is refused" bash -c '"$COLLEMU" trace info "$1" 2>
 cp "$tmp/t.h5" "$tmp/2d.h5"
 "$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); del f["comms/name"]; f.create_dataset("comms/name", data=[[b"a", b"b"], [b"c", b"d"]], dtype=h5py.string_dtype())' "$tmp/2d.h5" 2>/dev/null
 check "a 2-D dataset where a column belongs is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "/comms/name: expected a 1-D dataset"' _ "$tmp/2d.h5"
+# The generator's errors name its fields; the CLI names the option they came from.
+check "a generator error names the option" bash -c '"$COLLEMU" trace gen llm --dp 100 -o "$1" 2>&1 | grep -q "^collemu: error: --gpus 32768: expected tp x pp x dp = 12800"' _ "$tmp/g.h5"
+check "an option with a dash is named as given" bash -c '"$COLLEMU" trace gen llm --kv-heads 5 -o "$1" 2>&1 | grep -q -- "--kv-heads 5: expected a divisor of heads"' _ "$tmp/g.h5"
+check "an unknown --format is the option's fault" bash -c '"$COLLEMU" trace info --format pcap "$1" 2>&1 | grep -q -- "--format pcap: unknown trace format"' _ "$tmp/t.h5"
 echo "$((total - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]

@@ -8,9 +8,23 @@
 #include "common/error.hpp"
 #include "models/builder.hpp"
 #include "models/config.hpp"
+#include "models/placement.hpp"
 
 namespace collemu::collectives {
 namespace {
+
+using models::Placement;
+
+// A communicator of `ranks` ranks placed on a fabric, and one collective run alone on it.
+struct Comm {
+  models::Network net;
+  Communicator comm;
+  Comm(const models::Fabric& f, int ranks, Placement p)
+      : net(f, payload_efficiency()), comm(net, models::place_ranks(f.layout, ranks, p)) {}
+  CollResult run(const CollSpec& spec) const {
+    return run_collective(comm, spec, models::solver::rate_solver_factory("cpu"));
+  }
+};
 
 models::Fabric fabric(const std::string& preset, std::initializer_list<const char*> sets) {
   auto c = models::FabricConfig::from_preset(preset);
@@ -18,7 +32,7 @@ models::Fabric fabric(const std::string& preset, std::initializer_list<const cha
   return models::build_fabric(c);
 }
 
-CollSpec ring_simple(Op op, double bytes, int channels = 0) {
+CollSpec ring_simple(CollKind op, double bytes, int channels = 0) {
   CollSpec s;
   s.op = op;
   s.bytes = bytes;
@@ -41,9 +55,9 @@ class IdealFabric : public ::testing::Test {
 TEST_F(IdealFabric, RingAllReduceIsTwoNMinusOneAlphaBetaSteps) {
   const int n = 16;
   const double S = 256.0 * (1 << 20);
-  Communicator comm(f, n, Placement::Packed);
+  Comm comm(f, n, Placement::Packed);
   for (auto g : {Granularity::Pipelined, Granularity::Step}) {
-    auto spec = ring_simple(Op::AllReduce, S, 4);
+    auto spec = ring_simple(CollKind::AllReduce, S, 4);
     spec.granularity = g;
     const auto r = comm.run(spec);
     const double expected = base + 2 * (n - 1) * (alpha + S / (n * B));
@@ -55,11 +69,11 @@ TEST_F(IdealFabric, AllGatherAndReduceScatterAreNMinusOneSteps) {
   // n - 1 steps of S/n each (S: the gathered size, nccl-tests' convention).
   const int n = 12;
   const double S = 96.0 * (1 << 20);
-  Communicator comm(f, n, Placement::Packed);
-  for (Op op : {Op::AllGather, Op::ReduceScatter}) {
+  Comm comm(f, n, Placement::Packed);
+  for (CollKind op : {CollKind::AllGather, CollKind::ReduceScatter}) {
     const auto r = comm.run(ring_simple(op, S, 4));
     const double expected = base + (n - 1) * (alpha + r.bytes / (n * B));
-    EXPECT_NEAR(r.time_s, expected, 0.01 * expected) << to_string(op);
+    EXPECT_NEAR(r.time_s, expected, 0.01 * expected) << common::to_string(op);
     EXPECT_NEAR(r.busbw_Bps, r.bytes / r.time_s * (n - 1) / n, 1e-6 * r.busbw_Bps);
   }
 }
@@ -69,9 +83,9 @@ TEST_F(IdealFabric, AllToAllIsEveryRankSendingNMinusOneNthsThroughItsNic) {
   // t = latency + (n - 1)/n S / B, the latency being one base and one network step (p2p; docs/collectives.md).
   const int n = 32;
   const double S = 64.0 * (1 << 20);
-  Communicator comm(f, n, Placement::Packed);
+  Comm comm(f, n, Placement::Packed);
   CollSpec spec;
-  spec.op = Op::AllToAll;
+  spec.op = CollKind::AllToAll;
   spec.bytes = S;
   const auto r = comm.run(spec);
   const double expected = base + alpha + (n - 1.0) / n * r.bytes / B;
@@ -86,8 +100,8 @@ TEST_F(IdealFabric, TreeAllReduceMovesTwiceTheSizeThroughEachNic) {
   // 2 log2(n) x 14 us (tuning.cc; one rank per node: no intra-node part).
   const int n = 16;
   const double S = 256.0 * (1 << 20);
-  Communicator comm(f, n, Placement::Packed);
-  auto spec = ring_simple(Op::AllReduce, S, 8);
+  Comm comm(f, n, Placement::Packed);
+  auto spec = ring_simple(CollKind::AllReduce, S, 8);
   spec.algo = Algo::Tree;
   const auto r = comm.run(spec);
   const double expected = 8.4e-6 + 2 * 4 * 14e-6 + 2 * S / B;
@@ -99,13 +113,13 @@ TEST_F(IdealFabric, BroadcastIsOnePipelinedPassOfTheSize) {
   // base + one network step (tuning.cc with the same channels for every rank).
   const int n = 8;
   const double S = 512.0 * (1 << 20);
-  Communicator comm(f, n, Placement::Packed);
-  for (Op op : {Op::Broadcast, Op::Reduce}) {
+  Comm comm(f, n, Placement::Packed);
+  for (CollKind op : {CollKind::Broadcast, CollKind::Reduce}) {
     auto spec = ring_simple(op, S, 4);
     spec.root = 3;
     const auto r = comm.run(spec);
     const double expected = base + alpha + S / B;
-    EXPECT_NEAR(r.time_s, expected, 0.01 * expected) << to_string(op);
+    EXPECT_NEAR(r.time_s, expected, 0.01 * expected) << common::to_string(op);
     EXPECT_NEAR(r.busbw_Bps, r.algbw_Bps, 1e-9 * r.algbw_Bps);  // nccl-tests' factor 1
   }
 }
@@ -116,13 +130,13 @@ TEST_F(IdealFabric, PatAllGatherSendsNMinusOneChunksAtThreeQuartersEfficiency) {
   // log2(n) x 14/3.5 us + n x 2.8 us (tuning.cc).
   const int n = 16;
   const double S = 256.0 * (1 << 20);
-  Communicator comm(f, n, Placement::Packed);
-  for (Op op : {Op::AllGather, Op::ReduceScatter}) {
+  Comm comm(f, n, Placement::Packed);
+  for (CollKind op : {CollKind::AllGather, CollKind::ReduceScatter}) {
     auto spec = ring_simple(op, S);
     spec.algo = Algo::Pat;
     const auto r = comm.run(spec);
     const double expected = (8 + 4 * 14 / 3.5 + n * 2.8) * 1e-6 + (n - 1.0) / n * r.bytes / (0.75 * B);
-    EXPECT_NEAR(r.time_s, expected, 0.01 * expected) << to_string(op);
+    EXPECT_NEAR(r.time_s, expected, 0.01 * expected) << common::to_string(op);
   }
 }
 
@@ -157,9 +171,9 @@ TEST(NvlinkDomain, EightH100RingAndNvlsBusbwMatchPublishedFigures) {
   // 8 x H100 in one NVLink domain (450 GB/s per GPU per direction). nccl-tests, large messages: Ring AllReduce busbw
   // 340-380 GB/s ("360 GB/s is exactly what we'd expect"); NVLS 450-490 GB/s (FABRIC.md).
   auto f = fabric("prometheus", {});
-  Communicator comm(f, 8, Placement::Packed);
+  Comm comm(f, 8, Placement::Packed);
   const double S = 8.0 * (1 << 30);
-  const auto ring = comm.run(ring_simple(Op::AllReduce, S));
+  const auto ring = comm.run(ring_simple(CollKind::AllReduce, S));
   EXPECT_GE(ring.busbw_Bps, 340e9);
   EXPECT_LE(ring.busbw_Bps, 380e9);
   EXPECT_EQ(ring.binding_tier, models::LinkTier::NvLink);
@@ -178,8 +192,8 @@ TEST(MultiHost, RingBusbwPerNic400GMatchesPublished) {
   // Hosts of 8 H100 with one 400G NIC per GPU: large-message Ring AllReduce busbw per NIC 46-48 GB/s (FABRIC.md,
   // nccl-tests). Within 5%: [0.95 x 46, 1.05 x 48].
   auto f = fabric("prometheus", {"nic.speed=400Gbps"});
-  Communicator comm(f, 32, Placement::Packed);
-  const auto r = comm.run(ring_simple(Op::AllReduce, 8.0 * (1 << 30)));
+  Comm comm(f, 32, Placement::Packed);
+  const auto r = comm.run(ring_simple(CollKind::AllReduce, 8.0 * (1 << 30)));
   const double per_nic = r.busbw_Bps / 8;
   EXPECT_GE(per_nic, 0.95 * 46e9);
   EXPECT_LE(per_nic, 1.05 * 48e9);
@@ -195,7 +209,7 @@ TEST(MultiHost, NvlsTreeIsNvlsInsideAndATreeOfNicsAcross) {
   // with 4 nodes the busiest NIC (inside one tree with two children, a leaf of the other) sends 2 x S/8 (Tree's 2S
   // on the shard). t = latency + max of the two; latency = 25 us + 2 log2(4) x 20.9 us (tuning.cc NVLSTree).
   auto f = fabric("prometheus", {"nic.speed=400Gbps"});
-  Communicator comm(f, 32, Placement::Packed);
+  Comm comm(f, 32, Placement::Packed);
   const double S = 4.0 * (1 << 30);
   CollSpec spec;
   spec.bytes = S;
@@ -211,8 +225,8 @@ TEST(MultiHost, NvlsTreeIsNvlsInsideAndATreeOfNicsAcross) {
 TEST(MultiHost, PipelinedAndStepGranularitiesAgreeWithinTwoPercent) {
   // The same ring, as whole-share flows and as dependent per-step chunks, on a uniform fabric (DESIGN.md §4).
   auto f = fabric("prometheus", {"nic.speed=400Gbps"});
-  Communicator comm(f, 16, Placement::Packed);
-  auto spec = ring_simple(Op::AllReduce, 2.0 * (1 << 30), 8);
+  Comm comm(f, 16, Placement::Packed);
+  auto spec = ring_simple(CollKind::AllReduce, 2.0 * (1 << 30), 8);
   const auto p = comm.run(spec);
   spec.granularity = Granularity::Step;
   const auto s = comm.run(spec);
@@ -238,9 +252,9 @@ TEST(LoadBalancing, NsfHashCollisionsSlowAllToAllAndQpScalingRecoversPart) {
   auto time_of = [](const char* kind, const char* hash, int qps) {
     auto f = fabric("prometheus", {"region.buildings=1", "bag.enabled=false", "building.gpus=1024",
                                    "nsf.leaf_ports=16", "nsf.spines=16", "nsf.spine_ports=64", kind, hash});
-    Communicator comm(f, 128, Placement::Packed);
+    Comm comm(f, 128, Placement::Packed);
     CollSpec spec;
-    spec.op = Op::AllToAll;
+    spec.op = CollKind::AllToAll;
     spec.bytes = 256.0 * (1 << 20);
     spec.qps = qps;
     const auto r = comm.run(spec);
@@ -264,8 +278,8 @@ TEST(Bag, CrossBuildingAllReduceSlowsAsOversubscriptionGrows) {
   double last = 0;
   for (const char* ratio : {"bag.oversubscription=1:1", "bag.oversubscription=4.5:1", "bag.oversubscription=7:1"}) {
     auto f = fabric("prometheus", {"building.gpus=1024", ratio});
-    Communicator comm(f, 2048, Placement::Spread);
-    const auto r = comm.run(ring_simple(Op::AllReduce, 8.0 * (1 << 30)));
+    Comm comm(f, 2048, Placement::Spread);
+    const auto r = comm.run(ring_simple(CollKind::AllReduce, 8.0 * (1 << 30)));
     EXPECT_GT(r.time_s, last) << ratio;
     last = r.time_s;
     if (std::string(ratio).ends_with("7:1")) {
@@ -276,11 +290,11 @@ TEST(Bag, CrossBuildingAllReduceSlowsAsOversubscriptionGrows) {
 
 TEST(Errors, BadRequestsAreClear) {
   auto f = fabric("prometheus", {"building.gpus=64", "region.buildings=1", "bag.enabled=false"});
-  EXPECT_THROW(Communicator(f, 65, Placement::Packed), common::InputError);
-  EXPECT_THROW(parse_op("allreduxe"), common::InputError);
+  EXPECT_THROW(models::place_ranks(f.layout, 65, Placement::Packed), common::InputError);
+  EXPECT_THROW(parse_collective("allreduxe"), common::InputError);
   EXPECT_THROW(parse_algo("CollNetDirect"), common::InputError);
   EXPECT_THROW(parse_proto("LL64"), common::InputError);
-  Communicator comm(f, 16, Placement::Packed);
+  Comm comm(f, 16, Placement::Packed);
   CollSpec s;
   s.bytes = 1 << 20;
   s.algo = Algo::Nvls;  // 16 ranks in 2 NVLink domains: NCCL has no single-node NVLS here

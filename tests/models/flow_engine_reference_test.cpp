@@ -12,9 +12,9 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "models/flow_engine.hpp"
+#include "models/solver/flow_engine.hpp"
 
-namespace collemu::models {
+namespace collemu::models::solver {
 namespace {
 
 using nlohmann::json;
@@ -33,12 +33,18 @@ Times run_instance(const json& inst) {
   FlowEngine e(inst["capacity_Bps"].get<std::vector<double>>());
   for (const json& f : inst["flows"]) {
     // [bytes, links, coefficients, latency_s, earliest_start_s, weight, cap_Bps, deps]
-    const auto links = f[1].get<std::vector<solver::LinkIndex>>();
+    const auto links = f[1].get<std::vector<LinkIndex>>();
     const auto coeffs = f[2].get<std::vector<double>>();
     const auto deps = f[7].get<std::vector<FlowId>>();
-    const double cap = f[6].is_null() ? solver::kNoCap : f[6].get<double>();
-    e.add_flow(f[0].get<double>(), links, coeffs, f[3].get<double>(), deps, f[4].get<double>(), f[5].get<double>(),
-               cap);
+    const double cap = f[6].is_null() ? kNoCap : f[6].get<double>();
+    e.add_flow({.bytes = f[0].get<double>(),
+                .links = links,
+                .coefficients = coeffs,
+                .latency_s = f[3].get<double>(),
+                .start_s = f[4].get<double>(),
+                .after = deps,
+                .weight = f[5].get<double>(),
+                .cap_Bps = cap});
   }
   e.run();
   Times t;
@@ -90,4 +96,4 @@ TEST(FlowEngineReference, RandomInstancesFinishWhenTheyDidBeforeTheRedesign) {
 }
 
 }  // namespace
-}  // namespace collemu::models
+}  // namespace collemu::models::solver

@@ -1,24 +1,25 @@
 // FlowEngine: flows with sizes, start times, latencies and dependencies. Expected times are derived by hand in
-// each test's comment, or come from run_to_completion (checked against SimGrid in tests/validation).
+// each test's comment, or come from an independent reference loop (a fresh full solve of the flows left at every
+// completion, no components, no incremental re-solve), itself checked against SimGrid in tests/validation.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <random>
 
-#include "models/flow_engine.hpp"
 #include "models/solver/completion.hpp"
+#include "models/solver/flow_engine.hpp"
 #include "models/solver/instances.hpp"
 
-namespace collemu::models {
+namespace collemu::models::solver {
 namespace {
-
-using solver::LinkIndex;
 
 TEST(FlowEngine, OneFlowTakesLatencyPlusBytesOverBandwidth) {
   // Alpha-beta: 1e9 B over a 1e9 B/s link after 2 us of latency finishes at 1 s + 2 us.
   FlowEngine e({1e9});
   const LinkIndex l[] = {0};
   const double a[] = {1.0};
-  auto f = e.add_flow(1e9, l, a, 2e-6);
+  auto f = e.add_flow({.bytes = 1e9, .links = l, .coefficients = a, .latency_s = 2e-6});
   e.run();
   EXPECT_DOUBLE_EQ(e.ready_s(f), 0.0);
   EXPECT_DOUBLE_EQ(e.send_start_s(f), 2e-6);
@@ -32,8 +33,8 @@ TEST(FlowEngine, ACompletionFreesBandwidthForTheOther) {
   FlowEngine e({1.0});
   const LinkIndex l[] = {0};
   const double a[] = {1.0};
-  auto f1 = e.add_flow(1, l, a);
-  auto f2 = e.add_flow(2, l, a);
+  auto f1 = e.add_flow({.bytes = 1, .links = l, .coefficients = a});
+  auto f2 = e.add_flow({.bytes = 2, .links = l, .coefficients = a});
   e.run();
   EXPECT_NEAR(e.finish_s(f1), 2.0, 1e-12);
   EXPECT_NEAR(e.finish_s(f2), 3.0, 1e-12);
@@ -48,8 +49,8 @@ TEST(FlowEngine, ALateStarterSharesFromItsStart) {
   FlowEngine e({1.0});
   const LinkIndex l[] = {0};
   const double a[] = {1.0};
-  auto fa = e.add_flow(2, l, a);
-  auto fb = e.add_flow(0.5, l, a, 0, {}, 1.0);
+  auto fa = e.add_flow({.bytes = 2, .links = l, .coefficients = a});
+  auto fb = e.add_flow({.bytes = 0.5, .links = l, .coefficients = a, .start_s = 1.0});
   e.run();
   EXPECT_NEAR(e.finish_s(fb), 2.0, 1e-12);
   EXPECT_NEAR(e.finish_s(fa), 2.5, 1e-12);
@@ -63,9 +64,9 @@ TEST(FlowEngine, DisjointFlowsAreSolvedApartAndABridgeMergesThem) {
   FlowEngine e({1.0, 1.0});
   const LinkIndex l0[] = {0}, l1[] = {1}, both[] = {0, 1};
   const double a1[] = {1.0}, a2[] = {1.0, 1.0};
-  auto fa = e.add_flow(2, l0, a1);
-  auto fb = e.add_flow(2, l1, a1);
-  auto fc = e.add_flow(0.5, both, a2, 0, {}, 1.0);
+  auto fa = e.add_flow({.bytes = 2, .links = l0, .coefficients = a1});
+  auto fb = e.add_flow({.bytes = 2, .links = l1, .coefficients = a1});
+  auto fc = e.add_flow({.bytes = 0.5, .links = both, .coefficients = a2, .start_s = 1.0});
   e.run();
   EXPECT_NEAR(e.finish_s(fc), 2.0, 1e-12);
   EXPECT_NEAR(e.finish_s(fa), 2.5, 1e-12);
@@ -81,10 +82,10 @@ TEST(FlowEngine, DependentStepsAddUpLikeTheAlphaBetaFormula) {
   FlowEngine e({B});
   const LinkIndex l[] = {0};
   const double a[] = {1.0};
-  FlowId prev = e.add_flow(S, l, a, alpha);
+  FlowId prev = e.add_flow({.bytes = S, .links = l, .coefficients = a, .latency_s = alpha});
   for (int i = 1; i < k; ++i) {
     const FlowId d[] = {prev};
-    prev = e.add_flow(S, l, a, alpha, d);
+    prev = e.add_flow({.bytes = S, .links = l, .coefficients = a, .latency_s = alpha, .after = d});
   }
   e.run();
   EXPECT_NEAR(e.makespan_s(), k * (alpha + S / B), 1e-15 * k);
@@ -96,34 +97,157 @@ TEST(FlowEngine, AZeroByteFlowIsABarrier) {
   FlowEngine e({1.0, 1.0});
   const LinkIndex l0[] = {0}, l1[] = {1};
   const double a[] = {1.0};
-  auto f0 = e.add_flow(1, l0, a);
-  auto f1 = e.add_flow(3, l1, a);
+  auto f0 = e.add_flow({.bytes = 1, .links = l0, .coefficients = a});
+  auto f1 = e.add_flow({.bytes = 3, .links = l1, .coefficients = a});
   const FlowId both[] = {f0, f1};
-  auto bar = e.add_flow(0, {}, {}, 1e-6, both);
+  auto bar = e.add_flow({.latency_s = 1e-6, .after = both});
   const FlowId after_bar[] = {bar};
-  auto next = e.add_flow(2, l0, a, 0, after_bar);
+  auto next = e.add_flow({.bytes = 2, .links = l0, .coefficients = a, .after = after_bar});
   e.run();
   EXPECT_NEAR(e.finish_s(bar), 3 + 1e-6, 1e-12);
   EXPECT_NEAR(e.finish_s(next), 5 + 1e-6, 1e-12);
 }
 
-TEST(FlowEngine, MatchesRunToCompletionOnARandomInstance) {
-  // The same flows all starting at 0 with no latency: the engine's finish times equal run_to_completion's, which the
-  // SimGrid oracle test checks independently.
-  auto p = solver::random_rate_problem(17, 200, 2000);
-  std::mt19937_64 rng(5);
-  std::uniform_real_distribution<double> size(1, 100);
-  std::vector<double> sizes(p.num_flows());
-  for (auto& s : sizes) s = size(rng);
-  auto ref_solver = solver::make_rate_solver("cpu");
-  auto ref = solver::run_to_completion(*ref_solver, p, sizes);
+// The reference: all flows start at 0; at every event a fresh solver solves the flows left from scratch (one problem,
+// no components, no incremental state), time advances to the next completion, and flows within 1e-12 of their end
+// finish. Nothing of the engine's machinery is shared with it but RateProblem and the "cpu" solve.
+std::vector<double> fresh_solve_completion(const RateProblem& p, const std::vector<double>& sizes) {
+  std::vector<double> remaining = sizes, finish(p.num_flows(), 0.0);
+  std::vector<FlowIndex> left;
+  for (FlowIndex f = 0; f < p.num_flows(); ++f)
+    if (sizes[f] > 0) left.push_back(f);
+  double now = 0;
+  while (!left.empty()) {
+    RateProblem q;
+    for (LinkIndex l = 0; l < p.num_links(); ++l) q.add_link(p.capacity_Bps(l));
+    for (FlowIndex f : left) q.add_flow(p.weight(f), p.cap_Bps(f), p.links(f), p.coefficients(f));
+    std::vector<double> rates;
+    make_rate_solver("cpu")->solve(q, rates);
+    double dt = std::numeric_limits<double>::infinity();
+    for (std::size_t i = 0; i < left.size(); ++i)
+      if (rates[i] > 0) dt = std::min(dt, remaining[left[i]] / rates[i]);
+    now += dt;
+    std::vector<FlowIndex> kept;
+    for (std::size_t i = 0; i < left.size(); ++i) {
+      const FlowIndex f = left[i];
+      if (rates[i] * dt >= remaining[f] * (1 - 1e-12)) {
+        finish[f] = now;
+      } else {
+        remaining[f] -= rates[i] * dt;
+        kept.push_back(f);
+      }
+    }
+    left = std::move(kept);
+  }
+  return finish;
+}
 
-  FlowEngine e(std::vector<double>(p.capacities().begin(), p.capacities().end()));
-  for (solver::FlowIndex f = 0; f < p.num_flows(); ++f)
-    e.add_flow(sizes[f], p.links(f), p.coefficients(f), 0, {}, 0, p.weight(f), p.cap_Bps(f));
+TEST(FlowEngine, MatchesFreshSolvesAtEveryCompletionOnRandomInstances) {
+  // The same flows all starting at 0 with no latency, in several components (blocks of links that random flows rarely
+  // bridge): the engine (components, incremental re-solves, lazy progress, shared solutions) against the reference.
+  for (std::uint64_t seed : {17u, 18u, 19u}) {
+    auto p = random_rate_problem(seed, 200, 600);
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> size(1, 100);
+    std::vector<double> sizes(p.num_flows());
+    for (auto& s : sizes) s = size(rng);
+    const auto ref = fresh_solve_completion(p, sizes);
+    FlowEngine e(std::vector<double>(p.capacities().begin(), p.capacities().end()));
+    for (FlowIndex f = 0; f < p.num_flows(); ++f)
+      e.add_flow({.bytes = sizes[f], .links = p.links(f), .coefficients = p.coefficients(f), .weight = p.weight(f),
+                  .cap_Bps = p.cap_Bps(f)});
+    e.run();
+    for (FlowIndex f = 0; f < p.num_flows(); ++f)
+      ASSERT_NEAR(e.finish_s(f), ref[f], 1e-9 * ref[f]) << "seed " << seed << " flow " << f;
+    // run_to_completion is the same loop over the engine.
+    const auto run = run_to_completion(rate_solver_factory("cpu"), p, sizes);
+    for (FlowIndex f = 0; f < p.num_flows(); ++f) ASSERT_EQ(run.finish_s[f], e.finish_s(f));
+  }
+}
+
+// K copies of one small network on disjoint links (capacities 1, 2, 1.5 and 3 B/s; six flows, one capped, one sprayed
+// over two links), run with and without sharing identical components' solutions.
+struct Copies {
+  std::vector<double> finish;
+  FlowEngineStats stats;
+};
+Copies run_copies(int K, bool share, bool diverge) {
+  std::vector<double> caps;
+  for (int k = 0; k < K; ++k) caps.insert(caps.end(), {1.0, 2.0, 1.5, 3.0});
+  FlowEngine e(caps, rate_solver_factory("cpu"), {.share_identical_components = share});
+  for (int k = 0; k < K; ++k) {
+    const LinkIndex b = static_cast<LinkIndex>(4 * k);
+    const LinkIndex l01[] = {b, b + 1}, l12[] = {b + 1, b + 2}, l23[] = {b + 2, b + 3}, l03[] = {b, b + 3},
+                    l1[] = {b + 1}, l02[] = {b, b + 2};
+    const double half[] = {0.5, 0.5};
+    // Diverging copies: copy k's first flow is (1 + k/10) times as large, so copies lose flows at different events.
+    e.add_flow({.bytes = diverge ? 3.0 * (1 + 0.1 * k) : 3.0, .links = l01});
+    e.add_flow({.bytes = 2.0, .links = l12});
+    e.add_flow({.bytes = 4.0, .links = l23});
+    e.add_flow({.bytes = 1.0, .links = l03, .coefficients = half});
+    e.add_flow({.bytes = 2.5, .links = l1, .cap_Bps = 0.3});
+    e.add_flow({.bytes = 5.0, .links = l02, .weight = 2.0});
+  }
   e.run();
-  for (solver::FlowIndex f = 0; f < p.num_flows(); ++f)
-    ASSERT_NEAR(e.finish_s(f), ref.finish_s[f], 1e-9 * ref.finish_s[f]) << "flow " << f;
+  Copies out;
+  for (FlowId f = 0; f < e.num_flows(); ++f) out.finish.push_back(e.finish_s(f));
+  out.stats = e.stats();
+  return out;
+}
+
+TEST(FlowEngine, IdenticalDisjointComponentsSolvedOnceEqualSolvingEach) {
+  // Shared: the first copy's component is solved, the other K - 1 take its solution (they lose the same flows at the
+  // same events, so they stay shared). Bit for bit the finish times of solving each copy on its own.
+  const int K = 12;
+  const Copies shared = run_copies(K, true, false), each = run_copies(K, false, false);
+  EXPECT_EQ(shared.stats.shared_solves, static_cast<std::size_t>(K - 1));
+  EXPECT_EQ(each.stats.shared_solves, 0u);
+  EXPECT_LT(shared.stats.incremental_solves * 2, each.stats.incremental_solves);  // one re-solve per event, not K
+  ASSERT_EQ(shared.finish.size(), each.finish.size());
+  for (std::size_t f = 0; f < shared.finish.size(); ++f) EXPECT_EQ(shared.finish[f], each.finish[f]) << "flow " << f;
+  // Every copy finishes as the first does.
+  for (std::size_t f = 6; f < shared.finish.size(); ++f) EXPECT_EQ(shared.finish[f], shared.finish[f % 6]);
+}
+
+TEST(FlowEngine, SharedComponentsThatDivergeGetTheirOwnSolverAndStayExact) {
+  // Identical at the start (shared), then each copy's first flow finishes at another time: the copy that loses a flow
+  // first gets a copy of the shared solver state (re-made by replaying its calls), and so on. Still bit for bit the
+  // unshared run, and the copies' times differ.
+  const int K = 6;
+  const Copies shared = run_copies(K, true, true), each = run_copies(K, false, true);
+  EXPECT_EQ(shared.stats.shared_solves, static_cast<std::size_t>(K - 1));
+  ASSERT_EQ(shared.finish.size(), each.finish.size());
+  for (std::size_t f = 0; f < shared.finish.size(); ++f) EXPECT_EQ(shared.finish[f], each.finish[f]) << "flow " << f;
+  EXPECT_NE(shared.finish[0], shared.finish[6]);
+}
+
+TEST(FlowEngine, OnlineFlowsAtTheClockOrLaterAndWhatFinishedIsReported) {
+  // Link of 1 B/s. A (2 B) from 0; the caller advances to 1 (nothing finished: A has 1 B left) and adds B (1 B) now and
+  // C (1 B) to start at 3. A and B share 1/2 each: both done at 3 (A: 1 B at 1/2; B: 1 B at 1/2). C then runs alone:
+  // done at 4. Flows finishing at one time are reported by id; a start in the past is refused.
+  FlowEngine e({1.0});
+  const LinkIndex l[] = {0};
+  const FlowId a = e.add_flow({.bytes = 2, .links = l});
+  EXPECT_DOUBLE_EQ(e.next_event_s(), 0.0);  // A's (zero) latency timer
+  EXPECT_TRUE(e.advance_to(1.0).empty());
+  EXPECT_DOUBLE_EQ(e.now_s(), 1.0);
+  EXPECT_DOUBLE_EQ(e.next_event_s(), 2.0);  // A alone would be done at 2
+  const FlowId b = e.add_flow({.bytes = 1, .links = l});
+  const FlowId c = e.add_flow({.bytes = 1, .links = l, .start_s = 3.0});
+  EXPECT_THROW(e.add_flow({.bytes = 1, .links = l, .start_s = 0.5}), SolverInputError);
+  EXPECT_THROW(e.advance_to(0.5), SolverInputError);
+  const auto done = e.advance_to(3.5);
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[0].flow, a);
+  EXPECT_EQ(done[1].flow, b);
+  EXPECT_NEAR(done[0].time_s, 3.0, 1e-12);
+  EXPECT_NEAR(done[1].time_s, 3.0, 1e-12);
+  EXPECT_NEAR(e.rate_Bps(c), 1.0, 1e-12);
+  EXPECT_FALSE(e.done());
+  e.run();
+  EXPECT_NEAR(e.finish_s(c), 4.0, 1e-12);
+  EXPECT_TRUE(e.done());
+  EXPECT_EQ(e.next_event_s(), std::numeric_limits<double>::infinity());
 }
 
 TEST(FlowEngine, BadFlowsAreRejectedByName) {
@@ -134,26 +258,26 @@ TEST(FlowEngine, BadFlowsAreRejectedByName) {
     try {
       add();
       FAIL() << "expected an error containing '" << needle << "'";
-    } catch (const solver::SolverInputError& err) {
+    } catch (const SolverInputError& err) {
       EXPECT_NE(std::string(err.what()).find(needle), std::string::npos) << err.what();
     }
   };
-  expect_error([&] { e.add_flow(-1, l, a); }, "flow 0: size -1");
-  expect_error([&] { e.add_flow(1, bad, a); }, "link 3 does not exist");
-  expect_error([&] { e.add_flow(1, l, big); }, "coefficient 1.5");
-  expect_error([&] { e.add_flow(1, {}, {}); }, "over no link");
-  expect_error([&] { e.add_flow(1, l, a, std::nan("")); }, "latency");
+  expect_error([&] { e.add_flow({.bytes = -1, .links = l, .coefficients = a}); }, "flow 0: size -1");
+  expect_error([&] { e.add_flow({.bytes = 1, .links = bad, .coefficients = a}); }, "link 3 does not exist");
+  expect_error([&] { e.add_flow({.bytes = 1, .links = l, .coefficients = big}); }, "coefficient 1.5");
+  expect_error([&] { e.add_flow({.bytes = 1}); }, "over no link");
+  expect_error([&] { e.add_flow({.bytes = 1, .links = l, .coefficients = a, .latency_s = std::nan("")}); }, "latency");
   const FlowId later[] = {5};
-  expect_error([&] { e.add_flow(1, l, a, 0, later); }, "depends on flow 5");
+  expect_error([&] { e.add_flow({.bytes = 1, .links = l, .coefficients = a, .after = later}); }, "waits for flow 5");
 }
 
 TEST(FlowEngine, AFlowOnADeadLinkIsAnErrorNotAHang) {
   FlowEngine e({0.0});
   const LinkIndex l[] = {0};
   const double a[] = {1.0};
-  e.add_flow(1, l, a);
-  EXPECT_THROW(e.run(), solver::SolverInputError);
+  e.add_flow({.bytes = 1, .links = l, .coefficients = a});
+  EXPECT_THROW(e.run(), SolverInputError);
 }
 
 }  // namespace
-}  // namespace collemu::models
+}  // namespace collemu::models::solver

@@ -383,6 +383,43 @@ TEST_P(Solver, AnyRatesVectorGetsEveryRate) {
   }
 }
 
+TEST_P(Solver, RatesNotListedAsWrittenAreUnchanged) {
+  // With Rates::kUnchanged a backend may write only some rates; it says which (written_flows), or that it wrote all.
+  // Every rate it does not list must be the one before the call, and the whole vector a fresh solve's (what lets the
+  // flow engine touch only the listed flows). Fastest flows first (small thaws) and random ones (large thaws).
+  auto p = random_problem(43, 40, 800);
+  auto solver = make_rate_solver(GetParam());
+  std::vector<double> rates;
+  solver->solve(p, rates);
+  EXPECT_TRUE(solver->wrote_every_rate());
+  std::vector<std::uint8_t> alive(p.num_flows(), 1);
+  std::mt19937_64 rng(7);
+  int partial = 0;
+  for (int step = 0; step < 60; ++step) {
+    FlowIndex gone = 0;
+    if (step < 30) {
+      double best = -1;
+      for (FlowIndex f = 0; f < p.num_flows(); ++f)
+        if (alive[f] && rates[f] > best) best = rates[f], gone = f;
+    } else {
+      do gone = static_cast<FlowIndex>(rng() % p.num_flows());
+      while (!alive[gone]);
+    }
+    alive[gone] = 0;
+    const std::vector<double> before = rates;
+    solver->remove_flows(p, {&gone, 1}, rates, RateSolver::Rates::kUnchanged);
+    ASSERT_TRUE(equals_fresh_solve(p, alive, rates)) << "step " << step;
+    if (solver->wrote_every_rate()) continue;
+    ++partial;
+    std::vector<std::uint8_t> listed(p.num_flows(), 0);
+    for (FlowIndex f : solver->written_flows()) listed[f] = 1;
+    EXPECT_TRUE(listed[gone]) << "step " << step;
+    for (FlowIndex f = 0; f < p.num_flows(); ++f)
+      if (!listed[f]) ASSERT_EQ(rates[f], before[f]) << "step " << step << " flow " << f;
+  }
+  if (std::string(GetParam()) == "cpu") EXPECT_GT(partial, 10);  // the reference writes partially when it can
+}
+
 TEST_P(Solver, RemovingALargeMergedWeightLeavesTheSmallOne) {
   // Two identical flows merge into one variable of weight 1e16 + 1, which rounds to 1e16. When the heavy one finishes,
   // the light one is alone on a link of capacity 1 and must get all of it: its weight is summed again (1), not

@@ -29,8 +29,7 @@ TEST(SimGridOracle, FatTreeK8AllToAllWithRandomEcmp) {
   auto inst = fat_tree_all_to_all(8, 3);
   for (LinkIndex l = 0; l < inst.problem.num_links(); ++l) inst.problem.set_capacity_Bps(l, 12.5e9);
   std::vector<double> sizes(inst.problem.num_flows(), 1e6);
-  auto solver = make_rate_solver("cpu");
-  auto ours = run_to_completion(*solver, inst.problem, sizes);
+  auto ours = run_to_completion(rate_solver_factory("cpu"), inst.problem, sizes);
   auto theirs = simgrid_completion_times(inst.problem, sizes);
   const double diff = max_rel_diff(ours.finish_s, theirs);
   std::printf("k=8 all-to-all: %zu flows, %zu solves, max relative difference vs SimGrid %.3g\n",
@@ -57,8 +56,7 @@ TEST(SimGridOracle, RandomInstances) {
       p.add_flow(1.0, kNoCap, ls, std::vector<double>(ls.size(), 1.0));
       sizes.push_back(std::floor(size(rng)));
     }
-    auto solver = make_rate_solver("cpu");
-    auto ours = run_to_completion(*solver, p, sizes);
+    auto ours = run_to_completion(rate_solver_factory("cpu"), p, sizes);
     auto theirs = simgrid_completion_times(p, sizes);
     const double diff = max_rel_diff(ours.finish_s, theirs);
     std::printf("seed %llu: %zu flows, max relative difference vs SimGrid %.3g\n",

@@ -1,0 +1,39 @@
+// What the subcommands share about options: library errors re-labelled with the option a value came from, and the
+// fabric every subcommand builds the same way (--topo, --set, --fail).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/error.hpp"
+#include "models/builder.hpp"
+#include "models/config.hpp"
+#include "models/fabric.hpp"
+
+namespace collemu::cli {
+
+// Runs `parse` (a library call on the value of `option`); an InputError it throws names the option and the value
+// instead of the library's own place: "--ranks 65: more ranks than the fabric's 64 GPUs".
+template <class F>
+auto from_option(const std::string& option, const std::string& value, F&& parse) {
+  try {
+    return std::forward<F>(parse)();
+  } catch (const common::InputError& e) {
+    throw common::InputError(option + " " + value, e.detail());
+  } catch (const common::UserError& e) {  // the other user errors carry no place of their own
+    throw common::InputError(option + " " + value, e.what());
+  }
+}
+
+// --topo PRESET|FILE, then every --set KEY=VALUE, built, then every --fail X.
+inline models::Fabric build_fabric_from_options(const std::string& topo, const std::vector<std::string>& sets,
+                                                const std::vector<std::string>& fails) {
+  auto config = models::FabricConfig::from_preset_or_file(topo);
+  for (const auto& s : sets) config.set_assignment(s);
+  models::Fabric fabric = models::build_fabric(config);
+  for (const auto& x : fails) fabric.fail(x);
+  return fabric;
+}
+
+}  // namespace collemu::cli

@@ -1,0 +1,101 @@
+#include "collectives/emit.hpp"
+
+#include <algorithm>
+
+#include "common/error.hpp"
+
+namespace collemu::collectives {
+
+using models::NodeId;
+using models::solver::FlowSpec;
+
+namespace {
+// RoCE UDP source port of channel c's connections (what 5-tuple ECMP hashes): one per channel.
+constexpr std::uint32_t kUdpPortBase = 0xC000u;
+}  // namespace
+
+FlowWriter::FlowWriter(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine,
+                       double start_s)
+    : comm_(comm), plan_(plan), net_(comm.network()), engine_(engine), start_s_(start_s),
+      first_(static_cast<FlowId>(engine.num_flows())) {}
+
+double FlowWriter::path_latency_s(NodeId src, NodeId dst, NodeId via) const {
+  return net_.path_latency_s(src, dst, 0, kUdpPortBase, via);
+}
+
+FlowId FlowWriter::add(const FlowSpec& flow) {
+  const FlowId id = engine_.add_flow(flow);
+  waited_for_.push_back(0);
+  for (FlowId d : flow.after)
+    if (d >= first_) waited_for_[d - first_] = 1;
+  return id;
+}
+
+void FlowWriter::connection(NodeId src, NodeId dst, NodeId via, std::uint32_t channel, double bytes, double latency_s,
+                            double cap_Bps, std::span<const FlowId> after, std::vector<FlowId>* out, int path_times) {
+  const int qps = plan_.qps;
+  for (int q = 0; q < qps; ++q) {
+    net_.path(src, dst, static_cast<std::uint32_t>(q), kUdpPortBase + channel, path_, via);
+    const FlowId id = add({.bytes = bytes / qps,
+                           .links = path_.links,
+                           .coefficients = path_.shares,
+                           .latency_s = latency_s + path_times * path_.latency_s,
+                           .start_s = start_s_,
+                           .after = after,
+                           .cap_Bps = cap_Bps / qps});
+    if (out) out->push_back(id);
+  }
+}
+
+void FlowWriter::direct(double bytes, models::EngineLink link, double latency_s) {
+  const models::EngineLink links[] = {link};
+  add({.bytes = bytes, .links = links, .latency_s = latency_s, .start_s = start_s_});
+}
+
+void FlowWriter::latency_only(double latency_s) { add({.latency_s = latency_s, .start_s = start_s_}); }
+
+CollFlows FlowWriter::finish() && {
+  CollFlows out;
+  out.first = first_;
+  out.count = waited_for_.size();
+  out.start_s = start_s_;
+  for (std::size_t i = 0; i < waited_for_.size(); ++i)
+    if (!waited_for_[i]) out.last.push_back(first_ + static_cast<FlowId>(i));
+  return out;
+}
+
+double done_s(const models::solver::FlowEngine& engine, const CollFlows& flows) {
+  double t = flows.start_s;
+  for (FlowId f : flows.last) {
+    COLLEMU_ASSERT(engine.finished(f), "done_s before the collective's flows have finished");
+    t = std::max(t, engine.finish_s(f));
+  }
+  return t + flows.tail_latency_s;
+}
+
+CollFlows emit_collective(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine,
+                          double start_s) {
+  FlowWriter w(comm, plan, engine, start_s);
+  const int n = comm.size();
+  if (n == 1 || plan.bytes == 0) {
+    // Nothing crosses a link: NCCL still pays its latency (n == 1: a local copy, not modelled).
+    w.latency_only(n == 1 ? 0 : plan.model_latency_s);
+  } else if (plan.algo == Algo::Nvls || plan.algo == Algo::NvlsTree) {
+    emit_nvls(w);
+  } else if (plan.algo == Algo::Pat) {
+    emit_pat(w);
+  } else if (plan.algo == Algo::Tree) {
+    emit_tree(w);
+  } else if (plan.op == CollKind::SendRecv) {
+    emit_send_recv(w);
+  } else if (plan.op == CollKind::AllToAll) {
+    emit_all_to_all(w);
+  } else if (plan.op == CollKind::Broadcast || plan.op == CollKind::Reduce) {
+    emit_chain(w);
+  } else {
+    emit_ring(w);
+  }
+  return std::move(w).finish();
+}
+
+}  // namespace collemu::collectives

@@ -1,0 +1,90 @@
+// Collectives as flows in an engine the caller owns (DESIGN.md §4). One emitter per algorithm writes the flows of one
+// collective on one communicator into the engine, starting at a time the caller gives; what it returns tells the
+// caller when the collective is done: when its last flows have finished, plus its tail latency.
+//
+// Flows: a connection is `qps` flows of equal share (each its own QP, which E-ECMP hashes), over the path set the
+// Network gives for (source, destination, QP, RoCE UDP source port 0xC000 + channel), through the rail's GPU (PXN)
+// where NCCL hands data over NVLink first. Bytes on the wire are payload over the protocol's efficiency; NCCL's
+// modelled latency, plus the path's own, is paid before sending. Each algorithm's flows are documented in its file
+// and in docs/collectives.md.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "collectives/communicator.hpp"
+#include "collectives/plan.hpp"
+#include "models/network.hpp"
+#include "models/solver/flow_engine.hpp"
+
+namespace collemu::collectives {
+
+using models::solver::FlowId;
+
+// What tells the caller that a collective is done.
+struct CollFlows {
+  FlowId first = 0;            // its flows are [first, first + count) in the engine
+  std::size_t count = 0;
+  std::vector<FlowId> last;    // the flows none of its other flows waits for: it is done when they have finished
+  double tail_latency_s = 0;   // paid after them (0 for every algorithm here: latencies are paid up front)
+  double start_s = 0;
+};
+// When a collective whose flows have all finished was done, s.
+double done_s(const models::solver::FlowEngine& engine, const CollFlows& flows);
+
+// Writes the flows of one collective (as planned) on `comm` into `engine`, from time `start_s` (>= the engine's
+// clock). Throws models::RouteError when failures cut a pair the collective needs.
+CollFlows emit_collective(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine,
+                          double start_s);
+
+// The emitters' shared writer: connections as flows, path latencies, and the bookkeeping of CollFlows.
+class FlowWriter {
+ public:
+  FlowWriter(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine, double start_s);
+  const Communicator& comm() const { return comm_; }
+  const CollPlan& plan() const { return plan_; }
+  const models::Network& net() const { return net_; }
+
+  // The mean latency of the path src -> dst (through `via` when given: PXN), QP 0, UDP port 0xC000, s.
+  double path_latency_s(models::NodeId src, models::NodeId dst, models::NodeId via = models::kNoNode) const;
+  // One connection src -> dst (through `via` when given) on `channel`: qps flows sharing `bytes`, each with `cap_Bps`
+  // / qps, `latency_s` plus its path's latency counted `path_times` times (0: the caller counted it), waiting for
+  // `after`. Appends the flow ids to `out` (when given).
+  void connection(models::NodeId src, models::NodeId dst, models::NodeId via, std::uint32_t channel, double bytes,
+                  double latency_s, double cap_Bps, std::span<const FlowId> after, std::vector<FlowId>* out = nullptr,
+                  int path_times = 1);
+  // One flow of `bytes` on one engine link (share 1), after `latency_s`: NVLink traffic that no QP splits.
+  void direct(double bytes, models::EngineLink link, double latency_s);
+  // A flow of 0 bytes over no link: NCCL's latency alone.
+  void latency_only(double latency_s);
+  // The flows written, with the last ones (waited for by none of the others).
+  CollFlows finish() &&;
+
+ private:
+  FlowId add(const models::solver::FlowSpec& flow);
+  const Communicator& comm_;
+  const CollPlan& plan_;
+  const models::Network& net_;
+  models::solver::FlowEngine& engine_;
+  double start_s_;
+  FlowId first_;
+  std::vector<std::uint8_t> waited_for_;  // per flow written: another of them waits for it
+  models::PathSet path_;
+};
+
+// Channel c's ring, as ranks in order: the nodes in NCCL's order and, inside each, its ranks rotated by c (so that
+// every GPU enters its node on 1/ranks_per_node of the channels).
+std::vector<int> channel_ring(const Communicator& comm, int c);
+
+// One emitter per algorithm (their own files: emit_ring.cpp, emit_chain.cpp, emit_tree.cpp, emit_nvls.cpp,
+// emit_pat.cpp, emit_p2p.cpp).
+void emit_ring(FlowWriter& w);       // AllReduce, AllGather, ReduceScatter over rings, pipelined or step
+void emit_chain(FlowWriter& w);      // Broadcast and Reduce: a pipelined chain from (to) the root
+void emit_tree(FlowWriter& w);       // Tree AllReduce, pipelined or step
+void emit_nvls(FlowWriter& w);       // NVLS, and NVLSTree's NVLS part and tree of NICs
+void emit_pat(FlowWriter& w);        // PAT AllGather / ReduceScatter
+void emit_all_to_all(FlowWriter& w); // AllToAll, with PXN
+void emit_send_recv(FlowWriter& w);  // SendRecv: rank r to r + 1, with PXN
+
+}  // namespace collemu::collectives

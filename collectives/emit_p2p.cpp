@@ -1,0 +1,61 @@
+// Grouped sends and receives (NCCL's p2p, no algorithm): AllToAll and SendRecv.
+#include "collectives/emit.hpp"
+
+namespace collemu::collectives {
+
+using models::NodeId;
+
+// AllToAll: every rank sends S/n to every other. Inside a domain: over NVLink. To another domain, with PXN: over
+// NVLink to the GPU on the destination's rail (same local index), which sends for every rank of its domain over its
+// NIC. Pipelined, each stage is its own flow: per (source, NVLink peer) the bytes of all its destinations through that
+// peer, and per (proxy, destination) one connection with the bytes of the whole source domain.
+void emit_all_to_all(FlowWriter& w) {
+  const Communicator& comm = w.comm();
+  const CollPlan& plan = w.plan();
+  const models::Network& net = w.net();
+  const int n = comm.size();
+  const std::uint32_t dom = net.gpus_per_domain();
+  const double piece = plan.bytes / n;
+  const double eff = plan.efficiency;
+  auto gpu = [&](int r) { return comm.gpu(r); };
+  std::vector<double> ranks_by_local(dom, 0.0), remote_by_local(dom), to_gpu(dom);
+  for (int r = 0; r < n; ++r) ranks_by_local[net.local_index(gpu(r))] += 1;
+  for (int node = 0; node < comm.nodes(); ++node) {
+    const auto& members = comm.node_ranks(node);
+    const std::uint32_t domain = net.domain_of(gpu(members.front()));
+    for (std::uint32_t l = 0; l < dom; ++l) remote_by_local[l] = ranks_by_local[l];
+    for (int r : members) remote_by_local[net.local_index(gpu(r))] -= 1;
+    for (int s : members) {
+      std::fill(to_gpu.begin(), to_gpu.end(), 0.0);
+      for (int d : members)
+        if (d != s) to_gpu[net.local_index(gpu(d))] += piece;
+      for (std::uint32_t l = 0; l < dom; ++l)
+        if (net.gpu_at(domain, l) != gpu(s)) to_gpu[l] += remote_by_local[l] * piece;
+      for (std::uint32_t l = 0; l < dom; ++l)
+        if (to_gpu[l] > 0)
+          w.connection(gpu(s), net.gpu_at(domain, l), models::kNoNode, 0, to_gpu[l] / eff, plan.model_latency_s,
+                       models::solver::kNoCap, {});
+    }
+    const double domain_bytes = piece * static_cast<double>(members.size());
+    for (int d = 0; d < n; ++d) {
+      if (net.domain_of(gpu(d)) == domain) continue;
+      w.connection(net.gpu_at(domain, net.local_index(gpu(d))), gpu(d), models::kNoNode,
+                   static_cast<std::uint32_t>(d % 64), domain_bytes / eff, plan.model_latency_s,
+                   models::solver::kNoCap, {});
+    }
+  }
+}
+
+// SendRecv: rank s sends S to rank s + 1 (nccl-tests' sendrecv); to another NVLink domain through PXN.
+void emit_send_recv(FlowWriter& w) {
+  const Communicator& comm = w.comm();
+  const CollPlan& plan = w.plan();
+  const int n = comm.size();
+  for (int s = 0; s < n; ++s) {
+    const NodeId from = comm.gpu(s), to = comm.gpu((s + 1) % n);
+    w.connection(from, to, w.net().rail_proxy(from, to), 0, plan.bytes / plan.efficiency, plan.model_latency_s,
+                 models::solver::kNoCap, {});
+  }
+}
+
+}  // namespace collemu::collectives

@@ -1,0 +1,57 @@
+#include "collectives/plan.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "common/error.hpp"
+#include "models/solver/rate_problem.hpp"
+
+namespace collemu::collectives {
+
+using common::InputError;
+
+Granularity parse_granularity(std::string_view text) {
+  if (text == "pipelined") return Granularity::Pipelined;
+  if (text == "step") return Granularity::Step;
+  throw InputError("granularity '" + std::string(text) + "'", "expected pipelined or step");
+}
+const char* to_string(Granularity g) { return g == Granularity::Pipelined ? "pipelined" : "step"; }
+
+CollPlan plan_collective(const Communicator& comm, const CollSpec& spec) {
+  const int n = comm.size();
+  if (!is_collective(spec.op))
+    throw InputError(std::string("collective ") + common::to_string(spec.op),
+                     "not a collective; expected allreduce, allgather, reducescatter, broadcast, reduce, alltoall or "
+                     "sendrecv");
+  if (spec.qps < 1)
+    throw InputError(std::to_string(spec.qps) + " QPs per connection", "expected at least 1 QP per connection");
+  if (spec.channels < 0) throw InputError(std::to_string(spec.channels) + " channels", "expected at least 1 channel");
+  if (spec.root < 0 || spec.root >= n)
+    throw InputError("root " + std::to_string(spec.root), "expected a rank in [0, " + std::to_string(n) + ")");
+  if (!(spec.bytes >= 0) || !std::isfinite(spec.bytes) || spec.bytes > 1e18)
+    throw InputError("", "size " + std::to_string(spec.bytes) + " B; expected a size from 0 to 1e18 B");
+  CollPlan plan;
+  plan.op = spec.op;
+  plan.count = nccl_tests_count(spec.op, spec.bytes, n);
+  plan.bytes = nccl_tests_bytes(spec.op, plan.count, n);
+  plan.channels = spec.channels ? spec.channels : comm.default_channels();
+  plan.qps = spec.qps;
+  plan.granularity = spec.granularity;
+  plan.root = spec.root;
+  const CommShape& shape = comm.shape();
+  const Choice ch = choose(spec.op, plan.bytes, shape, plan.channels, spec.algo ? &*spec.algo : nullptr,
+                           spec.proto ? &*spec.proto : nullptr);
+  plan.algo = ch.algo;
+  plan.proto = ch.proto;
+  plan.efficiency = proto_efficiency(ch.proto);
+  // Per-channel payload ceilings of the protocol, as wire-rate caps of one channel's connection.
+  plan.channel_cap_Bps = models::solver::kNoCap;
+  if (ch.proto == Proto::LL128) plan.channel_cap_Bps = ll128_channel_cap_Bps() / plan.efficiency;
+  if (ch.proto == Proto::LL) plan.channel_cap_Bps = ll_total_cap_Bps(shape.nodes) / plan.channels / plan.efficiency;
+  if (ch.algo == Algo::Tree)
+    plan.channel_cap_Bps = tree_channel_cap_Bps(ch.proto, shape.nodes, plan.channels) / plan.efficiency;
+  plan.model_latency_s = nccl_latency_s(spec.op, ch.algo, ch.proto, shape);
+  return plan;
+}
+
+}  // namespace collemu::collectives

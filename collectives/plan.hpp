@@ -1,0 +1,51 @@
+// The choice step, apart from the flows: for one collective on one communicator, what NCCL would run (algorithm,
+// protocol, channels; NCCL's cost model in nccl.hpp, table-driven) and the figures every emitter needs from it (the
+// protocol's wire efficiency, the per-channel rate ceiling, NCCL's modelled latency).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "collectives/communicator.hpp"
+#include "collectives/nccl.hpp"
+
+namespace collemu::collectives {
+
+// Pipelined: each connection of a ring, tree or chain is one flow carrying its whole share. Step: each step (a ring
+// step, a tree chunk) is a flow that waits for the one it forwards (ring collectives and Tree).
+enum class Granularity : std::uint8_t { Pipelined, Step };
+Granularity parse_granularity(std::string_view text);
+const char* to_string(Granularity g);
+
+struct CollSpec {
+  CollKind op = CollKind::AllReduce;
+  double bytes = 0;            // nccl-tests' size (AllGather/ReduceScatter: the gathered size; AllToAll: per rank), B
+  std::optional<Algo> algo;    // forced, as NCCL_ALGO
+  std::optional<Proto> proto;  // forced, as NCCL_PROTO
+  int channels = 0;            // 0: NCCL's default here (Communicator::default_channels)
+  int qps = 1;                 // QPs per connection, as NCCL_IB_QPS_PER_CONNECTION
+  Granularity granularity = Granularity::Pipelined;
+  int root = 0;                // Broadcast and Reduce
+};
+
+struct CollPlan {
+  CollKind op;
+  std::int64_t count = 0;  // nccl-tests' element count (float)
+  double bytes = 0;        // size moved: count x 4 (x ranks where nccl-tests splits it), B
+  Algo algo;
+  Proto proto;
+  int channels = 0;
+  int qps = 1;
+  Granularity granularity = Granularity::Pipelined;
+  int root = 0;
+  double efficiency = 1;              // payload bytes per byte on the wire (the protocol's)
+  double channel_cap_Bps = 0;         // wire-rate ceiling of one channel's connection (kNoCap: none)
+  double model_latency_s = 0;         // NCCL's latency for (op, algo, proto) on this communicator
+};
+
+// Checks the request and makes NCCL's choice. Throws common::InputError (in the request's terms: the QP count, the
+// channel count, the root, the size) for an impossible request, or a forced algorithm NCCL would not use here.
+CollPlan plan_collective(const Communicator& comm, const CollSpec& spec);
+
+}  // namespace collemu::collectives

@@ -1,0 +1,621 @@
+#include "models/solver/flow_engine.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <functional>
+
+namespace collemu::models::solver {
+
+namespace {
+
+std::string flow_name(std::size_t f) { return "flow " + std::to_string(f); }
+
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+void require_finite_nonnegative(double v, std::size_t f, const char* what, const char* unit) {
+  if (!std::isfinite(v) || v < 0)
+    throw SolverInputError(flow_name(f) + ": " + what + " " + number(v) + " " + unit +
+                           "; expected a finite value >= 0");
+}
+
+// Flows within this relative distance of their end finish at the event that brings them there (they tie with the
+// flow that set the event's time, up to rounding).
+constexpr double kFinishTolerance = 1e-12;
+// Completions projected up to this relative distance after an event's time are checked against the tolerance above
+// (it allows a projected finish up to about t / (1 - 1e-12); rounding adds a few ulps).
+constexpr double kCandidateMargin = 4e-12;
+
+// 64-bit mixing (splitmix64's finaliser), for the signature of a component's problem.
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
+  h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+  h ^= h >> 30;
+  h *= 0xBF58476D1CE4E5B9ull;
+  h ^= h >> 27;
+  h *= 0x94D049BB133111EBull;
+  return h ^ (h >> 31);
+}
+std::uint64_t bits(double d) {
+  std::uint64_t u;
+  std::memcpy(&u, &d, sizeof u);
+  return u;
+}
+
+std::uint64_t signature(const RateProblem& p) {
+  std::uint64_t h = mix(p.num_links(), p.num_flows());
+  for (LinkIndex l = 0; l < p.num_links(); ++l) h = mix(h, bits(p.capacity_Bps(l)));
+  for (FlowIndex f = 0; f < p.num_flows(); ++f) {
+    h = mix(h, bits(p.weight(f)));
+    h = mix(h, bits(p.cap_Bps(f)));
+    const auto links = p.links(f);
+    const auto coeffs = p.coefficients(f);
+    h = mix(h, links.size());
+    for (std::size_t i = 0; i < links.size(); ++i) h = mix(mix(h, links[i]), bits(coeffs[i]));
+  }
+  return h;
+}
+
+bool same_problem(const RateProblem& a, const RateProblem& b) {
+  if (a.num_links() != b.num_links() || a.num_flows() != b.num_flows() || a.num_entries() != b.num_entries())
+    return false;
+  for (LinkIndex l = 0; l < a.num_links(); ++l)
+    if (bits(a.capacity_Bps(l)) != bits(b.capacity_Bps(l))) return false;
+  for (FlowIndex f = 0; f < a.num_flows(); ++f) {
+    if (bits(a.weight(f)) != bits(b.weight(f)) || bits(a.cap_Bps(f)) != bits(b.cap_Bps(f))) return false;
+    const auto la = a.links(f), lb = b.links(f);
+    if (!std::equal(la.begin(), la.end(), lb.begin(), lb.end())) return false;
+    const auto ca = a.coefficients(f), cb = b.coefficients(f);
+    for (std::size_t i = 0; i < ca.size(); ++i)
+      if (bits(ca[i]) != bits(cb[i])) return false;
+  }
+  return true;
+}
+
+bool later(const std::pair<double, FlowId>& a, const std::pair<double, FlowId>& b) { return a > b; }
+
+}  // namespace
+
+// A solved rate problem, shared by the identical components that use it.
+struct FlowEngine::Shape {
+  RateProblem problem;
+  std::unique_ptr<RateSolver> solver;
+  std::vector<double> rates;  // per problem flow, as the solver last wrote them
+  // The removal sets applied since the solve, kept while the shape has several users: how a copy is rebuilt.
+  std::vector<std::vector<FlowIndex>> history;
+  std::uint32_t users = 0;
+  std::uint64_t hash = 0;
+  bool fresh = true;  // no flow has left it yet: a new identical component may share it
+};
+
+FlowEngine::FlowEngine(std::vector<double> capacity_Bps, SolverFactory solver, FlowEngineOptions options)
+    : capacity_Bps_(std::move(capacity_Bps)), make_solver_(std::move(solver)), options_(options) {
+  if (!make_solver_) throw SolverInputError("flow engine: no rate solver factory");
+  for (std::size_t l = 0; l < capacity_Bps_.size(); ++l)
+    if (!std::isfinite(capacity_Bps_[l]) || capacity_Bps_[l] < 0)
+      throw SolverInputError("link " + std::to_string(l) + ": capacity " + number(capacity_Bps_[l]) +
+                             " B/s; expected a finite capacity >= 0");
+  link_bytes_.assign(capacity_Bps_.size(), 0.0);
+  comp_of_link_.assign(capacity_Bps_.size(), kNone);
+  local_link_.assign(capacity_Bps_.size(), kNone);
+}
+
+FlowEngine::~FlowEngine() = default;
+
+FlowId FlowEngine::add_flow(const FlowSpec& spec) {
+  const std::size_t f = flows_.size();
+  if (f >= std::numeric_limits<FlowId>::max() - 1) throw SolverInputError("too many flows for 32-bit flow ids");
+  require_finite_nonnegative(spec.bytes, f, "size", "B");
+  require_finite_nonnegative(spec.latency_s, f, "latency", "s");
+  if (spec.start_s != kNow && !(std::isfinite(spec.start_s) && spec.start_s >= now_s_))
+    throw SolverInputError(flow_name(f) + ": earliest start " + number(spec.start_s) + " s; expected a time from the " +
+                           "engine's clock (" + number(now_s_) + " s) on: a flow cannot start in the past");
+  if (!std::isfinite(spec.weight) || spec.weight <= 0)
+    throw SolverInputError(flow_name(f) + ": weight " + number(spec.weight) + "; expected a finite weight > 0");
+  if (std::isnan(spec.cap_Bps) || spec.cap_Bps <= 0)
+    throw SolverInputError(flow_name(f) + ": rate cap " + number(spec.cap_Bps) + " B/s; expected a cap > 0");
+  if (!spec.coefficients.empty() && spec.links.size() != spec.coefficients.size())
+    throw SolverInputError(flow_name(f) + ": " + std::to_string(spec.links.size()) + " links but " +
+                           std::to_string(spec.coefficients.size()) + " coefficients; expected one per link");
+  if (spec.bytes > 0 && spec.links.empty())
+    throw SolverInputError(flow_name(f) + ": " + number(spec.bytes) + " B over no link; expected at least one");
+  bool unit = true;
+  for (std::size_t i = 0; i < spec.links.size(); ++i) {
+    if (spec.links[i] >= capacity_Bps_.size())
+      throw SolverInputError(flow_name(f) + ": link " + std::to_string(spec.links[i]) + " does not exist (" +
+                             std::to_string(capacity_Bps_.size()) + " links)");
+    if (spec.coefficients.empty()) continue;
+    const double a = spec.coefficients[i];
+    if (!(a > 0 && a <= 1))
+      throw SolverInputError(flow_name(f) + ": coefficient " + number(a) + " on link " +
+                             std::to_string(spec.links[i]) + "; expected a value in (0, 1]");
+    unit = unit && a == 1.0;
+  }
+  for (FlowId d : spec.after)
+    if (d >= f)
+      throw SolverInputError(flow_name(f) + ": waits for flow " + std::to_string(d) +
+                             ", which is not an earlier flow");
+  if (spec.links.size() > std::numeric_limits<std::uint32_t>::max())
+    throw SolverInputError(flow_name(f) + ": too many links");
+
+  Flow fl{};
+  fl.bytes = spec.bytes;
+  fl.latency_s = spec.latency_s;
+  fl.start_s = spec.start_s;
+  fl.weight = spec.weight;
+  fl.cap_Bps = spec.cap_Bps;
+  fl.entry_begin = entry_link_.size();
+  fl.entries = static_cast<std::uint32_t>(spec.links.size());
+  fl.coeff_begin = kUnit;
+  entry_link_.insert(entry_link_.end(), spec.links.begin(), spec.links.end());
+  if (!unit) {
+    fl.coeff_begin = entry_coeff_.size();
+    entry_coeff_.insert(entry_coeff_.end(), spec.coefficients.begin(), spec.coefficients.end());
+  }
+  for (FlowId d : spec.after) {
+    if (flows_[d].finish_s >= 0) continue;
+    ++fl.pending;
+    dep_flow_.push_back(static_cast<FlowId>(f));
+    dep_next_.push_back(flows_[d].dependents);
+    flows_[d].dependents = static_cast<std::uint32_t>(dep_flow_.size() - 1);
+  }
+  flows_.push_back(fl);
+  if (fl.pending == 0) make_ready(static_cast<FlowId>(f), now_s_);
+  return static_cast<FlowId>(f);
+}
+
+void FlowEngine::make_ready(FlowId f, double now) {
+  Flow& fl = flows_[f];
+  fl.ready_s = std::max(now, fl.start_s);
+  fl.send_s = fl.ready_s + fl.latency_s;
+  timers_.emplace_back(fl.send_s, f);
+  std::push_heap(timers_.begin(), timers_.end(), later);
+}
+
+void FlowEngine::finish(FlowId f, double now) {
+  Flow& fl = flows_[f];
+  fl.finish_s = now;
+  fl.remaining_B = 0;
+  ++finished_;
+  makespan_s_ = std::max(makespan_s_, now);
+  reported_.push_back({f, now});
+  for (std::uint32_t i = 0; i < fl.entries; ++i)
+    link_bytes_[entry_link_[fl.entry_begin + i]] += coefficient(fl, i) * fl.bytes;
+  for (std::uint32_t e = fl.dependents; e != kNone; e = dep_next_[e]) {
+    const FlowId d = dep_flow_[e];
+    if (--flows_[d].pending == 0) make_ready(d, now);
+  }
+}
+
+double FlowEngine::next_event_s() const {
+  double t = std::numeric_limits<double>::infinity();
+  if (!timers_.empty()) t = timers_.front().first;
+  if (!completions_.empty()) t = std::min(t, completions_.front().time_s);
+  return t;
+}
+
+std::span<const FinishedFlow> FlowEngine::advance_to(double t_s) {
+  if (!std::isfinite(t_s) || t_s < now_s_)
+    throw SolverInputError("advance_to " + number(t_s) + " s; expected a finite time from the clock (" +
+                           number(now_s_) + " s) on");
+  reported_.clear();
+  for (double e = next_event_s(); e <= t_s; e = next_event_s()) process_event(std::max(e, now_s_));
+  now_s_ = t_s;
+  return reported_;
+}
+
+void FlowEngine::run() {
+  while (!done()) {
+    const double t = next_event_s();
+    if (!std::isfinite(t)) {
+      for (FlowId f = 0; f < flows_.size(); ++f)
+        if (flows_[f].comp != kNone)
+          throw SolverInputError(flow_name(f) + " can never finish: every sending flow has rate 0");
+      for (FlowId f = 0; f < flows_.size(); ++f)
+        if (flows_[f].finish_s < 0)
+          throw SolverInputError(flow_name(f) + " never became ready: it waits for a flow that cannot finish");
+    }
+    advance_to(t);
+  }
+}
+
+// ---- completions: a heap of projected finish times, updated only for flows whose rate changes ----
+
+namespace {
+bool completion_later(const auto& a, const auto& b) {
+  return a.time_s != b.time_s ? a.time_s > b.time_s : a.flow > b.flow;
+}
+}  // namespace
+
+void FlowEngine::push_completion(FlowId f) {
+  const Flow& fl = flows_[f];
+  if (fl.rate_Bps <= 0) return;
+  completions_.push_back({fl.updated_s + fl.remaining_B / fl.rate_Bps, f, fl.version});
+  std::push_heap(completions_.begin(), completions_.end(), completion_later<Completion, Completion>);
+  if (completions_.size() > compact_at_) {
+    // Drop the stale entries (one live entry per sending flow at most); the next pass when the heap has doubled, so
+    // that the passes cost O(1) per push.
+    std::erase_if(completions_, [&](const Completion& c) {
+      return flows_[c.flow].version != c.version || flows_[c.flow].comp == kNone;
+    });
+    std::make_heap(completions_.begin(), completions_.end(), completion_later<Completion, Completion>);
+    compact_at_ = 2 * completions_.size() + 1024;
+  }
+}
+
+void FlowEngine::settle_heap() {
+  while (!completions_.empty()) {
+    const Completion& c = completions_.front();
+    if (flows_[c.flow].version == c.version && flows_[c.flow].comp != kNone) break;
+    std::pop_heap(completions_.begin(), completions_.end(), completion_later<Completion, Completion>);
+    completions_.pop_back();
+  }
+}
+
+void FlowEngine::set_rate(FlowId f, double rate_Bps) {
+  Flow& fl = flows_[f];
+  if (rate_Bps == fl.rate_Bps) return;
+  fl.remaining_B -= fl.rate_Bps * (now_s_ - fl.updated_s);
+  fl.updated_s = now_s_;
+  fl.rate_Bps = rate_Bps;
+  ++fl.version;
+  push_completion(f);
+}
+
+void FlowEngine::collect_completions(double t, std::vector<FlowId>& out) {
+  std::vector<Completion> keep;
+  const double bound = t + kCandidateMargin * std::abs(t);
+  while (!completions_.empty() && completions_.front().time_s <= bound) {
+    const Completion c = completions_.front();
+    std::pop_heap(completions_.begin(), completions_.end(), completion_later<Completion, Completion>);
+    completions_.pop_back();
+    const Flow& fl = flows_[c.flow];
+    if (fl.version != c.version || fl.comp == kNone) continue;
+    // Due by now, or close enough to tie (the projection itself may round a few ulps past t).
+    const double sent = fl.rate_Bps * (t - fl.updated_s);
+    if (c.time_s <= t || sent >= fl.remaining_B * (1 - kFinishTolerance))
+      out.push_back(c.flow);
+    else
+      keep.push_back(c);
+  }
+  for (const Completion& c : keep) {
+    completions_.push_back(c);
+    std::push_heap(completions_.begin(), completions_.end(), completion_later<Completion, Completion>);
+  }
+  std::sort(out.begin(), out.end());
+}
+
+// ---- one event ----
+
+void FlowEngine::process_event(double t) {
+  ++stats_.events;
+  now_s_ = t;
+  std::vector<FlowId>& finished = finished_scratch_;
+  finished.clear();
+  collect_completions(t, finished);
+  sending_ -= finished.size();
+  for (FlowId f : finished) finish(f, t);
+
+  // Timers due now start sending; flows with nothing to send finish at once, which may make others ready.
+  std::vector<FlowId>& joined = joined_scratch_;
+  joined.clear();
+  while (!timers_.empty() && timers_.front().first <= t) {
+    std::pop_heap(timers_.begin(), timers_.end(), later);
+    const FlowId f = timers_.back().second;
+    timers_.pop_back();
+    Flow& fl = flows_[f];
+    if (fl.bytes == 0) {
+      finish(f, t);
+      continue;
+    }
+    fl.remaining_B = fl.bytes;  // sending from now, at rate 0 until its component is solved below
+    fl.updated_s = t;
+    fl.rate_Bps = 0;
+    joined.push_back(f);
+  }
+
+  // Components the joining flows touch are rebuilt with them; the others drop their finished flows.
+  std::vector<std::uint32_t>& touched = touched_scratch_;
+  touched.clear();
+  for (FlowId f : joined) {
+    const Flow& fl = flows_[f];
+    for (std::uint32_t i = 0; i < fl.entries; ++i)
+      if (const std::uint32_t c = comp_of_link_[entry_link_[fl.entry_begin + i]]; c != kNone) touched.push_back(c);
+  }
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  remove_finished(finished, touched);
+
+  if (!joined.empty()) {
+    std::sort(joined.begin(), joined.end());
+    // Joining flows that share links with each other, or touch the same component, end up in one component: group
+    // them by a union-find over their links before solving.
+    std::vector<std::uint32_t> parent(joined.size());
+    for (std::size_t i = 0; i < joined.size(); ++i) parent[i] = static_cast<std::uint32_t>(i);
+    auto root = [&](std::uint32_t x) {
+      while (parent[x] != x) x = parent[x] = parent[parent[x]];
+      return x;
+    };
+    // (link, joining flow) pairs: flows on the same link are joined; so are flows on links of the same component.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> link_flow, comp_flow;
+    for (std::size_t i = 0; i < joined.size(); ++i) {
+      const Flow& fl = flows_[joined[i]];
+      for (std::uint32_t e = 0; e < fl.entries; ++e) {
+        const LinkIndex l = entry_link_[fl.entry_begin + e];
+        link_flow.emplace_back(l, static_cast<std::uint32_t>(i));
+        if (comp_of_link_[l] != kNone) comp_flow.emplace_back(comp_of_link_[l], static_cast<std::uint32_t>(i));
+      }
+    }
+    for (auto* pairs : {&link_flow, &comp_flow}) {
+      std::sort(pairs->begin(), pairs->end());
+      for (std::size_t i = 1; i < pairs->size(); ++i)
+        if ((*pairs)[i].first == (*pairs)[i - 1].first)
+          parent[root((*pairs)[i].second)] = root((*pairs)[i - 1].second);
+    }
+    // One rebuild per group of joining flows.
+    std::vector<std::pair<std::uint32_t, FlowId>> by_group;
+    for (std::size_t i = 0; i < joined.size(); ++i)
+      by_group.emplace_back(root(static_cast<std::uint32_t>(i)), joined[i]);
+    std::sort(by_group.begin(), by_group.end());
+    std::vector<FlowId> group_flows;
+    std::vector<std::uint32_t> group_comps;
+    for (std::size_t i = 0; i < by_group.size();) {
+      std::size_t j = i;
+      group_flows.clear();
+      group_comps.clear();
+      while (j < by_group.size() && by_group[j].first == by_group[i].first) {
+        const FlowId f = by_group[j++].second;
+        group_flows.push_back(f);
+        const Flow& fl = flows_[f];
+        for (std::uint32_t e = 0; e < fl.entries; ++e)
+          if (const std::uint32_t c = comp_of_link_[entry_link_[fl.entry_begin + e]]; c != kNone)
+            group_comps.push_back(c);
+      }
+      rebuild(group_comps, group_flows);
+      i = j;
+    }
+    sending_ += joined.size();
+    stats_.max_sending = std::max(stats_.max_sending, sending_);
+  }
+  settle_heap();
+}
+
+void FlowEngine::remove_finished(std::vector<FlowId>& finished, const std::vector<std::uint32_t>& touched) {
+  // Finished flows leave their components; a component that is rebuilt anyway (touched) just loses them.
+  std::sort(finished.begin(), finished.end(), [&](FlowId a, FlowId b) {
+    return flows_[a].comp != flows_[b].comp ? flows_[a].comp < flows_[b].comp : a < b;
+  });
+  struct Removal {
+    std::uint32_t shape, comp;
+    std::vector<FlowIndex> removed;
+  };
+  std::vector<Removal> removals;
+  for (std::size_t i = 0; i < finished.size();) {
+    const std::uint32_t c = flows_[finished[i]].comp;
+    std::size_t j = i;
+    std::vector<FlowIndex> removed;
+    while (j < finished.size() && flows_[finished[j]].comp == c) removed.push_back(flows_[finished[j++]].index);
+    Component& k = comps_[c];
+    k.live -= static_cast<std::uint32_t>(removed.size());
+    if (k.live == 0) {
+      free_component(c);  // a touched component that empties is gone before the rebuild looks at it
+    } else if (!std::binary_search(touched.begin(), touched.end(), c)) {
+      std::sort(removed.begin(), removed.end());
+      removals.push_back({k.shape, c, std::move(removed)});
+    }
+    i = j;
+  }
+  for (FlowId f : finished) {
+    flows_[f].comp = kNone;
+    flows_[f].index = kNone;
+  }
+  // Per shape: components that lose the same flows at this event stay together; the shape's solver re-solves once for
+  // them. Components that lose other flows (or none) than the group that keeps the shape get copies.
+  std::sort(removals.begin(), removals.end(), [](const Removal& a, const Removal& b) {
+    if (a.shape != b.shape) return a.shape < b.shape;
+    if (a.removed != b.removed) return a.removed < b.removed;
+    return a.comp < b.comp;
+  });
+  for (std::size_t i = 0; i < removals.size();) {
+    const std::uint32_t s = removals[i].shape;
+    std::size_t j = i;
+    while (j < removals.size() && removals[j].shape == s) ++j;
+    // Classes of equal removal sets within [i, j).
+    std::vector<std::pair<std::size_t, std::size_t>> classes;
+    for (std::size_t a = i; a < j;) {
+      std::size_t b = a;
+      while (b < j && removals[b].removed == removals[a].removed) ++b;
+      classes.emplace_back(a, b);
+      a = b;
+    }
+    // Components of this shape that lose nothing now, other than those rebuilt below (which let it go then).
+    std::size_t rebuilt = 0;
+    for (std::uint32_t c : touched) rebuilt += comps_[c].shape == s;
+    const bool others_keep = (j - i) + rebuilt < shapes_[s]->users;
+    // Copies first, all from the shape's state before this event's removals.
+    std::vector<std::uint32_t> target(classes.size(), s);
+    for (std::size_t k = others_keep ? 0 : 1; k < classes.size(); ++k) target[k] = clone_shape(s);
+    for (std::size_t k = 0; k < classes.size(); ++k) {
+      const std::uint32_t t = target[k];
+      for (std::size_t r = classes[k].first; r < classes[k].second; ++r) {
+        Component& comp = comps_[removals[r].comp];
+        if (comp.shape != t) {
+          --shapes_[comp.shape]->users;
+          comp.shape = t;
+          ++shapes_[t]->users;
+        }
+      }
+      Shape& sh = *shapes_[t];
+      const auto& removed = removals[classes[k].first].removed;
+      unfresh(t);
+      sh.solver->remove_flows(sh.problem, removed, sh.rates, RateSolver::Rates::kUnchanged);
+      ++stats_.incremental_solves;
+      if (sh.users > 1)
+        sh.history.push_back(removed);
+      else
+        sh.history.clear();
+      for (std::size_t r = classes[k].first; r < classes[k].second; ++r)
+        apply_rates(removals[r].comp, sh.solver->wrote_every_rate());
+    }
+    if (shapes_[s]->users == 1) shapes_[s]->history.clear();
+    i = j;
+  }
+}
+
+void FlowEngine::apply_rates(std::uint32_t c, bool every) {
+  const Component& k = comps_[c];
+  const Shape& sh = *shapes_[k.shape];
+  auto one = [&](FlowIndex i) {
+    const FlowId f = k.flow_of[i];
+    if (flows_[f].comp == c) set_rate(f, sh.rates[i]);
+  };
+  if (every) {
+    for (FlowIndex i = 0; i < k.flow_of.size(); ++i) one(i);
+  } else {
+    for (FlowIndex i : sh.solver->written_flows()) one(i);
+  }
+}
+
+// ---- components and shapes ----
+
+std::uint32_t FlowEngine::new_shape() {
+  std::uint32_t s;
+  if (!free_shapes_.empty()) {
+    s = free_shapes_.back();
+    free_shapes_.pop_back();
+  } else {
+    s = static_cast<std::uint32_t>(shapes_.size());
+    shapes_.emplace_back();
+  }
+  shapes_[s] = std::make_unique<Shape>();
+  return s;
+}
+
+std::uint32_t FlowEngine::clone_shape(std::uint32_t s) {
+  const std::uint32_t t = new_shape();
+  Shape& from = *shapes_[s];
+  Shape& to = *shapes_[t];
+  to.problem = from.problem;
+  to.solver = make_solver_();
+  to.solver->solve(to.problem, to.rates);
+  for (const auto& removed : from.history)
+    to.solver->remove_flows(to.problem, removed, to.rates, RateSolver::Rates::kUnchanged);
+  to.history = from.history;
+  to.hash = from.hash;
+  to.fresh = false;
+  ++stats_.full_solves;
+  return t;
+}
+
+void FlowEngine::release_shape(std::uint32_t s) {
+  Shape& sh = *shapes_[s];
+  if (--sh.users > 0) {
+    if (sh.users == 1) sh.history.clear();
+    return;
+  }
+  unfresh(s);
+  shapes_[s].reset();
+  free_shapes_.push_back(s);
+}
+
+void FlowEngine::unfresh(std::uint32_t s) {
+  Shape& sh = *shapes_[s];
+  if (!sh.fresh) return;
+  sh.fresh = false;
+  for (auto [it, end] = fresh_.equal_range(sh.hash); it != end; ++it)
+    if (it->second == s) {
+      fresh_.erase(it);
+      return;
+    }
+}
+
+void FlowEngine::free_component(std::uint32_t c) {
+  Component& k = comps_[c];
+  for (LinkIndex l : k.links) comp_of_link_[l] = kNone;
+  if (k.shape != kNone) release_shape(k.shape);
+  k = Component{};
+  free_comps_.push_back(c);
+}
+
+void FlowEngine::rebuild(std::vector<std::uint32_t>& touched, std::span<const FlowId> joined) {
+  std::sort(touched.begin(), touched.end());
+  touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+  std::vector<FlowId> flows(joined.begin(), joined.end());
+  for (std::uint32_t c : touched) {
+    for (FlowId f : comps_[c].flow_of)
+      if (flows_[f].comp == c) flows.push_back(f);
+    free_component(c);
+  }
+  std::sort(flows.begin(), flows.end());
+  std::uint32_t id;
+  if (!free_comps_.empty()) {
+    id = free_comps_.back();
+    free_comps_.pop_back();
+  } else {
+    id = static_cast<std::uint32_t>(comps_.size());
+    comps_.emplace_back();
+  }
+  Component& k = comps_[id];
+  k.flow_of = std::move(flows);
+  k.live = static_cast<std::uint32_t>(k.flow_of.size());
+  // The component's problem knows its own links only: local index = position in k.links (first appearance).
+  std::size_t entries = 0;
+  for (const FlowId f : k.flow_of) {
+    const Flow& fl = flows_[f];
+    entries += fl.entries;
+    for (std::uint32_t e = 0; e < fl.entries; ++e) {
+      const LinkIndex l = entry_link_[fl.entry_begin + e];
+      if (comp_of_link_[l] != id) {
+        comp_of_link_[l] = id;
+        local_link_[l] = static_cast<std::uint32_t>(k.links.size());
+        k.links.push_back(l);
+      }
+    }
+  }
+  RateProblem problem;
+  problem.reserve(k.links.size(), k.flow_of.size(), entries);
+  for (LinkIndex l : k.links) problem.add_link(capacity_Bps_[l]);
+  std::vector<LinkIndex> local;
+  std::vector<double> coeffs;
+  for (std::size_t i = 0; i < k.flow_of.size(); ++i) {
+    const FlowId f = k.flow_of[i];
+    Flow& fl = flows_[f];
+    local.clear();
+    coeffs.clear();
+    for (std::uint32_t e = 0; e < fl.entries; ++e) {
+      local.push_back(local_link_[entry_link_[fl.entry_begin + e]]);
+      coeffs.push_back(coefficient(fl, e));
+    }
+    problem.add_flow(fl.weight, fl.cap_Bps, local, coeffs);
+    fl.comp = id;
+    fl.index = static_cast<std::uint32_t>(i);
+  }
+  ++stats_.full_solves;
+  stats_.max_component = std::max(stats_.max_component, k.flow_of.size());
+  // An identical component that no flow has left yet has the rates of this one: share its solution.
+  const std::uint64_t h = signature(problem);
+  k.shape = kNone;
+  for (auto [it, end] = fresh_.equal_range(h); it != end; ++it)
+    if (same_problem(shapes_[it->second]->problem, problem)) {
+      k.shape = it->second;
+      ++stats_.shared_solves;
+      break;
+    }
+  if (k.shape == kNone) {
+    k.shape = new_shape();
+    Shape& sh = *shapes_[k.shape];
+    sh.problem = std::move(problem);
+    sh.hash = h;
+    sh.solver = make_solver_();
+    sh.solver->solve(sh.problem, sh.rates);
+    if (options_.share_identical_components) fresh_.emplace(h, k.shape);
+  }
+  Shape& sh = *shapes_[k.shape];
+  ++sh.users;
+  for (std::size_t i = 0; i < k.flow_of.size(); ++i) set_rate(k.flow_of[i], sh.rates[i]);
+}
+
+}  // namespace collemu::models::solver

@@ -1,0 +1,212 @@
+// FlowEngine: the flow-level network in motion, as an event source (DESIGN.md §4). The caller owns the clock: it adds
+// flows at the current time or later, asks when the next event is, and advances the engine to a time of its choosing;
+// the engine reports which flows finished and when. The replay interleaves its own events (compute ends, rendezvous)
+// with these; `run()` and `run_to_completion()` are short loops on top.
+//
+// A flow's life: it is *ready* once every flow it waits for (`after`) has finished and the clock has reached its
+// earliest start; it then waits its latency (per-hop link latency plus whatever fixed cost its caller adds) and
+// *sends*: it joins the rate problem until its bytes are through; then it has *finished*. Alone on a path of
+// bandwidth B: latency + bytes / B, the alpha-beta form. A flow of 0 bytes finishes when its latency is over: a timer,
+// or a barrier when it waits for others.
+//
+// Order of events at one time t (deterministic: the same flows give the same bits):
+//   1. sending flows whose bytes are through by t finish, by flow id (within a relative 1e-12 of their end: they tie
+//      with the flow that set t, up to rounding);
+//   2. the flows they release become ready at t (at their earliest start, if later), in the order they are released;
+//   3. latency timers due at t fire, by (time, flow id): a flow of 0 bytes finishes (and may release others, whose
+//      timers, when due at t, fire in the same pass), the others start sending;
+//   4. rates are re-solved where something changed.
+// advance_to(t) processes every event at or before t in this order, one time after another, then sets the clock to t.
+//
+// Re-solving, by connected component (flows that share a link, directly or through other flows): each component has
+// its own rate problem and solver (made by the SolverFactory); max-min rates of disjoint components are independent.
+// Flows that start merge the components they touch into one, whose problem alone is rebuilt and solved; flows that
+// finish leave their component's solver incrementally (RateSolver::remove_flows), the other components keep their
+// rates. Identical disjoint components (the same collective in every host's NVLink domain: the same links' capacities
+// and the same flows, in the same order) share one solved problem: it is solved once, and stays shared while they
+// lose the same flows at the same events; one that diverges gets its own copy, rebuilt by replaying the same solver
+// calls, so that sharing changes no bit of any rate. A flow's bytes advance lazily: only flows whose rate changes are
+// touched at an event, and completions come from a heap of projected finish times.
+//
+// The engine knows links by index and capacity only: no fabric, no NCCL, no traces. Standard library only.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "models/solver/rate_solver.hpp"
+
+namespace collemu::models::solver {
+
+using FlowId = std::uint32_t;
+
+// FlowSpec::start_s meaning "at the engine's clock when the flow is added".
+inline constexpr double kNow = -std::numeric_limits<double>::infinity();
+
+struct FlowSpec {
+  double bytes = 0;                      // to move, B (0: a timer or a barrier)
+  std::span<const LinkIndex> links{};    // the links it loads, each once (none when bytes == 0 is allowed)
+  std::span<const double> coefficients{};  // its share on each link, in (0, 1]; empty: 1 on every link
+  double latency_s = 0;                  // waited once ready, before sending, s
+  double start_s = kNow;                 // earliest time it may become ready, s (absolute; not before the clock)
+  std::span<const FlowId> after{};       // flows (added before) that must finish first
+  double weight = 1;                     // max-min weight, > 0
+  double cap_Bps = kNoCap;               // rate cap, B/s
+};
+
+struct FinishedFlow {
+  FlowId flow;
+  double time_s;
+};
+
+struct FlowEngineStats {
+  std::size_t events = 0;              // distinct times at which something happened
+  std::size_t full_solves = 0;         // component problems built and solved because flows started
+  std::size_t shared_solves = 0;       // of those, components that took the solution of an identical one
+  std::size_t incremental_solves = 0;  // re-solves after completions only (shared ones counted once)
+  std::size_t max_sending = 0;         // largest number of flows sending at once
+  std::size_t max_component = 0;       // largest component solved (flows)
+};
+
+struct FlowEngineOptions {
+  // Identical disjoint components share one solved problem (exact: no rate changes by a bit). Off only to check that.
+  bool share_identical_components = true;
+};
+
+class FlowEngine {
+ public:
+  // `capacity_Bps`: one capacity per link (the links' indices are the ones flows name). `solver` makes the solver of
+  // each component. Throws SolverInputError naming the link for a capacity that is negative or not finite.
+  explicit FlowEngine(std::vector<double> capacity_Bps, SolverFactory solver = rate_solver_factory("cpu"),
+                      FlowEngineOptions options = {});
+  FlowEngine(const FlowEngine&) = delete;
+  FlowEngine& operator=(const FlowEngine&) = delete;
+  ~FlowEngine();
+
+  // Adds a flow; returns its id (ids are dense, in order of addition). Throws SolverInputError naming the flow for a
+  // negative or non-finite size or latency, an earliest start before the clock, a weight <= 0, a cap <= 0, a flow with
+  // bytes that crosses no link, an unknown link, a coefficient outside (0, 1] or a count that differs from the links',
+  // or a flow to wait for that does not exist yet.
+  FlowId add_flow(const FlowSpec& flow);
+
+  double now_s() const { return now_s_; }
+  // When the next event is, s: a latency timer or a completion at the current rates; +infinity when nothing will
+  // happen unless flows are added (everything finished, or what is left cannot move: a rate of 0).
+  double next_event_s() const;
+  // Processes every event at or before `t_s` (>= now_s(), finite), then sets the clock to `t_s`. Returns the flows
+  // that finished, in the order above (valid until the next call).
+  std::span<const FinishedFlow> advance_to(double t_s);
+  // Every flow added so far has finished.
+  bool done() const { return finished_ == flows_.size(); }
+  // Advances from event to event until done(). Throws SolverInputError naming a flow when flows can never finish (a
+  // rate of 0 with nothing else pending).
+  void run();
+
+  std::size_t num_flows() const { return flows_.size(); }
+  std::size_t num_links() const { return capacity_Bps_.size(); }
+  // When the flow became ready, started sending and finished, in seconds; -1 until then.
+  double ready_s(FlowId f) const { return flows_[f].ready_s; }
+  double send_start_s(FlowId f) const { return flows_[f].send_s; }
+  double finish_s(FlowId f) const { return flows_[f].finish_s; }
+  bool finished(FlowId f) const { return flows_[f].finish_s >= 0; }
+  // The links a flow loads (as given), and its size, B.
+  std::span<const LinkIndex> links(FlowId f) const {
+    return {entry_link_.data() + flows_[f].entry_begin, flows_[f].entries};
+  }
+  double bytes(FlowId f) const { return flows_[f].bytes; }
+  // While it sends: its current rate, B/s (0 otherwise).
+  double rate_Bps(FlowId f) const { return flows_[f].comp == kNone ? 0.0 : flows_[f].rate_Bps; }
+  // The time the last flow finished so far.
+  double makespan_s() const { return makespan_s_; }
+  // Bytes each link carried: the sum over finished flows of coefficient x bytes.
+  const std::vector<double>& link_bytes() const { return link_bytes_; }
+  const FlowEngineStats& stats() const { return stats_; }
+
+ private:
+  static constexpr std::uint32_t kNone = ~0u;
+  struct Flow {
+    double bytes, latency_s, start_s, weight, cap_Bps;
+    std::uint64_t entry_begin;  // into entry_link_ (and entry_coeff_ from coeff_begin, unless unit)
+    std::uint64_t coeff_begin;  // kUnit when every coefficient is 1
+    std::uint32_t entries;
+    std::uint32_t pending = 0;          // flows it waits for that have not finished
+    std::uint32_t dependents = kNone;   // head of its list in dep_flow_/dep_next_
+    std::uint32_t comp = kNone;         // component while sending
+    std::uint32_t index = kNone;        // its index in the component's problem
+    std::uint32_t version = 0;          // completion heap entries of another version are stale
+    double ready_s = -1, send_s = -1, finish_s = -1;
+    double remaining_B = 0, updated_s = 0, rate_Bps = 0;  // remaining bytes at updated_s, sent at rate_Bps since
+  };
+  static constexpr std::uint64_t kUnit = ~std::uint64_t{0};
+  struct Shape;
+  struct Component {
+    std::vector<FlowId> flow_of;  // per problem index (finished flows stay, as in the problem)
+    std::vector<LinkIndex> links;
+    std::uint32_t live = 0;
+    std::uint32_t shape = kNone;
+  };
+  struct Completion {
+    double time_s;
+    FlowId flow;
+    std::uint32_t version;
+  };
+
+  double coefficient(const Flow& fl, std::uint32_t i) const {
+    return fl.coeff_begin == kUnit ? 1.0 : entry_coeff_[fl.coeff_begin + i];
+  }
+  void make_ready(FlowId f, double now);
+  void finish(FlowId f, double now);
+  void process_event(double t);
+  void collect_completions(double t, std::vector<FlowId>& out);
+  void set_rate(FlowId f, double rate_Bps);
+  void push_completion(FlowId f);
+  void settle_heap();
+  // Merges the components in `touched` with the flows in `joined` into one and solves it (or shares an identical
+  // component's solution).
+  void rebuild(std::vector<std::uint32_t>& touched, std::span<const FlowId> joined);
+  void remove_finished(std::vector<FlowId>& finished, const std::vector<std::uint32_t>& touched);
+  void free_component(std::uint32_t c);
+  void release_shape(std::uint32_t s);
+  void unfresh(std::uint32_t s);  // no new component may share shape s any more
+  std::uint32_t new_shape();
+  // A copy of shape `s` in its current state: its problem, solved and re-solved by the same calls.
+  std::uint32_t clone_shape(std::uint32_t s);
+  // Copies the rates the shape's solver last wrote into the flows of component c.
+  void apply_rates(std::uint32_t c, bool every);
+
+  std::vector<double> capacity_Bps_;
+  SolverFactory make_solver_;
+  FlowEngineOptions options_;
+  std::vector<Flow> flows_;
+  std::vector<LinkIndex> entry_link_;
+  std::vector<double> entry_coeff_;
+  std::vector<FlowId> dep_flow_;        // dependents lists: flow, next (kNone ends)
+  std::vector<std::uint32_t> dep_next_;
+
+  double now_s_ = 0;
+  std::size_t finished_ = 0;
+  std::size_t sending_ = 0;
+  std::vector<std::pair<double, FlowId>> timers_;  // min-heap of (send start, flow): flows waiting their latency
+  std::vector<Completion> completions_;             // min-heap of projected finish times (lazy: stale entries stay)
+  std::size_t compact_at_ = 1024;                   // heap size at which stale entries are dropped
+  std::vector<Component> comps_;
+  std::vector<std::uint32_t> free_comps_;
+  std::vector<std::unique_ptr<Shape>> shapes_;
+  std::vector<std::uint32_t> free_shapes_;
+  std::unordered_multimap<std::uint64_t, std::uint32_t> fresh_;  // signature -> shape, for shapes no flow has left yet
+  std::vector<std::uint32_t> comp_of_link_, local_link_;
+  std::vector<double> link_bytes_;
+  std::vector<FinishedFlow> reported_;
+  double makespan_s_ = 0;
+  FlowEngineStats stats_;
+  // Scratch.
+  std::vector<FlowId> finished_scratch_, joined_scratch_;
+  std::vector<std::uint32_t> touched_scratch_;
+};
+
+}  // namespace collemu::models::solver
