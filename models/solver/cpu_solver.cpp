@@ -112,6 +112,8 @@ void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
     if (links_[l].nvars > 0) heap_.push_back(l);
   }
   frozen_.assign(nv, 0);
+  in_closure_.assign(nv, 0);
+  link_seen_.assign(nl, 0);
   event_head_.resize(nv);
   thawed_since_sweep_ = 0;
   level_.resize(nv);
@@ -154,20 +156,23 @@ void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIn
   for (auto& [v, w] : changed_) w = vars_.view(v).weight();
   vars_.remove_flows(p, flows, level_, alive_);
 
-  // Thaw the affected variables frozen from `start` on. Few of them (the usual case: the fastest flows finish
-  // first): one by one, in freezing order, adding their loads back onto their links. Many: one sweep over the affected
-  // components in variable order, which reads the records sequentially and recomputes their links from capacity. A
-  // sweep also comes once the variables thawed one by one since the last one outnumber the variables, so that
-  // rounding cannot pile up over a long run (at a cost proportional to the work done).
+  // Thaw the variables that can change: those frozen from `start` on that are joined to a removed flow's variable
+  // through links, walking only over variables frozen from `start` on (find_closure). Few of them: one by one, adding
+  // their loads back onto their links. Many: one sweep over the affected components in variable order, which reads the
+  // records sequentially and recomputes their links from capacity. A sweep also comes once the variables thawed one
+  // by one since the last one outnumber the variables, so that rounding cannot pile up over a long run (at a cost
+  // proportional to the work done).
   heap_.clear();
-  const std::size_t thawing = ordered_ - start;
-  if (start == 0 || thawing * 8 > vars_.size() || thawed_since_sweep_ + thawing > vars_.size()) {
-    rebuild_from(p, start);
+  find_closure(start);
+  const std::size_t thawing = closure_.size();
+  if (thawing * 8 > vars_.size() || thawed_since_sweep_ + thawing > vars_.size()) {
+    rebuild_from(p);
     thawed_since_sweep_ = 0;
   } else {
-    thaw_from(start);
+    thaw_closure();
     thawed_since_sweep_ += thawing;
   }
+  for (std::uint32_t v : closure_) in_closure_[v] = 0;
   // The variables left frozen keep their places in order_, ahead of those the filling will append.
   thawed_.clear();
   std::size_t kept = start;
@@ -223,15 +228,71 @@ void CpuRateSolver::thaw(std::uint32_t v) {
   }
 }
 
-void CpuRateSolver::thaw_from(std::size_t start) {
+void CpuRateSolver::find_closure(std::size_t start) {
+  // Why it is enough (the others keep their levels bit for bit): events before `start` cannot change (the removed
+  // variables were free, their links unsaturated; less weight only raises shares). From `start` on, a link that no
+  // closure variable crosses is crossed, above the start level, only by variables outside the closure, and below it
+  // by variables frozen for good: its share at every level is what it was, so it saturates where it did and its
+  // variables freeze where they did. The closure and the rest are independent problems above the start level, each
+  // filled in its own valid order; the order they leave in order_ (the rest in place, the closure after it) is valid
+  // for every later removal for the same reason.
+  closure_.clear();
+  link_queue_.clear();
+  auto visit_links = [&](std::uint32_t v) {
+    for (LinkIndex l : vars_.view(v).links())
+      if (!link_seen_[l]) {
+        link_seen_[l] = 1;
+        link_queue_.push_back(l);
+      }
+  };
+  auto join = [&](std::uint32_t w) {
+    in_closure_[w] = 1;
+    closure_.push_back(w);
+    visit_links(w);
+  };
+  // The removed flows' variables change weight: their links are where it starts (an emptied variable stays frozen,
+  // with no load, and joins nothing).
+  for (const auto& [v, old_weight] : changed_) {
+    visit_links(v);
+    if (vars_.live_flows[v] > 0 && !in_closure_[v]) join(v);
+  }
+  // The walk reads every variable of every link it reaches, frozen early or not: on a dense problem, where the
+  // closure is most of what froze from `start` on, that costs more than it saves. Past a budget (the closure at half
+  // of those variables, or four link entries read per such variable) it stops and takes all of them: what thawing
+  // from `start` always did, and as exact.
+  const std::size_t after_start = ordered_ - start;
+  std::size_t read = 0;
+  bool whole = false;
+  for (std::size_t q = 0; q < link_queue_.size() && !whole; ++q) {
+    const LinkIndex l = link_queue_[q];
+    const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
+    read += e - b;
+    for (std::uint64_t i = b; i < e; ++i) {
+      const std::uint32_t w = vars_.link_var[i];
+      if (!in_closure_[w] && pos_[w] >= start && vars_.live_flows[w] > 0) join(w);
+    }
+    whole = 2 * closure_.size() > after_start || read > 4 * after_start + 64;
+  }
+  for (LinkIndex l : link_queue_) link_seen_[l] = 0;
+  if (!whole) return;
+  for (std::size_t i = start; i < ordered_; ++i) {
+    const std::uint32_t v = order_[i];
+    if (!in_closure_[v] && in_scope_[vars_.var_component[v]] && vars_.live_flows[v] > 0) {
+      in_closure_[v] = 1;
+      closure_.push_back(v);
+    }
+  }
+}
+
+void CpuRateSolver::thaw_closure() {
   // Each thawed variable's load goes back on its links (at its current weight; the removed weight is added back
   // below), and its weight becomes free weight there.
   const std::uint32_t* record_at = vars_.record_at.data();
-  for (std::size_t i = start; i < ordered_; ++i) {
-    if (i + 16 < ordered_) __builtin_prefetch(&record_at[order_[i + 16]]);
-    if (i + 8 < ordered_) __builtin_prefetch(vars_.record_address(record_at[order_[i + 8]]));
-    const std::uint32_t v = order_[i];
-    if (!in_scope_[vars_.var_component[v]] || vars_.live_flows[v] == 0) continue;  // emptied: stays frozen
+  const std::size_t n = closure_.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i + 16 < n) __builtin_prefetch(&record_at[closure_[i + 16]]);
+    if (i + 8 < n) __builtin_prefetch(vars_.record_address(record_at[closure_[i + 8]]));
+    const std::uint32_t v = closure_[i];
     const VarView r = vars_.view(v);
     const double load = r.weight() * level_[v];
     auto links = r.links();
@@ -246,12 +307,12 @@ void CpuRateSolver::thaw_from(std::size_t start) {
   }
 }
 
-void CpuRateSolver::rebuild_from(const RateProblem& p, std::size_t start) {
-  // The affected components' links start over at full capacity; their variables frozen before `start` take their
-  // loads again, the others thaw.
+void CpuRateSolver::rebuild_from(const RateProblem& p) {
+  // The affected components' links start over at full capacity; their variables outside the closure take their loads
+  // again, those in it thaw.
   auto place = [&](std::uint32_t v) {
     if (vars_.live_flows[v] == 0) return;  // emptied: stays frozen
-    if (pos_[v] < start) {
+    if (!in_closure_[v]) {
       const VarView r = vars_.view(v);
       const double load = r.weight() * level_[v];
       auto links = r.links();
@@ -437,6 +498,7 @@ std::size_t bytes_of(const V&... v) {
 
 std::size_t CpuRateSolver::memory_bytes() const {
   return vars_.memory_bytes() + bytes_of(links_, key_, level_, heap_, caps_, frozen_, event_head_, order_, pos_,
+                                         closure_, in_closure_, link_seen_, link_queue_,
                                          thawed_, in_scope_, changed_, alive_);
 }
 

@@ -15,10 +15,10 @@
 //
 // Both are incremental. Removing flows changes no event before the first one that froze a removed flow's variable
 // (until then those variables were free and their links unsaturated; less weight only raises those links' shares).
-// "cpu" keeps the order in which variables froze: it thaws the variables from that event on (their loads go back on
-// their links), takes the removed weight off, and resumes the filling, so an event costs what it re-solves, often
-// the few fastest flows, not a pass over the problem; only the affected connected components thaw (the others are
-// independent problems and keep their rates), and only the flows of thawed variables get new rates. "cpu-rounds"
+// "cpu" keeps the order in which variables froze: it thaws the variables from that event on that are joined to a
+// removed one through links crossed by such variables (the others are independent of them above that level and keep
+// their levels), takes the removed weight off, and resumes the filling, so an event costs what it re-solves, often
+// a few flows, not a pass over the problem; only the flows of thawed variables get new rates. "cpu-rounds"
 // rebuilds the state at the lowest removed level in one pass over the affected components.
 #pragma once
 
@@ -41,11 +41,14 @@ class CpuRateSolver final : public RateSolver {
   // The event loop: from the current state (link loads, frozen flags, heap_ holding every link with a free variable,
   // caps from caps_[next_cap]) until every variable is frozen, appending them to order_.
   void fill(std::size_t next_cap);
-  // Before a re-filling from position `start` of order_, with heap_ empty: the variables of the affected components
-  // frozen from there on become free (their weights on their links, the links in heap_), their loads leave.
-  void thaw_from(std::size_t start);                             // walking order_ from `start`
-  void rebuild_from(const RateProblem& p, std::size_t start);    // one sweep over the affected components
-  void thaw(std::uint32_t v);                                    // v's weight becomes free weight on its links
+  // The variables a removal can change (closure_, marked in in_closure_): those frozen from position `start` of
+  // order_ on that are joined to a removed flow's variable through links, walking only over such variables.
+  void find_closure(std::size_t start);
+  // Before a re-filling, with heap_ empty: the closure's variables become free (their weights on their links, the
+  // links in heap_), their loads leave.
+  void thaw_closure();                       // one by one
+  void rebuild_from(const RateProblem& p);   // one sweep over the affected components
+  void thaw(std::uint32_t v);                // v's weight becomes free weight on its links
 
   // A link's state in the filling: the capacity not yet taken by frozen variables, and the weight and number of its
   // free variables. One 32-byte record, so that freezing a variable touches one cache line per link.
@@ -71,7 +74,11 @@ class CpuRateSolver final : public RateSolver {
   std::size_t positioned_ = 0;        // pos_ is current for order_[0, positioned_)
   std::vector<std::uint32_t> thawed_;  // the variables the last re-solve thawed
   std::size_t thawed_since_sweep_ = 0;  // variables thawed one by one since the last sweep (rebuild_from)
-  std::vector<std::uint8_t> in_scope_;  // per component: thawed by the current re-solve
+  std::vector<std::uint8_t> in_scope_;  // per component: holds a removed flow
+  std::vector<std::uint32_t> closure_;   // the variables the current re-solve thaws
+  std::vector<std::uint8_t> in_closure_;  // per variable: in closure_
+  std::vector<std::uint8_t> link_seen_;   // per link: visited by find_closure (reset after)
+  std::vector<LinkIndex> link_queue_;
   std::vector<std::pair<std::uint32_t, double>> changed_;  // the removed flows' variables, weight before removal
 };
 

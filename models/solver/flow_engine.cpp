@@ -331,51 +331,68 @@ void FlowEngine::process_event(double t) {
 
   if (!joined.empty()) {
     std::sort(joined.begin(), joined.end());
-    // Joining flows that share links with each other, or touch the same component, end up in one component: group
-    // them by a union-find over their links before solving.
-    std::vector<std::uint32_t> parent(joined.size());
-    for (std::size_t i = 0; i < joined.size(); ++i) parent[i] = static_cast<std::uint32_t>(i);
-    auto root = [&](std::uint32_t x) {
-      while (parent[x] != x) x = parent[x] = parent[parent[x]];
+    // Joining flows that share links with each other, or touch the same component, end up in one component: a
+    // union-find over the links they cross and the components those links are in (node L + c), stamped per event so
+    // that only what this event touches is initialised.
+    const std::size_t nl = capacity_Bps_.size();
+    if (uf_parent_.size() < nl + comps_.size()) {
+      uf_parent_.resize(nl + comps_.size());
+      uf_stamp_.resize(nl + comps_.size(), 0);
+      uf_group_.resize(nl + comps_.size());
+    }
+    if (++uf_epoch_ == 0) {  // the stamps wrapped around: start them over
+      std::fill(uf_stamp_.begin(), uf_stamp_.end(), 0);
+      uf_epoch_ = 1;
+    }
+    auto find = [&](std::uint32_t x) {
+      if (uf_stamp_[x] != uf_epoch_) {
+        uf_stamp_[x] = uf_epoch_;
+        uf_parent_[x] = x;
+        uf_group_[x] = kNone;
+      }
+      while (uf_parent_[x] != x) x = uf_parent_[x] = uf_parent_[uf_parent_[x]];
       return x;
     };
-    // (link, joining flow) pairs: flows on the same link are joined; so are flows on links of the same component.
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> link_flow, comp_flow;
-    for (std::size_t i = 0; i < joined.size(); ++i) {
-      const Flow& fl = flows_[joined[i]];
+    auto unite = [&](std::uint32_t a, std::uint32_t b) {
+      a = find(a), b = find(b);
+      if (a != b) uf_parent_[std::max(a, b)] = std::min(a, b);
+    };
+    for (const FlowId f : joined) {
+      const Flow& fl = flows_[f];
+      const LinkIndex first = entry_link_[fl.entry_begin];
       for (std::uint32_t e = 0; e < fl.entries; ++e) {
         const LinkIndex l = entry_link_[fl.entry_begin + e];
-        link_flow.emplace_back(l, static_cast<std::uint32_t>(i));
-        if (comp_of_link_[l] != kNone) comp_flow.emplace_back(comp_of_link_[l], static_cast<std::uint32_t>(i));
+        unite(l, first);
+        if (comp_of_link_[l] != kNone) unite(l, static_cast<std::uint32_t>(nl + comp_of_link_[l]));
       }
     }
-    for (auto* pairs : {&link_flow, &comp_flow}) {
-      std::sort(pairs->begin(), pairs->end());
-      for (std::size_t i = 1; i < pairs->size(); ++i)
-        if ((*pairs)[i].first == (*pairs)[i - 1].first)
-          parent[root((*pairs)[i].second)] = root((*pairs)[i - 1].second);
+    // Groups in order of their lowest flow id; one rebuild per group.
+    std::vector<std::uint32_t> group_of(joined.size());
+    std::uint32_t groups = 0;
+    for (std::size_t i = 0; i < joined.size(); ++i) {
+      const std::uint32_t r = find(entry_link_[flows_[joined[i]].entry_begin]);
+      if (uf_group_[r] == kNone) uf_group_[r] = groups++;
+      group_of[i] = uf_group_[r];
     }
-    // One rebuild per group of joining flows.
-    std::vector<std::pair<std::uint32_t, FlowId>> by_group;
-    for (std::size_t i = 0; i < joined.size(); ++i)
-      by_group.emplace_back(root(static_cast<std::uint32_t>(i)), joined[i]);
-    std::sort(by_group.begin(), by_group.end());
-    std::vector<FlowId> group_flows;
+    std::vector<std::uint32_t> begin(groups + 1, 0);
+    for (std::uint32_t g : group_of) ++begin[g + 1];
+    for (std::uint32_t g = 0; g < groups; ++g) begin[g + 1] += begin[g];
+    std::vector<FlowId> by_group(joined.size());
+    {
+      std::vector<std::uint32_t> at(begin.begin(), begin.end() - 1);
+      for (std::size_t i = 0; i < joined.size(); ++i) by_group[at[group_of[i]]++] = joined[i];
+    }
     std::vector<std::uint32_t> group_comps;
-    for (std::size_t i = 0; i < by_group.size();) {
-      std::size_t j = i;
-      group_flows.clear();
+    for (std::uint32_t g = 0; g < groups; ++g) {
+      const std::span<const FlowId> group_flows(by_group.data() + begin[g], begin[g + 1] - begin[g]);
       group_comps.clear();
-      while (j < by_group.size() && by_group[j].first == by_group[i].first) {
-        const FlowId f = by_group[j++].second;
-        group_flows.push_back(f);
+      for (const FlowId f : group_flows) {
         const Flow& fl = flows_[f];
         for (std::uint32_t e = 0; e < fl.entries; ++e)
           if (const std::uint32_t c = comp_of_link_[entry_link_[fl.entry_begin + e]]; c != kNone)
             group_comps.push_back(c);
       }
       rebuild(group_comps, group_flows);
-      i = j;
     }
     sending_ += joined.size();
     stats_.max_sending = std::max(stats_.max_sending, sending_);
@@ -385,9 +402,11 @@ void FlowEngine::process_event(double t) {
 
 void FlowEngine::remove_finished(std::vector<FlowId>& finished, const std::vector<std::uint32_t>& touched) {
   // Finished flows leave their components; a component that is rebuilt anyway (touched) just loses them.
-  std::sort(finished.begin(), finished.end(), [&](FlowId a, FlowId b) {
-    return flows_[a].comp != flows_[b].comp ? flows_[a].comp < flows_[b].comp : a < b;
-  });
+  // By (component, flow): pairs sort faster than a comparator that looks the components up.
+  std::vector<std::pair<std::uint32_t, FlowId>> by_comp(finished.size());
+  for (std::size_t i = 0; i < finished.size(); ++i) by_comp[i] = {flows_[finished[i]].comp, finished[i]};
+  std::sort(by_comp.begin(), by_comp.end());
+  for (std::size_t i = 0; i < finished.size(); ++i) finished[i] = by_comp[i].second;
   struct Removal {
     std::uint32_t shape, comp;
     std::vector<FlowIndex> removed;

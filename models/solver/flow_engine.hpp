@@ -204,7 +204,9 @@ class FlowEngine {
   std::vector<FinishedFlow> reported_;
   double makespan_s_ = 0;
   FlowEngineStats stats_;
-  // Scratch.
+  // Scratch: the joining flows' union-find (links, then components), stamped per event.
+  std::vector<std::uint32_t> uf_parent_, uf_stamp_, uf_group_;
+  std::uint32_t uf_epoch_ = 0;
   std::vector<FlowId> finished_scratch_, joined_scratch_;
   std::vector<std::uint32_t> touched_scratch_;
 };
