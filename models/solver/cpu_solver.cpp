@@ -163,23 +163,33 @@ void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIn
   // by one since the last one outnumber the variables, so that rounding cannot pile up over a long run (at a cost
   // proportional to the work done).
   heap_.clear();
-  find_closure(start);
-  const std::size_t thawing = closure_.size();
+  const bool whole = find_closure(start);
+  std::size_t thawing = whole ? ordered_ - start : closure_.size();
+  std::size_t scoped = 0;
+  for (std::uint8_t x : in_scope_) scoped += x;
+  if (whole && scoped < vars_.num_components()) {
+    // Other components' variables are in that count: count only the affected ones' before deciding to sweep.
+    thawing = 0;
+    for (std::size_t i = start; i < ordered_; ++i)
+      thawing += in_scope_[vars_.var_component[order_[i]]] && vars_.live_flows[order_[i]] > 0;
+  }
   if (thawing * 8 > vars_.size() || thawed_since_sweep_ + thawing > vars_.size()) {
-    rebuild_from(p);
+    rebuild_from(p, start, whole);
     thawed_since_sweep_ = 0;
   } else {
-    thaw_closure();
-    thawed_since_sweep_ += thawing;
+    thawed_since_sweep_ += thaw_closure(start, whole);
   }
   for (std::uint32_t v : closure_) in_closure_[v] = 0;
-  // The variables left frozen keep their places in order_, ahead of those the filling will append.
+  // The variables left frozen keep their places in order_, ahead of those the filling will append. Variables whose
+  // flows have all finished leave it: frozen for good and loading nothing, they would only make later re-solves look
+  // larger than they are (an event head among them leaves its event to the one before: thawing from there is safe).
   thawed_.clear();
   std::size_t kept = start;
   double lowest = kNoCap;
   for (std::size_t i = start; i < ordered_; ++i) {
     const std::uint32_t v = order_[i];
     if (frozen_[v]) {
+      if (vars_.live_flows[v] == 0) continue;
       order_[kept] = v;
       pos_[v] = static_cast<std::uint32_t>(kept++);
     } else {
@@ -228,7 +238,7 @@ void CpuRateSolver::thaw(std::uint32_t v) {
   }
 }
 
-void CpuRateSolver::find_closure(std::size_t start) {
+bool CpuRateSolver::find_closure(std::size_t start) {
   // Why it is enough (the others keep their levels bit for bit): events before `start` cannot change (the removed
   // variables were free, their links unsaturated; less weight only raises shares). From `start` on, a link that no
   // closure variable crosses is crossed, above the start level, only by variables outside the closure, and below it
@@ -257,9 +267,9 @@ void CpuRateSolver::find_closure(std::size_t start) {
     if (vars_.live_flows[v] > 0 && !in_closure_[v]) join(v);
   }
   // The walk reads every variable of every link it reaches, frozen early or not: on a dense problem, where the
-  // closure is most of what froze from `start` on, that costs more than it saves. Past a budget (the closure at half
-  // of those variables, or four link entries read per such variable) it stops and takes all of them: what thawing
-  // from `start` always did, and as exact.
+  // closure is most of what froze from `start` on, that costs more than it saves. Past a budget (the closure at an
+  // eighth of those variables, or a quarter as many link entries read) it stops and takes all of them: what thawing from
+  // `start` always did, and as exact.
   const std::size_t after_start = ordered_ - start;
   std::size_t read = 0;
   bool whole = false;
@@ -271,33 +281,43 @@ void CpuRateSolver::find_closure(std::size_t start) {
       const std::uint32_t w = vars_.link_var[i];
       if (!in_closure_[w] && pos_[w] >= start && vars_.live_flows[w] > 0) join(w);
     }
-    whole = 2 * closure_.size() > after_start || read > 4 * after_start + 64;
+    whole = 8 * closure_.size() > after_start || 4 * read > after_start + 256;
   }
   for (LinkIndex l : link_queue_) link_seen_[l] = 0;
-  if (!whole) return;
-  for (std::size_t i = start; i < ordered_; ++i) {
-    const std::uint32_t v = order_[i];
-    if (!in_closure_[v] && in_scope_[vars_.var_component[v]] && vars_.live_flows[v] > 0) {
-      in_closure_[v] = 1;
-      closure_.push_back(v);
-    }
+  if (whole) {
+    for (std::uint32_t v : closure_) in_closure_[v] = 0;
+    closure_.clear();
   }
+  return whole;
 }
 
-void CpuRateSolver::thaw_closure() {
+std::size_t CpuRateSolver::thaw_closure(std::size_t start, bool whole) {
   // Each thawed variable's load goes back on its links (at its current weight; the removed weight is added back
-  // below), and its weight becomes free weight there.
+  // below), and its weight becomes free weight there. Records are prefetched ahead of the walk.
   const std::uint32_t* record_at = vars_.record_at.data();
-  const std::size_t n = closure_.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    if (i + 16 < n) __builtin_prefetch(&record_at[closure_[i + 16]]);
-    if (i + 8 < n) __builtin_prefetch(vars_.record_address(record_at[closure_[i + 8]]));
-    const std::uint32_t v = closure_[i];
+  std::size_t thawed = 0;
+  auto thaw_one = [&](std::uint32_t v) {
+    ++thawed;
     const VarView r = vars_.view(v);
     const double load = r.weight() * level_[v];
     auto links = r.links();
     for (std::uint32_t k = 0; k < links.size(); ++k) links_[links[k]].rem += r.coefficient(k) * load;
     thaw(v);
+  };
+  if (whole) {  // every live variable of the affected components frozen from `start` on, in freezing order
+    for (std::size_t i = start; i < ordered_; ++i) {
+      if (i + 16 < ordered_) __builtin_prefetch(&record_at[order_[i + 16]]);
+      if (i + 8 < ordered_) __builtin_prefetch(vars_.record_address(record_at[order_[i + 8]]));
+      const std::uint32_t v = order_[i];
+      if (in_scope_[vars_.var_component[v]] && vars_.live_flows[v] > 0) thaw_one(v);
+    }
+  } else {
+    const std::size_t n = closure_.size();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + 16 < n) __builtin_prefetch(&record_at[closure_[i + 16]]);
+      if (i + 8 < n) __builtin_prefetch(vars_.record_address(record_at[closure_[i + 8]]));
+      thaw_one(closure_[i]);
+    }
   }
   for (const auto& [v, old_weight] : changed_) {
     const VarView r = vars_.view(v);
@@ -305,14 +325,15 @@ void CpuRateSolver::thaw_closure() {
     auto links = r.links();
     for (std::uint32_t k = 0; k < links.size(); ++k) links_[links[k]].rem += r.coefficient(k) * load;
   }
+  return thawed;
 }
 
-void CpuRateSolver::rebuild_from(const RateProblem& p) {
-  // The affected components' links start over at full capacity; their variables outside the closure take their loads
-  // again, those in it thaw.
+void CpuRateSolver::rebuild_from(const RateProblem& p, std::size_t start, bool whole) {
+  // The affected components' links start over at full capacity; their variables that stay frozen take their loads
+  // again, the others (the closure, or all from `start` on) thaw.
   auto place = [&](std::uint32_t v) {
     if (vars_.live_flows[v] == 0) return;  // emptied: stays frozen
-    if (!in_closure_[v]) {
+    if (whole ? pos_[v] < start : !in_closure_[v]) {
       const VarView r = vars_.view(v);
       const double load = r.weight() * level_[v];
       auto links = r.links();

@@ -42,12 +42,14 @@ class CpuRateSolver final : public RateSolver {
   // caps from caps_[next_cap]) until every variable is frozen, appending them to order_.
   void fill(std::size_t next_cap);
   // The variables a removal can change (closure_, marked in in_closure_): those frozen from position `start` of
-  // order_ on that are joined to a removed flow's variable through links, walking only over such variables.
-  void find_closure(std::size_t start);
-  // Before a re-filling, with heap_ empty: the closure's variables become free (their weights on their links, the
-  // links in heap_), their loads leave.
-  void thaw_closure();                       // one by one
-  void rebuild_from(const RateProblem& p);   // one sweep over the affected components
+  // order_ on that are joined to a removed flow's variable through links, walking only over such variables. Returns
+  // true, with closure_ empty, when the walk gave up: then all of the affected components' variables from `start` on
+  // thaw ("whole").
+  bool find_closure(std::size_t start);
+  // Before a re-filling, with heap_ empty: the variables to thaw become free (their weights on their links, the links
+  // in heap_), their loads leave.
+  std::size_t thaw_closure(std::size_t start, bool whole);             // one by one; returns how many
+  void rebuild_from(const RateProblem& p, std::size_t start, bool whole);  // one sweep over the affected components
   void thaw(std::uint32_t v);                // v's weight becomes free weight on its links
 
   // A link's state in the filling: the capacity not yet taken by frozen variables, and the weight and number of its
