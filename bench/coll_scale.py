@@ -16,6 +16,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 CASES = [
@@ -31,16 +32,17 @@ SLOW = [("alltoall-1024-spread", ["--ranks", "1024", "--op", "alltoall", "--plac
 
 def run_measured(collemu, args):
     """(wall s, peak RSS MiB of this process alone, from wait4, the first JSON row) of one `collemu coll` run."""
-    t0 = time.perf_counter()
-    p = subprocess.Popen([collemu, "coll", "--topo", "prometheus", *args, "--json"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
-    out = p.stdout.read()
-    err = p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode != 0:
-        sys.exit(f"{collemu} coll {' '.join(args)}: exit {p.returncode}: {err.decode().strip()}")
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty stderr cannot block the child
+        t0 = time.perf_counter()
+        p = subprocess.Popen([collemu, "coll", "--topo", "prometheus", *args, "--json"], stdout=subprocess.PIPE,
+                             stderr=err)
+        out = p.stdout.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            err.seek(0)
+            sys.exit(f"{collemu} coll {' '.join(args)}: exit {p.returncode}: {err.read().decode().strip()}")
     return wall, usage.ru_maxrss / 1024, json.loads(out)[0]
 
 

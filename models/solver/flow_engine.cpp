@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
-#include <functional>
 
 namespace collemu::models::solver {
 
@@ -84,7 +84,8 @@ struct FlowEngine::Shape {
   RateProblem problem;
   std::unique_ptr<RateSolver> solver;
   std::vector<double> rates;  // per problem flow, as the solver last wrote them
-  // The removal sets applied since the solve, kept while the shape has several users: how a copy is rebuilt.
+  // The removal sets applied since the solve, kept while the shape has several users: how a copy is rebuilt. It grows
+  // by one set per event for as long as identical components stay in step (and is dropped when one user is left).
   std::vector<std::vector<FlowIndex>> history;
   std::uint32_t users = 0;
   std::uint64_t hash = 0;
@@ -113,33 +114,21 @@ FlowId FlowEngine::add_flow(const FlowSpec& spec) {
   if (spec.start_s != kNow && !(std::isfinite(spec.start_s) && spec.start_s >= now_s_))
     throw SolverInputError(flow_name(f) + ": earliest start " + number(spec.start_s) + " s; expected a time from the " +
                            "engine's clock (" + number(now_s_) + " s) on: a flow cannot start in the past");
-  if (!std::isfinite(spec.weight) || spec.weight <= 0)
-    throw SolverInputError(flow_name(f) + ": weight " + number(spec.weight) + "; expected a finite weight > 0");
-  if (std::isnan(spec.cap_Bps) || spec.cap_Bps <= 0)
-    throw SolverInputError(flow_name(f) + ": rate cap " + number(spec.cap_Bps) + " B/s; expected a cap > 0");
   if (!spec.coefficients.empty() && spec.links.size() != spec.coefficients.size())
     throw SolverInputError(flow_name(f) + ": " + std::to_string(spec.links.size()) + " links but " +
                            std::to_string(spec.coefficients.size()) + " coefficients; expected one per link");
   if (spec.bytes > 0 && spec.links.empty())
     throw SolverInputError(flow_name(f) + ": " + number(spec.bytes) + " B over no link; expected at least one");
-  bool unit = true;
-  for (std::size_t i = 0; i < spec.links.size(); ++i) {
-    if (spec.links[i] >= capacity_Bps_.size())
-      throw SolverInputError(flow_name(f) + ": link " + std::to_string(spec.links[i]) + " does not exist (" +
-                             std::to_string(capacity_Bps_.size()) + " links)");
-    if (spec.coefficients.empty()) continue;
-    const double a = spec.coefficients[i];
-    if (!(a > 0 && a <= 1))
-      throw SolverInputError(flow_name(f) + ": coefficient " + number(a) + " on link " +
-                             std::to_string(spec.links[i]) + "; expected a value in (0, 1]");
-    unit = unit && a == 1.0;
-  }
+  if (spec.links.size() > std::numeric_limits<std::uint32_t>::max())
+    throw SolverInputError(flow_name(f) + ": too many links");
+  // Weight, cap, links and coefficients as the rate problem checks them (each link once included): checked now, not at
+  // a re-solve in the middle of a run.
+  const bool unit = RateProblem::check_flow(f, capacity_Bps_.size(), spec.weight, spec.cap_Bps, spec.links,
+                                            spec.coefficients);
   for (FlowId d : spec.after)
     if (d >= f)
       throw SolverInputError(flow_name(f) + ": waits for flow " + std::to_string(d) +
                              ", which is not an earlier flow");
-  if (spec.links.size() > std::numeric_limits<std::uint32_t>::max())
-    throw SolverInputError(flow_name(f) + ": too many links");
 
   Flow fl{};
   fl.bytes = spec.bytes;
@@ -266,7 +255,8 @@ void FlowEngine::set_rate(FlowId f, double rate_Bps) {
 }
 
 void FlowEngine::collect_completions(double t, std::vector<FlowId>& out) {
-  std::vector<Completion> keep;
+  std::vector<Completion>& keep = keep_scratch_;
+  keep.clear();
   const double bound = t + kCandidateMargin * std::abs(t);
   while (!completions_.empty() && completions_.front().time_s <= bound) {
     const Completion c = completions_.front();

@@ -208,6 +208,7 @@ class FlowEngine {
   std::vector<std::uint32_t> uf_parent_, uf_stamp_, uf_group_;
   std::uint32_t uf_epoch_ = 0;
   std::vector<FlowId> finished_scratch_, joined_scratch_;
+  std::vector<Completion> keep_scratch_;  // candidates collect_completions puts back
   std::vector<std::uint32_t> touched_scratch_;
 };
 

@@ -16,31 +16,21 @@ std::string num(double x) {
 }
 }  // namespace
 
-LinkIndex RateProblem::add_link(double capacity_Bps) {
-  capacity_Bps_.push_back(capacity_Bps);
-  return static_cast<LinkIndex>(capacity_Bps_.size() - 1);
-}
-
-FlowIndex RateProblem::add_flow(double weight, double cap_Bps, std::span<const LinkIndex> links,
-                                std::span<const double> coefficients) {
-  const std::size_t f = weight_.size();
+bool RateProblem::check_flow(std::size_t f, std::size_t num_links, double weight, double cap_Bps,
+                             std::span<const LinkIndex> links, std::span<const double> coefficients) {
   auto who = [f] { return "flow " + std::to_string(f) + ": "; };  // built only for an error
-  if (links.size() != coefficients.size())
-    throw SolverInputError(who() + std::to_string(links.size()) + " links but " +
-                           std::to_string(coefficients.size()) + " coefficients");
-  if (f >= std::numeric_limits<FlowIndex>::max()) throw SolverInputError(who() + "too many flows for 32-bit indices");
   if (!std::isfinite(weight) || !(weight > 0))
     throw SolverInputError(who() + "weight " + num(weight) + "; expected a finite weight > 0");
   if (std::isnan(cap_Bps) || !(cap_Bps > 0))
     throw SolverInputError(who() + "rate cap " + num(cap_Bps) + " B/s; expected a cap > 0 (or none)");
-  if (links.empty()) throw SolverInputError(who() + "crosses no link; expected at least one");
   bool unit = true;
   for (std::size_t i = 0; i < links.size(); ++i) {
     const LinkIndex l = links[i];
+    if (l >= num_links)
+      throw SolverInputError(who() + "link " + std::to_string(l) + " does not exist (" + std::to_string(num_links) +
+                             " links)");
+    if (coefficients.empty()) continue;
     const double a = coefficients[i];
-    if (l >= capacity_Bps_.size())
-      throw SolverInputError(who() + "link " + std::to_string(l) + " does not exist (" +
-                             std::to_string(capacity_Bps_.size()) + " links)");
     if (!(a > 0 && a <= 1))
       throw SolverInputError(who() + "coefficient " + num(a) + " on link " + std::to_string(l) +
                              "; expected a value in (0, 1]");
@@ -57,6 +47,24 @@ FlowIndex RateProblem::add_flow(double weight, double cap_Bps, std::span<const L
     std::sort(sorted.begin(), sorted.end());
     if (auto it = std::adjacent_find(sorted.begin(), sorted.end()); it != sorted.end()) twice(*it);
   }
+  return unit;
+}
+
+LinkIndex RateProblem::add_link(double capacity_Bps) {
+  capacity_Bps_.push_back(capacity_Bps);
+  return static_cast<LinkIndex>(capacity_Bps_.size() - 1);
+}
+
+FlowIndex RateProblem::add_flow(double weight, double cap_Bps, std::span<const LinkIndex> links,
+                                std::span<const double> coefficients) {
+  const std::size_t f = weight_.size();
+  auto who = [f] { return "flow " + std::to_string(f) + ": "; };  // built only for an error
+  if (links.size() != coefficients.size())
+    throw SolverInputError(who() + std::to_string(links.size()) + " links but " +
+                           std::to_string(coefficients.size()) + " coefficients");
+  if (f >= std::numeric_limits<FlowIndex>::max()) throw SolverInputError(who() + "too many flows for 32-bit indices");
+  if (links.empty()) throw SolverInputError(who() + "crosses no link; expected at least one");
+  const bool unit = check_flow(f, capacity_Bps_.size(), weight, cap_Bps, links, coefficients);
   // `links` or `coefficients` may be another flow's entries of this problem (a copy of a flow): appending them to the
   // vector they live in would read freed memory if it grows, so such spans are copied first.
   auto inside = [](const auto& vec, const auto* ptr) {

@@ -40,6 +40,11 @@ class RateProblem {
   FlowIndex add_flow(double weight, double cap_Bps, std::span<const LinkIndex> links,
                      std::span<const double> coefficients);
   void reserve(std::size_t links, std::size_t flows, std::size_t entries);
+  // The checks add_flow makes of flow `f`, for callers that keep flows of their own (the flow engine): a finite weight
+  // > 0, a cap > 0, every link below `num_links` and listed once, every coefficient in (0, 1] (`coefficients` empty:
+  // 1 on every link). Throws SolverInputError naming the flow; returns whether every coefficient is 1.
+  static bool check_flow(std::size_t f, std::size_t num_links, double weight, double cap_Bps,
+                         std::span<const LinkIndex> links, std::span<const double> coefficients);
 
   // Throws SolverInputError naming the first link whose capacity is not finite and >= 0 (flows were checked by
   // add_flow).

@@ -269,6 +269,11 @@ TEST(FlowEngine, BadFlowsAreRejectedByName) {
   expect_error([&] { e.add_flow({.bytes = 1, .links = l, .coefficients = a, .latency_s = std::nan("")}); }, "latency");
   const FlowId later[] = {5};
   expect_error([&] { e.add_flow({.bytes = 1, .links = l, .coefficients = a, .after = later}); }, "waits for flow 5");
+  // Refused when added, not at a re-solve in the middle of a run: a link listed twice, a weight of 0.
+  const LinkIndex twice[] = {0, 0};
+  expect_error([&] { e.add_flow({.bytes = 1, .links = twice}); }, "lists link 0 twice");
+  expect_error([&] { e.add_flow({.bytes = 1, .links = l, .weight = 0}); }, "weight 0");
+  EXPECT_EQ(e.num_flows(), 0u);
 }
 
 TEST(FlowEngine, AFlowOnADeadLinkIsAnErrorNotAHang) {

@@ -260,8 +260,11 @@ TEST_P(Solver, RandomCompletionsAcrossComponents) {
     alive[gone] = 0;
     const std::vector<double> before = rates;
     solver->remove_flows(p, {&gone, 1}, rates, RateSolver::Rates::kUnchanged);
-    for (FlowIndex f = 0; f < p.num_flows(); ++f)
-      if (part_of[f] != part_of[gone]) ASSERT_EQ(rates[f], before[f]) << "step " << step << " flow " << f;
+    for (FlowIndex f = 0; f < p.num_flows(); ++f) {
+      if (part_of[f] != part_of[gone]) {
+        ASSERT_EQ(rates[f], before[f]) << "step " << step << " flow " << f;
+      }
+    }
     if (step % 10 != 0) continue;
     ASSERT_TRUE(equals_fresh_solve(p, alive, rates)) << "step " << step;
   }
@@ -414,10 +417,51 @@ TEST_P(Solver, RatesNotListedAsWrittenAreUnchanged) {
     std::vector<std::uint8_t> listed(p.num_flows(), 0);
     for (FlowIndex f : solver->written_flows()) listed[f] = 1;
     EXPECT_TRUE(listed[gone]) << "step " << step;
-    for (FlowIndex f = 0; f < p.num_flows(); ++f)
-      if (!listed[f]) ASSERT_EQ(rates[f], before[f]) << "step " << step << " flow " << f;
+    for (FlowIndex f = 0; f < p.num_flows(); ++f) {
+      if (!listed[f]) {
+        ASSERT_EQ(rates[f], before[f]) << "step " << step << " flow " << f;
+      }
+    }
   }
-  if (std::string(GetParam()) == "cpu") EXPECT_GT(partial, 10);  // the reference writes partially when it can
+  if (std::string(GetParam()) == "cpu") {
+    EXPECT_GT(partial, 10);  // the reference writes partially when it can
+  }
+}
+
+TEST_P(Solver, ARemovalReSolvesWhatItReachesAndNothingElse) {
+  // Link S (capacity 1) is crossed by the bridges b1 (also on L1) and b2 (also on L2) and by s alone: shares 1/3, the
+  // lowest level, so S saturates first and freezes b1, b2, s at 1/3. Group 1: 5 flows on L1 (capacity 5): level
+  // (5 - 1/3)/5 ~ 0.93. Group 3: 50 flows on L3 (capacity 100), crossed also by group 1's last flow: level ~ 2. Group
+  // 2: 1,000 flows on L2 (capacity 2,000): level ~ 2. (Distinct caps, far above the levels, keep every flow its own
+  // variable.) Removing group 1's first flow raises group 1 (L1 loses a flow) and through its last flow takes more of
+  // L3, lowering group 3; group 2 is joined to it only through b2, frozen before: untouched. Every backend must give
+  // the fresh solve's rates; "cpu" must re-solve group 1 and group 3 but write no rate of group 2.
+  RateProblem p;
+  const auto S = p.add_link(1), L1 = p.add_link(5), L2 = p.add_link(2000), L3 = p.add_link(100);
+  std::vector<FlowIndex> g1, g2, g3;
+  double cap = 1000;
+  flow(p, {S, L1});
+  flow(p, {S, L2});
+  flow(p, {S});
+  for (int i = 0; i < 5; ++i) g1.push_back(i < 4 ? flow(p, {L1}, 1, cap++) : flow(p, {L1, L3}, 1, cap++));
+  for (int i = 0; i < 1000; ++i) g2.push_back(flow(p, {L2}, 1, cap++));
+  for (int i = 0; i < 50; ++i) g3.push_back(flow(p, {L3}, 1, cap++));
+  auto solver = make_rate_solver(GetParam());
+  std::vector<double> rates;
+  solver->solve(p, rates);
+  const std::vector<double> before = rates;
+  std::vector<std::uint8_t> alive(p.num_flows(), 1);
+  alive[g1[0]] = 0;
+  solver->remove_flows(p, {&g1[0], 1}, rates, RateSolver::Rates::kUnchanged);
+  ASSERT_TRUE(equals_fresh_solve(p, alive, rates));
+  EXPECT_GT(rates[g1[1]], before[g1[1]]);  // group 1 rose
+  EXPECT_LT(rates[g3[0]], before[g3[0]]);  // group 3 fell
+  for (FlowIndex f : g2) EXPECT_EQ(rates[f], before[f]);
+  if (std::string(GetParam()) == "cpu") {
+    ASSERT_FALSE(solver->wrote_every_rate());
+    for (FlowIndex f : solver->written_flows())
+      EXPECT_TRUE(std::find(g2.begin(), g2.end(), f) == g2.end()) << "group 2's flow " << f << " was re-solved";
+  }
 }
 
 TEST_P(Solver, RemovingALargeMergedWeightLeavesTheSmallOne) {
