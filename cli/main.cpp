@@ -4,6 +4,7 @@
 
 #include "cli/bench_command.hpp"
 #include "cli/coll_command.hpp"
+#include "cli/run_command.hpp"
 #include "cli/topo_command.hpp"
 #include "cli/trace_command.hpp"
 #include "common/error.hpp"
@@ -14,6 +15,7 @@ int main(int argc, char** argv) {
       "super-spine) from NCCL traces, with max-min fair flow rates."};
   app.set_version_flag("--version", "collemu 0.1.0");
   app.require_subcommand(1);
+  collemu::cli::add_run_command(app);
   collemu::cli::add_topo_command(app);
   collemu::cli::add_bench_command(app);
   collemu::cli::add_coll_command(app);

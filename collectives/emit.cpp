@@ -1,6 +1,7 @@
 #include "collectives/emit.hpp"
 
 #include <algorithm>
+#include <bit>
 
 #include "common/error.hpp"
 
@@ -31,11 +32,40 @@ FlowId FlowWriter::add(const FlowSpec& flow) {
   return id;
 }
 
+void FlowWriter::hold(double bytes, double latency_s, double cap_Bps) {
+  std::uint64_t h = std::bit_cast<std::uint64_t>(bytes) * 0x9E3779B97F4A7C15ull;
+  auto mix = [&](std::uint64_t v) { h = (h ^ v) * 0xBF58476D1CE4E5B9ull; h ^= h >> 31; };
+  mix(std::bit_cast<std::uint64_t>(latency_s));
+  mix(std::bit_cast<std::uint64_t>(cap_Bps));
+  for (std::size_t i = 0; i < path_.links.size(); ++i) {
+    mix(path_.links[i]);
+    mix(std::bit_cast<std::uint64_t>(path_.shares[i]));
+  }
+  const auto n = static_cast<std::uint32_t>(path_.links.size());
+  for (auto [it, end] = held_index_.equal_range(h); it != end; ++it) {
+    Held& o = held_[it->second];
+    if (o.count != n || o.bytes != bytes || o.latency_s != latency_s || o.cap_Bps != cap_Bps ||
+        !std::equal(path_.links.begin(), path_.links.end(), held_links_.begin() + o.begin) ||
+        !std::equal(path_.shares.begin(), path_.shares.end(), held_shares_.begin() + o.begin))
+      continue;
+    o.weight += 1;  // a flow already held stands for o.weight copies of this one: one more
+    return;
+  }
+  held_index_.emplace(h, static_cast<std::uint32_t>(held_.size()));
+  held_.push_back({bytes, latency_s, cap_Bps, 1, static_cast<std::uint32_t>(held_links_.size()), n});
+  held_links_.insert(held_links_.end(), path_.links.begin(), path_.links.end());
+  held_shares_.insert(held_shares_.end(), path_.shares.begin(), path_.shares.end());
+}
+
 void FlowWriter::connection(NodeId src, NodeId dst, NodeId via, std::uint32_t channel, double bytes, double latency_s,
                             double cap_Bps, std::span<const FlowId> after, std::vector<FlowId>* out, int path_times) {
   const int qps = plan_.qps;
   for (int q = 0; q < qps; ++q) {
     net_.path(src, dst, static_cast<std::uint32_t>(q), kUdpPortBase + channel, path_, via);
+    if (after.empty() && !out) {
+      hold(bytes / qps, latency_s + path_times * path_.latency_s, cap_Bps / qps);
+      continue;
+    }
     const FlowId id = add({.bytes = bytes / qps,
                            .links = path_.links,
                            .coefficients = path_.shares,
@@ -55,6 +85,15 @@ void FlowWriter::direct(double bytes, models::EngineLink link, double latency_s)
 void FlowWriter::latency_only(double latency_s) { add({.latency_s = latency_s, .start_s = start_s_}); }
 
 CollFlows FlowWriter::finish() && {
+  for (const Held& h : held_) {
+    add({.bytes = h.bytes * h.weight,
+         .links = {held_links_.data() + h.begin, h.count},
+         .coefficients = {held_shares_.data() + h.begin, h.count},
+         .latency_s = h.latency_s,
+         .start_s = start_s_,
+         .weight = h.weight,
+         .cap_Bps = h.cap_Bps * h.weight});
+  }
   CollFlows out;
   out.first = first_;
   out.count = waited_for_.size();

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <span>
+#include <unordered_map>
 #include <vector>
 
 #include "collectives/communicator.hpp"
@@ -38,6 +39,11 @@ double done_s(const models::solver::FlowEngine& engine, const CollFlows& flows);
 CollFlows emit_collective(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine,
                           double start_s);
 
+// One point-to-point transfer (a Send and its Recv) of plan.bytes from rank `from` to rank `to` of `comm`, from time
+// `start_s`: one connection, through the rail's GPU (PXN) when they are in different NVLink domains, as NCCL's p2p.
+CollFlows emit_transfer(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine,
+                        double start_s, int from, int to);
+
 // The emitters' shared writer: connections as flows, path latencies, and the bookkeeping of CollFlows.
 class FlowWriter {
  public:
@@ -51,6 +57,10 @@ class FlowWriter {
   // One connection src -> dst (through `via` when given) on `channel`: qps flows sharing `bytes`, each with `cap_Bps`
   // / qps, `latency_s` plus its path's latency counted `path_times` times (0: the caller counted it), waiting for
   // `after`. Appends the flow ids to `out` (when given).
+  // A flow that waits for nothing and that nothing will wait for (no `after`, no `out`) is held until finish(), and
+  // identical ones (the same links and shares, bytes, latency and cap: the channels of a ring inside an NVLink
+  // domain) become one flow of weight m carrying m times the bytes, capped at m times the cap. Exact: under weighted
+  // max-min the m flows get m equal rates whose sum is the merged flow's rate, and all finish when it does.
   void connection(models::NodeId src, models::NodeId dst, models::NodeId via, std::uint32_t channel, double bytes,
                   double latency_s, double cap_Bps, std::span<const FlowId> after, std::vector<FlowId>* out = nullptr,
                   int path_times = 1);
@@ -63,6 +73,12 @@ class FlowWriter {
 
  private:
   FlowId add(const models::solver::FlowSpec& flow);
+  void hold(double bytes, double latency_s, double cap_Bps);
+  struct Held {
+    double bytes, latency_s, cap_Bps;  // of one of the identical flows
+    double weight;                     // how many
+    std::uint32_t begin, count;        // into held_links_ / held_shares_
+  };
   const Communicator& comm_;
   const CollPlan& plan_;
   const models::Network& net_;
@@ -71,6 +87,10 @@ class FlowWriter {
   FlowId first_;
   std::vector<std::uint8_t> waited_for_;  // per flow written: another of them waits for it
   models::PathSet path_;
+  std::vector<Held> held_;
+  std::vector<models::EngineLink> held_links_;
+  std::vector<double> held_shares_;
+  std::unordered_multimap<std::uint64_t, std::uint32_t> held_index_;  // content hash -> held flow
 };
 
 // Channel c's ring, as ranks in order: the nodes in NCCL's order and, inside each, its ranks rotated by c (so that

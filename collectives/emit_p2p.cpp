@@ -58,4 +58,17 @@ void emit_send_recv(FlowWriter& w) {
   }
 }
 
+CollFlows emit_transfer(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine,
+                        double start_s, int from, int to) {
+  FlowWriter w(comm, plan, engine, start_s);
+  if (plan.bytes == 0) {
+    w.latency_only(plan.model_latency_s);
+  } else {
+    const NodeId a = comm.gpu(from), b = comm.gpu(to);
+    w.connection(a, b, w.net().rail_proxy(a, b), 0, plan.bytes / plan.efficiency, plan.model_latency_s,
+                 models::solver::kNoCap, {});
+  }
+  return std::move(w).finish();
+}
+
 }  // namespace collemu::collectives

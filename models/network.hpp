@@ -70,6 +70,10 @@ class Network {
   const std::vector<double>& capacities() const { return groups_.capacities(); }
   double capacity_Bps(EngineLink l) const { return groups_.capacity_Bps(l); }
   LinkTier tier(EngineLink l) const { return fabric_.link(groups_.representative(l)).tier; }
+  // Whether it leads away from the GPUs (every link of a group has the same direction).
+  bool up(EngineLink l) const { return fabric_.link(groups_.representative(l)).up; }
+  // A fabric link of the group, for its name.
+  LinkId representative(EngineLink l) const { return groups_.representative(l); }
 
  private:
   const Fabric& fabric_;

@@ -119,6 +119,8 @@ class FlowEngine {
     return {entry_link_.data() + flows_[f].entry_begin, flows_[f].entries};
   }
   double bytes(FlowId f) const { return flows_[f].bytes; }
+  // Its share on its i-th link (as given; 1 when none was given).
+  double coefficient(FlowId f, std::uint32_t i) const { return coefficient(flows_[f], i); }
   // While it sends: its current rate, B/s (0 otherwise).
   double rate_Bps(FlowId f) const { return flows_[f].comp == kNone ? 0.0 : flows_[f].rate_Bps; }
   // The time the last flow finished so far.

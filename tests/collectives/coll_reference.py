@@ -120,6 +120,8 @@ SLOW = [
               "-b", "256M", "-e", "256M"]},
 ]
 
+# How many flows a case used is how it is computed, not what it computes: the emitters may merge identical flows.
+IMPLEMENTATION = ("flows",)
 NUMERIC = ("time_s", "algbw_GBps", "busbw_GBps", "binding_utilisation", "bytes")
 
 # The NIC speed of each preset (models/config.cpp), raised by 1.25e-12 relative: the sensitivity probe.
@@ -169,6 +171,8 @@ def compare(name, want, got, rel, sens):
                 if abs(a - b) > tol * max(abs(a), abs(b)):
                     errors.append(f"{name} row {i} {key}: {b!r}, the reference has {a!r} "
                                   f"(relative {abs(a - b) / max(abs(a), abs(b)):.3g})")
+            elif key in IMPLEMENTATION:
+                continue
             elif w[key] != g[key]:
                 errors.append(f"{name} row {i} {key}: {g[key]!r}, the reference has {w[key]!r}")
     return errors

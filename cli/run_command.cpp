@@ -1,0 +1,333 @@
+#include "cli/run_command.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli/options.hpp"
+#include "collectives/coll.hpp"
+#include "common/error.hpp"
+#include "emulator/replay.hpp"
+#include "models/network.hpp"
+#include "models/placement.hpp"
+#include "traces/generate.hpp"
+#include "traces/read_trace.hpp"
+
+namespace collemu::cli {
+
+namespace {
+
+struct RunOptions {
+  std::string topo = "prometheus";
+  std::vector<std::string> sets, fails;
+  std::vector<std::string> traces;
+  std::string format = "auto";
+  std::string placement;  // default: packed for a trace, spread for the embedded default
+  std::string solver = "cpu", granularity = "pipelined";
+  int qps = 1;
+  double compute_scale = 1;
+  std::vector<std::string> slow_ranks;
+  int top = 5;
+  bool json = false, quiet = false;
+};
+
+// The embedded default (docs/replay.md): a Llama-like dense model, 3D-parallel on 8,192 GPUs (TP 8 in each NVLink
+// domain, PP 2, DP 512), its NVLink domains spread over the preset's two buildings so that the data-parallel
+// all-reduces at the end of the step cross the BAG (half the edges of NCCL's tree, which NCCL's model picks here),
+// while the TP collectives stay inside NVLink domains. Sized to run in a few seconds here.
+traces::LlmSpec default_spec() {
+  traces::LlmSpec s;
+  s.gpus = 8192;
+  s.tp = 8;
+  s.pp = 2;
+  s.dp = 512;
+  // Llama 3 8B's shapes ("The Llama 3 Herd of Models", Table 3) with 8 of its 32 layers: 4 per stage.
+  s.layers = 8;
+  s.hidden = 4096;
+  s.ffn = 14336;
+  s.heads = 32;
+  s.kv_heads = 8;
+  s.seq = 8192;
+  s.microbatches = 4;
+  s.dp_mode = traces::LlmSpec::DpMode::AllReduce;
+  return s;
+}
+
+std::string seconds(double s) {
+  char buf[64];
+  if (s >= 1) std::snprintf(buf, sizeof buf, "%.3f s", s);
+  else if (s >= 1e-3) std::snprintf(buf, sizeof buf, "%.3f ms", s * 1e3);
+  else std::snprintf(buf, sizeof buf, "%.1f us", s * 1e6);
+  return buf;
+}
+
+std::string bytes_text(double b) {
+  char buf[64];
+  if (b >= 1e9) std::snprintf(buf, sizeof buf, "%.2f GB", b / 1e9);
+  else if (b >= 1e6) std::snprintf(buf, sizeof buf, "%.2f MB", b / 1e6);
+  else if (b >= 1e3) std::snprintf(buf, sizeof buf, "%.2f kB", b / 1e3);
+  else std::snprintf(buf, sizeof buf, "%.0f B", b);
+  return buf;
+}
+
+// "R=F": a slow rank and its compute factor.
+std::pair<std::uint32_t, double> parse_slow_rank(const std::string& text) {
+  const auto eq = text.find('=');
+  try {
+    if (eq == std::string::npos) throw std::invalid_argument("no =");
+    std::size_t used = 0;
+    const unsigned long r = std::stoul(text.substr(0, eq), &used);
+    if (used != eq) throw std::invalid_argument("rank");
+    const std::string f = text.substr(eq + 1);
+    const double factor = std::stod(f, &used);
+    if (used != f.size() || !(factor > 0) || !std::isfinite(factor)) throw std::invalid_argument("factor");
+    return {static_cast<std::uint32_t>(r), factor};
+  } catch (const std::logic_error&) {
+    throw common::InputError("--slow-rank " + text, "expected RANK=FACTOR, e.g. 17=1.2 (rank 17 computes 20% slower)");
+  }
+}
+
+struct Tally {  // per link tier
+  double bytes = 0, capacity_Bps = 0;
+  std::size_t links = 0;
+};
+
+void run(const RunOptions& o) {
+  const auto wall0 = std::chrono::steady_clock::now();
+  const auto solver = from_option("--solver", o.solver, [&] { return models::solver::rate_solver_factory(o.solver); });
+  emulator::ReplayOptions ropt;
+  ropt.solver = solver;
+  ropt.granularity = from_option("--granularity", o.granularity,
+                                 [&] { return collectives::parse_granularity(o.granularity); });
+  if (o.qps < 1) throw common::InputError("--qps " + std::to_string(o.qps), "expected at least 1 QP per connection");
+  ropt.qps = o.qps;
+  if (!(o.compute_scale > 0) || !std::isfinite(o.compute_scale))
+    throw common::InputError("--compute-scale " + std::to_string(o.compute_scale), "expected a factor > 0");
+
+  std::vector<std::pair<std::uint32_t, double>> slow_ranks;
+  for (const auto& s : o.slow_ranks) slow_ranks.push_back(parse_slow_rank(s));
+
+  // The job: a trace, or the embedded default.
+  traces::Trace trace;
+  std::string placement_text = o.placement;
+  if (o.traces.empty()) {
+    trace = traces::generate_llm(default_spec());
+    trace.source = "the embedded default (Llama-like, 8 layers, 8,192 GPUs: TP 8, PP 2, DP 512)";
+    if (placement_text.empty()) placement_text = "spread";
+  } else {
+    bool known = o.format == "auto";
+    for (const auto& f : traces::trace_formats()) known = known || o.format == f.name;
+    if (!known)
+      throw common::InputError("--format " + o.format, "unknown trace format; expected " + traces::trace_format_names());
+    traces::ReadReport report;
+    trace = traces::read_trace(o.traces, o.format, &report);
+    for (const auto& w : report.warnings) std::fprintf(stderr, "collemu: warning: %s\n", w.c_str());
+    if (placement_text.empty()) placement_text = "packed";
+  }
+  const auto placement =
+      from_option("--placement", placement_text, [&] { return models::parse_placement(placement_text); });
+
+  models::Fabric fabric = build_fabric_from_options(o.topo, o.sets, o.fails);
+  const models::Network net(fabric, collectives::payload_efficiency());
+  emulator::Job job;
+  job.name = "job";
+  job.trace = &trace;
+  job.compute_scale = o.compute_scale;
+  job.slow_ranks = slow_ranks;
+  if (trace.world_size > net.num_gpus())
+    throw common::InputError(trace.source, std::to_string(trace.world_size) + " ranks but the fabric (" + o.topo +
+                                               ") has " + std::to_string(net.num_gpus()) + " GPUs");
+  job.gpus = from_option("--placement", placement_text, [&] {
+    return models::place_ranks(fabric.layout, static_cast<int>(trace.world_size), placement);
+  });
+
+  const bool bar = !o.quiet && isatty(2);
+  if (bar)
+    ropt.progress = [&](const emulator::ReplayOptions::Progress& p) {
+      const double frac = p.colls_total ? static_cast<double>(p.colls_done) / p.colls_total : 0;
+      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+      const double eta = frac > 0 ? el * (1 - frac) / frac : 0;
+      std::fprintf(stderr, "\r[%-30s] %5.1f%%  sim %s  collectives %zu/%zu  ETA %.0f s   ",
+                   std::string(static_cast<std::size_t>(frac * 30), '#').c_str(), frac * 100,
+                   seconds(p.sim_time_s).c_str(), p.colls_done, p.colls_total, eta);
+      std::fflush(stderr);
+    };
+  const emulator::ReplayReport rep = emulator::replay(net, {job}, ropt);
+  if (bar) std::fprintf(stderr, "\r%100s\r", "");
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  const emulator::JobReport& jr = rep.jobs.front();
+  const double step = jr.step_time_s;
+
+  // Tiers and links: bytes carried over capacity x step time.
+  std::array<Tally, models::kNumLinkTiers> tiers{};
+  double bag_bytes = 0;
+  std::vector<std::pair<double, models::EngineLink>> busiest;
+  for (models::EngineLink l = 0; l < rep.link_bytes.size(); ++l) {
+    const int t = static_cast<int>(net.tier(l));
+    tiers[t].bytes += rep.link_bytes[l];
+    tiers[t].capacity_Bps += net.capacity_Bps(l);
+    ++tiers[t].links;
+    if (net.tier(l) == models::LinkTier::Bag && net.up(l)) bag_bytes += rep.link_bytes[l];
+    if (rep.link_bytes[l] > 0 && net.capacity_Bps(l) > 0 && step > 0)
+      busiest.emplace_back(rep.link_bytes[l] / (net.capacity_Bps(l) * step), l);
+  }
+  std::sort(busiest.begin(), busiest.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
+  // The slowest collectives, by kind and communicator size and bytes (the same collective of every group is one row).
+  struct Group {
+    common::CollKind kind;
+    double bytes;
+    int ranks;
+    std::size_t count = 0;
+    double total_s = 0, max_s = 0, busbw_sum = 0;
+    std::string algo, proto;
+    models::LinkTier tier;
+  };
+  std::map<std::tuple<int, int, double>, Group> groups;
+  for (const auto& c : rep.colls) {
+    auto [it, fresh] = groups.try_emplace({static_cast<int>(c.kind), c.ranks, c.bytes});
+    Group& g = it->second;
+    if (fresh) {
+      g.kind = c.kind;
+      g.bytes = c.bytes;
+      g.ranks = c.ranks;
+      g.algo = c.kind == common::CollKind::Send ? "P2P" : collectives::algo_name(c.kind, c.algo);
+      g.proto = collectives::to_string(c.proto);
+      g.tier = c.binding_tier;
+    }
+    const double d = c.end_s - c.start_s;
+    ++g.count;
+    g.total_s += d;
+    if (d > g.max_s) {
+      g.max_s = d;
+      g.tier = c.binding_tier;
+    }
+    g.busbw_sum += c.busbw_Bps;
+  }
+  std::vector<const Group*> slow;
+  for (const auto& [k, g] : groups) slow.push_back(&g);
+  std::sort(slow.begin(), slow.end(), [](const Group* a, const Group* b) { return a->max_s > b->max_s; });
+
+  auto breakdown_json = [](const emulator::RankTimes& t) {
+    return nlohmann::json{{"compute_s", t.compute_s}, {"exposed_comm_s", t.exposed_comm_s},
+                          {"bubble_s", t.bubble_s},   {"wait_s", t.wait_s},
+                          {"end_s", t.end_s},         {"caused_wait_s", t.caused_wait_s}};
+  };
+  if (o.json) {
+    nlohmann::json j;
+    j["trace"] = trace.source;
+    j["topo"] = o.topo;
+    j["placement"] = models::to_string(placement);
+    j["ranks"] = trace.world_size;
+    j["step_time_s"] = step;
+    j["compute_s"] = jr.critical.compute_s;
+    j["exposed_comm_s"] = jr.critical.exposed_comm_s;
+    j["wait_s"] = jr.critical.wait_s;
+    j["bubble_s"] = jr.critical.bubble_s;
+    j["critical_rank"] = jr.critical_rank;
+    j["critical"] = breakdown_json(jr.critical);
+    j["mean"] = breakdown_json(jr.mean);
+    j["bag_bytes"] = bag_bytes;
+    nlohmann::json tj = nlohmann::json::object();
+    for (int t = 0; t < models::kNumLinkTiers; ++t)
+      if (tiers[t].links)
+        tj[models::to_string(static_cast<models::LinkTier>(t))] = {
+            {"bytes", tiers[t].bytes},
+            {"utilisation", step > 0 ? tiers[t].bytes / (tiers[t].capacity_Bps * step) : 0.0}};
+    j["tiers"] = tj;
+    nlohmann::json cj = nlohmann::json::array();
+    for (const Group* g : slow)
+      cj.push_back({{"kind", common::to_string(g->kind)}, {"ranks", g->ranks}, {"bytes", g->bytes},
+                    {"count", g->count}, {"max_s", g->max_s}, {"mean_s", g->total_s / g->count},
+                    {"mean_busbw_GBps", g->busbw_sum / g->count / 1e9}, {"algo", g->algo}, {"proto", g->proto},
+                    {"binding_tier", models::to_string(g->tier)}});
+    j["collectives"] = cj;
+    j["collective_count"] = rep.colls.size();
+    j["flows"] = rep.flows;
+    j["events"] = rep.replay_events;
+    j["engine"] = {{"events", rep.engine.events},         {"full_solves", rep.engine.full_solves},
+                   {"shared_solves", rep.engine.shared_solves}, {"incremental_solves", rep.engine.incremental_solves},
+                   {"max_sending", rep.engine.max_sending}, {"max_component", rep.engine.max_component}};
+    j["wall_s"] = wall;
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  const emulator::RankTimes& c = jr.critical;
+  auto pct = [&](double x) { return step > 0 ? 100 * x / step : 0.0; };
+  std::printf("collemu run: %s\n", trace.source.c_str());
+  std::printf("  on %s, %u ranks placed %s, solver %s\n\n", o.topo.c_str(), trace.world_size,
+              models::to_string(placement), o.solver.c_str());
+  std::printf("step time        %s\n", seconds(step).c_str());
+  std::printf("breakdown        %-14s %-14s %-14s %-14s\n", "compute", "exposed comm", "bubble", "waiting");
+  std::printf("  critical rank %-5u %5.1f%% %-7s %5.1f%% %-7s %5.1f%% %-7s %5.1f%% %s\n", jr.critical_rank,
+              pct(c.compute_s), seconds(c.compute_s).c_str(), pct(c.exposed_comm_s), seconds(c.exposed_comm_s).c_str(),
+              pct(c.bubble_s), seconds(c.bubble_s).c_str(), pct(c.wait_s), seconds(c.wait_s).c_str());
+  const emulator::RankTimes& m = jr.mean;
+  std::printf("  mean of ranks  %5.1f%% %-7s %5.1f%% %-7s %5.1f%% %-7s %5.1f%% %s\n", pct(m.compute_s),
+              seconds(m.compute_s).c_str(), pct(m.exposed_comm_s), seconds(m.exposed_comm_s).c_str(), pct(m.bubble_s),
+              seconds(m.bubble_s).c_str(), pct(m.wait_s), seconds(m.wait_s).c_str());
+  std::printf("\nslowest collectives (the same collective of every group counted once)\n");
+  std::printf("  %-14s %6s %10s %7s %11s %11s %9s %-5s %-6s %s\n", "kind", "ranks", "size", "count", "max", "mean",
+              "busbw", "algo", "proto", "binding tier");
+  for (std::size_t i = 0; i < slow.size() && static_cast<int>(i) < o.top; ++i) {
+    const Group& g = *slow[i];
+    std::printf("  %-14s %6d %10s %7zu %11s %11s %6.1f GB/s %-5s %-6s %s\n", common::to_string(g.kind), g.ranks,
+                bytes_text(g.bytes).c_str(), g.count, seconds(g.max_s).c_str(), seconds(g.total_s / g.count).c_str(),
+                g.busbw_sum / g.count / 1e9, g.algo.c_str(), g.proto.c_str(), models::to_string(g.tier));
+  }
+  std::printf("\nbusiest tiers (bytes carried over capacity x step time)\n");
+  std::vector<int> order;
+  for (int t = 0; t < models::kNumLinkTiers; ++t)
+    if (tiers[t].links && tiers[t].bytes > 0) order.push_back(t);
+  std::sort(order.begin(), order.end(), [&](int a, int b) {
+    return tiers[a].bytes / tiers[a].capacity_Bps > tiers[b].bytes / tiers[b].capacity_Bps;
+  });
+  for (int t : order)
+    std::printf("  %-13s %10s %6.2f%%\n", models::to_string(static_cast<models::LinkTier>(t)),
+                bytes_text(tiers[t].bytes).c_str(), step > 0 ? 100 * tiers[t].bytes / (tiers[t].capacity_Bps * step) : 0);
+  std::printf("busiest links\n");
+  for (std::size_t i = 0; i < busiest.size() && static_cast<int>(i) < o.top; ++i)
+    std::printf("  %-48s %6.2f%%\n", fabric.link_name(net.representative(busiest[i].second)).c_str(),
+                100 * busiest[i].first);
+  std::printf("\nbytes over the BAG  %s\n", bytes_text(bag_bytes).c_str());
+  std::printf("replayed %zu collectives and transfers, %zu flows, %zu events in %.1f s\n", rep.colls.size(), rep.flows,
+              rep.replay_events, wall);
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "run", "Replay one training step on a fabric and predict its time: the step time, its breakdown (compute, exposed "
+             "communication, bubble, waiting), the slowest collectives, the busiest tiers and links, the bytes over the "
+             "BAG. Without --trace: the embedded default job on the prometheus preset.");
+  cmd->add_option("--topo", o->topo, "preset (prometheus, llama3-24k, fat-tree) or a YAML/JSON fabric file")
+      ->capture_default_str();
+  cmd->add_option("--set", o->sets, "override a fabric key, e.g. --set bag.oversubscription=7:1 (repeatable)");
+  cmd->add_option("--fail", o->fails, "fail a switch or a cable (A->B) first (repeatable)");
+  cmd->add_option("--trace", o->traces, "the job's trace: files of one job, in any format `collemu trace` reads")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--format", o->format, "trace format: " + traces::trace_format_names())->capture_default_str();
+  cmd->add_option("--placement", o->placement,
+                  "packed (rank i on GPU i; default for a trace) or spread (the job's NVLink domains dealt over the "
+                  "buildings; default for the embedded job)");
+  cmd->add_option("--compute-scale", o->compute_scale, "every compute time times this (a faster GPU: < 1)")
+      ->capture_default_str();
+  cmd->add_option("--slow-rank", o->slow_ranks, "RANK=FACTOR: that rank computes FACTOR times slower (repeatable)");
+  cmd->add_option("--qps", o->qps, "QPs per connection, as NCCL_IB_QPS_PER_CONNECTION")->capture_default_str();
+  cmd->add_option("--granularity", o->granularity, "pipelined or step (collectives' flows)")->capture_default_str();
+  cmd->add_option("--solver", o->solver, "rate solver backend: cpu or cuda")->capture_default_str();
+  cmd->add_option("--top", o->top, "rows in the lists of slowest collectives and busiest links")->capture_default_str();
+  cmd->add_flag("--json", o->json, "one JSON object (step_time_s, compute_s, exposed_comm_s, wait_s, bubble_s, bag_bytes, ...)");
+  cmd->add_flag("-q,--quiet", o->quiet, "no progress bar");
+  cmd->callback([o] { run(*o); });
+}
+
+}  // namespace collemu::cli

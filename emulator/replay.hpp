@@ -1,0 +1,110 @@
+// Replay: one training step of one or several jobs on one fabric (DESIGN.md §4, docs/replay.md). Every rank executes
+// its program from the trace; compute ops take their durations; a collective starts when every member of its
+// communicator has reached it, and its flows (collectives/: NCCL's choice for that communicator's shape) go into the
+// one flow engine that every job shares, so that whatever overlaps shares links max-min fairly. The replay owns the
+// clock: it interleaves its own events (compute ends) with the engine's (flows finishing).
+//
+// Semantics (documented in docs/replay.md):
+//   - an op may start when the ops it depends on are done (traces/trace.hpp: the previous op, or explicit deps);
+//   - a rank computes one compute op at a time, in the order they became ready (one GPU's SMs); communication runs
+//     beside it, as on a GPU's NCCL streams;
+//   - a collective is the n-th collective a rank reaches on a communicator; it starts when the last member reaches it
+//     and is done for every member when its flows and latency terms are done;
+//   - a Send is posted and done for its rank's program at once (NCCL's grouped isend, as Megatron-LM's pipeline
+//     schedules issue them); a Recv is done when its data has arrived. The n-th send from a to b on a communicator
+//     matches the n-th receive of b from a; the transfer starts when both are posted and the rank's step is not over
+//     before its sends have arrived.
+// Breakdown: at every moment a rank is in exactly one state, by priority: compute (it computes), exposed
+// communication (no compute, and a collective or transfer of the rank is moving data), bubble (it waits for a
+// receive whose sender has not sent), waiting (it waits at a collective for late members, or has finished the step
+// before the others). The four add up to the step time for every rank. `caused_wait_s` charges the late rank with the
+// waiting it made the others do (not part of the sum).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "collectives/nccl.hpp"
+#include "collectives/plan.hpp"
+#include "common/collective.hpp"
+#include "models/fabric.hpp"
+#include "models/network.hpp"
+#include "models/solver/flow_engine.hpp"
+#include "traces/trace.hpp"
+
+namespace collemu::emulator {
+
+struct Job {
+  std::string name;
+  const traces::Trace* trace = nullptr;
+  std::vector<models::NodeId> gpus;  // the GPU of each rank (size: the trace's world size)
+  double compute_scale = 1;          // every compute duration times this (a faster GPU: < 1)
+  std::vector<std::pair<std::uint32_t, double>> slow_ranks;  // (rank, factor): that rank's compute times factor
+};
+
+struct ReplayOptions {
+  models::solver::SolverFactory solver = models::solver::rate_solver_factory("cpu");
+  int qps = 1;  // QPs per connection (NCCL_IB_QPS_PER_CONNECTION)
+  collectives::Granularity granularity = collectives::Granularity::Pipelined;
+  // Called now and then (every ~0.25 s of wall time) while the replay runs.
+  struct Progress {
+    double sim_time_s;
+    std::size_t colls_done, colls_total;  // collective and transfer instances
+  };
+  std::function<void(const Progress&)> progress;
+};
+
+struct RankTimes {
+  double compute_s = 0, exposed_comm_s = 0, bubble_s = 0, wait_s = 0;
+  double end_s = 0;          // when its last op (and its sends) were done
+  double caused_wait_s = 0;  // waiting of other members at collectives this rank reached last
+  double total_s() const { return compute_s + exposed_comm_s + bubble_s + wait_s; }
+};
+
+// One collective (or point-to-point transfer, kind Send) as it ran.
+struct CollRecord {
+  std::uint32_t job = 0;
+  std::uint32_t comm = 0;    // index into the job's trace's communicators
+  std::uint64_t index = 0;   // the n-th collective on that communicator (transfers: the n-th from src to dst)
+  common::CollKind kind = common::CollKind::AllReduce;
+  double bytes = 0;          // nccl-tests' size (AllGather/ReduceScatter: the gathered size; AllToAll: per rank), B
+  int ranks = 0;
+  double start_s = 0, end_s = 0;
+  collectives::Algo algo = collectives::Algo::Ring;
+  collectives::Proto proto = collectives::Proto::Simple;
+  int channels = 0;
+  double busbw_Bps = 0;      // nccl-tests' bus bandwidth for its duration
+  models::LinkTier binding_tier = models::LinkTier::NvLink;  // tier of the link it loaded most over its duration
+  double binding_utilisation = 0;                            // that link's share carried by this collective
+  std::uint32_t src_rank = 0, dst_rank = 0;                  // transfers: job ranks
+};
+
+struct JobReport {
+  std::string name;
+  double step_time_s = 0;       // from 0 to the end of its last rank
+  std::uint32_t critical_rank = 0;  // the rank that ended last (lowest on ties)
+  RankTimes critical, mean;     // the critical rank's breakdown, and the mean over ranks
+  std::vector<RankTimes> ranks;
+};
+
+struct ReplayReport {
+  std::vector<JobReport> jobs;
+  std::vector<CollRecord> colls;   // in order of end
+  double end_s = 0;                // the last job's end
+  std::vector<double> link_bytes;  // per engine link (models::Network's links)
+  models::solver::FlowEngineStats engine;
+  std::size_t flows = 0;
+  std::size_t replay_events = 0;   // distinct times the replay processed
+  std::size_t ops = 0;             // op instances executed over all ranks
+};
+
+// Replays `jobs` on `network`. Throws common::InputError for a job the fabric cannot hold (a GPU it does not have, a
+// GPU given twice, within a job or across jobs), a trace that is not a whole job (ranks of a communicator missing),
+// mismatched collectives across ranks (traces::check_consistency), and for a deadlock: ranks that can never finish,
+// named with the ops they wait at.
+ReplayReport replay(const models::Network& network, const std::vector<Job>& jobs, const ReplayOptions& options = {});
+
+}  // namespace collemu::emulator

@@ -1,0 +1,361 @@
+// The replay against closed forms and against the collectives run alone. Label: validation.
+//
+// The fabric (as tests/collectives/shared_engine_test.cpp): two DSF buildings of 16 single-GPU hosts (no NVLink),
+// 800 Gbps NICs of 4 ports on 4 planes, a BAG of one switch per plane at 16:1, which leaves each building 800 Gbps
+// across the BAG per direction: as much as one NIC. No hop latency, no fibre: a flow's latency is NCCL's alone.
+// GPU i of building 0 is GPU i; of building 1, GPU 16 + i.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "collectives/coll.hpp"
+#include "common/error.hpp"
+#include "emulator/replay.hpp"
+#include "models/builder.hpp"
+#include "models/config.hpp"
+#include "traces/generate.hpp"
+
+namespace collemu::emulator {
+namespace {
+
+using common::CollKind;
+using models::NodeId;
+using traces::Op;
+using traces::OpKind;
+
+models::Fabric bag_fabric() {
+  auto c = models::FabricConfig::from_preset("prometheus");
+  for (const char* s : {"scaleup.gpus=1", "building.gpus=16", "fabric.kind=dsf", "bag.switches=4",
+                        "bag.oversubscription=16:1", "fabric.hop_latency=0ns", "building.distance=0m"})
+    c.set_assignment(s);
+  return models::build_fabric(c);
+}
+
+// One NIC, and the BAG per direction, payload B/s.
+const double B = 800e9 / 8 * collectives::kRoceV2PayloadEfficiency;
+
+// A trace written op by op: every rank its own program, counts in bytes (uint8).
+struct Builder {
+  traces::Trace t;
+  explicit Builder(std::uint32_t world) {
+    t.reset_ranks(world, "test");
+    t.source = "test trace";
+  }
+  std::uint32_t comm(const std::string& name, std::vector<std::uint32_t> ranks, std::uint32_t declared = 0) {
+    const auto c = static_cast<std::uint32_t>(t.comms.size());
+    const auto n = static_cast<std::uint32_t>(ranks.size());
+    t.comms.push_back({name, ranks, declared ? declared : n});
+    for (std::uint32_t r : ranks) t.slot_for(r, c);
+    return c;
+  }
+  Op& add(std::uint32_t r, OpKind k) {
+    auto& ops = t.programs[t.program_of_rank[r]].ops;
+    ops.emplace_back();
+    ops.back().kind = k;
+    return ops.back();
+  }
+  void compute(std::uint32_t r, double s) { add(r, OpKind::Compute).duration_s = s; }
+  void coll(std::uint32_t r, CollKind k, std::uint64_t count, std::uint32_t c) {
+    Op& o = add(r, OpKind::Collective);
+    o.coll = k;
+    o.count = count;
+    o.comm_slot = t.slot_for(r, c);
+  }
+  void p2p(std::uint32_t r, OpKind k, std::uint32_t c, std::int32_t peer, std::uint64_t bytes) {
+    Op& o = add(r, k);
+    o.coll = k == OpKind::Send ? CollKind::Send : CollKind::Recv;
+    o.count = bytes;
+    o.comm_slot = t.slot_for(r, c);
+    o.root = peer;
+  }
+};
+
+class Replay : public ::testing::Test {
+ protected:
+  models::Fabric fabric = bag_fabric();
+  models::Network net{fabric, collectives::payload_efficiency()};
+
+  ReplayReport run(const traces::Trace& t, std::vector<NodeId> gpus, std::vector<std::pair<std::uint32_t, double>> slow = {}) {
+    Job j;
+    j.name = "job";
+    j.trace = &t;
+    j.gpus = std::move(gpus);
+    j.slow_ranks = std::move(slow);
+    return replay(net, {j});
+  }
+  // NCCL's latency of a point-to-point transfer between two GPUs (its model, as the replay plans it).
+  double p2p_latency_s(NodeId a, NodeId b, double bytes) {
+    const collectives::Communicator c(net, {a, b});
+    collectives::CollSpec s;
+    s.op = CollKind::SendRecv;
+    s.bytes = bytes;
+    return collectives::plan_collective(c, s).model_latency_s;
+  }
+  static void expect_adds_up(const JobReport& j) {
+    for (std::size_t r = 0; r < j.ranks.size(); ++r)
+      EXPECT_NEAR(j.ranks[r].total_s(), j.step_time_s, 1e-12 * j.step_time_s) << "rank " << r;
+  }
+};
+
+// 1F1B (PipeDream-Flush) with p equal stages and m microbatches, forward t_f and backward t_b: on a fabric that
+// takes (almost) no time, the step is the compute critical path (m + p - 1)(t_f + t_b) (Narayanan et al. 2021, the
+// pipeline bubble of (p - 1)(t_f + t_b)). The transfers of one byte add at most one transfer time each to the path:
+// the path has at most 2(m + p) of them.
+TEST_F(Replay, OneFOneBOnAFastFabricIsTheComputeCriticalPath) {
+  const std::uint32_t p = 4, m = 8;
+  const double tf = 1.0, tb = 2.0;
+  Builder b(p);
+  std::vector<std::uint32_t> all;
+  for (std::uint32_t s = 0; s < p; ++s) all.push_back(s);
+  const std::uint32_t pp = b.comm("pp", all);
+  for (std::uint32_t s = 0; s < p; ++s) {
+    auto fwd = [&] {
+      if (s > 0) b.p2p(s, OpKind::Recv, pp, static_cast<std::int32_t>(s - 1), 1);
+      b.compute(s, tf);
+      if (s + 1 < p) b.p2p(s, OpKind::Send, pp, static_cast<std::int32_t>(s + 1), 1);
+    };
+    auto bwd = [&] {
+      if (s + 1 < p) b.p2p(s, OpKind::Recv, pp, static_cast<std::int32_t>(s + 1), 1);
+      b.compute(s, tb);
+      if (s > 0) b.p2p(s, OpKind::Send, pp, static_cast<std::int32_t>(s - 1), 1);
+    };
+    const std::uint32_t warmup = std::min(p - s - 1, m);
+    for (std::uint32_t i = 0; i < warmup; ++i) fwd();
+    for (std::uint32_t i = 0; i < m - warmup; ++i) fwd(), bwd();
+    for (std::uint32_t i = 0; i < warmup; ++i) bwd();
+  }
+  const ReplayReport rep = run(b.t, {0, 1, 2, 3});
+  const double path = (m + p - 1) * (tf + tb);
+  const double transfer = p2p_latency_s(0, 1, 1) + 1 / B;
+  const JobReport& j = rep.jobs[0];
+  EXPECT_GE(j.step_time_s, path);
+  EXPECT_LE(j.step_time_s, path + 2 * (m + p) * transfer);
+  expect_adds_up(j);
+  for (std::uint32_t s = 0; s < p; ++s) {
+    // Every stage computes m (t_f + t_b); the rest of its step is bubble, transfer time and the wait at the end.
+    EXPECT_NEAR(j.ranks[s].compute_s, m * (tf + tb), 1e-9) << "stage " << s;
+    EXPECT_NEAR(j.ranks[s].bubble_s + j.ranks[s].exposed_comm_s + j.ranks[s].wait_s, (p - 1) * (tf + tb),
+                2 * (m + p) * transfer) << "stage " << s;
+  }
+  // Stage 0 waits (p - 1) t_f ... for its first backward: its bubble is the pipeline's, up to the transfers.
+  EXPECT_NEAR(j.ranks[0].bubble_s, (p - 1) * (tf + tb), 2 * (m + p) * transfer);
+}
+
+// A trace of one collective is that collective alone, as `collemu coll` runs it: the same plan and flows in an engine
+// of their own, so the same bits.
+TEST_F(Replay, OneCollectiveIsWhatCollGives) {
+  const std::vector<NodeId> gpus = {0, 1, 2, 3, 16, 17, 18, 19};
+  for (CollKind k : {CollKind::AllReduce, CollKind::AllGather, CollKind::AllToAll}) {
+    Builder b(8);
+    const std::uint32_t c = b.comm("world", {0, 1, 2, 3, 4, 5, 6, 7});
+    const std::uint64_t count = 8'000'000;  // bytes: AllGather's per rank, AllToAll's whole send buffer
+    for (std::uint32_t r = 0; r < 8; ++r) b.coll(r, k, count, c);
+    const ReplayReport rep = run(b.t, gpus);
+    const collectives::Communicator comm(net, gpus);
+    collectives::CollSpec spec;
+    spec.op = k;
+    spec.bytes = k == CollKind::AllGather ? 8.0 * count : count;  // nccl-tests' size: AllGather's gathered buffer
+    const auto alone = collectives::run_collective(comm, spec, models::solver::rate_solver_factory("cpu"));
+    ASSERT_EQ(rep.colls.size(), 1u);
+    EXPECT_EQ(rep.jobs[0].step_time_s, alone.time_s) << common::to_string(k);
+    EXPECT_EQ(rep.colls[0].end_s - rep.colls[0].start_s, alone.time_s) << common::to_string(k);
+    EXPECT_EQ(rep.colls[0].algo, alone.algo);
+    EXPECT_EQ(rep.colls[0].bytes, alone.bytes);
+    EXPECT_EQ(rep.jobs[0].critical.exposed_comm_s, alone.time_s);
+    expect_adds_up(rep.jobs[0]);
+  }
+}
+
+// Two jobs, each one send of S across the BAG in the same direction: alone, L + S/B; together they share the BAG's
+// B per direction max-min fairly, B/2 each: L + 2S/B. A third job inside building 0 shares no binding link with them
+// and takes what it takes alone.
+TEST_F(Replay, JobsShareTheBagByTheMaxMinShareAndNothingElse) {
+  const double S = 64e6;
+  auto send_job = [&](traces::Trace& t) {
+    Builder b(2);
+    const std::uint32_t c = b.comm("pair", {0, 1});
+    b.p2p(0, OpKind::Send, c, 1, static_cast<std::uint64_t>(S));
+    b.p2p(1, OpKind::Recv, c, 0, static_cast<std::uint64_t>(S));
+    t = b.t;
+  };
+  traces::Trace ta, tb, tc;
+  send_job(ta);
+  send_job(tb);
+  send_job(tc);
+  const double L = p2p_latency_s(0, 16, S);
+  Job a{"a", &ta, {0, 16}, 1, {}}, bj{"b", &tb, {1, 17}, 1, {}}, cj{"c", &tc, {2, 3}, 1, {}};
+  const double alone_a = replay(net, {a}).jobs[0].step_time_s;
+  const double alone_c = replay(net, {cj}).jobs[0].step_time_s;
+  EXPECT_NEAR(alone_a, L + S / B, 1e-9 * alone_a);
+  const ReplayReport both = replay(net, {a, bj, cj});
+  ASSERT_EQ(both.jobs.size(), 3u);
+  EXPECT_NEAR(both.jobs[0].step_time_s, L + 2 * S / B, 1e-9 * (L + 2 * S / B));
+  EXPECT_NEAR(both.jobs[1].step_time_s, L + 2 * S / B, 1e-9 * (L + 2 * S / B));
+  EXPECT_NEAR(both.jobs[2].step_time_s, alone_c, 1e-12 * alone_c);
+  // The receiver moves data the whole time after the latency; the sender's send is posted at once and its rank ends
+  // when the data has arrived.
+  EXPECT_NEAR(both.jobs[0].ranks[1].exposed_comm_s, both.jobs[0].step_time_s, 1e-12);
+}
+
+// A late rank: rank 0 computes 1 s, rank 1 3 s, then an all-reduce of T alone. Rank 0 waits 2 s at the collective,
+// charged to rank 1 as well; both then wait T for data; the step is 3 s + T. A straggler factor of 3 on rank 1 with
+// both computing 1 s is the same step.
+TEST_F(Replay, WaitingIsChargedToTheLateRank) {
+  const std::vector<NodeId> gpus = {0, 1};
+  const collectives::Communicator comm(net, gpus);
+  collectives::CollSpec spec;
+  spec.bytes = 16e6;
+  const double T = collectives::run_collective(comm, spec, models::solver::rate_solver_factory("cpu")).time_s;
+  for (bool straggler : {false, true}) {
+    Builder b(2);
+    const std::uint32_t c = b.comm("world", {0, 1});
+    b.compute(0, 1.0);
+    b.compute(1, straggler ? 1.0 : 3.0);
+    for (std::uint32_t r = 0; r < 2; ++r) b.coll(r, CollKind::AllReduce, 16'000'000, c);
+    const ReplayReport rep = straggler ? run(b.t, gpus, {{1, 3.0}}) : run(b.t, gpus);
+    const JobReport& j = rep.jobs[0];
+    EXPECT_NEAR(j.step_time_s, 3.0 + T, 1e-12);
+    EXPECT_NEAR(j.ranks[0].wait_s, 2.0, 1e-12);
+    EXPECT_NEAR(j.ranks[1].caused_wait_s, 2.0, 1e-12);
+    EXPECT_NEAR(j.ranks[0].exposed_comm_s, T, 1e-12);
+    EXPECT_NEAR(j.ranks[1].exposed_comm_s, T, 1e-12);
+    EXPECT_NEAR(j.ranks[1].compute_s, 3.0, 1e-12);
+    EXPECT_EQ(j.critical_rank, 0u);  // both end together: the lowest rank
+    expect_adds_up(j);
+  }
+}
+
+// Compute and communication overlap where the dependencies allow: a DAG program whose all-reduce does not depend on
+// the compute beside it hides the all-reduce under it (step = max(compute, T)), while the same ops in sequence add up.
+TEST_F(Replay, IndependentCommunicationOverlapsCompute) {
+  const std::vector<NodeId> gpus = {0, 16};
+  const collectives::Communicator comm(net, gpus);
+  collectives::CollSpec spec;
+  spec.bytes = 64e6;
+  const double T = collectives::run_collective(comm, spec, models::solver::rate_solver_factory("cpu")).time_s;
+  for (bool dag : {true, false}) {
+    Builder b(2);
+    const std::uint32_t c = b.comm("world", {0, 1});
+    for (std::uint32_t r = 0; r < 2; ++r) {
+      b.t.programs[r].dag = dag;
+      b.coll(r, CollKind::AllReduce, 64'000'000, c);
+      b.compute(r, 10 * T);
+    }
+    const JobReport j = run(b.t, gpus).jobs[0];
+    EXPECT_NEAR(j.step_time_s, dag ? 10 * T : 11 * T, 1e-12) << (dag ? "dag" : "sequence");
+    EXPECT_NEAR(j.ranks[0].exposed_comm_s, dag ? 0.0 : T, 1e-12);
+    expect_adds_up(j);
+  }
+}
+
+TEST_F(Replay, ADeadlockNamesTheRanksAndTheirOps) {
+  // Both ranks receive first: neither ever sends.
+  Builder b(2);
+  const std::uint32_t c = b.comm("pair", {0, 1});
+  for (std::uint32_t r = 0; r < 2; ++r) {
+    b.p2p(r, OpKind::Recv, c, static_cast<std::int32_t>(1 - r), 100);
+    b.p2p(r, OpKind::Send, c, static_cast<std::int32_t>(1 - r), 100);
+  }
+  try {
+    run(b.t, {0, 1});
+    FAIL() << "no error";
+  } catch (const common::InputError& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("can never finish"), std::string::npos) << m;
+    EXPECT_NE(m.find("2 rank(s)"), std::string::npos) << m;
+    EXPECT_NE(m.find("op 0 (recv on pair peer 1)"), std::string::npos) << m;
+    EXPECT_NE(m.find("op 0 (recv on pair peer 0)"), std::string::npos) << m;
+  }
+}
+
+TEST_F(Replay, RefusesWhatIsNotAWholeJob) {
+  auto message = [&](const traces::Trace& t, std::vector<NodeId> gpus) {
+    try {
+      run(t, std::move(gpus));
+    } catch (const common::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  {  // a communicator of 4 ranks of which the trace has 2
+    Builder b(2);
+    const std::uint32_t c = b.comm("dp", {0, 1}, 4);
+    for (std::uint32_t r = 0; r < 2; ++r) b.coll(r, CollKind::AllReduce, 100, c);
+    const std::string m = message(b.t, {0, 1});
+    EXPECT_NE(m.find("not a whole job: communicator dp has 4 ranks, of which 2 are in the trace"), std::string::npos)
+        << m;
+  }
+  {  // a rank without ops (its file is missing)
+    Builder b(3);
+    const std::uint32_t c = b.comm("world", {0, 1, 2});
+    for (std::uint32_t r = 0; r < 2; ++r) b.coll(r, CollKind::AllReduce, 100, c);
+    const std::string m = message(b.t, {0, 1, 2});
+    EXPECT_NE(m.find("without ops: ranks 2"), std::string::npos) << m;
+  }
+  {  // one rank with a collective
+    Builder b(1);
+    const std::uint32_t c = b.comm("world", {0});
+    b.coll(0, CollKind::AllReduce, 100, c);
+    const std::string m = message(b.t, {0});
+    EXPECT_NE(m.find("ranks of the job other than this one are missing"), std::string::npos) << m;
+  }
+  {  // mismatched collectives
+    Builder b(2);
+    const std::uint32_t c = b.comm("world", {0, 1});
+    b.coll(0, CollKind::AllReduce, 100, c);
+    b.coll(1, CollKind::AllReduce, 200, c);
+    const std::string m = message(b.t, {0, 1});
+    EXPECT_NE(m.find("200"), std::string::npos) << m;
+  }
+  {  // placements: a GPU twice, a GPU the fabric does not have
+    Builder b(2);
+    b.compute(0, 1);
+    b.compute(1, 1);
+    EXPECT_NE(message(b.t, {3, 3}).find("is placed on GPU 3, as is rank 0"), std::string::npos);
+    EXPECT_NE(message(b.t, {0, 32}).find("which the fabric does not have (it has 32 GPUs)"), std::string::npos);
+  }
+}
+
+// A generated 3D-parallel step (TP 1 on single-GPU hosts, PP 4, DP 8) replayed twice: the same bits; every rank's
+// breakdown adds up to the step time.
+TEST_F(Replay, AGeneratedStepIsDeterministicAndAddsUp) {
+  traces::LlmSpec s;
+  s.gpus = 32;
+  s.tp = 1;
+  s.pp = 4;
+  s.dp = 8;
+  s.layers = 4;
+  s.hidden = 1024;
+  s.ffn = 4096;
+  s.heads = 8;
+  s.kv_heads = 8;
+  s.vocab = 32000;
+  s.seq = 2048;
+  s.microbatches = 4;
+  const traces::Trace t = traces::generate_llm(s);
+  std::vector<NodeId> gpus;
+  for (NodeId g = 0; g < 32; ++g) gpus.push_back(g);
+  const ReplayReport a = run(t, gpus), b = run(t, gpus);
+  ASSERT_EQ(a.colls.size(), b.colls.size());
+  EXPECT_EQ(a.jobs[0].step_time_s, b.jobs[0].step_time_s);
+  for (std::size_t i = 0; i < a.colls.size(); ++i) {
+    EXPECT_EQ(a.colls[i].start_s, b.colls[i].start_s);
+    EXPECT_EQ(a.colls[i].end_s, b.colls[i].end_s);
+  }
+  for (std::size_t r = 0; r < 32; ++r) {
+    EXPECT_EQ(a.jobs[0].ranks[r].compute_s, b.jobs[0].ranks[r].compute_s);
+    EXPECT_EQ(a.jobs[0].ranks[r].bubble_s, b.jobs[0].ranks[r].bubble_s);
+  }
+  expect_adds_up(a.jobs[0]);
+  // Every rank computes what the generator gave it (one stage's ops).
+  EXPECT_GT(a.jobs[0].step_time_s, a.jobs[0].ranks[0].compute_s);
+  for (std::size_t r = 0; r < 32; ++r) {
+    double want = 0;
+    for (const Op& o : t.program(static_cast<std::uint32_t>(r)).ops) want += o.kind == OpKind::Compute ? o.duration_s : 0;
+    EXPECT_NEAR(a.jobs[0].ranks[r].compute_s, want, 1e-12 * want) << "rank " << r;
+  }
+}
+
+}  // namespace
+}  // namespace collemu::emulator
