@@ -138,7 +138,7 @@ void add_coll_command(CLI::App& app) {
   cmd->add_option("--channels", o->channels, "channels (default: 16 in one node, 2 per NIC across nodes)");
   cmd->add_option("--qps", o->qps, "QPs per connection, as NCCL_IB_QPS_PER_CONNECTION (default 1)");
   cmd->add_option("--granularity", o->granularity,
-                  "pipelined (one flow per ring edge) or step (one flow per ring step, for small rings)");
+                  "pipelined (one flow per ring edge), step (one flow per ring step, for small rings) or lockstep (one flow per ring channel, at its slowest edge)");
   cmd->add_option("--root", o->root, "root rank of broadcast and reduce");
   cmd->add_option("--solver", o->solver, "rate solver backend: cpu or cuda");
   cmd->add_flag("--json", o->json, "rows as a JSON array (bytes, time_s, algbw_GBps, busbw_GBps, algo, proto, ...)");

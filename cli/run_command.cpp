@@ -322,7 +322,7 @@ void add_run_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--slow-rank", o->slow_ranks, "RANK=FACTOR: that rank computes FACTOR times slower (repeatable)");
   cmd->add_option("--qps", o->qps, "QPs per connection, as NCCL_IB_QPS_PER_CONNECTION")->capture_default_str();
-  cmd->add_option("--granularity", o->granularity, "pipelined or step (collectives' flows)")->capture_default_str();
+  cmd->add_option("--granularity", o->granularity, "pipelined (a flow per ring edge), step (per ring step) or lockstep (a flow per ring channel, at its slowest edge)")->capture_default_str();
   cmd->add_option("--solver", o->solver, "rate solver backend: cpu or cuda")->capture_default_str();
   cmd->add_option("--top", o->top, "rows in the lists of slowest collectives and busiest links")->capture_default_str();
   cmd->add_flag("--json", o->json, "one JSON object (step_time_s, compute_s, exposed_comm_s, wait_s, bubble_s, bag_bytes, ...)");

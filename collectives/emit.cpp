@@ -32,29 +32,58 @@ FlowId FlowWriter::add(const FlowSpec& flow) {
   return id;
 }
 
-void FlowWriter::hold(double bytes, double latency_s, double cap_Bps) {
+void FlowWriter::hold(const models::PathSet& path, double bytes, double latency_s, double cap_Bps, double weight) {
   std::uint64_t h = std::bit_cast<std::uint64_t>(bytes) * 0x9E3779B97F4A7C15ull;
   auto mix = [&](std::uint64_t v) { h = (h ^ v) * 0xBF58476D1CE4E5B9ull; h ^= h >> 31; };
   mix(std::bit_cast<std::uint64_t>(latency_s));
   mix(std::bit_cast<std::uint64_t>(cap_Bps));
-  for (std::size_t i = 0; i < path_.links.size(); ++i) {
-    mix(path_.links[i]);
-    mix(std::bit_cast<std::uint64_t>(path_.shares[i]));
+  mix(std::bit_cast<std::uint64_t>(weight));
+  for (std::size_t i = 0; i < path.links.size(); ++i) {
+    mix(path.links[i]);
+    mix(std::bit_cast<std::uint64_t>(path.shares[i]));
   }
-  const auto n = static_cast<std::uint32_t>(path_.links.size());
+  const auto n = static_cast<std::uint32_t>(path.links.size());
   for (auto [it, end] = held_index_.equal_range(h); it != end; ++it) {
     Held& o = held_[it->second];
-    if (o.count != n || o.bytes != bytes || o.latency_s != latency_s || o.cap_Bps != cap_Bps ||
-        !std::equal(path_.links.begin(), path_.links.end(), held_links_.begin() + o.begin) ||
-        !std::equal(path_.shares.begin(), path_.shares.end(), held_shares_.begin() + o.begin))
+    if (o.count != n || o.bytes != bytes || o.latency_s != latency_s || o.cap_Bps != cap_Bps || o.weight != weight ||
+        !std::equal(path.links.begin(), path.links.end(), held_links_.begin() + o.begin) ||
+        !std::equal(path.shares.begin(), path.shares.end(), held_shares_.begin() + o.begin))
       continue;
-    o.weight += 1;  // a flow already held stands for o.weight copies of this one: one more
+    o.copies += 1;  // a flow already held stands for o.copies copies of this one: one more
     return;
   }
   held_index_.emplace(h, static_cast<std::uint32_t>(held_.size()));
-  held_.push_back({bytes, latency_s, cap_Bps, 1, static_cast<std::uint32_t>(held_links_.size()), n});
-  held_links_.insert(held_links_.end(), path_.links.begin(), path_.links.end());
-  held_shares_.insert(held_shares_.end(), path_.shares.begin(), path_.shares.end());
+  held_.push_back({bytes, latency_s, cap_Bps, weight, 1, static_cast<std::uint32_t>(held_links_.size()), n});
+  held_links_.insert(held_links_.end(), path.links.begin(), path.links.end());
+  held_shares_.insert(held_shares_.end(), path.shares.begin(), path.shares.end());
+}
+
+void FlowWriter::lockstep(std::span<const Edge> edges, std::uint32_t channel, double bytes, double latency_s,
+                          double cap_Bps) {
+  // Every link's load per unit of the ring's rate r: the sum, over the edges and their QPs, of the QP's share of the
+  // link divided by the QPs (each QP carries r / qps of its edge).
+  const int qps = plan_.qps;
+  entries_.clear();
+  for (const Edge& e : edges)
+    for (int q = 0; q < qps; ++q) {
+      net_.path(e.src, e.dst, static_cast<std::uint32_t>(q), kUdpPortBase + channel, path_, e.via);
+      for (std::size_t i = 0; i < path_.links.size(); ++i) entries_.emplace_back(path_.links[i], path_.shares[i] / qps);
+    }
+  std::sort(entries_.begin(), entries_.end());  // by link (then share: the sums below do not depend on edge order)
+  ring_.links.clear();
+  ring_.shares.clear();
+  for (const auto& [l, a] : entries_) {
+    if (!ring_.links.empty() && ring_.links.back() == l) {
+      ring_.shares.back() += a;
+    } else {
+      ring_.links.push_back(l);
+      ring_.shares.push_back(a);
+    }
+  }
+  double k = 1;  // the flow's coefficients must be at most 1: r' = k r, coefficients / k, weight k (exact, above)
+  for (double a : ring_.shares) k = std::max(k, a);
+  for (double& a : ring_.shares) a = std::min(1.0, a / k);
+  hold(ring_, bytes * k, latency_s, cap_Bps * k, k);
 }
 
 void FlowWriter::connection(NodeId src, NodeId dst, NodeId via, std::uint32_t channel, double bytes, double latency_s,
@@ -63,7 +92,7 @@ void FlowWriter::connection(NodeId src, NodeId dst, NodeId via, std::uint32_t ch
   for (int q = 0; q < qps; ++q) {
     net_.path(src, dst, static_cast<std::uint32_t>(q), kUdpPortBase + channel, path_, via);
     if (after.empty() && !out) {
-      hold(bytes / qps, latency_s + path_times * path_.latency_s, cap_Bps / qps);
+      hold(path_, bytes / qps, latency_s + path_times * path_.latency_s, cap_Bps / qps, 1.0);
       continue;
     }
     const FlowId id = add({.bytes = bytes / qps,
@@ -86,13 +115,13 @@ void FlowWriter::latency_only(double latency_s) { add({.latency_s = latency_s, .
 
 CollFlows FlowWriter::finish() && {
   for (const Held& h : held_) {
-    add({.bytes = h.bytes * h.weight,
+    add({.bytes = h.bytes * h.copies,
          .links = {held_links_.data() + h.begin, h.count},
          .coefficients = {held_shares_.data() + h.begin, h.count},
          .latency_s = h.latency_s,
          .start_s = start_s_,
-         .weight = h.weight,
-         .cap_Bps = h.cap_Bps * h.weight});
+         .weight = h.weight * h.copies,
+         .cap_Bps = h.cap_Bps * h.copies});
   }
   CollFlows out;
   out.first = first_;

@@ -64,6 +64,16 @@ class FlowWriter {
   void connection(models::NodeId src, models::NodeId dst, models::NodeId via, std::uint32_t channel, double bytes,
                   double latency_s, double cap_Bps, std::span<const FlowId> after, std::vector<FlowId>* out = nullptr,
                   int path_times = 1);
+  // A ring channel in lockstep: its edges (each a connection src -> dst through `via`, of qps QPs) all move at the
+  // rate r of the slowest, as a pipelined ring does in steady state (every edge forwards what it receives), so the
+  // channel is one flow that loads each link by the sum of its edges' shares of it, carrying `bytes` (one edge's
+  // share) with the cap `cap_Bps` of one edge. Where a link carries several edges (a sum a > 1) the flow is written
+  // with rate r' = k r, coefficients a / k, weight k, bytes and cap times k (k the largest sum): under weighted
+  // max-min (rate = weight x level) that loads every link as the ring does and finishes when it would.
+  struct Edge {
+    models::NodeId src, dst, via;
+  };
+  void lockstep(std::span<const Edge> edges, std::uint32_t channel, double bytes, double latency_s, double cap_Bps);
   // One flow of `bytes` on one engine link (share 1), after `latency_s`: NVLink traffic that no QP splits.
   void direct(double bytes, models::EngineLink link, double latency_s);
   // A flow of 0 bytes over no link: NCCL's latency alone.
@@ -73,12 +83,14 @@ class FlowWriter {
 
  private:
   FlowId add(const models::solver::FlowSpec& flow);
-  void hold(double bytes, double latency_s, double cap_Bps);
+  void hold(const models::PathSet& path, double bytes, double latency_s, double cap_Bps, double weight);
   struct Held {
-    double bytes, latency_s, cap_Bps;  // of one of the identical flows
-    double weight;                     // how many
-    std::uint32_t begin, count;        // into held_links_ / held_shares_
+    double bytes, latency_s, cap_Bps, weight;  // of one of the identical flows
+    double copies;                             // how many
+    std::uint32_t begin, count;                // into held_links_ / held_shares_
   };
+  models::PathSet ring_;                                            // lockstep()'s flow
+  std::vector<std::pair<models::EngineLink, double>> entries_;      // lockstep()'s (link, share) of every edge
   const Communicator& comm_;
   const CollPlan& plan_;
   const models::Network& net_;

@@ -9,6 +9,8 @@
 //   Step: each of the K steps of each edge is a flow of one chunk (S / n per channel) that waits for the step before
 //   on the edge before it (the chunk it forwards), with NCCL's per-step latency of that edge (intra- or inter-node);
 //   the base latency is paid once, by the first step.
+//   Lockstep: each channel's ring is one flow over all its edges, which all move at the rate of the slowest (a
+//   pipelined ring forwards what it receives), with the pipelined share and latency.
 #include <algorithm>
 
 #include "collectives/emit.hpp"
@@ -40,6 +42,7 @@ void emit_ring(FlowWriter& w) {
   auto gpu = [&](int r) { return comm.gpu(r); };
   auto via = [&](int a, int z) { return net.rail_proxy(gpu(a), gpu(z)); };
   std::vector<FlowId> prev_step, this_step;
+  std::vector<FlowWriter::Edge> edges;
   for (int c = 0; c < nch; ++c) {
     const std::vector<int> order = channel_ring(comm, c);
     auto next = [&](int k) { return order[(k + 1) % n]; };
@@ -51,6 +54,18 @@ void emit_ring(FlowWriter& w) {
       for (int k = 0; k < n; ++k)
         w.connection(gpu(order[k]), gpu(next(k)), via(order[k], next(k)), c, share / plan.efficiency, latency,
                      plan.channel_cap_Bps, {}, nullptr, 0);
+      continue;
+    }
+    if (plan.granularity == Granularity::Lockstep) {
+      const double share = (allreduce ? 2.0 * (n - 1) / n : (n - 1.0) / n) * S / nch;
+      double ring_path_s = 0;
+      edges.clear();
+      for (int k = 0; k < n; ++k) {
+        ring_path_s += w.path_latency_s(gpu(order[k]), gpu(next(k)), via(order[k], next(k)));
+        edges.push_back({gpu(order[k]), gpu(next(k)), via(order[k], next(k))});
+      }
+      w.lockstep(edges, static_cast<std::uint32_t>(c), share / plan.efficiency,
+                 plan.model_latency_s + K * ring_path_s / n, plan.channel_cap_Bps);
       continue;
     }
     const CommShape& shape = comm.shape();

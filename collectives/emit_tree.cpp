@@ -41,7 +41,7 @@ void emit_tree(FlowWriter& w) {
     }
     for (int r = 0; r < n; ++r)
       if (parent[r] >= 0) children[parent[r]].push_back(r);
-    if (plan.granularity == Granularity::Pipelined) {
+    if (plan.granularity != Granularity::Step) {  // pipelined (and lockstep: not yet a tree of its own)
       double deepest_s = 0;
       for (int r = 0; r < n; ++r) {
         if (!children[r].empty()) continue;

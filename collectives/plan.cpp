@@ -13,9 +13,12 @@ using common::InputError;
 Granularity parse_granularity(std::string_view text) {
   if (text == "pipelined") return Granularity::Pipelined;
   if (text == "step") return Granularity::Step;
-  throw InputError("granularity '" + std::string(text) + "'", "expected pipelined or step");
+  if (text == "lockstep") return Granularity::Lockstep;
+  throw InputError("granularity '" + std::string(text) + "'", "expected pipelined, step or lockstep");
 }
-const char* to_string(Granularity g) { return g == Granularity::Pipelined ? "pipelined" : "step"; }
+const char* to_string(Granularity g) {
+  return g == Granularity::Pipelined ? "pipelined" : g == Granularity::Step ? "step" : "lockstep";
+}
 
 CollPlan plan_collective(const Communicator& comm, const CollSpec& spec) {
   const int n = comm.size();

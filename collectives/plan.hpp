@@ -14,7 +14,8 @@ namespace collemu::collectives {
 
 // Pipelined: each connection of a ring, tree or chain is one flow carrying its whole share. Step: each step (a ring
 // step, a tree chunk) is a flow that waits for the one it forwards (ring collectives and Tree).
-enum class Granularity : std::uint8_t { Pipelined, Step };
+// Lockstep: each channel of a ring is one flow over all its edges, moving at the rate of its slowest edge.
+enum class Granularity : std::uint8_t { Pipelined, Step, Lockstep };
 Granularity parse_granularity(std::string_view text);
 const char* to_string(Granularity g);
 

@@ -115,6 +115,36 @@ TEST_F(SharedEngine, ACollectiveStartedAtFiveMillisecondsGetsTheCapacityLeft) {
   EXPECT_FALSE(engine.finished(bg));
 }
 
+// A lockstep ring moves every edge at the rate of its slowest; pipelined edges run on their own. A's ring (0 <-> 16,
+// each edge S) meets two competitors on the BAG's 16 -> 0 direction (D1: 17 -> 1, D2: 18 -> 2, 3S each) and one on
+// its 0 -> 16 direction (C: 1 -> 17, S), all sending from L (A's latency) on. Max-min: 16 -> 0 is shared three ways,
+// B/3 each. Lockstep: A's ring runs at B/3 on both directions, so C gets 2B/3 and is done at L + S / (2B/3) =
+// L + 1.5 S/B. Pipelined: A's 0 -> 16 edge and C share their direction, B/2 each, and both are done at L + 2S/B. Either
+// way A is done when its slow edge is: L + 3S/B.
+TEST_F(SharedEngine, ALockstepRingMovesAtItsSlowestEdge) {
+  for (Granularity g : {Granularity::Lockstep, Granularity::Pipelined}) {
+    FlowEngine engine(net.capacities());
+    CollSpec spec = ring_allreduce(S);
+    spec.granularity = g;
+    const CollFlows fa = emit_collective(a, plan_collective(a, spec), engine, 0.0);
+    auto competitor = [&](NodeId src, NodeId dst, double bytes) {
+      models::PathSet p;
+      net.path(src, dst, 0, 0xC000u, p);
+      return engine.add_flow({.bytes = bytes, .links = p.links, .coefficients = p.shares, .start_s = L});
+    };
+    const FlowId c = competitor(1, 17, S);
+    competitor(17, 1, 3 * S);
+    competitor(18, 2, 3 * S);
+    engine.run();
+    const double c_done = g == Granularity::Lockstep ? L + 1.5 * S / B : L + 2 * S / B;
+    EXPECT_NEAR(engine.finish_s(c), c_done, 1e-9 * c_done) << to_string(g);
+    EXPECT_NEAR(done_s(engine, fa), L + 3 * S / B, 1e-9 * (L + 3 * S / B)) << to_string(g);
+    if (g == Granularity::Lockstep) {
+      EXPECT_EQ(fa.count, 1u);  // one channel: one flow
+    }
+  }
+}
+
 TEST(StridedCommunicator, EveryEighthGpuIsARingOnOneRail) {
   // A data-parallel group: GPUs 0, 8, 16, ..., 8 (k - 1) of a fabric of 8-GPU hosts, one rank per host, all on rail 0,
   // with 400 Gbps NICs on a DSF building (sprayed: only the NICs bind). Each channel's ring goes NIC to NIC; every NIC
