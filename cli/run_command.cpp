@@ -14,6 +14,9 @@
 #include "cli/options.hpp"
 #include "collectives/coll.hpp"
 #include "common/error.hpp"
+#include "analysis/results.hpp"
+#include "analysis/summary.hpp"
+#include "analysis/timeline.hpp"
 #include "emulator/replay.hpp"
 #include "models/network.hpp"
 #include "models/placement.hpp"
@@ -35,6 +38,8 @@ struct RunOptions {
   double compute_scale = 1;
   std::vector<std::string> slow_ranks;
   int top = 5;
+  std::string out, timeline;
+  int timeline_ranks = 16;
   bool json = false, quiet = false;
 };
 
@@ -93,11 +98,6 @@ std::pair<std::uint32_t, double> parse_slow_rank(const std::string& text) {
     throw common::InputError("--slow-rank " + text, "expected RANK=FACTOR, e.g. 17=1.2 (rank 17 computes 20% slower)");
   }
 }
-
-struct Tally {  // per link tier
-  double bytes = 0, capacity_Bps = 0;
-  std::size_t links = 0;
-};
 
 void run(const RunOptions& o) {
   const auto wall0 = std::chrono::steady_clock::now();
@@ -159,61 +159,26 @@ void run(const RunOptions& o) {
                    seconds(p.sim_time_s).c_str(), p.colls_done, p.colls_total, eta);
       std::fflush(stderr);
     };
+  if (!o.timeline.empty()) {
+    if (o.timeline_ranks < 1)
+      throw common::InputError("--timeline-ranks " + std::to_string(o.timeline_ranks), "expected at least 1 rank");
+    // One rank per program first (ranks that share a program are equivalent as far as the trace goes), then in order.
+    std::vector<std::uint8_t> seen(trace.programs.size(), 0), picked(trace.world_size, 0);
+    for (std::uint32_t r = 0; r < trace.world_size && ropt.record_ranks.size() < static_cast<std::size_t>(o.timeline_ranks); ++r)
+      if (!seen[trace.program_of_rank[r]]++) ropt.record_ranks.push_back(r), picked[r] = 1;
+    for (std::uint32_t r = 0; r < trace.world_size && ropt.record_ranks.size() < static_cast<std::size_t>(o.timeline_ranks); ++r)
+      if (!picked[r]) ropt.record_ranks.push_back(r);
+  }
   const emulator::ReplayReport rep = emulator::replay(net, {job}, ropt);
   if (bar) std::fprintf(stderr, "\r%100s\r", "");
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   const emulator::JobReport& jr = rep.jobs.front();
   const double step = jr.step_time_s;
 
-  // Tiers and links: bytes carried over capacity x step time.
-  std::array<Tally, models::kNumLinkTiers> tiers{};
-  double bag_bytes = 0;
-  std::vector<std::pair<double, models::EngineLink>> busiest;
-  for (models::EngineLink l = 0; l < rep.link_bytes.size(); ++l) {
-    const int t = static_cast<int>(net.tier(l));
-    tiers[t].bytes += rep.link_bytes[l];
-    tiers[t].capacity_Bps += net.capacity_Bps(l);
-    ++tiers[t].links;
-    if (net.tier(l) == models::LinkTier::Bag && net.up(l)) bag_bytes += rep.link_bytes[l];
-    if (rep.link_bytes[l] > 0 && net.capacity_Bps(l) > 0 && step > 0)
-      busiest.emplace_back(rep.link_bytes[l] / (net.capacity_Bps(l) * step), l);
-  }
-  std::sort(busiest.begin(), busiest.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first > b.first : a.second < b.second; });
-  // The slowest collectives, by kind and communicator size and bytes (the same collective of every group is one row).
-  struct Group {
-    common::CollKind kind;
-    double bytes;
-    int ranks;
-    std::size_t count = 0;
-    double total_s = 0, max_s = 0, busbw_sum = 0;
-    std::string algo, proto;
-    models::LinkTier tier;
-  };
-  std::map<std::tuple<int, int, double>, Group> groups;
-  for (const auto& c : rep.colls) {
-    auto [it, fresh] = groups.try_emplace({static_cast<int>(c.kind), c.ranks, c.bytes});
-    Group& g = it->second;
-    if (fresh) {
-      g.kind = c.kind;
-      g.bytes = c.bytes;
-      g.ranks = c.ranks;
-      g.algo = c.kind == common::CollKind::Send ? "P2P" : collectives::algo_name(c.kind, c.algo);
-      g.proto = collectives::to_string(c.proto);
-      g.tier = c.binding_tier;
-    }
-    const double d = c.end_s - c.start_s;
-    ++g.count;
-    g.total_s += d;
-    if (d > g.max_s) {
-      g.max_s = d;
-      g.tier = c.binding_tier;
-    }
-    g.busbw_sum += c.busbw_Bps;
-  }
-  std::vector<const Group*> slow;
-  for (const auto& [k, g] : groups) slow.push_back(&g);
-  std::sort(slow.begin(), slow.end(), [](const Group* a, const Group* b) { return a->max_s > b->max_s; });
-
+  const analysis::StepSummary sum = analysis::summarize_step(rep, net, std::max(o.top, 1000));
+  if (!o.out.empty()) analysis::write_results_h5(o.out, rep, sum, {job}, {o.topo, models::to_string(placement), o.solver});
+  if (!o.timeline.empty()) analysis::write_timeline(o.timeline, rep, sum, {job});
+  const double bag_bytes = sum.bag_bytes;
   auto breakdown_json = [](const emulator::RankTimes& t) {
     return nlohmann::json{{"compute_s", t.compute_s}, {"exposed_comm_s", t.exposed_comm_s},
                           {"bubble_s", t.bubble_s},   {"wait_s", t.wait_s},
@@ -235,18 +200,15 @@ void run(const RunOptions& o) {
     j["mean"] = breakdown_json(jr.mean);
     j["bag_bytes"] = bag_bytes;
     nlohmann::json tj = nlohmann::json::object();
-    for (int t = 0; t < models::kNumLinkTiers; ++t)
-      if (tiers[t].links)
-        tj[models::to_string(static_cast<models::LinkTier>(t))] = {
-            {"bytes", tiers[t].bytes},
-            {"utilisation", step > 0 ? tiers[t].bytes / (tiers[t].capacity_Bps * step) : 0.0}};
+    for (const auto& t : sum.tiers)
+      tj[models::to_string(t.tier)] = {{"bytes", t.bytes}, {"utilisation", t.utilisation}};
     j["tiers"] = tj;
     nlohmann::json cj = nlohmann::json::array();
-    for (const Group* g : slow)
-      cj.push_back({{"kind", common::to_string(g->kind)}, {"ranks", g->ranks}, {"bytes", g->bytes},
-                    {"count", g->count}, {"max_s", g->max_s}, {"mean_s", g->total_s / g->count},
-                    {"mean_busbw_GBps", g->busbw_sum / g->count / 1e9}, {"algo", g->algo}, {"proto", g->proto},
-                    {"binding_tier", models::to_string(g->tier)}});
+    for (const auto& g : sum.slowest)
+      cj.push_back({{"kind", common::to_string(g.kind)}, {"ranks", g.ranks}, {"bytes", g.bytes},
+                    {"count", g.count}, {"max_s", g.max_s}, {"mean_s", g.mean_s},
+                    {"mean_busbw_GBps", g.mean_busbw_Bps / 1e9}, {"algo", g.algo}, {"proto", g.proto},
+                    {"binding_tier", models::to_string(g.binding_tier)}});
     j["collectives"] = cj;
     j["collective_count"] = rep.colls.size();
     j["flows"] = rep.flows;
@@ -275,26 +237,22 @@ void run(const RunOptions& o) {
   std::printf("\nslowest collectives (the same collective of every group counted once)\n");
   std::printf("  %-14s %6s %10s %7s %11s %11s %9s %-5s %-6s %s\n", "kind", "ranks", "size", "count", "max", "mean",
               "busbw", "algo", "proto", "binding tier");
-  for (std::size_t i = 0; i < slow.size() && static_cast<int>(i) < o.top; ++i) {
-    const Group& g = *slow[i];
+  for (std::size_t i = 0; i < sum.slowest.size() && static_cast<int>(i) < o.top; ++i) {
+    const analysis::CollGroup& g = sum.slowest[i];
     std::printf("  %-14s %6d %10s %7zu %11s %11s %6.1f GB/s %-5s %-6s %s\n", common::to_string(g.kind), g.ranks,
-                bytes_text(g.bytes).c_str(), g.count, seconds(g.max_s).c_str(), seconds(g.total_s / g.count).c_str(),
-                g.busbw_sum / g.count / 1e9, g.algo.c_str(), g.proto.c_str(), models::to_string(g.tier));
+                bytes_text(g.bytes).c_str(), g.count, seconds(g.max_s).c_str(), seconds(g.mean_s).c_str(),
+                g.mean_busbw_Bps / 1e9, g.algo.c_str(), g.proto.c_str(), models::to_string(g.binding_tier));
   }
   std::printf("\nbusiest tiers (bytes carried over capacity x step time)\n");
-  std::vector<int> order;
-  for (int t = 0; t < models::kNumLinkTiers; ++t)
-    if (tiers[t].links && tiers[t].bytes > 0) order.push_back(t);
-  std::sort(order.begin(), order.end(), [&](int a, int b) {
-    return tiers[a].bytes / tiers[a].capacity_Bps > tiers[b].bytes / tiers[b].capacity_Bps;
-  });
-  for (int t : order)
-    std::printf("  %-13s %10s %6.2f%%\n", models::to_string(static_cast<models::LinkTier>(t)),
-                bytes_text(tiers[t].bytes).c_str(), step > 0 ? 100 * tiers[t].bytes / (tiers[t].capacity_Bps * step) : 0);
+  std::vector<analysis::TierUse> order;
+  for (const auto& t : sum.tiers)
+    if (t.bytes > 0) order.push_back(t);
+  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.utilisation > b.utilisation; });
+  for (const auto& t : order)
+    std::printf("  %-13s %10s %6.2f%%\n", models::to_string(t.tier), bytes_text(t.bytes).c_str(), 100 * t.utilisation);
   std::printf("busiest links\n");
-  for (std::size_t i = 0; i < busiest.size() && static_cast<int>(i) < o.top; ++i)
-    std::printf("  %-48s %6.2f%%\n", fabric.link_name(net.representative(busiest[i].second)).c_str(),
-                100 * busiest[i].first);
+  for (std::size_t i = 0; i < sum.busiest.size() && static_cast<int>(i) < o.top; ++i)
+    std::printf("  %-48s %6.2f%%\n", sum.busiest[i].name.c_str(), 100 * sum.busiest[i].utilisation);
   std::printf("\nbytes over the BAG  %s\n", bytes_text(bag_bytes).c_str());
   std::printf("replayed %zu collectives and transfers, %zu flows, %zu events in %.1f s\n", rep.colls.size(), rep.flows,
               rep.replay_events, wall);
@@ -326,6 +284,11 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--solver", o->solver, "rate solver backend: cpu or cuda")->capture_default_str();
   cmd->add_option("--top", o->top, "rows in the lists of slowest collectives and busiest links")->capture_default_str();
   cmd->add_flag("--json", o->json, "one JSON object (step_time_s, compute_s, exposed_comm_s, wait_s, bubble_s, bag_bytes, ...)");
+  cmd->add_option("--out", o->out, "results.h5: the step, every collective, every rank, tiers over time (docs/results-format.md)");
+  cmd->add_option("--timeline", o->timeline, "timeline.json for ui.perfetto.dev: ranks' ops, tier utilisation over time");
+  cmd->add_option("--timeline-ranks", o->timeline_ranks,
+                  "ranks with tracks in the timeline: the first rank of each program (equivalent ranks), then the "
+                  "next ones, up to this many")->capture_default_str();
   cmd->add_flag("-q,--quiet", o->quiet, "no progress bar");
   cmd->callback([o] { run(*o); });
 }

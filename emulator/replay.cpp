@@ -17,6 +17,33 @@
 
 namespace collemu::emulator {
 
+void TierSeries::add(models::LinkTier tier, double b, double from_s, double to_s) {
+  if (!(b > 0) || !(to_s >= from_s)) return;
+  while (to_s >= bin_s * kMaxBins) {  // widen: merge pairs of bins
+    const std::size_t half = (bytes.size() + 1) / 2;
+    for (std::size_t i = 0; i < half; ++i) {
+      std::array<double, models::kNumLinkTiers> sum = bytes[2 * i];
+      if (2 * i + 1 < bytes.size())
+        for (int t = 0; t < models::kNumLinkTiers; ++t) sum[t] += bytes[2 * i + 1][t];
+      bytes[i] = sum;
+    }
+    bytes.resize(half);
+    bin_s *= 2;
+  }
+  const auto first = static_cast<std::size_t>(from_s / bin_s), last = static_cast<std::size_t>(to_s / bin_s);
+  if (bytes.size() <= last) bytes.resize(last + 1, {});
+  const int k = static_cast<int>(tier);
+  if (first == last || to_s == from_s) {
+    bytes[first][k] += b;
+    return;
+  }
+  const double rate = b / (to_s - from_s);
+  for (std::size_t i = first; i <= last; ++i) {
+    const double lo = std::max(from_s, i * bin_s), hi = std::min(to_s, (i + 1) * bin_s);
+    if (hi > lo) bytes[i][k] += rate * (hi - lo);
+  }
+}
+
 namespace {
 
 using collectives::CollFlows;
@@ -197,6 +224,11 @@ class Replayer {
   std::vector<double> scratch_bytes_;
   std::vector<models::EngineLink> scratch_links_;
   ReplayReport report_;
+  std::vector<std::uint8_t> recorded_;                       // per global rank: its ops are recorded
+  std::unordered_map<std::uint64_t, RankOp> open_ops_;       // (rank << 32 | op) -> the op so far
+  void op_started(std::uint32_t g, std::uint32_t op, double t);
+  void op_data(std::uint32_t g, std::uint32_t op, double t);
+  void op_ended(std::uint32_t g, std::uint32_t op, double t);
   std::size_t colls_done_ = 0, colls_total_ = 0;
   std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();
 };
@@ -319,6 +351,37 @@ void Replayer::setup() {
   for (const Rank& rk : ranks_)
     std::copy(rk.index->dep_count.begin(), rk.index->dep_count.end(), pending_.begin() + rk.op_base);
   scratch_bytes_.assign(net_.num_links(), 0.0);
+  recorded_.assign(ranks_.size(), 0);
+  for (std::uint32_t r : opt_.record_ranks)
+    if (r < jobs_[0].trace->world_size) recorded_[r] = 1;
+}
+
+void Replayer::op_started(std::uint32_t g, std::uint32_t op, double t) {
+  if (!recorded_[g]) return;
+  const Rank& r = ranks_[g];
+  const Op& o = r.prog->ops[op];
+  RankOp x;
+  x.rank = r.rank;
+  x.op = op;
+  x.kind = o.kind;
+  x.coll = o.coll;
+  if (o.kind != OpKind::Compute) x.comm = trace(r.job).comm_of_slot[r.rank][o.comm_slot];
+  x.start_s = x.data_s = x.end_s = t;
+  open_ops_[(std::uint64_t{g} << 32) | op] = x;
+}
+
+void Replayer::op_data(std::uint32_t g, std::uint32_t op, double t) {
+  if (!recorded_[g]) return;
+  open_ops_[(std::uint64_t{g} << 32) | op].data_s = t;
+}
+
+void Replayer::op_ended(std::uint32_t g, std::uint32_t op, double t) {
+  if (!recorded_[g]) return;
+  auto it = open_ops_.find((std::uint64_t{g} << 32) | op);
+  if (it == open_ops_.end()) return;
+  it->second.end_s = t;
+  report_.rank_ops.push_back(it->second);
+  open_ops_.erase(it);
 }
 
 void Replayer::touch(Rank& r, double t) {
@@ -335,6 +398,7 @@ void Replayer::touch(Rank& r, double t) {
 void Replayer::complete(std::uint32_t g, std::uint32_t op, double t) {
   Rank& r = ranks_[g];
   ++report_.ops;
+  op_ended(g, op, t);
   for (std::uint32_t k = r.index->begin[op]; k < r.index->begin[op + 1]; ++k) {
     const std::uint32_t d = r.index->next[k];
     if (--pending_[r.op_base + d] == 0) ready_.emplace_back(g, d);
@@ -374,6 +438,7 @@ void Replayer::start(std::uint32_t g, std::uint32_t op, double t) {
 
 void Replayer::begin_compute(std::uint32_t g, std::uint32_t op, double t) {
   Rank& r = ranks_[g];
+  op_started(g, op, t);
   touch(r, t);
   r.computing = true;
   const double d = r.prog->ops[op].duration_s * r.compute_factor;
@@ -448,6 +513,7 @@ void Replayer::arrive(std::uint32_t g, std::uint32_t op, double t) {
                                     tr.comms[comm].name + " is " + op_name(in.first_rank, in.first_op) + " of " +
                                     std::to_string(f.count) + " at " + rank_name(in.first_rank) + " but " +
                                     op_name(g, op) + " of " + std::to_string(o.count) + " at " + rank_name(g));
+  op_started(g, op, t);
   touch(r, t);
   ++r.rendezvous;
   in.members.emplace_back(g, op);
@@ -467,6 +533,7 @@ void Replayer::start_instance(std::uint32_t id, double t) {
     --m.rendezvous;
     ++m.moving;
     late.times.caused_wait_s += t - in.arrive_s[i];
+    op_data(in.members[i].first, in.members[i].second, t);
   }
   const collectives::Communicator& c = comm_object(in.job, in.comm);
   const Op& o = *in.op;
@@ -505,6 +572,7 @@ void Replayer::post_send(std::uint32_t g, std::uint32_t op, double t) {
   x.send_op = op;
   x.send_bytes = o.bytes();
   ++r.sends_in_flight;
+  op_started(g, op, t);
   const auto id = static_cast<std::uint32_t>(&x - transfers_.data());
   const bool both = x.recv_op != kNone;
   complete(g, op, t);  // posted: the program goes on
@@ -522,6 +590,7 @@ void Replayer::post_recv(std::uint32_t g, std::uint32_t op, double t) {
   Transfer& x = transfer_for(r.job, comm, peer, g, n);
   x.recv_op = op;
   x.recv_bytes = o.bytes();
+  op_started(g, op, t);
   touch(r, t);
   ++r.bubble;
   if (x.send_op != kNone) start_transfer(static_cast<std::uint32_t>(&x - transfers_.data()), t);
@@ -541,6 +610,7 @@ void Replayer::start_transfer(std::uint32_t id, double t) {
   touch(d, t);
   --d.bubble;
   ++d.moving;
+  op_data(x.dst, x.recv_op, t);
   touch(s, t);
   ++s.moving;
   const NodeId a = jobs_[x.job].gpus[s.rank], b = jobs_[x.job].gpus[d.rank];
@@ -566,10 +636,15 @@ CollRecord Replayer::record(const CollFlows& flows, const CollPlan& plan, int ra
     // Bytes this collective put on each link, over the link's capacity for its duration.
     for (FlowId f = flows.first; f < flows.first + flows.count; ++f) {
       const auto links = engine_.links(f);
+      std::array<double, models::kNumLinkTiers> by_tier{};
       for (std::uint32_t i = 0; i < links.size(); ++i) {
+        const double b = engine_.bytes(f) * engine_.coefficient(f, i);
         if (scratch_bytes_[links[i]] == 0) scratch_links_.push_back(links[i]);
-        scratch_bytes_[links[i]] += engine_.bytes(f) * engine_.coefficient(f, i);
+        scratch_bytes_[links[i]] += b;
+        by_tier[static_cast<int>(net_.tier(links[i]))] += b;
       }
+      for (int k = 0; k < models::kNumLinkTiers; ++k)
+        report_.tiers.add(static_cast<models::LinkTier>(k), by_tier[k], engine_.send_start_s(f), engine_.finish_s(f));
     }
     for (models::EngineLink l : scratch_links_) {
       const double cap = net_.capacity_Bps(l);

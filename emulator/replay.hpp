@@ -21,6 +21,7 @@
 // waiting it made the others do (not part of the sum).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -55,6 +56,30 @@ struct ReplayOptions {
     std::size_t colls_done, colls_total;  // collective and transfer instances
   };
   std::function<void(const Progress&)> progress;
+  // Ranks (of job 0) whose ops are recorded one by one (ReplayReport::rank_ops), for timelines; empty: none.
+  std::vector<std::uint32_t> record_ranks;
+};
+
+// One op of a recorded rank, as it ran: compute from start to end; a collective from the rank's arrival (start) to
+// its end, the data moving from `data_s`; a receive from its post to its end, the data moving from `data_s`; a send
+// posted at start (its transfer is the receiver's).
+struct RankOp {
+  std::uint32_t rank = 0;  // job rank
+  std::uint32_t op = 0;    // index in the rank's program
+  traces::OpKind kind = traces::OpKind::Compute;
+  common::CollKind coll = common::CollKind::AllReduce;
+  std::uint32_t comm = 0;  // collectives, sends and receives: the communicator (index into the trace's)
+  double start_s = 0, data_s = 0, end_s = 0;
+};
+
+// Bytes carried per link tier over time, in bins of equal width (each flow's bytes spread evenly over the time it
+// sent: its mean rate, exact in total, an approximation within a flow's life). The width doubles as the replay runs
+// so that at most kMaxBins bins cover it.
+struct TierSeries {
+  static constexpr std::size_t kMaxBins = 2048;
+  double bin_s = 1e-6;
+  std::vector<std::array<double, models::kNumLinkTiers>> bytes;  // per bin
+  void add(models::LinkTier tier, double bytes, double from_s, double to_s);
 };
 
 struct RankTimes {
@@ -99,6 +124,8 @@ struct ReplayReport {
   std::size_t flows = 0;
   std::size_t replay_events = 0;   // distinct times the replay processed
   std::size_t ops = 0;             // op instances executed over all ranks
+  TierSeries tiers;                // bytes per tier over time
+  std::vector<RankOp> rank_ops;    // the ops of ReplayOptions::record_ranks, in order of end
 };
 
 // Replays `jobs` on `network`. Throws common::InputError for a job the fabric cannot hold (a GPU it does not have, a

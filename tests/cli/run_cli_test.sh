@@ -30,6 +30,55 @@ assert a == b
 ' "$tmp/default.json" "$tmp/again.json"
 check "the text summary" bash -c '"$COLLEMU" run | grep -q "^step time"'
 
+# results.h5 and timeline.json: the same figures as the JSON; the timeline's events as the Trace Event Format
+# document defines them (ph, ts and dur in microseconds, pid, tid, name; counters' args are numbers).
+"$COLLEMU" run --out "$tmp/r.h5" --timeline "$tmp/t.json" --timeline-ranks 4 --json > "$tmp/with-files.json" 2>/dev/null
+check "results.h5 and timeline.json are written" test -s "$tmp/r.h5" -a -s "$tmp/t.json"
+check "no temporary files are left" bash -c '! ls "$0"/*.tmp.* 2>/dev/null | grep -q .' "$tmp"
+PY=
+for p in python3 /usr/bin/python3; do if "$p" -c "import h5py" 2>/dev/null; then PY=$p; break; fi; done
+check "h5py is installed (scripts/setup.sh installs python3-h5py)" test -n "$PY"
+check "results.h5 holds the step, every collective and every rank" "$PY" -c '
+import h5py, json, sys
+j = json.load(open(sys.argv[2]))
+with h5py.File(sys.argv[1]) as f:
+    assert f.attrs["format"] == "collemu-results" and f.attrs["version"] == 1
+    for k in ("step_time_s", "compute_s", "exposed_comm_s", "wait_s", "bubble_s", "bag_bytes"):
+        assert f.attrs[k] == j[k], (k, f.attrs[k], j[k])
+    assert len(f["collectives/start_s"]) == j["collective_count"]
+    assert (f["collectives/end_s"][:] >= f["collectives/start_s"][:]).all()
+    ranks = f["ranks"]
+    total = ranks["compute_s"][:] + ranks["exposed_comm_s"][:] + ranks["bubble_s"][:] + ranks["wait_s"][:]
+    assert len(total) == j["ranks"] and abs(total - j["step_time_s"]).max() <= 1e-12 * j["step_time_s"]
+    kinds = [k.decode() if isinstance(k, bytes) else k for k in f["legend/kind"][:]]
+    assert kinds[f["collectives/kind"][0]] in ("allreduce", "allgather", "reducescatter", "send"), kinds
+    # Utilisation over time integrates to the bytes each tier carried.
+    names = [n.decode() if isinstance(n, bytes) else n for n in f["tiers/name"][:]]
+    dt = f["series/time_s"][1] - f["series/time_s"][0]
+    for i, n in enumerate(names):
+        carried = (f["series/" + n][:] * f["tiers/capacity_Bps"][i] * dt).sum()
+        assert abs(carried - f["tiers/bytes"][i]) <= 1e-9 * max(1.0, f["tiers/bytes"][i]), (n, carried)
+' "$tmp/r.h5" "$tmp/with-files.json"
+check "timeline.json is trace-event JSON" python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[1]))
+ev = doc["traceEvents"]
+assert doc["displayTimeUnit"] in ("ms", "ns")
+slices = [e for e in ev if e["ph"] == "X"]
+counters = [e for e in ev if e["ph"] == "C"]
+meta = [e for e in ev if e["ph"] == "M"]
+assert len(slices) + len(counters) + len(meta) == len(ev)
+for e in slices:
+    assert isinstance(e["name"], str) and e["ts"] >= 0 and e["dur"] >= 0 and isinstance(e["pid"], int) and isinstance(e["tid"], int)
+for e in counters:
+    assert e["ts"] >= 0 and all(isinstance(v, (int, float)) for v in e["args"].values())
+tracks = {e["tid"] for e in slices}
+assert len(tracks) == 8, tracks  # 4 ranks, a compute and a communication track each
+assert {e["args"]["name"] for e in meta if e["name"] == "thread_name"} >= {"rank 0 compute", "rank 0 communication"}
+assert max(e["ts"] + e["dur"] for e in slices) <= doc["otherData"]["step_time_s"] * 1e6 * (1 + 1e-9)
+' "$tmp/t.json"
+check "an unwritable --out names the file" bash -c '"$COLLEMU" run -q --set building.gpus=64 --set region.buildings=1 --set bag.enabled=false --trace "$0"/*.et --out /nonexistent/dir/r.h5 2>&1 | grep -q "/nonexistent/dir/r.h5: cannot create"' "$SHARED_DATA/astra-sim/workload/microbenchmarks/all_reduce/8npus_1MB"
+
 # The complete multi-rank trace sets of the shared data (ASTRA-sim's microbenchmarks, 8 ranks each): one collective
 # of 1 MiB on 8 GPUs of one NVLink domain.
 small=(--topo prometheus --set building.gpus=64 --set region.buildings=1 --set bag.enabled=false)

@@ -319,6 +319,43 @@ TEST_F(Replay, RefusesWhatIsNotAWholeJob) {
 
 // A generated 3D-parallel step (TP 1 on single-GPU hosts, PP 4, DP 8) replayed twice: the same bits; every rank's
 // breakdown adds up to the step time.
+// Recorded ranks: every op once, in time order within it (start <= data moving <= end), compute ops adding up to the
+// rank's compute time (one at a time).
+TEST_F(Replay, RecordedRanksListEveryOp) {
+  traces::LlmSpec s;
+  s.gpus = 8;
+  s.tp = 1;
+  s.pp = 4;
+  s.dp = 2;
+  s.layers = 4;
+  s.hidden = 1024;
+  s.ffn = 4096;
+  s.heads = 8;
+  s.kv_heads = 8;
+  s.vocab = 32000;
+  s.seq = 2048;
+  s.microbatches = 4;
+  const traces::Trace t = traces::generate_llm(s);
+  Job j{"job", &t, {0, 1, 2, 3, 16, 17, 18, 19}, 1, {}};
+  ReplayOptions opt;
+  opt.record_ranks = {0, 7};
+  const ReplayReport rep = replay(net, {j}, opt);
+  for (std::uint32_t r : {0u, 7u}) {
+    std::size_t n = 0;
+    double compute = 0;
+    for (const RankOp& o : rep.rank_ops) {
+      if (o.rank != r) continue;
+      ++n;
+      EXPECT_LE(o.start_s, o.data_s);
+      EXPECT_LE(o.data_s, o.end_s);
+      if (o.kind == OpKind::Compute) compute += o.end_s - o.start_s;
+    }
+    EXPECT_EQ(n, t.program(r).ops.size()) << "rank " << r;
+    EXPECT_NEAR(compute, rep.jobs[0].ranks[r].compute_s, 1e-12) << "rank " << r;
+  }
+  for (const RankOp& o : rep.rank_ops) EXPECT_TRUE(o.rank == 0 || o.rank == 7);
+}
+
 TEST_F(Replay, AGeneratedStepIsDeterministicAndAddsUp) {
   traces::LlmSpec s;
   s.gpus = 32;
@@ -348,6 +385,15 @@ TEST_F(Replay, AGeneratedStepIsDeterministicAndAddsUp) {
     EXPECT_EQ(a.jobs[0].ranks[r].bubble_s, b.jobs[0].ranks[r].bubble_s);
   }
   expect_adds_up(a.jobs[0]);
+  // The bytes over time add up, per tier, to what the links carried (each flow's bytes are spread over its sending
+  // time, so only the total is exact).
+  std::array<double, models::kNumLinkTiers> carried{}, binned{};
+  for (models::EngineLink l = 0; l < a.link_bytes.size(); ++l) carried[static_cast<int>(net.tier(l))] += a.link_bytes[l];
+  for (const auto& bin : a.tiers.bytes)
+    for (int k = 0; k < models::kNumLinkTiers; ++k) binned[k] += bin[k];
+  for (int k = 0; k < models::kNumLinkTiers; ++k) EXPECT_NEAR(binned[k], carried[k], 1e-9 * carried[k]) << k;
+  EXPECT_LE(a.tiers.bytes.size(), TierSeries::kMaxBins);
+  EXPECT_GE(a.tiers.bin_s * static_cast<double>(a.tiers.bytes.size()), a.end_s);
   // Every rank computes what the generator gave it (one stage's ops).
   EXPECT_GT(a.jobs[0].step_time_s, a.jobs[0].ranks[0].compute_s);
   for (std::size_t r = 0; r < 32; ++r) {

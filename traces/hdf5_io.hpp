@@ -1,0 +1,147 @@
+// HDF5 writing helpers shared by the writers of collemu's HDF5 files (the trace format, the replay's results): RAII
+// ids, quiet error stacks, native types, and a writer of 1-D columns, strings and scalar attributes that throws
+// common::InputError naming the file and the dataset. Include only where HDF5 is linked.
+#pragma once
+
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "common/error.hpp"
+
+namespace collemu::traces::h5 {
+
+// RAII for HDF5 ids.
+struct Id {
+  hid_t id = -1;
+  herr_t (*close)(hid_t) = nullptr;
+  Id(hid_t i, herr_t (*c)(hid_t)) : id(i), close(c) {}
+  Id(const Id&) = delete;
+  Id& operator=(const Id&) = delete;
+  ~Id() {
+    if (id >= 0 && close) close(id);
+  }
+  operator hid_t() const { return id; }
+};
+
+// Silence HDF5's own error stack printing; we report errors ourselves.
+struct Quiet {
+  H5E_auto2_t fn = nullptr;
+  void* data = nullptr;
+  Quiet() {
+    H5Eget_auto2(H5E_DEFAULT, &fn, &data);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~Quiet() { H5Eset_auto2(H5E_DEFAULT, fn, data); }
+};
+
+template <class T>
+hid_t native() {
+  if constexpr (std::is_same_v<T, std::uint8_t>) return H5T_NATIVE_UINT8;
+  else if constexpr (std::is_same_v<T, std::uint32_t>) return H5T_NATIVE_UINT32;
+  else if constexpr (std::is_same_v<T, std::int32_t>) return H5T_NATIVE_INT32;
+  else if constexpr (std::is_same_v<T, std::uint64_t>) return H5T_NATIVE_UINT64;
+  else return H5T_NATIVE_DOUBLE;
+}
+
+class Writer {
+ public:
+  Writer(hid_t file, std::string path) : file_(file), path_(std::move(path)) {}
+
+  template <class T>
+  void column(const char* name, const std::vector<T>& v) {
+    const hsize_t n = v.size();
+    Id space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+    Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    if (n >= 4096) {  // chunked, shuffled and deflated: the columns are repetitive
+      const hsize_t chunk = std::min<hsize_t>(n, 65536);
+      H5Pset_chunk(dcpl, 1, &chunk);
+      H5Pset_shuffle(dcpl);
+      H5Pset_deflate(dcpl, 4);
+    }
+    Id ds(H5Dcreate2(file_, name, native<T>(), space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose);
+    check(ds, name);
+    if (n && H5Dwrite(ds, native<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0) fail(name);
+  }
+
+  void strings(const char* name, const std::vector<std::string>& v) {
+    std::vector<const char*> p;
+    for (const auto& s : v) p.push_back(s.c_str());
+    const hsize_t n = v.size();
+    Id space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+    Id type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    Id ds(H5Dcreate2(file_, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+    check(ds, name);
+    if (n && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) < 0) fail(name);
+  }
+
+  void group(const char* name) {
+    Id g(H5Gcreate2(file_, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+    check(g, name);
+  }
+
+  void attr_u64(const char* name, std::uint64_t v) {
+    Id space(H5Screate(H5S_SCALAR), H5Sclose);
+    Id a(H5Acreate2(file_, name, H5T_NATIVE_UINT64, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    check(a, name);
+    if (H5Awrite(a, H5T_NATIVE_UINT64, &v) < 0) fail(name);
+  }
+
+  void attr_f64(const char* name, double v) {
+    Id space(H5Screate(H5S_SCALAR), H5Sclose);
+    Id a(H5Acreate2(file_, name, H5T_NATIVE_DOUBLE, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    check(a, name);
+    if (H5Awrite(a, H5T_NATIVE_DOUBLE, &v) < 0) fail(name);
+  }
+
+  void attr_str(const char* name, const std::string& v) {
+    Id space(H5Screate(H5S_SCALAR), H5Sclose);
+    Id type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    Id a(H5Acreate2(file_, name, type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    check(a, name);
+    const char* p = v.c_str();
+    if (H5Awrite(a, type, &p) < 0) fail(name);
+  }
+
+ private:
+  void check(hid_t id, const char* name) {
+    if (id < 0) fail(name);
+  }
+  [[noreturn]] void fail(const char* name) { throw common::InputError(path_, std::string("cannot write ") + name); }
+  hid_t file_;
+  std::string path_;
+};
+
+// Writes an HDF5 file atomically: `body(writer)` fills a temporary file beside `path`, which is renamed over `path`
+// when complete; on any error the temporary file is removed and nothing is left at `path` that was not there.
+template <class F>
+void write_atomically(const std::string& path, F&& body) {
+  Quiet quiet;
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  try {
+    Id file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    if (file < 0) throw common::InputError(path, "cannot create the file (" + tmp + ")");
+    Writer w(file, path);
+    body(w);
+    if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw common::InputError(path, "cannot flush the file");
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw common::InputError(path, "cannot rename " + tmp + " over it");
+  }
+}
+
+}  // namespace collemu::traces::h5
