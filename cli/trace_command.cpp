@@ -120,6 +120,7 @@ struct GenOptions {
   std::string dp_mode = "zero";
   std::string out;
   bool no_sequence_parallel = false;
+  bool no_dp_overlap = false;
 };
 
 void gen(GenOptions o, bool moe) {
@@ -127,6 +128,7 @@ void gen(GenOptions o, bool moe) {
   else if (o.dp_mode == "zero") o.spec.dp_mode = traces::LlmSpec::DpMode::Zero;
   else throw common::InputError("--dp-mode " + o.dp_mode, "expected allreduce or zero");
   o.spec.sequence_parallel = !o.no_sequence_parallel;
+  o.spec.dp_overlap = !o.no_dp_overlap;
   if (!moe) o.spec.experts = 0;
   // The generator names the LlmSpec field that is wrong ("kv_heads 5: ..."); the option is --kv-heads.
   auto as_options = [](const common::InputError& e) {
@@ -177,6 +179,10 @@ void add_gen_options(CLI::App* cmd, GenOptions& o, bool moe) {
   cmd->add_option("--dp-mode", o.dp_mode, "gradients: allreduce, or zero (reduce-scatter + all-gather)")
       ->capture_default_str();
   cmd->add_flag("--no-sequence-parallel", o.no_sequence_parallel, "TP with all-reduces instead of all-gather + reduce-scatter");
+  cmd->add_flag("--no-dp-overlap", o.no_dp_overlap,
+                "reduce the gradients once after the step instead of in buckets overlapping the last backward");
+  cmd->add_option("--dp-bucket-params", s.dp_bucket_params,
+                  "parameters per gradient bucket (0: Megatron Core's max(40M, 1M x dp))")->capture_default_str();
   if (moe) {
     cmd->add_option("--experts", s.experts, "experts per MoE layer")->capture_default_str();
     cmd->add_option("--topk", s.topk, "experts per token")->capture_default_str();

@@ -1,5 +1,6 @@
 #include "traces/generate.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/error.hpp"
@@ -142,21 +143,39 @@ Trace generate_llm(const LlmSpec& s) {
       add_comm("pp tp" + std::to_string(tp_i) + " dp" + std::to_string(dp_i), std::move(r), kPp);
     }
 
-  // One program per pipeline stage (every rank of a stage runs the same ops on its own groups).
+  // One program per pipeline stage (every rank of a stage runs the same ops on its own groups). With DP overlap the
+  // programs are DAGs of two streams: the main one (compute, TP, PP: each op after the one before) and the DP one
+  // (each bucket after the compute it reduces and after the bucket before).
+  const bool overlap = s.dp_overlap && s.dp > 1;
+  std::int64_t last_main = -1, last_dp = -1;
+  auto push_main = [&](Program& p, Op o) {
+    if (overlap && last_main >= 0) o.deps = {static_cast<std::uint32_t>(last_main)};
+    last_main = static_cast<std::int64_t>(p.ops.size());
+    p.ops.push_back(std::move(o));
+  };
   auto compute = [&](Program& p, double flops) {
     Op o;
     o.kind = OpKind::Compute;
     o.duration_s = flops / flops_rate;
-    p.ops.push_back(o);
+    push_main(p, o);
   };
-  auto coll = [&](Program& p, CollKind k, std::uint64_t count, Slot slot) {
+  auto coll_op = [&](CollKind k, std::uint64_t count, Slot slot) {
     Op o;
     o.kind = OpKind::Collective;
     o.coll = k;
     o.dtype = DataType::Bfloat16;
     o.count = count;
     o.comm_slot = slot;
-    p.ops.push_back(o);
+    return o;
+  };
+  auto coll = [&](Program& p, CollKind k, std::uint64_t count, Slot slot) { push_main(p, coll_op(k, count, slot)); };
+  // A DP bucket on the DP stream, after the main stream's last op.
+  auto dp_bucket = [&](Program& p, CollKind k, std::uint64_t count) {
+    Op o = coll_op(k, count, kDp);
+    if (last_main >= 0) o.deps.push_back(static_cast<std::uint32_t>(last_main));
+    if (last_dp >= 0) o.deps.push_back(static_cast<std::uint32_t>(last_dp));
+    last_dp = static_cast<std::int64_t>(p.ops.size());
+    p.ops.push_back(std::move(o));
   };
   auto p2p = [&](Program& p, OpKind k, std::int32_t peer) {
     Op o;
@@ -165,8 +184,18 @@ Trace generate_llm(const LlmSpec& s) {
     o.count = s.sequence_parallel ? act_shard : act;
     o.comm_slot = kPp;
     o.root = peer;
-    p.ops.push_back(o);
+    push_main(p, o);
   };
+  // Parameters per rank of one layer, and of the embedding or the head (V x h each, on the first and last stages).
+  auto layer_params = [&](std::uint32_t l) {
+    const double mlp = moe && (l + 1) % s.moe_every == 0
+                           ? (static_cast<double>(s.experts) * sh.expert_params / s.ep + h * s.experts)
+                           : sh.dense_mlp_params;
+    return (sh.attn_params + mlp) / s.tp;
+  };
+  const double table_params = static_cast<double>(s.vocab) * h / s.tp;
+  const double bucket_params =
+      s.dp_bucket_params ? static_cast<double>(s.dp_bucket_params) : std::max(40e6, 1e6 * s.dp);
   // TP around a block: SP gathers the sequence shards before it and reduce-scatters after; otherwise one all-reduce.
   auto tp_block = [&](Program& p, double flops) {
     if (s.tp > 1 && s.sequence_parallel) coll(p, CollKind::AllGather, act_shard, kTp);
@@ -189,7 +218,25 @@ Trace generate_llm(const LlmSpec& s) {
   t.programs.resize(s.pp);
   for (std::uint32_t stage = 0; stage < s.pp; ++stage) {
     Program& p = t.programs[stage];
+    p.dag = overlap;
+    last_main = last_dp = -1;
     const std::uint32_t first_layer = stage_first[stage], layers_per_stage = stage_layers[stage];
+    std::uint32_t backwards = 0;
+    std::vector<std::uint64_t> buckets;  // parameters of each bucket launched (ZeRO gathers them at the end)
+    double pending = 0;                  // parameters whose gradients are ready but not yet in a bucket
+    auto launch = [&] {
+      if (pending <= 0) return;
+      const auto params = static_cast<std::uint64_t>(std::ceil(pending));
+      pending = 0;
+      buckets.push_back(params);
+      if (s.dp_mode == LlmSpec::DpMode::AllReduce) dp_bucket(p, CollKind::AllReduce, params);
+      else dp_bucket(p, CollKind::ReduceScatter, (params + s.dp - 1) / s.dp);
+    };
+    auto ready = [&](double params, bool last) {  // gradients done in the last microbatch's backward
+      if (!overlap || !last) return;
+      pending += params;
+      if (pending >= bucket_params) launch();
+    };
     auto forward = [&] {
       if (stage > 0) p2p(p, OpKind::Recv, static_cast<std::int32_t>(stage - 1));
       for (std::uint32_t l = first_layer; l < first_layer + layers_per_stage; ++l) {
@@ -206,8 +253,13 @@ Trace generate_llm(const LlmSpec& s) {
       else p2p(p, OpKind::Send, static_cast<std::int32_t>(stage + 1));
     };
     auto backward = [&] {
-      if (stage + 1 < s.pp) p2p(p, OpKind::Recv, static_cast<std::int32_t>(stage + 1));
-      else compute(p, 2 * head_fwd);
+      const bool last = ++backwards == s.microbatches;
+      if (stage + 1 < s.pp) {
+        p2p(p, OpKind::Recv, static_cast<std::int32_t>(stage + 1));
+      } else {
+        compute(p, 2 * head_fwd);
+        ready(table_params, last);
+      }
       for (std::uint32_t l = first_layer + layers_per_stage; l-- > first_layer;) {
         if (is_moe_layer(l)) {
           coll(p, CollKind::AllToAll, a2a, kEp);
@@ -217,7 +269,10 @@ Trace generate_llm(const LlmSpec& s) {
           tp_block(p, 2 * dense_fwd);
         }
         tp_block(p, 2 * attn_fwd);
+        ready(layer_params(l), last);
       }
+      if (stage == 0) ready(table_params, last);
+      if (last && overlap) launch();
       if (stage > 0) p2p(p, OpKind::Send, static_cast<std::int32_t>(stage - 1));
     };
     // 1F1B (PipeDream-Flush, as Megatron-LM): warm-up forwards, then one forward and one backward each, then the
@@ -229,8 +284,17 @@ Trace generate_llm(const LlmSpec& s) {
       backward();
     }
     for (std::uint32_t m = 0; m < warmup; ++m) backward();
-    // Data parallel: the gradients of this rank's parameters (bf16).
-    if (s.dp > 1) {
+    // Data parallel with overlap: ZeRO's parameter all-gathers, after every reduce-scatter (the optimizer step).
+    if (overlap && s.dp_mode == LlmSpec::DpMode::Zero)
+      for (std::size_t b = 0; b < buckets.size(); ++b) {
+        Op o = coll_op(CollKind::AllGather, (buckets[b] + s.dp - 1) / s.dp, kDp);
+        o.deps = {static_cast<std::uint32_t>(last_dp)};
+        if (b == 0 && last_main >= 0) o.deps.push_back(static_cast<std::uint32_t>(last_main));
+        last_dp = static_cast<std::int64_t>(p.ops.size());
+        p.ops.push_back(std::move(o));
+      }
+    // Data parallel without overlap: the gradients of this rank's parameters (bf16), after everything.
+    if (s.dp > 1 && !overlap) {
       const auto grads = static_cast<std::uint64_t>(std::ceil(fig.params_per_rank));
       if (s.dp_mode == LlmSpec::DpMode::AllReduce) {
         coll(p, CollKind::AllReduce, grads, kDp);

@@ -22,6 +22,13 @@ struct LlmSpec {
   double gpu_tflops = 989, mfu = 0.40;
   bool sequence_parallel = true;  // TP as all-gather + reduce-scatter (Korthikanti et al.), else all-reduce
   enum class DpMode { AllReduce, Zero } dp_mode = DpMode::Zero;  // gradients: all-reduce, or reduce-scatter + all-gather
+  // Data-parallel overlap, as Megatron-LM's --overlap-grad-reduce: the gradients are reduced in buckets of about
+  // `dp_bucket_params` parameters (0: Megatron Core's default, max(40M, 1M x dp): DistributedDataParallelConfig.
+  // bucket_size), each launched when the backward of its layers in the last microbatch is done, on the DP stream
+  // (one after the other) beside the compute; ZeRO's parameter all-gathers follow when every reduce-scatter is done.
+  // Off: one reduction of all gradients after the step's last op.
+  bool dp_overlap = true;
+  std::uint64_t dp_bucket_params = 0;
   // MoE (0 experts: dense). Every `moe_every`-th layer's MLP is a mixture of `experts` experts, each token routed to
   // `topk` of them, over expert-parallel groups of `ep` consecutive DP ranks.
   std::uint32_t experts = 0, topk = 2, ep = 1, moe_every = 1, expert_ffn = 0;

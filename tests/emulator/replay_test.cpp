@@ -249,6 +249,44 @@ TEST_F(Replay, IndependentCommunicationOverlapsCompute) {
   }
 }
 
+// Bucketed DP overlap (the generator's default, as Megatron-LM's --overlap-grad-reduce): L layers' backwards of t_b
+// each on the main stream; after layer k's, the all-reduce of its bucket (T alone) on the DP stream, after bucket
+// k - 1. Bucket k ends at max(k t_b, end of bucket k - 1) + T, so the last ends at max over k of k t_b + (L - k + 1) T:
+// L t_b + T when T <= t_b (every bucket but the last hidden), t_b + L T when T > t_b. The exposed part is what follows
+// the compute: T + (L - 1) max(0, T - t_b).
+TEST_F(Replay, BucketedGradientReductionHidesWhatTheBackwardCovers) {
+  const std::vector<NodeId> gpus = {0, 16};
+  const collectives::Communicator comm(net, gpus);
+  collectives::CollSpec spec;
+  spec.bytes = 32e6;
+  const double T = collectives::run_collective(comm, spec, models::solver::rate_solver_factory("cpu")).time_s;
+  const std::uint32_t L = 6;
+  for (double tb : {2 * T, T / 2}) {
+    Builder b(2);
+    const std::uint32_t c = b.comm("dp", {0, 1});
+    for (std::uint32_t r = 0; r < 2; ++r) {
+      auto& p = b.t.programs[r];
+      p.dag = true;
+      std::int64_t last_compute = -1, last_bucket = -1;
+      for (std::uint32_t k = 0; k < L; ++k) {
+        b.compute(r, tb);
+        if (last_compute >= 0) p.ops.back().deps = {static_cast<std::uint32_t>(last_compute)};
+        last_compute = static_cast<std::int64_t>(p.ops.size() - 1);
+        b.coll(r, CollKind::AllReduce, 32'000'000, c);
+        p.ops.back().deps = {static_cast<std::uint32_t>(last_compute)};
+        if (last_bucket >= 0) p.ops.back().deps.push_back(static_cast<std::uint32_t>(last_bucket));
+        last_bucket = static_cast<std::int64_t>(p.ops.size() - 1);
+      }
+    }
+    const JobReport j = run(b.t, gpus).jobs[0];
+    const double exposed = T + (L - 1) * std::max(0.0, T - tb);
+    EXPECT_NEAR(j.step_time_s, L * tb + exposed, 1e-12) << "t_b / T = " << tb / T;
+    EXPECT_NEAR(j.ranks[0].compute_s, L * tb, 1e-12);
+    EXPECT_NEAR(j.ranks[0].exposed_comm_s, exposed, 1e-12) << "t_b / T = " << tb / T;
+    expect_adds_up(j);
+  }
+}
+
 TEST_F(Replay, ADeadlockNamesTheRanksAndTheirOps) {
   // Both ranks receive first: neither ever sends.
   Builder b(2);

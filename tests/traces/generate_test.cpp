@@ -57,6 +57,66 @@ TEST(GenerateLlm, ASmallStepHasTheOpsItsShapesImply) {
   EXPECT_NEAR(total / 8, llm_figures(s).step_compute_s, 1e-9 * total);
 }
 
+// DP overlap (the default): the gradients of the last microbatch's backward in buckets of about dp_bucket_params,
+// each on the DP stream after the compute that finished its layers and after the bucket before; ZeRO's all-gathers of
+// the same buckets' shards after the last reduce-scatter. The buckets add up to the stage's parameters per rank.
+TEST(GenerateLlm, DataParallelBucketsOverlapTheLastBackward) {
+  LlmSpec s;
+  s.gpus = 8, s.tp = 2, s.pp = 2, s.dp = 2, s.layers = 8, s.hidden = 64, s.ffn = 256, s.heads = 4, s.kv_heads = 2;
+  s.vocab = 1000, s.seq = 16, s.microbatches = 3;
+  // A layer per rank: attention 2h^2 + 2h (h/heads x kv_heads) = 10,240, MLP 3 h ffn = 49,152, over tp 2: 29,696.
+  const double layer = (2.0 * 64 * 64 + 2.0 * 64 * 32 + 3.0 * 64 * 256) / 2, table = 1000.0 * 64 / 2;
+  s.dp_bucket_params = static_cast<std::uint64_t>(2 * layer);  // two layers a bucket
+  for (auto mode : {LlmSpec::DpMode::AllReduce, LlmSpec::DpMode::Zero}) {
+    s.dp_mode = mode;
+    const Trace t = generate_llm(s);
+    check_consistency(t);
+    for (std::uint32_t stage = 0; stage < 2; ++stage) {
+      const Program& p = t.programs[stage];
+      EXPECT_TRUE(p.dag);
+      const CollKind reduce = mode == LlmSpec::DpMode::AllReduce ? CollKind::AllReduce : CollKind::ReduceScatter;
+      double params = 0;
+      std::vector<std::uint32_t> reduces, gathers;
+      for (std::uint32_t i = 0; i < p.ops.size(); ++i) {
+        const Op& o = p.ops[i];
+        if (o.kind != OpKind::Collective || o.comm_slot != 1) continue;  // slot 1: DP
+        if (o.coll == reduce) {
+          reduces.push_back(i);
+          params += mode == LlmSpec::DpMode::Zero ? 2.0 * o.count : o.count;
+        }
+        if (o.coll == CollKind::AllGather) gathers.push_back(i);
+      }
+      // 4 layers a stage and a table (the head on the last, the embedding on the first); a bucket is launched as soon
+      // as it holds 2 layers' worth. Stage 1: the head (32,000) and layer 7 (61,696 >= 59,392), layers 6 and 5, layer
+      // 4 (the rest). Stage 0: layers 3 and 2, layers 1 and 0, the embedding.
+      EXPECT_EQ(reduces.size(), 3u) << "stage " << stage;
+      EXPECT_NEAR(params, 4 * layer + table, 2.0 * reduces.size()) << "stage " << stage;
+      EXPECT_EQ(gathers.size(), mode == LlmSpec::DpMode::Zero ? reduces.size() : 0u);
+      for (std::size_t b = 0; b < reduces.size(); ++b) {
+        const Op& o = p.ops[reduces[b]];
+        ASSERT_FALSE(o.deps.empty());
+        EXPECT_EQ(p.ops[o.deps[0]].kind, OpKind::Collective);  // after its layers' last op (a TP reduce-scatter)
+        if (b > 0) {
+          EXPECT_EQ(o.deps.back(), reduces[b - 1]);  // the DP stream, in order
+        }
+        // Nothing on the main stream waits for it: the next op depends on the op before the bucket.
+        if (reduces[b] + 1 < p.ops.size() && p.ops[reduces[b] + 1].comm_slot != 1) {
+          EXPECT_NE(p.ops[reduces[b] + 1].deps, std::vector<std::uint32_t>{reduces[b]});
+        }
+      }
+      if (!gathers.empty()) {
+        EXPECT_EQ(p.ops[gathers.front()].deps.front(), reduces.back());
+      }
+    }
+  }
+  // Without overlap: one reduction after everything, as before.
+  s.dp_overlap = false;
+  s.dp_mode = LlmSpec::DpMode::AllReduce;
+  const Trace t = generate_llm(s);
+  EXPECT_FALSE(t.programs[0].dag);
+  EXPECT_EQ(t.programs[0].ops.back().coll, CollKind::AllReduce);
+}
+
 TEST(GenerateLlm, MoeAddsExpertParallelAllToAll) {
   LlmSpec s;
   s.gpus = 16, s.tp = 2, s.pp = 2, s.dp = 4, s.layers = 4, s.hidden = 64, s.ffn = 256, s.heads = 4, s.kv_heads = 4;
