@@ -31,6 +31,7 @@ struct RunOptions {
   std::string topo = "prometheus";
   std::vector<std::string> sets, fails;
   std::vector<std::string> traces;
+  std::vector<std::string> jobs;
   std::string format = "auto";
   std::string placement;  // default: packed for a trace, spread for the embedded default
   std::string solver = "cpu", granularity = "pipelined";
@@ -114,39 +115,90 @@ void run(const RunOptions& o) {
   std::vector<std::pair<std::uint32_t, double>> slow_ranks;
   for (const auto& s : o.slow_ranks) slow_ranks.push_back(parse_slow_rank(s));
 
-  // The job: a trace, or the embedded default.
-  traces::Trace trace;
-  std::string placement_text = o.placement;
-  if (o.traces.empty()) {
-    trace = traces::generate_llm(default_spec());
-    trace.source = "the embedded default (Llama-like, 8 layers, 8,192 GPUs: TP 8, PP 2, DP 512)";
-    if (placement_text.empty()) placement_text = "spread";
-  } else {
-    bool known = o.format == "auto";
-    for (const auto& f : traces::trace_formats()) known = known || o.format == f.name;
-    if (!known)
-      throw common::InputError("--format " + o.format, "unknown trace format; expected " + traces::trace_format_names());
+  bool known = o.format == "auto";
+  for (const auto& f : traces::trace_formats()) known = known || o.format == f.name;
+  if (!known)
+    throw common::InputError("--format " + o.format, "unknown trace format; expected " + traces::trace_format_names());
+  auto load = [&](const std::vector<std::string>& files) {
     traces::ReadReport report;
-    trace = traces::read_trace(o.traces, o.format, &report);
+    traces::Trace t = traces::read_trace(files, o.format, &report);
     for (const auto& w : report.warnings) std::fprintf(stderr, "collemu: warning: %s\n", w.c_str());
-    if (placement_text.empty()) placement_text = "packed";
+    return t;
+  };
+  // The jobs: --trace (or the embedded default when there is no --job either), then every --job, placed in order on
+  // the GPUs the jobs before them left free.
+  struct JobSpec {
+    std::string name, placement, option;
+    std::vector<std::string> files;
+  };
+  std::vector<JobSpec> specs;
+  if (!o.traces.empty() || o.jobs.empty()) specs.push_back({"job", o.placement, "--placement", o.traces});
+  for (const auto& text : o.jobs) {
+    // [NAME=]FILE[,FILE...][@PLACEMENT]
+    JobSpec j;
+    j.option = "--job " + text;
+    std::string rest = text;
+    if (const auto at = rest.rfind('@'); at != std::string::npos) {
+      j.placement = rest.substr(at + 1);
+      rest.resize(at);
+    }
+    if (const auto eq = rest.find('='); eq != std::string::npos) {
+      j.name = rest.substr(0, eq);
+      rest = rest.substr(eq + 1);
+    }
+    for (std::size_t pos = 0; pos <= rest.size();) {
+      const auto comma = std::min(rest.find(',', pos), rest.size());
+      if (comma > pos) j.files.push_back(rest.substr(pos, comma - pos));
+      pos = comma + 1;
+    }
+    if (j.files.empty() || j.name.find_first_of(" \t") != std::string::npos)
+      throw common::InputError(j.option, "expected [NAME=]FILE[,FILE...][@PLACEMENT]");
+    for (const auto& f : j.files)
+      if (::access(f.c_str(), R_OK) != 0) throw common::InputError(j.option, "cannot read " + f);
+    if (j.name.empty()) j.name = "job" + std::to_string(specs.size());
+    specs.push_back(std::move(j));
   }
-  const auto placement =
-      from_option("--placement", placement_text, [&] { return models::parse_placement(placement_text); });
+  std::vector<traces::Trace> traces_store;
+  traces_store.reserve(specs.size());
+  for (auto& j : specs) {
+    if (j.files.empty()) {
+      traces_store.push_back(traces::generate_llm(default_spec()));
+      traces_store.back().source = "the embedded default (Llama-like, 8 layers, 8,192 GPUs: TP 8, PP 2, DP 512)";
+      if (j.placement.empty()) j.placement = "spread";
+    } else {
+      traces_store.push_back(load(j.files));
+      if (j.placement.empty()) j.placement = "packed";
+    }
+  }
 
   models::Fabric fabric = build_fabric_from_options(o.topo, o.sets, o.fails);
   const models::Network net(fabric, collectives::payload_efficiency());
-  emulator::Job job;
-  job.name = "job";
-  job.trace = &trace;
-  job.compute_scale = o.compute_scale;
-  job.slow_ranks = slow_ranks;
-  if (trace.world_size > net.num_gpus())
-    throw common::InputError(trace.source, std::to_string(trace.world_size) + " ranks but the fabric (" + o.topo +
-                                               ") has " + std::to_string(net.num_gpus()) + " GPUs");
-  job.gpus = from_option("--placement", placement_text, [&] {
-    return models::place_ranks(fabric.layout, static_cast<int>(trace.world_size), placement);
-  });
+  std::vector<emulator::Job> jobs;
+  std::vector<std::uint8_t> taken(net.num_gpus(), 0);
+  std::vector<models::PlacementSpec> placements;
+  for (std::size_t k = 0; k < specs.size(); ++k) {
+    const traces::Trace& t = traces_store[k];
+    const JobSpec& j = specs[k];
+    const std::string opt = j.option == "--placement" ? "--placement" : "--job";
+    const std::string value = j.option == "--placement" ? j.placement : j.option.substr(6);
+    placements.push_back(from_option(opt, value, [&] { return models::parse_placement_spec(j.placement); }));
+    if (t.world_size > net.num_gpus())
+      throw common::InputError(t.source, std::to_string(t.world_size) + " ranks but the fabric (" + o.topo + ") has " +
+                                             std::to_string(net.num_gpus()) + " GPUs");
+    emulator::Job job;
+    job.name = j.name;
+    job.trace = &t;
+    job.compute_scale = o.compute_scale;
+    if (k == 0) job.slow_ranks = slow_ranks;
+    // A placement file's errors name the file and line; the others the option they came from.
+    auto place = [&] { return models::place_job(fabric, static_cast<int>(t.world_size), placements.back(), taken); };
+    job.gpus = placements.back().kind == models::Placement::File ? place() : from_option(opt, value, place);
+    for (models::NodeId g : job.gpus)
+      if (g < taken.size()) taken[g] = 1;
+    jobs.push_back(std::move(job));
+  }
+  const traces::Trace& trace = traces_store.front();
+  const models::PlacementSpec& placement = placements.front();
 
   const bool bar = !o.quiet && isatty(2);
   if (bar)
@@ -169,15 +221,15 @@ void run(const RunOptions& o) {
     for (std::uint32_t r = 0; r < trace.world_size && ropt.record_ranks.size() < static_cast<std::size_t>(o.timeline_ranks); ++r)
       if (!picked[r]) ropt.record_ranks.push_back(r);
   }
-  const emulator::ReplayReport rep = emulator::replay(net, {job}, ropt);
+  const emulator::ReplayReport rep = emulator::replay(net, jobs, ropt);
   if (bar) std::fprintf(stderr, "\r%100s\r", "");
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   const emulator::JobReport& jr = rep.jobs.front();
   const double step = jr.step_time_s;
 
   const analysis::StepSummary sum = analysis::summarize_step(rep, net, std::max(o.top, 1000));
-  if (!o.out.empty()) analysis::write_results_h5(o.out, rep, sum, {job}, {o.topo, models::to_string(placement), o.solver});
-  if (!o.timeline.empty()) analysis::write_timeline(o.timeline, rep, sum, {job});
+  if (!o.out.empty()) analysis::write_results_h5(o.out, rep, sum, jobs, {o.topo, models::to_string(placement), o.solver});
+  if (!o.timeline.empty()) analysis::write_timeline(o.timeline, rep, sum, jobs);
   const double bag_bytes = sum.bag_bytes;
   auto breakdown_json = [](const emulator::RankTimes& t) {
     return nlohmann::json{{"compute_s", t.compute_s}, {"exposed_comm_s", t.exposed_comm_s},
@@ -199,6 +251,15 @@ void run(const RunOptions& o) {
     j["critical"] = breakdown_json(jr.critical);
     j["mean"] = breakdown_json(jr.mean);
     j["bag_bytes"] = bag_bytes;
+    nlohmann::json jj = nlohmann::json::array();
+    for (std::size_t k = 0; k < rep.jobs.size(); ++k) {
+      const auto& x = rep.jobs[k];
+      jj.push_back({{"name", x.name}, {"trace", jobs[k].trace->source}, {"ranks", jobs[k].trace->world_size},
+                    {"placement", models::to_string(placements[k])}, {"step_time_s", x.step_time_s},
+                    {"critical_rank", x.critical_rank}, {"critical", breakdown_json(x.critical)},
+                    {"mean", breakdown_json(x.mean)}});
+    }
+    j["jobs"] = jj;
     nlohmann::json tj = nlohmann::json::object();
     for (const auto& t : sum.tiers)
       tj[models::to_string(t.tier)] = {{"bytes", t.bytes}, {"utilisation", t.utilisation}};
@@ -224,8 +285,12 @@ void run(const RunOptions& o) {
   auto pct = [&](double x) { return step > 0 ? 100 * x / step : 0.0; };
   std::printf("collemu run: %s\n", trace.source.c_str());
   std::printf("  on %s, %u ranks placed %s, solver %s\n\n", o.topo.c_str(), trace.world_size,
-              models::to_string(placement), o.solver.c_str());
+              models::to_string(placement).c_str(), o.solver.c_str());
   std::printf("step time        %s\n", seconds(step).c_str());
+  if (rep.jobs.size() > 1)
+    for (std::size_t k = 0; k < rep.jobs.size(); ++k)
+      std::printf("  job %-10s %s (%u ranks, %s; %s)\n", rep.jobs[k].name.c_str(), seconds(rep.jobs[k].step_time_s).c_str(),
+                  jobs[k].trace->world_size, models::to_string(placements[k]).c_str(), jobs[k].trace->source.c_str());
   std::printf("breakdown        %-14s %-14s %-14s %-14s\n", "compute", "exposed comm", "bubble", "waiting");
   std::printf("  critical rank %-5u %5.1f%% %-7s %5.1f%% %-7s %5.1f%% %-7s %5.1f%% %s\n", jr.critical_rank,
               pct(c.compute_s), seconds(c.compute_s).c_str(), pct(c.exposed_comm_s), seconds(c.exposed_comm_s).c_str(),
@@ -272,10 +337,13 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--fail", o->fails, "fail a switch or a cable (A->B) first (repeatable)");
   cmd->add_option("--trace", o->traces, "the job's trace: files of one job, in any format `collemu trace` reads")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--job", o->jobs,
+                  "[NAME=]FILE[,FILE...][@PLACEMENT]: another job on the same fabric, placed on the GPUs the jobs before "
+                  "it left free (repeatable); its flows share links with the others' where their paths meet");
   cmd->add_option("--format", o->format, "trace format: " + traces::trace_format_names())->capture_default_str();
   cmd->add_option("--placement", o->placement,
-                  "packed (rank i on GPU i; default for a trace) or spread (the job's NVLink domains dealt over the "
-                  "buildings; default for the embedded job)");
+                  "packed (rank i on GPU i; default for a trace), spread (the job's NVLink domains dealt over the "
+                  "buildings; default for the embedded job), random[:SEED], or file:PATH (one GPU id or name per line, by rank)");
   cmd->add_option("--compute-scale", o->compute_scale, "every compute time times this (a faster GPU: < 1)")
       ->capture_default_str();
   cmd->add_option("--slow-rank", o->slow_ranks, "RANK=FACTOR: that rank computes FACTOR times slower (repeatable)");
