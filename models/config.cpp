@@ -50,6 +50,9 @@ const std::vector<KeySpec> kKeys = {
     {"nsf.super_ports", KeyKind::Count, "", "3 tiers: pods one super-spine can connect"},
     {"nsf.hash", KeyKind::Choice, "five-tuple|qp",
      "ECMP hash: five-tuple (RoCE UDP 5-tuple, low entropy) or qp (E-ECMP, hashes the destination QP)"},
+    {"routing.hash_seed", KeyKind::Count, "",
+     "seed of every ECMP hash (1: the hashes of a flow fixed by its endpoints, QP and port, as before this key); "
+     "repeat a what-if over several seeds to tell a trend from hash luck"},
     {"bag.enabled", KeyKind::Bool, "", "build a BAG super-spine above the buildings"},
     {"bag.oversubscription", KeyKind::Ratio, "", "L2->BAG: a building's top-tier capacity over its BAG capacity"},
     {"bag.switches", KeyKind::CountOrAuto, "", "BAG switches per region, a multiple of fabric.planes, or auto"},
@@ -92,6 +95,7 @@ const std::map<std::string_view, std::string_view> kCommon = {
     {"nsf.supers", "4"},
     {"nsf.super_ports", "64"},
     {"nsf.hash", "qp"},  // Meta runs E-ECMP (QP hashing) in production (FABRIC.md)
+    {"routing.hash_seed", "1"},
     {"bag.enabled", "false"},
     {"bag.oversubscription", "4.5:1"},  // typical L2->BAG ratio (FABRIC.md, Prometheus post)
     {"bag.switches", "auto"},

@@ -99,6 +99,7 @@ struct FabricLayout {
   Attach attach = Attach::Rack;
   PortSelect port_select = PortSelect::Spray;
   EcmpHash ecmp_hash = EcmpHash::QueuePair;
+  std::uint64_t hash_seed = 1;  // routing.hash_seed: 1 leaves every hash as the flow key alone makes it
   BagWiring wiring = BagWiring::Planar;
   bool has_bag = false;
   std::uint32_t gpus_per_building = 0;

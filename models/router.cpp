@@ -581,6 +581,7 @@ void Router::route(const FlowLabel& flow, Route& out) const {
   std::uint64_t key = mix64(flow.src_gpu * kGolden ^ mix64(flow.dst_gpu + 0x51ED270B));
   key = mix64(key ^ (std::uint64_t{flow.udp_sport} << 32 | 17u));
   if (L.ecmp_hash == EcmpHash::QueuePair) key = mix64(key ^ (flow.qp + 1) * 0xD1B54A32D192ED03ULL);
+  if (L.hash_seed != 1) key = mix64(key ^ L.hash_seed * 0xA24BAED4963EE407ULL);  // routing.hash_seed
 
   const NodeId nic_s = S.nic_base + is, nic_d = D.nic_base + id;
   em.add(f_.find_link(flow.src_gpu, nic_s), 1.0, 0);
