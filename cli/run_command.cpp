@@ -37,6 +37,7 @@ struct RunOptions {
   std::string solver = "cpu", granularity = "pipelined";
   int qps = 1;
   double compute_scale = 1;
+  double sm_contention = 1.0 / 132;
   std::vector<std::string> slow_ranks;
   int top = 5;
   std::string out, timeline;
@@ -109,6 +110,10 @@ void run(const RunOptions& o) {
                                  [&] { return collectives::parse_granularity(o.granularity); });
   if (o.qps < 1) throw common::InputError("--qps " + std::to_string(o.qps), "expected at least 1 QP per connection");
   ropt.qps = o.qps;
+  if (!(o.sm_contention >= 0 && o.sm_contention <= 1))
+    throw common::InputError("--sm-contention " + std::to_string(o.sm_contention),
+                             "expected a share of the GPU per NCCL channel in [0, 1] (H100: 1/132 = 0.0076)");
+  ropt.sm_share_per_channel = o.sm_contention;
   if (!(o.compute_scale > 0) || !std::isfinite(o.compute_scale))
     throw common::InputError("--compute-scale " + std::to_string(o.compute_scale), "expected a factor > 0");
 
@@ -347,6 +352,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--compute-scale", o->compute_scale, "every compute time times this (a faster GPU: < 1)")
       ->capture_default_str();
   cmd->add_option("--slow-rank", o->slow_ranks, "RANK=FACTOR: that rank computes FACTOR times slower (repeatable)");
+  cmd->add_option("--sm-contention", o->sm_contention,
+                  "share of a GPU's compute one NCCL channel moving data takes from the compute it overlaps (one CUDA "
+                  "block per channel on H100's 132 SMs: 1/132; 0: none)")->capture_default_str();
   cmd->add_option("--qps", o->qps, "QPs per connection, as NCCL_IB_QPS_PER_CONNECTION")->capture_default_str();
   cmd->add_option("--granularity", o->granularity, "pipelined (a flow per ring edge), step (per ring step) or lockstep (a flow per ring channel, at its slowest edge)")->capture_default_str();
   cmd->add_option("--solver", o->solver, "rate solver backend: cpu or cuda")->capture_default_str();

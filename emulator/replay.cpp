@@ -112,6 +112,10 @@ struct Rank {
   std::uint32_t ops_left = 0, sends_in_flight = 0;
   double compute_factor = 1;
   bool computing = false, done = false;
+  // The compute op running: its work left at full speed (s) as of since_s, its speed, and the version of its timer.
+  std::uint32_t compute_op = 0, compute_version = 0;
+  double work_s = 0, since_s = 0, speed = 1;
+  double moving_channels = 0;  // NCCL channels of the rank's collectives and transfers moving data
   std::deque<std::uint32_t> compute_queue;
   std::uint32_t moving = 0, rendezvous = 0, bubble = 0;
   double last_s = 0;
@@ -180,6 +184,8 @@ class Replayer {
   void start(std::uint32_t g, std::uint32_t op, double t);
   void drain(double t);
   void begin_compute(std::uint32_t g, std::uint32_t op, double t);
+  void schedule_compute(std::uint32_t g, double t);
+  void add_channels(std::uint32_t g, double channels, double t);
   void arrive(std::uint32_t g, std::uint32_t op, double t);
   void start_instance(std::uint32_t id, double t);
   void post_send(std::uint32_t g, std::uint32_t op, double t);
@@ -208,7 +214,7 @@ class Replayer {
   struct Timer {
     double t;
     std::uint64_t seq;
-    std::uint32_t rank, op;
+    std::uint32_t rank, op, version;
     bool operator>(const Timer& o) const { return t != o.t ? t > o.t : seq > o.seq; }
   };
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
@@ -445,7 +451,27 @@ void Replayer::begin_compute(std::uint32_t g, std::uint32_t op, double t) {
   if (!std::isfinite(d))
     throw InputError(trace(r.job).source, rank_name(g) + ", " + op_name(g, op) + ": compute duration " +
                                               std::to_string(d) + " s; expected a finite duration");
-  timers_.push({t + d, timer_seq_++, g, op});
+  r.compute_op = op;
+  r.work_s = d;
+  r.since_s = t;
+  schedule_compute(g, t);
+}
+
+void Replayer::schedule_compute(std::uint32_t g, double t) {
+  Rank& r = ranks_[g];
+  r.speed = std::max(0.0, 1 - opt_.sm_share_per_channel * r.moving_channels);
+  ++r.compute_version;
+  if (r.work_s <= 0) timers_.push({t, timer_seq_++, g, r.compute_op, r.compute_version});
+  else if (r.speed > 0) timers_.push({t + r.work_s / r.speed, timer_seq_++, g, r.compute_op, r.compute_version});
+}
+
+void Replayer::add_channels(std::uint32_t g, double channels, double t) {
+  Rank& r = ranks_[g];
+  r.moving_channels += channels;
+  if (!r.computing || opt_.sm_share_per_channel == 0) return;
+  r.work_s = std::max(0.0, r.work_s - (t - r.since_s) * r.speed);
+  r.since_s = t;
+  schedule_compute(g, t);
 }
 
 const collectives::Communicator& Replayer::comm_object(std::uint32_t job, std::uint32_t comm) {
@@ -526,6 +552,12 @@ void Replayer::arrive(std::uint32_t g, std::uint32_t op, double t) {
 
 void Replayer::start_instance(std::uint32_t id, double t) {
   Instance& in = instances_[id];
+  {
+    const collectives::Communicator& c = comm_object(in.job, in.comm);
+    const Op& o = *in.op;
+    const int root = (o.coll == CollKind::Broadcast || o.coll == CollKind::Reduce) && o.root >= 0 ? o.root : 0;
+    in.plan = plan_for(c, run_kind(o.coll), spec_bytes(o, c.size()), root);
+  }
   Rank& late = ranks_[in.members.back().first];
   for (std::size_t i = 0; i < in.members.size(); ++i) {
     Rank& m = ranks_[in.members[i].first];
@@ -534,11 +566,9 @@ void Replayer::start_instance(std::uint32_t id, double t) {
     ++m.moving;
     late.times.caused_wait_s += t - in.arrive_s[i];
     op_data(in.members[i].first, in.members[i].second, t);
+    add_channels(in.members[i].first, in.plan.channels, t);
   }
   const collectives::Communicator& c = comm_object(in.job, in.comm);
-  const Op& o = *in.op;
-  const int root = (o.coll == CollKind::Broadcast || o.coll == CollKind::Reduce) && o.root >= 0 ? o.root : 0;
-  in.plan = plan_for(c, run_kind(o.coll), spec_bytes(o, c.size()), root);
   in.flows = collectives::emit_collective(c, in.plan, engine_, t);
   own(in.flows, id, in.remaining);
 }
@@ -616,6 +646,8 @@ void Replayer::start_transfer(std::uint32_t id, double t) {
   const NodeId a = jobs_[x.job].gpus[s.rank], b = jobs_[x.job].gpus[d.rank];
   const collectives::Communicator& c = pair_object(a, b);
   x.plan = plan_for(c, CollKind::SendRecv, x.send_bytes, 0);
+  add_channels(x.src, x.plan.channels, t);
+  add_channels(x.dst, x.plan.channels, t);
   x.flows = collectives::emit_transfer(c, x.plan, engine_, t, 0, 1);
   own(x.flows, id | kTransferBit, x.remaining);
 }
@@ -683,6 +715,8 @@ void Replayer::on_flow_finished(FlowId f, double t) {
     touch(s, t);
     --s.moving;
     --s.sends_in_flight;
+    add_channels(x.src, -x.plan.channels, t);
+    add_channels(x.dst, -x.plan.channels, t);
     complete(x.dst, x.recv_op, t);
     finish_if_done(x.src, t);
     return;
@@ -701,6 +735,7 @@ void Replayer::on_flow_finished(FlowId f, double t) {
     Rank& m = ranks_[g];
     touch(m, t);
     --m.moving;
+    add_channels(g, -in.plan.channels, t);
   }
   for (auto [g, op] : in.members) complete(g, op, t);
   std::vector<std::pair<std::uint32_t, std::uint32_t>>().swap(in.members);  // done: free what is no longer needed
@@ -768,6 +803,7 @@ ReplayReport Replayer::run() {
   std::size_t iteration = 0;
   for (;;) {
     const double te = engine_.next_event_s();
+    while (!timers_.empty() && timers_.top().version != ranks_[timers_.top().rank].compute_version) timers_.pop();
     const double tc = timers_.empty() ? kInf : timers_.top().t;
     const double next = std::min(te, tc);
     if (next == kInf) break;
@@ -779,6 +815,7 @@ ReplayReport Replayer::run() {
       const Timer tm = timers_.top();
       timers_.pop();
       Rank& r = ranks_[tm.rank];
+      if (tm.version != r.compute_version) continue;  // re-projected since (SM contention)
       touch(r, t);
       r.computing = false;
       if (!r.compute_queue.empty()) {

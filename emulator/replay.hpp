@@ -56,6 +56,12 @@ struct ReplayOptions {
     std::size_t colls_done, colls_total;  // collective and transfer instances
   };
   std::function<void(const Progress&)> progress;
+  // SM contention: the share of a GPU's compute that one NCCL channel of a communication kernel moving data takes
+  // from the compute it overlaps. NCCL runs each channel as one CUDA block (one SM); an H100 SXM has 132 SMs (NVIDIA
+  // H100 Tensor Core GPU Architecture whitepaper): 1/132. A rank computes at 1 - share x (channels of its collectives
+  // and transfers moving data), never below 0. 0: no contention. Tail effects (a GEMM sized to one wave of SMs that
+  // needs a second one, measured as up to 2x on NVIDIA's forums) are not modelled.
+  double sm_share_per_channel = 1.0 / 132;
   // Ranks (of job 0) whose ops are recorded one by one (ReplayReport::rank_ops), for timelines; empty: none.
   std::vector<std::uint32_t> record_ranks;
 };

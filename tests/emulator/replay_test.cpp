@@ -76,13 +76,21 @@ class Replay : public ::testing::Test {
   models::Fabric fabric = bag_fabric();
   models::Network net{fabric, collectives::payload_efficiency()};
 
-  ReplayReport run(const traces::Trace& t, std::vector<NodeId> gpus, std::vector<std::pair<std::uint32_t, double>> slow = {}) {
+  // The closed forms below leave SM contention out (a compute op at full speed while communication moves), unless a
+  // test says otherwise; ContentionSlowsTheComputeItOverlaps checks it.
+  ReplayOptions no_contention() const {
+    ReplayOptions o;
+    o.sm_share_per_channel = 0;
+    return o;
+  }
+  ReplayReport run(const traces::Trace& t, std::vector<NodeId> gpus, std::vector<std::pair<std::uint32_t, double>> slow = {},
+                   const ReplayOptions* options = nullptr) {
     Job j;
     j.name = "job";
     j.trace = &t;
     j.gpus = std::move(gpus);
     j.slow_ranks = std::move(slow);
-    return replay(net, {j});
+    return replay(net, {j}, options ? *options : no_contention());
   }
   // NCCL's latency of a point-to-point transfer between two GPUs (its model, as the replay plans it).
   double p2p_latency_s(NodeId a, NodeId b, double bytes) {
@@ -226,27 +234,35 @@ TEST_F(Replay, WaitingIsChargedToTheLateRank) {
   }
 }
 
-// Compute and communication overlap where the dependencies allow: a DAG program whose all-reduce does not depend on
-// the compute beside it hides the all-reduce under it (step = max(compute, T)), while the same ops in sequence add up.
+// Compute and communication overlap where the dependencies allow: a DAG program whose all-reduce (T alone, on C
+// channels) does not depend on the compute beside it (10 T) hides the all-reduce under it, while the same ops in
+// sequence add up (11 T). With SM contention (a share f of the GPU per channel) the compute runs at 1 - C f while the
+// all-reduce moves data, so it takes 10 T + C f T; without, 10 T.
 TEST_F(Replay, IndependentCommunicationOverlapsCompute) {
   const std::vector<NodeId> gpus = {0, 16};
   const collectives::Communicator comm(net, gpus);
   collectives::CollSpec spec;
   spec.bytes = 64e6;
-  const double T = collectives::run_collective(comm, spec, models::solver::rate_solver_factory("cpu")).time_s;
-  for (bool dag : {true, false}) {
-    Builder b(2);
-    const std::uint32_t c = b.comm("world", {0, 1});
-    for (std::uint32_t r = 0; r < 2; ++r) {
-      b.t.programs[r].dag = dag;
-      b.coll(r, CollKind::AllReduce, 64'000'000, c);
-      b.compute(r, 10 * T);
+  const auto alone = collectives::run_collective(comm, spec, models::solver::rate_solver_factory("cpu"));
+  const double T = alone.time_s, C = alone.channels;
+  for (double f : {0.0, 1.0 / 132, 0.05})
+    for (bool dag : {true, false}) {
+      Builder b(2);
+      const std::uint32_t c = b.comm("world", {0, 1});
+      for (std::uint32_t r = 0; r < 2; ++r) {
+        b.t.programs[r].dag = dag;
+        b.coll(r, CollKind::AllReduce, 64'000'000, c);
+        b.compute(r, 10 * T);
+      }
+      ReplayOptions o;
+      o.sm_share_per_channel = f;
+      const JobReport j = run(b.t, gpus, {}, &o).jobs[0];
+      const double want = dag ? 10 * T + C * f * T : 11 * T;
+      EXPECT_NEAR(j.step_time_s, want, 1e-12) << (dag ? "dag" : "sequence") << " f " << f;
+      EXPECT_NEAR(j.ranks[0].compute_s, dag ? want : 10 * T, 1e-12);
+      EXPECT_NEAR(j.ranks[0].exposed_comm_s, dag ? 0.0 : T, 1e-12);
+      expect_adds_up(j);
     }
-    const JobReport j = run(b.t, gpus).jobs[0];
-    EXPECT_NEAR(j.step_time_s, dag ? 10 * T : 11 * T, 1e-12) << (dag ? "dag" : "sequence");
-    EXPECT_NEAR(j.ranks[0].exposed_comm_s, dag ? 0.0 : T, 1e-12);
-    expect_adds_up(j);
-  }
 }
 
 // Bucketed DP overlap (the generator's default, as Megatron-LM's --overlap-grad-reduce): L layers' backwards of t_b
