@@ -371,25 +371,18 @@ TEST_F(Replay, RefusesWhatIsNotAWholeJob) {
   }
 }
 
-// A generated 3D-parallel step (TP 1 on single-GPU hosts, PP 4, DP 8) replayed twice: the same bits; every rank's
-// breakdown adds up to the step time.
+// A small generated 3D-parallel step: TP 1 (single-GPU hosts), PP 4, DP dp, 4 layers, 4 microbatches.
+traces::LlmSpec small_llm(std::uint32_t dp) {
+  traces::LlmSpec s;
+  s.gpus = 4 * dp, s.tp = 1, s.pp = 4, s.dp = dp, s.layers = 4, s.hidden = 1024, s.ffn = 4096, s.heads = 8;
+  s.kv_heads = 8, s.vocab = 32000, s.seq = 2048, s.microbatches = 4;
+  return s;
+}
+
 // Recorded ranks: every op once, in time order within it (start <= data moving <= end), compute ops adding up to the
 // rank's compute time (one at a time).
 TEST_F(Replay, RecordedRanksListEveryOp) {
-  traces::LlmSpec s;
-  s.gpus = 8;
-  s.tp = 1;
-  s.pp = 4;
-  s.dp = 2;
-  s.layers = 4;
-  s.hidden = 1024;
-  s.ffn = 4096;
-  s.heads = 8;
-  s.kv_heads = 8;
-  s.vocab = 32000;
-  s.seq = 2048;
-  s.microbatches = 4;
-  const traces::Trace t = traces::generate_llm(s);
+  const traces::Trace t = traces::generate_llm(small_llm(2));
   Job j{"job", &t, {0, 1, 2, 3, 16, 17, 18, 19}, 1, {}};
   ReplayOptions opt;
   opt.record_ranks = {0, 7};
@@ -410,21 +403,9 @@ TEST_F(Replay, RecordedRanksListEveryOp) {
   for (const RankOp& o : rep.rank_ops) EXPECT_TRUE(o.rank == 0 || o.rank == 7);
 }
 
+// A generated step (DP 8) replayed twice: the same bits; every rank's breakdown adds up to the step time.
 TEST_F(Replay, AGeneratedStepIsDeterministicAndAddsUp) {
-  traces::LlmSpec s;
-  s.gpus = 32;
-  s.tp = 1;
-  s.pp = 4;
-  s.dp = 8;
-  s.layers = 4;
-  s.hidden = 1024;
-  s.ffn = 4096;
-  s.heads = 8;
-  s.kv_heads = 8;
-  s.vocab = 32000;
-  s.seq = 2048;
-  s.microbatches = 4;
-  const traces::Trace t = traces::generate_llm(s);
+  const traces::Trace t = traces::generate_llm(small_llm(8));
   std::vector<NodeId> gpus;
   for (NodeId g = 0; g < 32; ++g) gpus.push_back(g);
   const ReplayReport a = run(t, gpus), b = run(t, gpus);
