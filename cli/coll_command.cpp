@@ -22,7 +22,7 @@ namespace {
 
 struct CollOptions {
   std::string topo = "prometheus";
-  std::vector<std::string> sets, fails;
+  std::vector<std::string> sets, fails, set_files;
   std::string op = "allreduce";
   int ranks = 0;
   std::string placement = "packed";
@@ -62,7 +62,7 @@ void run(const CollOptions& o) {
   const auto placement = from_option("--placement", o.placement, [&] { return models::parse_placement(o.placement); });
   const auto solver = from_option("--solver", o.solver, [&] { return models::solver::rate_solver_factory(o.solver); });
 
-  models::Fabric fabric = build_fabric_from_options(o.topo, o.sets, o.fails);
+  models::Fabric fabric = build_fabric_from_options(o.topo, o.sets, o.fails, o.set_files);
   if (o.ranks < 1) throw common::InputError("--ranks", "expected the number of ranks (GPUs) taking part, at least 1");
   const models::Network net(fabric, collectives::payload_efficiency());
   const auto gpus = from_option("--ranks", std::to_string(o.ranks),
@@ -125,6 +125,9 @@ void add_coll_command(CLI::App& app) {
               "time, algbw, busbw) with the algorithm, the protocol and the tier that binds.");
   cmd->add_option("--topo", o->topo, "preset (prometheus, llama3-24k, fat-tree) or a YAML/JSON fabric file");
   cmd->add_option("--set", o->sets, "override a fabric key, e.g. --set bag.oversubscription=7:1 (repeatable)");
+  cmd->add_option("--set-file", o->set_files,
+                  "a YAML/JSON overlay of fabric keys (no preset:), applied before --set (repeatable)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--fail", o->fails, "fail a switch or a cable (A->B) first (repeatable)");
   cmd->add_option("--op", o->op, "allreduce|allgather|reducescatter|broadcast|reduce|alltoall|sendrecv");
   cmd->add_option("--ranks", o->ranks, "ranks (GPUs) taking part")->required();

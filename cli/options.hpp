@@ -26,10 +26,12 @@ auto from_option(const std::string& option, const std::string& value, F&& parse)
   }
 }
 
-// --topo PRESET|FILE, then every --set KEY=VALUE, built, then every --fail X.
+// --topo PRESET|FILE, then every --set-file FILE, then every --set KEY=VALUE, built, then every --fail X.
 inline models::Fabric build_fabric_from_options(const std::string& topo, const std::vector<std::string>& sets,
-                                                const std::vector<std::string>& fails) {
+                                                const std::vector<std::string>& fails,
+                                                const std::vector<std::string>& set_files = {}) {
   auto config = models::FabricConfig::from_preset_or_file(topo);
+  for (const auto& f : set_files) config.set_file(f);
   for (const auto& s : sets) config.set_assignment(s);
   models::Fabric fabric = models::build_fabric(config);
   for (const auto& x : fails) fabric.fail(x);

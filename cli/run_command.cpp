@@ -29,7 +29,7 @@ namespace {
 
 struct RunOptions {
   std::string topo = "prometheus";
-  std::vector<std::string> sets, fails;
+  std::vector<std::string> sets, fails, set_files;
   std::vector<std::string> traces;
   std::vector<std::string> jobs;
   std::string format = "auto";
@@ -176,7 +176,7 @@ void run(const RunOptions& o) {
     }
   }
 
-  models::Fabric fabric = build_fabric_from_options(o.topo, o.sets, o.fails);
+  models::Fabric fabric = build_fabric_from_options(o.topo, o.sets, o.fails, o.set_files);
   const models::Network net(fabric, collectives::payload_efficiency());
   std::vector<emulator::Job> jobs;
   std::vector<std::uint8_t> taken(net.num_gpus(), 0);
@@ -339,6 +339,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--topo", o->topo, "preset (prometheus, llama3-24k, fat-tree) or a YAML/JSON fabric file")
       ->capture_default_str();
   cmd->add_option("--set", o->sets, "override a fabric key, e.g. --set bag.oversubscription=7:1 (repeatable)");
+  cmd->add_option("--set-file", o->set_files,
+                  "a YAML/JSON overlay of fabric keys (no preset:), applied before --set (repeatable)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--fail", o->fails, "fail a switch or a cable (A->B) first (repeatable)");
   cmd->add_option("--trace", o->traces, "the job's trace: files of one job, in any format `collemu trace` reads")
       ->check(CLI::ExistingFile);

@@ -225,7 +225,8 @@ void flatten(const std::string& path, const YAML::Node& node, const std::string&
 
 }  // namespace
 
-FabricConfig FabricConfig::from_file(const std::string& path) {
+namespace {
+YAML::Node load_config_file(const std::string& path) {
   YAML::Node root;
   try {
     root = YAML::LoadFile(path);
@@ -236,6 +237,23 @@ FabricConfig FabricConfig::from_file(const std::string& path) {
   }
   if (!root.IsMap())
     throw InputError(path, "a fabric config must be a mapping of keys (preset: NAME, nic: {speed: 400Gbps}, ...)");
+  return root;
+}
+}  // namespace
+
+void FabricConfig::set_file(const std::string& path) {
+  const YAML::Node root = load_config_file(path);
+  for (const auto& kv : root)
+    if (kv.first.as<std::string>() == "preset")
+      throw InputError(yaml_where(path, kv.first),
+                       "an overlay sets keys over the fabric it is applied to; it cannot choose the preset (--topo does)");
+  std::vector<std::tuple<std::string, std::string, std::string>> entries;
+  flatten(path, root, "", entries);
+  for (auto& [key, value, where] : entries) set(key, value, where);
+}
+
+FabricConfig FabricConfig::from_file(const std::string& path) {
+  const YAML::Node root = load_config_file(path);
   std::vector<std::tuple<std::string, std::string, std::string>> entries;
   std::string preset = "prometheus";
   std::string preset_where = path;

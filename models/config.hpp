@@ -39,6 +39,9 @@ class FabricConfig {
   // A preset name or a file path, as `collemu topo PRESET|FILE` takes it.
   static FabricConfig from_preset_or_file(const std::string& name_or_path);
 
+  // An overlay file (YAML or JSON, keys as in from_file but no `preset:`): its keys set over this config, each error
+  // naming the file and line (`--set-file`).
+  void set_file(const std::string& path);
   // "key=value" as given to --set; `where` names the source for errors (e.g. "--set bag.x=1").
   void set_assignment(std::string_view assignment);
   void set(std::string_view key, std::string_view value, std::string where);

@@ -34,6 +34,14 @@ assert a == b
 ' "$tmp/default.json" "$tmp/again.json"
 check "the text summary" bash -c '"$COLLEMU" run | grep -q "^step time"'
 
+# --set-file: an overlay of keys, the same as the --set it spells; errors name the file and line.
+printf 'bag:\n  oversubscription: 7:1\nnic.speed: 400Gbps\n' > "$tmp/overlay.yaml"
+check "an overlay file is the --set it spells" bash -c 'diff <("$COLLEMU" coll --ranks 16 --placement spread -b 1G -e 1G --json --set-file "$0") <("$COLLEMU" coll --ranks 16 --placement spread -b 1G -e 1G --json --set bag.oversubscription=7:1 --set nic.speed=400Gbps)' "$tmp/overlay.yaml"
+printf '# fitted\npreset: fat-tree\n' > "$tmp/preset.yaml"
+printf 'bag:\n  oversubscription: 7\n' > "$tmp/bad.yaml"
+check "an overlay cannot choose the preset" bash -c '"$COLLEMU" run --set-file "$0" 2>&1 | grep -q "preset.yaml:2: an overlay sets keys"' "$tmp/preset.yaml"
+check "a bad overlay value names its line" bash -c '"$COLLEMU" run --set-file "$0" 2>&1 | grep -q "bad.yaml:2: key .bag.oversubscription.: .7. is not a ratio"' "$tmp/bad.yaml"
+
 # results.h5 and timeline.json: the same figures as the JSON; the timeline's events as the Trace Event Format
 # document defines them (ph, ts and dur in microseconds, pid, tid, name; counters' args are numbers).
 "$COLLEMU" run --out "$tmp/r.h5" --timeline "$tmp/t.json" --timeline-ranks 4 --json > "$tmp/with-files.json" 2>/dev/null
