@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/error.hpp"
+#include "traces/chakra.hpp"
 #include "traces/generate.hpp"
 #include "traces/hdf5_trace.hpp"
 #include "traces/info.hpp"
@@ -102,6 +103,7 @@ void info(const InfoOptions& o) {
 struct ConvertOptions {
   InfoOptions in;
   std::string out;
+  std::string to = "collemu";
 };
 
 void convert(const ConvertOptions& o) {
@@ -110,6 +112,13 @@ void convert(const ConvertOptions& o) {
   for (const auto& w : warnings) std::fprintf(stderr, "collemu: warning: %s\n", w.c_str());
   if (!o.in.no_check) traces::check_consistency(t);
   traces::share_identical_programs(t);
+  if (o.to == "chakra") {
+    const auto files = traces::write_chakra(t, o.out);
+    std::printf("wrote %zu Chakra ET files in %s: %u ranks, %zu communicators\n", files.size(), o.out.c_str(),
+                t.world_size, t.comms.size());
+    return;
+  }
+  if (o.to != "collemu") throw common::InputError("--to " + o.to, "expected collemu (one .h5) or chakra (a directory of .et files)");
   traces::write_hdf5_trace(t, o.out);
   std::printf("wrote %s: %u ranks, %zu programs, %zu communicators\n", o.out.c_str(), t.world_size, t.programs.size(),
               t.comms.size());
@@ -220,7 +229,9 @@ void add_trace_command(CLI::App& app) {
   CLI::App* conv = trace->add_subcommand(
       "convert", "Read traces (any format `trace info` reads) and write collemu's HDF5 trace (docs/trace-format.md)");
   conv->add_option("files", c->in.files, "input trace files")->required()->check(CLI::ExistingFile);
-  conv->add_option("-o,--output", c->out, "the .h5 file to write (atomically)")->required();
+  conv->add_option("-o,--output", c->out, "the .h5 file to write (atomically), or the directory for --to chakra")->required();
+  conv->add_option("--to", c->to, "output format: collemu (docs/trace-format.md) or chakra (one <DIR>/trace.<rank>.et "
+                                  "per rank, for ASTRA-sim)")->capture_default_str();
   conv->add_option("--format", c->in.format, format_help());
   conv->add_flag("--no-check", c->in.no_check, "convert even when the ranks of a communicator disagree");
   conv->callback([c] { convert(*c); });

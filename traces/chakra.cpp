@@ -1,8 +1,13 @@
 #include "traces/chakra.hpp"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <queue>
@@ -269,6 +274,129 @@ Trace read_chakra(const std::vector<std::string>& paths, ReadReport* report) {
   }
   share_identical_programs(t);
   return t;
+}
+
+namespace {
+
+std::int64_t comm_type_of(common::CollKind k) {
+  switch (k) {
+    case common::CollKind::AllReduce: return 0;
+    case common::CollKind::Reduce: return 1;
+    case common::CollKind::AllGather: return 2;
+    case common::CollKind::Broadcast: return 5;
+    case common::CollKind::AllToAll: return 6;
+    case common::CollKind::ReduceScatter: return 7;
+    case common::CollKind::Barrier: return 9;
+    default: return -1;
+  }
+}
+
+void add_int(collemu::chakra::Node& n, const char* name, std::int64_t v) {
+  auto* a = n.add_attr();
+  a->set_name(name);
+  a->set_int64_val(v);
+}
+void add_bool(collemu::chakra::Node& n, const char* name, bool v) {
+  auto* a = n.add_attr();
+  a->set_name(name);
+  a->set_bool_val(v);
+}
+void add_string(collemu::chakra::Node& n, const char* name, const std::string& v) {
+  auto* a = n.add_attr();
+  a->set_name(name);
+  a->set_string_val(v);
+}
+
+}  // namespace
+
+std::vector<std::string> write_chakra(const Trace& t, const std::string& dir, const std::string& stem) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw InputError(dir, "cannot make the directory: " + ec.message());
+  // A communicator of every rank is Chakra's default (no pg_name); the others are named by their index.
+  std::vector<std::string> pg(t.comms.size());
+  for (std::size_t c = 0; c < t.comms.size(); ++c) {
+    bool world = t.comms[c].ranks.size() == t.world_size;
+    for (std::uint32_t i = 0; world && i < t.comms[c].ranks.size(); ++i) world = t.comms[c].ranks[i] == i;
+    pg[c] = world ? "" : std::to_string(c);
+  }
+  std::vector<std::string> written;
+  for (std::uint32_t r = 0; r < t.world_size; ++r) {
+    const Program& prog = t.program(r);
+    const std::string path = (std::filesystem::path(dir) / (stem + "." + std::to_string(r) + ".et")).string();
+    std::string bytes;
+    {
+      google::protobuf::io::StringOutputStream raw(&bytes);
+      google::protobuf::io::CodedOutputStream out(&raw);
+      collemu::chakra::GlobalMetadata meta;
+      meta.set_version("0.0.4");
+      auto* a = meta.add_attr();
+      a->set_name("generator");
+      a->set_string_val("collemu trace convert");
+      out.WriteVarint32(static_cast<std::uint32_t>(meta.ByteSizeLong()));
+      meta.SerializeToCodedStream(&out);
+      std::map<std::pair<std::uint32_t, std::int32_t>, std::int64_t> tags;  // (slot, peer) -> transfers so far
+      for (std::uint32_t i = 0; i < prog.ops.size(); ++i) {
+        const Op& o = prog.ops[i];
+        collemu::chakra::Node n;
+        n.set_id(i + 1);
+        if (!o.deps.empty()) {
+          for (std::uint32_t d : o.deps) n.add_data_deps(d + 1);
+        } else if (!prog.dag && i > 0) {
+          n.add_data_deps(i);
+        }
+        if (o.kind == OpKind::Compute) {
+          n.set_name("compute");
+          n.set_type(collemu::chakra::COMP_NODE);
+          n.set_duration_micros(static_cast<std::uint64_t>(std::llround(o.duration_s * 1e6)));
+          add_bool(n, "is_cpu_op", false);
+        } else {
+          const std::uint32_t c = t.comm_of_slot[r][o.comm_slot];
+          add_bool(n, "is_cpu_op", false);
+          add_int(n, "comm_size", static_cast<std::int64_t>(o.bytes()));
+          if (!pg[c].empty()) add_string(n, "pg_name", pg[c]);
+          if (o.kind == OpKind::Collective) {
+            n.set_name(std::string(common::to_string(o.coll)));
+            n.set_type(collemu::chakra::COMM_COLL_NODE);
+            const std::int64_t type = comm_type_of(o.coll);
+            if (type < 0)
+              throw InputError(path, "op " + std::to_string(i) + ": " + common::to_string(o.coll) +
+                                         " has no Chakra collective type");
+            add_int(n, "comm_type", type);
+            auto* dim = n.add_attr();
+            dim->set_name("involved_dim");
+            dim->mutable_bool_list()->add_values(true);
+          } else {
+            const bool send = o.kind == OpKind::Send;
+            const std::uint32_t peer = t.comms[c].ranks[static_cast<std::uint32_t>(o.root)];
+            n.set_name(send ? "send" : "recv");
+            n.set_type(send ? collemu::chakra::COMM_SEND_NODE : collemu::chakra::COMM_RECV_NODE);
+            add_int(n, "comm_src", send ? r : peer);
+            add_int(n, "comm_dst", send ? peer : r);
+            add_int(n, "comm_tag", tags[{o.comm_slot, o.root}]++);
+          }
+        }
+        out.WriteVarint32(static_cast<std::uint32_t>(n.ByteSizeLong()));
+        n.SerializeToCodedStream(&out);
+      }
+    }
+    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+    {
+      std::ofstream f(tmp, std::ios::binary);
+      if (!f) throw InputError(path, "cannot create the file (" + tmp + ")");
+      f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+      if (!f.flush()) {
+        std::remove(tmp.c_str());
+        throw InputError(path, "cannot write the file");
+      }
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+      std::remove(tmp.c_str());
+      throw InputError(path, "cannot rename " + tmp + " over it");
+    }
+    written.push_back(path);
+  }
+  return written;
 }
 
 }  // namespace collemu::traces

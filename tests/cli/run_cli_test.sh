@@ -42,6 +42,26 @@ printf 'bag:\n  oversubscription: 7\n' > "$tmp/bad.yaml"
 check "an overlay cannot choose the preset" bash -c '"$COLLEMU" run --set-file "$0" 2>&1 | grep -q "preset.yaml:2: an overlay sets keys"' "$tmp/preset.yaml"
 check "a bad overlay value names its line" bash -c '"$COLLEMU" run --set-file "$0" 2>&1 | grep -q "bad.yaml:2: key .bag.oversubscription.: .7. is not a ratio"' "$tmp/bad.yaml"
 
+# trace convert --to chakra: one ET file per rank that reads back as the same step (compute in whole microseconds:
+# each op within 0.5 us, so the step within 0.5 us x the ops on its path, at most the ops of a rank).
+"$COLLEMU" trace gen llm -o "$tmp/small.h5" --gpus 32 --tp 8 --pp 2 --dp 2 --layers 4 --hidden 1024 --ffn 4096 \
+  --heads 8 --kv-heads 8 --vocab 32000 --seq 2048 --microbatches 4 > /dev/null
+"$COLLEMU" trace convert "$tmp/small.h5" -o "$tmp/et" --to chakra > /dev/null
+check "one Chakra file per rank" test "$(ls "$tmp"/et/trace.*.et | wc -l)" -eq 32
+check "the Chakra files replay as the same step" python3 -c '
+import json, subprocess, sys
+collemu, h5, et = sys.argv[1:4]
+fab = ["--set", "building.gpus=64", "--set", "region.buildings=1", "--set", "bag.enabled=false"]
+run = lambda *t: json.loads(subprocess.run([collemu, "run", "-q", "--json", *fab, "--trace", *t], capture_output=True, text=True, check=True).stdout)
+info = lambda *t: json.loads(subprocess.run([collemu, "trace", "info", "--json", *t], capture_output=True, text=True, check=True).stdout)
+a, b = run(h5), run(*et.split())
+ia, ib = info(h5), info(*et.split())
+assert ia["ranks"] == ib["ranks"] == 32 and ia["ops"] == ib["ops"], (ia["ops"], ib["ops"])
+assert a["collective_count"] == b["collective_count"]
+ops_per_rank = ia["ops"] / 32 * 2  # an upper bound on the ops of any rank (2 programs)
+assert abs(a["step_time_s"] - b["step_time_s"]) <= 0.5e-6 * ops_per_rank, (a["step_time_s"], b["step_time_s"])
+' "$COLLEMU" "$tmp/small.h5" "$(ls "$tmp"/et/trace.*.et | tr '\n' ' ')"
+
 # results.h5 and timeline.json: the same figures as the JSON; the timeline's events as the Trace Event Format
 # document defines them (ph, ts and dur in microseconds, pid, tid, name; counters' args are numbers).
 "$COLLEMU" run --out "$tmp/r.h5" --timeline "$tmp/t.json" --timeline-ranks 4 --json > "$tmp/with-files.json" 2>/dev/null
