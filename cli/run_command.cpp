@@ -45,24 +45,27 @@ struct RunOptions {
   bool json = false, quiet = false;
 };
 
-// The embedded default (docs/replay.md): a Llama-like dense model, 3D-parallel on 8,192 GPUs (TP 8 in each NVLink
-// domain, PP 2, DP 512), its NVLink domains spread over the preset's two buildings so that the data-parallel
-// all-reduces at the end of the step cross the BAG (half the edges of NCCL's tree, which NCCL's model picks here),
-// while the TP collectives stay inside NVLink domains. Sized to run in a few seconds here.
+// The embedded default (docs/replay.md): a Llama-like dense model on the whole prometheus preset, 32,768 GPUs: TP 8
+// inside each NVLink domain, DP 4,096 (PP 1), 2 microbatches, gradients all-reduced in buckets overlapping the last
+// backward; its NVLink domains spread over the preset's two buildings, so that NCCL's tree for the data-parallel
+// all-reduce (NVLSTree, which NCCL's model picks here) crosses the BAG on about half its edges from every domain:
+// about 408 TB/s up into the BAG per building at 1:1, against the 234 TB/s the BAG leaves a building at 7:1. A
+// smaller job, or one with pipeline stages that reduce at different times, does not load the BAG enough to feel its
+// ratio (docs/replay.md). The TP collectives inside NVLink domains do not cross it.
 traces::LlmSpec default_spec() {
   traces::LlmSpec s;
-  s.gpus = 8192;
+  s.gpus = 32768;
   s.tp = 8;
-  s.pp = 2;
-  s.dp = 512;
-  // Llama 3 8B's shapes ("The Llama 3 Herd of Models", Table 3) with 8 of its 32 layers: 4 per stage.
-  s.layers = 8;
+  s.pp = 1;
+  s.dp = 4096;
+  // Llama 3 8B's shapes ("The Llama 3 Herd of Models", Table 3) with 4 of its 32 layers.
+  s.layers = 4;
   s.hidden = 4096;
   s.ffn = 14336;
   s.heads = 32;
   s.kv_heads = 8;
   s.seq = 8192;
-  s.microbatches = 4;
+  s.microbatches = 2;
   s.dp_mode = traces::LlmSpec::DpMode::AllReduce;
   return s;
 }
@@ -168,7 +171,7 @@ void run(const RunOptions& o) {
   for (auto& j : specs) {
     if (j.files.empty()) {
       traces_store.push_back(traces::generate_llm(default_spec()));
-      traces_store.back().source = "the embedded default (Llama-like, 8 layers, 8,192 GPUs: TP 8, PP 2, DP 512)";
+      traces_store.back().source = "the embedded default (Llama-like, 4 layers, 32,768 GPUs: TP 8, DP 4,096)";
       if (j.placement.empty()) j.placement = "spread";
     } else {
       traces_store.push_back(load(j.files));
