@@ -270,13 +270,20 @@ Transfer& Replayer::transfer_for(std::uint32_t job, std::uint32_t comm, std::uin
   return transfers_[it->second];
 }
 
-void Replayer::post_send(std::uint32_t g, std::uint32_t op, double t) {
-  Rank& r = ranks_[g];
+std::pair<std::uint32_t, std::uint32_t> Replayer::peer_of(std::uint32_t g, std::uint32_t op, const char* to_self) const {
+  const Rank& r = ranks_[g];
   const traces::Trace& tr = trace(r.job);
   const Op& o = r.prog->ops[op];
   const std::uint32_t comm = tr.comm_of_slot[r.rank][o.comm_slot];
   const std::uint32_t peer = job_base_[r.job] + tr.comms[comm].ranks[o.root];
-  if (peer == g) throw InputError(tr.source, rank_name(g) + ", " + op_name(g, op) + ": a send to itself");
+  if (peer == g) throw InputError(tr.source, rank_name(g) + ", " + op_name(g, op) + ": " + to_self);
+  return {comm, peer};
+}
+
+void Replayer::post_send(std::uint32_t g, std::uint32_t op, double t) {
+  Rank& r = ranks_[g];
+  const Op& o = r.prog->ops[op];
+  const auto [comm, peer] = peer_of(g, op, "a send to itself");
   const std::uint64_t n = r.sent[{o.comm_slot, o.root}]++;
   Transfer& x = transfer_for(r.job, comm, g, peer, n);
   x.send_op = op;
@@ -291,11 +298,8 @@ void Replayer::post_send(std::uint32_t g, std::uint32_t op, double t) {
 
 void Replayer::post_recv(std::uint32_t g, std::uint32_t op, double t) {
   Rank& r = ranks_[g];
-  const traces::Trace& tr = trace(r.job);
   const Op& o = r.prog->ops[op];
-  const std::uint32_t comm = tr.comm_of_slot[r.rank][o.comm_slot];
-  const std::uint32_t peer = job_base_[r.job] + tr.comms[comm].ranks[o.root];
-  if (peer == g) throw InputError(tr.source, rank_name(g) + ", " + op_name(g, op) + ": a receive from itself");
+  const auto [comm, peer] = peer_of(g, op, "a receive from itself");
   const std::uint64_t n = r.received[{o.comm_slot, o.root}]++;
   Transfer& x = transfer_for(r.job, comm, peer, g, n);
   x.recv_op = op;

@@ -141,6 +141,8 @@ class Replayer {
   void add_channels(std::uint32_t g, double channels, double t);
   void arrive(std::uint32_t g, std::uint32_t op, double t);
   void start_instance(std::uint32_t id, double t);
+  // A send's or receive's communicator and its peer's global rank; throws for a peer that is the rank itself.
+  std::pair<std::uint32_t, std::uint32_t> peer_of(std::uint32_t g, std::uint32_t op, const char* to_self) const;
   void post_send(std::uint32_t g, std::uint32_t op, double t);
   void post_recv(std::uint32_t g, std::uint32_t op, double t);
   Transfer& transfer_for(std::uint32_t job, std::uint32_t comm, std::uint32_t src, std::uint32_t dst,
