@@ -1,13 +1,9 @@
 #include "analysis/timeline.hpp"
 
-#include <unistd.h>
-
-#include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "common/error.hpp"
+#include "common/atomic_file.hpp"
 
 namespace collemu::analysis {
 
@@ -57,20 +53,7 @@ void write_timeline(const std::string& path, const emulator::ReplayReport& rep, 
   const json doc = {{"traceEvents", events},
                     {"displayTimeUnit", "ms"},
                     {"otherData", {{"generator", "collemu run"}, {"step_time_s", rep.jobs.front().step_time_s}}}};
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream f(tmp);
-    if (!f) throw common::InputError(path, "cannot create the file (" + tmp + ")");
-    f << doc.dump() << "\n";
-    if (!f.flush()) {
-      std::remove(tmp.c_str());
-      throw common::InputError(path, "cannot write the file");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw common::InputError(path, "cannot rename " + tmp + " over it");
-  }
+  common::write_file_atomically(path, doc.dump() + "\n");
 }
 
 }  // namespace collemu::analysis

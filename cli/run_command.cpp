@@ -93,8 +93,9 @@ std::pair<std::uint32_t, double> parse_slow_rank(const std::string& text) {
   try {
     if (eq == std::string::npos) throw std::invalid_argument("no =");
     std::size_t used = 0;
-    const unsigned long r = std::stoul(text.substr(0, eq), &used);
-    if (used != eq) throw std::invalid_argument("rank");
+    const unsigned long long r = std::stoull(text.substr(0, eq), &used);
+    // A rank above 2^32 would wrap onto another rank: refuse it (the replay names ranks beyond the job's).
+    if (used != eq || text[0] == '-' || r > 0xFFFFFFFFull) throw std::invalid_argument("rank");
     const std::string f = text.substr(eq + 1);
     const double factor = std::stod(f, &used);
     if (used != f.size() || !(factor > 0) || !std::isfinite(factor)) throw std::invalid_argument("factor");

@@ -2,7 +2,6 @@
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +13,7 @@
 #include <regex>
 #include <set>
 
+#include "common/atomic_file.hpp"
 #include "common/error.hpp"
 #include "traces/et.pb.h"  // generated from traces/chakra/et.proto into the build folder
 
@@ -380,20 +380,7 @@ std::vector<std::string> write_chakra(const Trace& t, const std::string& dir, co
         n.SerializeToCodedStream(&out);
       }
     }
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-      std::ofstream f(tmp, std::ios::binary);
-      if (!f) throw InputError(path, "cannot create the file (" + tmp + ")");
-      f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-      if (!f.flush()) {
-        std::remove(tmp.c_str());
-        throw InputError(path, "cannot write the file");
-      }
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      std::remove(tmp.c_str());
-      throw InputError(path, "cannot rename " + tmp + " over it");
-    }
+    common::write_file_atomically(path, bytes);
     written.push_back(path);
   }
   return written;

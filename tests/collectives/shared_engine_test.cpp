@@ -8,6 +8,8 @@
 // cable constraint reads sum of crossing rates <= B, with B = 800 Gbps x RoCEv2's 4096/4178 of payload.
 #include <gtest/gtest.h>
 
+#include "../models/fabric_test_util.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -22,13 +24,7 @@ namespace {
 using models::NodeId;
 using models::solver::FlowEngine;
 
-models::Fabric bag_fabric() {
-  auto c = models::FabricConfig::from_preset("prometheus");
-  for (const char* s : {"scaleup.gpus=1", "building.gpus=16", "fabric.kind=dsf", "bag.switches=4",
-                        "bag.oversubscription=16:1", "fabric.hop_latency=0ns", "building.distance=0m"})
-    c.set_assignment(s);
-  return models::build_fabric(c);
-}
+using models::testing::bag_fabric;
 
 const double B = 800e9 / 8 * kRoceV2PayloadEfficiency;  // one NIC, and the BAG per direction, payload B/s
 // NCCL's Ring Simple latency for an AllReduce over 2 ranks on 2 nodes, one rank per node (tuning.cc): base 8.4 us +

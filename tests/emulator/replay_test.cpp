@@ -6,6 +6,8 @@
 // GPU i of building 0 is GPU i; of building 1, GPU 16 + i.
 #include <gtest/gtest.h>
 
+#include "../models/fabric_test_util.hpp"
+
 #include <cmath>
 #include <string>
 
@@ -24,13 +26,7 @@ using models::NodeId;
 using traces::Op;
 using traces::OpKind;
 
-models::Fabric bag_fabric() {
-  auto c = models::FabricConfig::from_preset("prometheus");
-  for (const char* s : {"scaleup.gpus=1", "building.gpus=16", "fabric.kind=dsf", "bag.switches=4",
-                        "bag.oversubscription=16:1", "fabric.hop_latency=0ns", "building.distance=0m"})
-    c.set_assignment(s);
-  return models::build_fabric(c);
-}
+using models::testing::bag_fabric;
 
 // One NIC, and the BAG per direction, payload B/s.
 const double B = 800e9 / 8 * collectives::kRoceV2PayloadEfficiency;
