@@ -34,7 +34,7 @@ inline models::Fabric build_fabric_from_options(const std::string& topo, const s
   for (const auto& f : set_files) config.set_file(f);
   for (const auto& s : sets) config.set_assignment(s);
   models::Fabric fabric = models::build_fabric(config);
-  for (const auto& x : fails) fabric.fail(x);
+  for (const auto& x : fails) from_option("--fail", x, [&] { fabric.fail(x); });
   return fabric;
 }
 

@@ -14,6 +14,7 @@
 #include "cli/options.hpp"
 #include "collectives/coll.hpp"
 #include "common/error.hpp"
+#include "common/units.hpp"
 #include "analysis/results.hpp"
 #include "analysis/summary.hpp"
 #include "analysis/timeline.hpp"
@@ -29,7 +30,7 @@ namespace {
 
 struct RunOptions {
   std::string topo = "prometheus";
-  std::vector<std::string> sets, fails, set_files;
+  std::vector<std::string> sets, fails, set_files, fail_at;
   std::vector<std::string> traces;
   std::vector<std::string> jobs;
   std::string format = "auto";
@@ -181,7 +182,23 @@ void run(const RunOptions& o) {
   }
 
   models::Fabric fabric = build_fabric_from_options(o.topo, o.sets, o.fails, o.set_files);
-  const models::Network net(fabric, collectives::payload_efficiency());
+  // --fail-at TIME:TARGET: checked here against a copy of the fabric, so that the error names the option.
+  for (const auto& text : o.fail_at) {
+    const auto colon = text.find(':');
+    emulator::ReplayOptions::TimedFailure f;
+    if (colon == std::string::npos || colon + 1 == text.size())
+      throw common::InputError("--fail-at " + text, "expected TIME:TARGET, e.g. 2ms:r0.bag0 or 150us:A->B");
+    f.at_s = from_option("--fail-at", text, [&] { return common::parse_duration_s(text.substr(0, colon)); });
+    f.spec = text.substr(colon + 1);
+    from_option("--fail-at", text, [&] {
+      models::Fabric probe = fabric;
+      probe.fail(f.spec);
+    });
+    ropt.failures.push_back(std::move(f));
+  }
+  // With failures at a time, engine links are the fabric's own (no groups), so that the networks before and after a
+  // failure number them alike.
+  const models::Network net(fabric, collectives::payload_efficiency(), ropt.failures.empty());
   std::vector<emulator::Job> jobs;
   std::vector<std::uint8_t> taken(net.num_gpus(), 0);
   std::vector<models::PlacementSpec> placements;
@@ -282,6 +299,7 @@ void run(const RunOptions& o) {
     j["collectives"] = cj;
     j["collective_count"] = rep.colls.size();
     j["flows"] = rep.flows;
+    j["rerouted_flows"] = rep.rerouted_flows;
     j["events"] = rep.replay_events;
     j["engine"] = {{"events", rep.engine.events},         {"full_solves", rep.engine.full_solves},
                    {"shared_solves", rep.engine.shared_solves}, {"incremental_solves", rep.engine.incremental_solves},
@@ -347,6 +365,9 @@ void add_run_command(CLI::App& app) {
                   "a YAML/JSON overlay of fabric keys (no preset:), applied before --set (repeatable)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--fail", o->fails, "fail a switch or a cable (A->B) first (repeatable)");
+  cmd->add_option("--fail-at", o->fail_at,
+                  "TIME:TARGET: fail a switch or cable at that time of the step, e.g. 2ms:r0.bag0; routes are computed "
+                  "again and flows in flight go on over their new paths (repeatable)");
   cmd->add_option("--trace", o->traces, "the job's trace: files of one job, in any format `collemu trace` reads")
       ->check(CLI::ExistingFile);
   cmd->add_option("--job", o->jobs,

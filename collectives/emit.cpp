@@ -16,16 +16,20 @@ constexpr std::uint32_t kUdpPortBase = 0xC000u;
 }  // namespace
 
 FlowWriter::FlowWriter(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine,
-                       double start_s)
-    : comm_(comm), plan_(plan), net_(comm.network()), engine_(engine), start_s_(start_s),
+                       double start_s, const EmitOptions& options)
+    : comm_(comm), plan_(plan), net_(comm.network()), engine_(engine), options_(options), start_s_(start_s),
       first_(static_cast<FlowId>(engine.num_flows())) {}
 
 double FlowWriter::path_latency_s(NodeId src, NodeId dst, NodeId via) const {
   return net_.path_latency_s(src, dst, 0, kUdpPortBase, via);
 }
 
-FlowId FlowWriter::add(const FlowSpec& flow) {
+FlowId FlowWriter::add(const FlowSpec& flow, const RouteLabel& route) {
   const FlowId id = engine_.add_flow(flow);
+  if (options_.routes) {
+    options_.routes->resize(engine_.num_flows());
+    (*options_.routes)[id] = route;
+  }
   waited_for_.push_back(0);
   for (FlowId d : flow.after)
     if (d >= first_) waited_for_[d - first_] = 1;
@@ -60,6 +64,9 @@ void FlowWriter::hold(const models::PathSet& path, double bytes, double latency_
 
 void FlowWriter::lockstep(std::span<const Edge> edges, std::uint32_t channel, double bytes, double latency_s,
                           double cap_Bps) {
+  if (options_.routes)
+    throw common::UserError("a lockstep ring cannot be re-routed (one flow spans every edge of a channel): use "
+                            "pipelined or step granularity with failures at a time");
   // Every link's load per unit of the ring's rate r: the sum, over the edges and their QPs, of the QP's share of the
   // link divided by the QPs (each QP carries r / qps of its edge).
   const int qps = plan_.qps;
@@ -91,7 +98,7 @@ void FlowWriter::connection(NodeId src, NodeId dst, NodeId via, std::uint32_t ch
   const int qps = plan_.qps;
   for (int q = 0; q < qps; ++q) {
     net_.path(src, dst, static_cast<std::uint32_t>(q), kUdpPortBase + channel, path_, via);
-    if (after.empty() && !out) {
+    if (after.empty() && !out && options_.merge_identical && !options_.routes) {
       hold(path_, bytes / qps, latency_s + path_times * path_.latency_s, cap_Bps / qps, 1.0);
       continue;
     }
@@ -101,7 +108,8 @@ void FlowWriter::connection(NodeId src, NodeId dst, NodeId via, std::uint32_t ch
                            .latency_s = latency_s + path_times * path_.latency_s,
                            .start_s = start_s_,
                            .after = after,
-                           .cap_Bps = cap_Bps / qps});
+                           .cap_Bps = cap_Bps / qps},
+                          {src, dst, via, static_cast<std::uint32_t>(q), kUdpPortBase + channel});
     if (out) out->push_back(id);
   }
 }
@@ -142,8 +150,8 @@ double done_s(const models::solver::FlowEngine& engine, const CollFlows& flows) 
 }
 
 CollFlows emit_collective(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine,
-                          double start_s) {
-  FlowWriter w(comm, plan, engine, start_s);
+                          double start_s, const EmitOptions& options) {
+  FlowWriter w(comm, plan, engine, start_s, options);
   const int n = comm.size();
   if (n == 1 || plan.bytes == 0) {
     // Nothing crosses a link: NCCL still pays its latency (n == 1: a local copy, not modelled).

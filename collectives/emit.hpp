@@ -31,23 +31,41 @@ struct CollFlows {
   double tail_latency_s = 0;   // paid after them (0 for every algorithm here: latencies are paid up front)
   double start_s = 0;
 };
+// Where a connection's flow goes: what re-routes it when the fabric changes under it (failures at a time).
+struct RouteLabel {
+  models::NodeId src = models::kNoNode, dst = models::kNoNode, via = models::kNoNode;
+  std::uint32_t qp = 0, udp_sport = 0;
+  bool routed() const { return src != models::kNoNode; }
+};
+
+struct EmitOptions {
+  // Identical flows that nothing waits for become one flow of weight m (exact). Off where flows may be re-routed
+  // later: the m flows' QPs may then take different paths.
+  bool merge_identical = true;
+  // When given: the route of every flow written, at its engine flow id (flows no route gives, NVLink transfers and
+  // timers, are not routed()); identical flows are then not merged. Lockstep rings cannot say it (one flow spans every
+  // edge of a channel): refused.
+  std::vector<RouteLabel>* routes = nullptr;
+};
+
 // When a collective whose flows have all finished was done, s.
 double done_s(const models::solver::FlowEngine& engine, const CollFlows& flows);
 
 // Writes the flows of one collective (as planned) on `comm` into `engine`, from time `start_s` (>= the engine's
 // clock). Throws models::RouteError when failures cut a pair the collective needs.
 CollFlows emit_collective(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine,
-                          double start_s);
+                          double start_s, const EmitOptions& options = {});
 
 // One point-to-point transfer (a Send and its Recv) of plan.bytes from rank `from` to rank `to` of `comm`, from time
 // `start_s`: one connection, through the rail's GPU (PXN) when they are in different NVLink domains, as NCCL's p2p.
 CollFlows emit_transfer(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine,
-                        double start_s, int from, int to);
+                        double start_s, int from, int to, const EmitOptions& options = {});
 
 // The emitters' shared writer: connections as flows, path latencies, and the bookkeeping of CollFlows.
 class FlowWriter {
  public:
-  FlowWriter(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine, double start_s);
+  FlowWriter(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine, double start_s,
+             const EmitOptions& options = {});
   const Communicator& comm() const { return comm_; }
   const CollPlan& plan() const { return plan_; }
   const models::Network& net() const { return net_; }
@@ -82,7 +100,7 @@ class FlowWriter {
   CollFlows finish() &&;
 
  private:
-  FlowId add(const models::solver::FlowSpec& flow);
+  FlowId add(const models::solver::FlowSpec& flow, const RouteLabel& route = {});
   void hold(const models::PathSet& path, double bytes, double latency_s, double cap_Bps, double weight);
   struct Held {
     double bytes, latency_s, cap_Bps, weight;  // of one of the identical flows
@@ -95,6 +113,7 @@ class FlowWriter {
   const CollPlan& plan_;
   const models::Network& net_;
   models::solver::FlowEngine& engine_;
+  EmitOptions options_;
   double start_s_;
   FlowId first_;
   std::vector<std::uint8_t> waited_for_;  // per flow written: another of them waits for it

@@ -59,8 +59,8 @@ void emit_send_recv(FlowWriter& w) {
 }
 
 CollFlows emit_transfer(const Communicator& comm, const CollPlan& plan, models::solver::FlowEngine& engine,
-                        double start_s, int from, int to) {
-  FlowWriter w(comm, plan, engine, start_s);
+                        double start_s, int from, int to, const EmitOptions& options) {
+  FlowWriter w(comm, plan, engine, start_s, options);
   if (plan.bytes == 0) {
     w.latency_only(plan.model_latency_s);
   } else {

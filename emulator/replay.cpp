@@ -64,7 +64,7 @@ void Replayer::setup() {
   pending_.resize(total_ops);
   for (const Rank& rk : ranks_)
     std::copy(rk.index->dep_count.begin(), rk.index->dep_count.end(), pending_.begin() + rk.op_base);
-  scratch_bytes_.assign(net_.num_links(), 0.0);
+  scratch_bytes_.assign(net_->num_links(), 0.0);
   recorded_.assign(ranks_.size(), 0);
   for (std::uint32_t r : opt_.record_ranks)
     if (r < jobs_[0].trace->world_size) recorded_[r] = 1;
@@ -161,14 +161,14 @@ const collectives::Communicator& Replayer::comm_object(std::uint32_t job, std::u
     std::vector<NodeId> gpus;
     gpus.reserve(c.ranks.size());
     for (std::uint32_t r : c.ranks) gpus.push_back(jobs_[job].gpus[r]);
-    slot = std::make_unique<collectives::Communicator>(net_, std::move(gpus));
+    slot = std::make_unique<collectives::Communicator>(*net_, std::move(gpus));
   }
   return *slot;
 }
 
 const collectives::Communicator& Replayer::pair_object(NodeId a, NodeId b) {
   auto& slot = pairs_[{a, b}];
-  if (!slot) slot = std::make_unique<collectives::Communicator>(net_, std::vector<NodeId>{a, b});
+  if (!slot) slot = std::make_unique<collectives::Communicator>(*net_, std::vector<NodeId>{a, b});
   return *slot;
 }
 
@@ -249,7 +249,7 @@ void Replayer::start_instance(std::uint32_t id, double t) {
     add_channels(in.members[i].first, in.plan.channels, t);
   }
   const collectives::Communicator& c = comm_object(in.job, in.comm);
-  in.flows = collectives::emit_collective(c, in.plan, engine_, t);
+  in.flows = collectives::emit_collective(c, in.plan, engine_, t, emit_);
   own(in.flows, id, in.remaining);
 }
 
@@ -332,7 +332,7 @@ void Replayer::start_transfer(std::uint32_t id, double t) {
   x.plan = plan_for(c, CollKind::SendRecv, x.send_bytes, 0);
   add_channels(x.src, x.plan.channels, t);
   add_channels(x.dst, x.plan.channels, t);
-  x.flows = collectives::emit_transfer(c, x.plan, engine_, t, 0, 1);
+  x.flows = collectives::emit_transfer(c, x.plan, engine_, t, 0, 1, emit_);
   own(x.flows, id | kTransferBit, x.remaining);
 }
 
@@ -386,8 +386,85 @@ void Replayer::on_flow_finished(FlowId f, double t) {
   std::vector<double>().swap(in.arrive_s);
 }
 
+void Replayer::check_failures() {
+  if (opt_.failures.empty()) return;
+  COLLEMU_ASSERT(net_->one_link_per_fabric_link(),
+                 "failures at a time need a network whose engine links are the fabric's (group_links false)");
+  if (opt_.granularity == collectives::Granularity::Lockstep)
+    throw InputError("", "failures at a time need pipelined or step granularity: a lockstep ring is one flow over "
+                         "every edge of a channel, which cannot be re-routed edge by edge");
+  failure_order_.resize(opt_.failures.size());
+  for (std::size_t k = 0; k < failure_order_.size(); ++k) {
+    const auto& f = opt_.failures[k];
+    if (!std::isfinite(f.at_s) || f.at_s < 0)
+      throw InputError(f.spec, "a failure at " + std::to_string(f.at_s) + " s; expected a finite time >= 0");
+    failure_order_[k] = k;
+  }
+  std::stable_sort(failure_order_.begin(), failure_order_.end(),
+                   [&](std::size_t a, std::size_t b) { return opt_.failures[a].at_s < opt_.failures[b].at_s; });
+  // Each failure's fabric (the ones before it included) and network, made now: a name that matches nothing is
+  // reported before the replay runs.
+  for (std::size_t k : failure_order_) {
+    const models::Fabric& before = failed_fabrics_.empty() ? net_->fabric() : *failed_fabrics_.back();
+    failed_fabrics_.push_back(std::make_unique<models::Fabric>(before));
+    failed_fabrics_.back()->fail(opt_.failures[k].spec);
+    failed_networks_.push_back(
+        std::make_unique<models::Network>(*failed_fabrics_.back(), net_->payload_efficiency(), false));
+  }
+  emit_.merge_identical = false;
+  emit_.routes = &routes_;
+}
+
+void Replayer::fail(std::size_t i) {
+  const auto& failure = opt_.failures[failure_order_[i]];
+  const models::Network& next = *failed_networks_[i];
+  const double t = engine_.now_s();
+  // Links that fail now: no capacity (no flow should cross them once re-routed).
+  std::vector<models::solver::CapacityChange> caps;
+  for (models::LinkId l = 0; l < next.fabric().num_links(); ++l)
+    if (next.fabric().link(l).failed && !net_->fabric().link(l).failed) caps.push_back({l, 0.0});
+  // Every flow not finished whose path set changes moves to the new one.
+  struct Move {
+    FlowId flow;
+    std::size_t begin, count;
+  };
+  std::vector<Move> moves;
+  std::vector<models::EngineLink> links;
+  std::vector<double> shares;
+  models::PathSet path;
+  for (FlowId f = 0; f < routes_.size(); ++f) {
+    const collectives::RouteLabel& r = routes_[f];
+    if (!r.routed() || engine_.finished(f)) continue;
+    try {
+      next.path(r.src, r.dst, r.qp, r.udp_sport, path, r.via);
+    } catch (const models::RouteError& e) {
+      throw models::RouteError("at " + std::to_string(t) + " s, after failing " + failure.spec + ": " + e.what());
+    }
+    const auto old = engine_.links(f);
+    bool same = std::equal(old.begin(), old.end(), path.links.begin(), path.links.end());
+    for (std::uint32_t i = 0; same && i < old.size(); ++i) same = engine_.coefficient(f, i) == path.shares[i];
+    if (same) continue;
+    moves.push_back({f, links.size(), path.links.size()});
+    links.insert(links.end(), path.links.begin(), path.links.end());
+    shares.insert(shares.end(), path.shares.begin(), path.shares.end());
+  }
+  std::vector<models::solver::Reroute> reroutes;
+  reroutes.reserve(moves.size());
+  for (const Move& m : moves)
+    reroutes.push_back({m.flow, {links.data() + m.begin, m.count}, {shares.data() + m.begin, m.count}});
+  engine_.update(reroutes, caps);
+  report_.rerouted_flows += reroutes.size();
+  // Later collectives route on the changed fabric: communicators and plans are made again.
+  net_ = &next;
+  for (auto& job : comms_)
+    for (auto& c : job) c.reset();
+  pairs_.clear();
+  plans_.clear();
+}
+
 ReplayReport Replayer::run() {
   check_jobs();
+  check_failures();
   setup();
   for (std::uint32_t g = 0; g < ranks_.size(); ++g) {
     Rank& r = ranks_[g];
@@ -402,7 +479,11 @@ ReplayReport Replayer::run() {
     const double te = engine_.next_event_s();
     while (!timers_.empty() && timers_.top().version != ranks_[timers_.top().rank].compute_version) timers_.pop();
     const double tc = timers_.empty() ? kInf : timers_.top().t;
-    const double next = std::min(te, tc);
+    // A failure still to come counts as an event only while something else is pending (the step is not over).
+    const bool active = std::min(te, tc) < kInf || !ready_.empty();
+    const double tf = next_failure_ < failure_order_.size() && active
+                          ? opt_.failures[failure_order_[next_failure_]].at_s : kInf;
+    const double next = std::min({te, tc, tf});
     if (next == kInf) break;
     t = std::max(t, next);
     ++report_.replay_events;
@@ -423,6 +504,8 @@ ReplayReport Replayer::run() {
       complete(tm.rank, tm.op, t);
       drain(t);
     }
+    while (next_failure_ < failure_order_.size() && opt_.failures[failure_order_[next_failure_]].at_s <= t)
+      fail(next_failure_++);
     if ((++iteration & 1023) == 0) report_progress(t, false);
   }
   for (const Rank& r : ranks_)

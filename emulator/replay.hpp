@@ -64,6 +64,17 @@ struct ReplayOptions {
   double sm_share_per_channel = 1.0 / 132;
   // Ranks (of job 0) whose ops are recorded one by one (ReplayReport::rank_ops), for timelines; empty: none.
   std::vector<std::uint32_t> record_ranks;
+  // Failures at a time: at `at_s` the fabric also loses what `spec` names (models::Fabric::fail: a switch or a
+  // cable), after every event at that time. Routes are computed again on the changed fabric (UCMP re-weighted), every
+  // flow not yet finished whose path set changes moves to the new one keeping the bytes it has sent (in-flight flows
+  // go on over the new paths), and later collectives route on it. Needs a network whose engine links are the fabric's
+  // (models::Network with group_links false) and pipelined or step granularity; identical flows are then not merged.
+  // A flow that has been given its latency (waiting, or in its latency) keeps the old path's latency.
+  struct TimedFailure {
+    double at_s = 0;
+    std::string spec;
+  };
+  std::vector<TimedFailure> failures;
 };
 
 // One op of a recorded rank, as it ran: compute from start to end; a collective from the rank's arrival (start) to
@@ -132,12 +143,13 @@ struct ReplayReport {
   std::size_t ops = 0;             // op instances executed over all ranks
   TierSeries tiers;                // bytes per tier over time
   std::vector<RankOp> rank_ops;    // the ops of ReplayOptions::record_ranks, in order of end
+  std::size_t rerouted_flows = 0;  // flows moved by failures at a time (ReplayOptions::failures)
 };
 
 // Replays `jobs` on `network`. Throws common::InputError for a job the fabric cannot hold (a GPU it does not have, a
 // GPU given twice, within a job or across jobs), a trace that is not a whole job (ranks of a communicator missing),
-// mismatched collectives across ranks (traces::check_consistency), and for a deadlock: ranks that can never finish,
-// named with the ops they wait at.
+// mismatched collectives across ranks (traces::check_consistency), for a deadlock: ranks that can never finish,
+// named with the ops they wait at, and for a failure at a time that cuts a pair the job still needs (RouteError).
 ReplayReport replay(const models::Network& network, const std::vector<Job>& jobs, const ReplayOptions& options = {});
 
 }  // namespace collemu::emulator

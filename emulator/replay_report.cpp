@@ -70,9 +70,9 @@ void Replayer::check_jobs() {
     }
     for (std::uint32_t r = 0; r < job.gpus.size(); ++r) {
       const NodeId g = job.gpus[r];
-      if (g >= net_.num_gpus())
+      if (g >= net_->num_gpus())
         throw InputError(who, "rank " + std::to_string(r) + " is placed on GPU " + std::to_string(g) +
-                                  ", which the fabric does not have (it has " + std::to_string(net_.num_gpus()) +
+                                  ", which the fabric does not have (it has " + std::to_string(net_->num_gpus()) +
                                   " GPUs)");
       auto [it, fresh] = owner.try_emplace(g, j, r);
       if (!fresh) {
@@ -166,17 +166,17 @@ CollRecord Replayer::record(const CollFlows& flows, const CollPlan& plan, int ra
         const double b = engine_.bytes(f) * engine_.coefficient(f, i);
         if (scratch_bytes_[links[i]] == 0) scratch_links_.push_back(links[i]);
         scratch_bytes_[links[i]] += b;
-        by_tier[static_cast<int>(net_.tier(links[i]))] += b;
+        by_tier[static_cast<int>(net_->tier(links[i]))] += b;
       }
       for (int k = 0; k < models::kNumLinkTiers; ++k)
         report_.tiers.add(static_cast<models::LinkTier>(k), by_tier[k], engine_.send_start_s(f), engine_.finish_s(f));
     }
     for (models::EngineLink l : scratch_links_) {
-      const double cap = net_.capacity_Bps(l);
+      const double cap = net_->capacity_Bps(l);
       const double u = cap > 0 ? scratch_bytes_[l] / (cap * dt) : 0;
       if (u > rec.binding_utilisation) {
         rec.binding_utilisation = u;
-        rec.binding_tier = net_.tier(l);
+        rec.binding_tier = net_->tier(l);
       }
       scratch_bytes_[l] = 0;
     }

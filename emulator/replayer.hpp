@@ -117,7 +117,7 @@ struct KeyHash {
 class Replayer {
  public:
   Replayer(const models::Network& net, const std::vector<Job>& jobs, const ReplayOptions& options)
-      : net_(net), jobs_(jobs), opt_(options), engine_(net.capacities(), options.solver) {}
+      : net_(&net), jobs_(jobs), opt_(options), engine_(net.capacities(), options.solver) {}
 
   ReplayReport run();
 
@@ -155,9 +155,18 @@ class Replayer {
   const collectives::Communicator& pair_object(NodeId a, NodeId b);
   const CollPlan& plan_for(const collectives::Communicator& c, CollKind kind, double bytes, int root);
   [[noreturn]] void deadlock(double t);
+  void check_failures();
+  // Applies the i-th failure in time order (ReplayOptions::failures): the network after it, flows re-routed.
+  void fail(std::size_t i);
   void report_progress(double t, bool force);
 
-  const models::Network& net_;
+  const models::Network* net_;  // the network as it is now (the caller's until a failure at a time)
+  std::vector<std::unique_ptr<models::Fabric>> failed_fabrics_;  // after each failure at a time, and their networks
+  std::vector<std::unique_ptr<models::Network>> failed_networks_;
+  std::vector<std::size_t> failure_order_;  // ReplayOptions::failures by time
+  std::size_t next_failure_ = 0;
+  collectives::EmitOptions emit_;
+  std::vector<collectives::RouteLabel> routes_;  // per engine flow, when there are failures at a time
   const std::vector<Job>& jobs_;
   const ReplayOptions& opt_;
   FlowEngine engine_;

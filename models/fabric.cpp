@@ -157,7 +157,7 @@ void Fabric::fail_node(NodeId id) {
 }
 
 void Fabric::fail(std::string_view spec) {
-  const std::string where = "--fail " + std::string(spec);
+  const std::string where(spec);
   auto arrow = spec.find("->");
   if (arrow != std::string_view::npos) {
     NodeId a = find_node(spec.substr(0, arrow));

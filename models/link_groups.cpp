@@ -9,7 +9,7 @@ namespace {
 bool is_leaf(NodeKind k) { return k == NodeKind::Leaf || k == NodeKind::EdgeLeaf; }
 }  // namespace
 
-LinkGroups::LinkGroups(const Fabric& f, std::span<const double> capacity_Bps) {
+LinkGroups::LinkGroups(const Fabric& f, std::span<const double> capacity_Bps, bool merge) {
   const std::size_t nl = f.num_links();
   constexpr std::uint32_t kUnset = ~0u;
   group_of_.assign(nl, kUnset);
@@ -18,7 +18,7 @@ LinkGroups::LinkGroups(const Fabric& f, std::span<const double> capacity_Bps) {
   // changes which elements a flow may use (input balanced mode): any failure anywhere keeps every link alone.
   const bool failures = f.num_failed_links() > 0;
   std::map<std::pair<NodeId, bool>, std::vector<LinkId>> candidates;
-  if (!failures)
+  if (merge && !failures)
     for (LinkId l = 0; l < nl; ++l) {
       const Link& k = f.link(l);
       const NodeKind s = f.node(k.src).kind, d = f.node(k.dst).kind;

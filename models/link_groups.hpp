@@ -21,8 +21,10 @@ namespace collemu::models {
 class LinkGroups {
  public:
   LinkGroups() = default;
-  // `capacity_Bps`: the capacity of each fabric link as the caller's model sees it.
-  LinkGroups(const Fabric& fabric, std::span<const double> capacity_Bps);
+  // `capacity_Bps`: the capacity of each fabric link as the caller's model sees it. `merge` false: every link its own
+  // group, numbered as the fabric's links (as with any failure): networks of the same fabric with different failures
+  // then number their links alike.
+  LinkGroups(const Fabric& fabric, std::span<const double> capacity_Bps, bool merge = true);
   std::size_t num_groups() const { return capacity_Bps_.size(); }
   std::uint32_t group(LinkId l) const { return group_of_[l]; }
   double capacity_Bps(std::uint32_t g) const { return capacity_Bps_[g]; }

@@ -17,9 +17,10 @@ std::vector<double> payload_rates(const Fabric& f, const std::array<double, kNum
 }
 }  // namespace
 
-Network::Network(const Fabric& fabric, const std::array<double, kNumLinkTiers>& payload_efficiency)
-    : fabric_(fabric), router_(fabric), payload_Bps_(payload_rates(fabric, payload_efficiency)),
-      groups_(fabric, payload_Bps_) {}
+Network::Network(const Fabric& fabric, const std::array<double, kNumLinkTiers>& payload_efficiency, bool group_links)
+    : fabric_(fabric), efficiency_(payload_efficiency), grouped_(group_links && fabric.num_failed_links() == 0),
+      router_(fabric), payload_Bps_(payload_rates(fabric, payload_efficiency)),
+      groups_(fabric, payload_Bps_, group_links) {}
 
 std::size_t Network::num_gpus() const {
   return std::size_t{fabric_.layout.gpus_per_building} * fabric_.layout.buildings.size();

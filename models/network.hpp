@@ -35,9 +35,14 @@ struct PathSet {
 class Network {
  public:
   // `payload_efficiency[t]`: the share of a link of tier t's line rate that carries payload, in (0, 1].
-  Network(const Fabric& fabric, const std::array<double, kNumLinkTiers>& payload_efficiency);
+  // `group_links` false: engine links are the fabric's links, one each (LinkGroups), so that networks of one fabric
+  // before and after a failure number their links alike (failures at a time).
+  Network(const Fabric& fabric, const std::array<double, kNumLinkTiers>& payload_efficiency, bool group_links = true);
 
   const Fabric& fabric() const { return fabric_; }
+  const std::array<double, kNumLinkTiers>& payload_efficiency() const { return efficiency_; }
+  // Engine links are the fabric's links (no groups): see the constructor.
+  bool one_link_per_fabric_link() const { return !grouped_; }
   std::size_t num_gpus() const;
   std::uint32_t gpus_per_domain() const { return fabric_.layout.gpus_per_domain; }
   std::uint32_t domain_of(NodeId gpu) const { return gpu / gpus_per_domain(); }
@@ -77,6 +82,8 @@ class Network {
 
  private:
   const Fabric& fabric_;
+  std::array<double, kNumLinkTiers> efficiency_;
+  bool grouped_;
   Router router_;
   std::vector<double> payload_Bps_;  // per fabric link
   LinkGroups groups_;

@@ -171,8 +171,14 @@ void FlowEngine::finish(FlowId f, double now) {
   ++finished_;
   makespan_s_ = std::max(makespan_s_, now);
   reported_.push_back({f, now});
+  double bytes = fl.bytes;
+  if (!credited_B_.empty())
+    if (auto it = credited_B_.find(f); it != credited_B_.end()) {
+      bytes -= it->second;  // sent over links it left (update())
+      credited_B_.erase(it);
+    }
   for (std::uint32_t i = 0; i < fl.entries; ++i)
-    link_bytes_[entry_link_[fl.entry_begin + i]] += coefficient(fl, i) * fl.bytes;
+    link_bytes_[entry_link_[fl.entry_begin + i]] += coefficient(fl, i) * bytes;
   for (std::uint32_t e = fl.dependents; e != kNone; e = dep_next_[e]) {
     const FlowId d = dep_flow_[e];
     if (--flows_[d].pending == 0) make_ready(d, now);
@@ -318,7 +324,11 @@ void FlowEngine::process_event(double t) {
   std::sort(touched.begin(), touched.end());
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
   remove_finished(finished, touched);
+  join(joined);
+  settle_heap();
+}
 
+void FlowEngine::join(std::vector<FlowId>& joined) {
   if (!joined.empty()) {
     std::sort(joined.begin(), joined.end());
     // Joining flows that share links with each other, or touch the same component, end up in one component: a
@@ -387,6 +397,82 @@ void FlowEngine::process_event(double t) {
     sending_ += joined.size();
     stats_.max_sending = std::max(stats_.max_sending, sending_);
   }
+}
+
+void FlowEngine::update(std::span<const Reroute> reroutes, std::span<const CapacityChange> capacities) {
+  // Everything is checked before anything changes.
+  std::vector<std::uint8_t> listed;
+  for (const Reroute& r : reroutes) {
+    if (r.flow >= flows_.size())
+      throw SolverInputError(flow_name(r.flow) + ": re-routed, but there is no such flow");
+    const Flow& fl = flows_[r.flow];
+    if (fl.finish_s >= 0)
+      throw SolverInputError(flow_name(r.flow) + ": re-routed at " + number(now_s_) + " s, but it finished at " +
+                             number(fl.finish_s) + " s");
+    if (listed.size() < flows_.size()) listed.assign(flows_.size(), 0);
+    if (listed[r.flow]++) throw SolverInputError(flow_name(r.flow) + ": re-routed twice in one update");
+    if (!r.coefficients.empty() && r.links.size() != r.coefficients.size())
+      throw SolverInputError(flow_name(r.flow) + ": " + std::to_string(r.links.size()) + " links but " +
+                             std::to_string(r.coefficients.size()) + " coefficients; expected one per link");
+    if (fl.bytes > 0 && r.links.empty())
+      throw SolverInputError(flow_name(r.flow) + ": re-routed over no link; expected at least one");
+    RateProblem::check_flow(r.flow, capacity_Bps_.size(), fl.weight, fl.cap_Bps, r.links, r.coefficients);
+  }
+  for (const CapacityChange& c : capacities) {
+    if (c.link >= capacity_Bps_.size())
+      throw SolverInputError("link " + std::to_string(c.link) + ": capacity changed, but there is no such link");
+    if (!std::isfinite(c.capacity_Bps) || c.capacity_Bps < 0)
+      throw SolverInputError("link " + std::to_string(c.link) + ": capacity " + number(c.capacity_Bps) +
+                             " B/s; expected a finite capacity >= 0");
+  }
+
+  // The components to solve again: those of moved sending flows and of changed links. All their flows leave (their
+  // bytes brought to the clock) and join again; the components empty and go.
+  std::vector<std::uint32_t> comps;
+  for (const Reroute& r : reroutes)
+    if (flows_[r.flow].comp != kNone) comps.push_back(flows_[r.flow].comp);
+  for (const CapacityChange& c : capacities) {
+    capacity_Bps_[c.link] = c.capacity_Bps;
+    if (comp_of_link_[c.link] != kNone) comps.push_back(comp_of_link_[c.link]);
+  }
+  std::sort(comps.begin(), comps.end());
+  comps.erase(std::unique(comps.begin(), comps.end()), comps.end());
+  std::vector<FlowId> moving;
+  for (std::uint32_t c : comps)
+    for (FlowId f : comps_[c].flow_of)
+      if (flows_[f].comp == c) moving.push_back(f);
+  for (FlowId f : moving) {
+    Flow& fl = flows_[f];
+    fl.remaining_B -= fl.rate_Bps * (now_s_ - fl.updated_s);
+    fl.remaining_B = std::max(fl.remaining_B, 0.0);
+    fl.updated_s = now_s_;
+    fl.rate_Bps = 0;
+    ++fl.version;  // its projected completion is stale
+    if (f < listed.size() && listed[f]) {  // it moves: the bytes sent so far count on its old links
+      double& credited = credited_B_[f];
+      const double sent = fl.bytes - fl.remaining_B;
+      for (std::uint32_t i = 0; i < fl.entries; ++i)
+        link_bytes_[entry_link_[fl.entry_begin + i]] += coefficient(fl, i) * (sent - credited);
+      credited = sent;
+    }
+  }
+  const std::vector<std::uint32_t> touched = comps;  // emptied below: no incremental re-solve
+  remove_finished(moving, touched);
+  sending_ -= moving.size();
+
+  for (const Reroute& r : reroutes) {
+    Flow& fl = flows_[r.flow];
+    const bool unit = std::all_of(r.coefficients.begin(), r.coefficients.end(), [](double a) { return a == 1.0; });
+    fl.entry_begin = entry_link_.size();
+    fl.entries = static_cast<std::uint32_t>(r.links.size());
+    entry_link_.insert(entry_link_.end(), r.links.begin(), r.links.end());
+    fl.coeff_begin = kUnit;
+    if (!unit) {
+      fl.coeff_begin = entry_coeff_.size();
+      entry_coeff_.insert(entry_coeff_.end(), r.coefficients.begin(), r.coefficients.end());
+    }
+  }
+  join(moving);
   settle_heap();
 }
 

@@ -59,6 +59,17 @@ struct FlowSpec {
   double cap_Bps = kNoCap;               // rate cap, B/s
 };
 
+// A change of the network under flows that have not finished (a failure at a time): a flow's new links and shares.
+struct Reroute {
+  FlowId flow;
+  std::span<const LinkIndex> links;
+  std::span<const double> coefficients{};  // empty: 1 on every link
+};
+struct CapacityChange {
+  LinkIndex link;
+  double capacity_Bps;
+};
+
 struct FinishedFlow {
   FlowId flow;
   double time_s;
@@ -101,6 +112,13 @@ class FlowEngine {
   // Processes every event at or before `t_s` (>= now_s(), finite), then sets the clock to `t_s`. Returns the flows
   // that finished, in the order above (valid until the next call).
   std::span<const FinishedFlow> advance_to(double t_s);
+  // At the clock, between advances: flows that have not finished move to new links (their bytes sent so far stay
+  // sent; a flow still waiting or in its latency keeps its latency), and links change capacity. Every component a
+  // moved flow or a changed link is in is solved again from scratch with them (the other components keep their
+  // rates). Bytes a moved flow sent before count on its old links in link_bytes(). Checked first, nothing changes on
+  // error: SolverInputError for an unknown or finished flow, a flow listed twice, links and shares as add_flow checks
+  // them, an unknown link or a capacity that is negative or not finite.
+  void update(std::span<const Reroute> reroutes, std::span<const CapacityChange> capacities = {});
   // Every flow added so far has finished.
   bool done() const { return finished_ == flows_.size(); }
   // Advances from event to event until done(). Throws SolverInputError naming a flow when flows can never finish (a
@@ -125,6 +143,7 @@ class FlowEngine {
   double rate_Bps(FlowId f) const { return flows_[f].comp == kNone ? 0.0 : flows_[f].rate_Bps; }
   // The time the last flow finished so far.
   double makespan_s() const { return makespan_s_; }
+  double capacity_Bps(LinkIndex l) const { return capacity_Bps_[l]; }
   // Bytes each link carried: the sum over finished flows of coefficient x bytes.
   const std::vector<double>& link_bytes() const { return link_bytes_; }
   const FlowEngineStats& stats() const { return stats_; }
@@ -164,6 +183,9 @@ class FlowEngine {
   void make_ready(FlowId f, double now);
   void finish(FlowId f, double now);
   void process_event(double t);
+  // Flows that start sending now (remaining bytes and clock set, rate 0) join the components their links touch:
+  // one rebuild per group of joining flows that share links or components.
+  void join(std::vector<FlowId>& joined);
   void collect_completions(double t, std::vector<FlowId>& out);
   void set_rate(FlowId f, double rate_Bps);
   void push_completion(FlowId f);
@@ -203,6 +225,7 @@ class FlowEngine {
   std::unordered_multimap<std::uint64_t, std::uint32_t> fresh_;  // signature -> shape, for shapes no flow has left yet
   std::vector<std::uint32_t> comp_of_link_, local_link_;
   std::vector<double> link_bytes_;
+  std::unordered_map<FlowId, double> credited_B_;  // moved flows: bytes already counted on their earlier links
   std::vector<FinishedFlow> reported_;
   double makespan_s_ = 0;
   FlowEngineStats stats_;

@@ -152,5 +152,28 @@ printf '0\n1\n2\n3\n4\n5\n6\n99\n' > "$tmp/absent.txt"
 shared "a placement file that names a GPU the fabric does not have" refused "absent.txt:8: GPU 99 does not exist" --placement file:"$tmp/absent.txt" --trace "$D"/all_reduce/8npus_1MB/*.et
 shared "a bad seed" refused "^collemu: error: --placement random:x: expected random:SEED" --placement random:x --trace "$D"/all_reduce/8npus_1MB/*.et
 shared "jobs that do not fit" refused "more ranks than the 0 free GPUs" --trace "$D"/all_reduce/8npus_1MB/*.et --set building.gpus=8 --job "$(ls "$D"/all_gather/8npus_1MB/*.et | paste -sd,)"
+# Failures at a time: a 128-GPU job (DP across a 16:1 BAG of 4 switches) loses BAG switch r0.bag0 in the middle of its
+# data-parallel all-reduce: it ends between the healthy step and the step with r0.bag0 failed from the start (before
+# 20 ms at the healthy rate, after it at the failed one), flows in flight are re-routed, and failed at 0 s it is the
+# static failure's step.
+bag=(--set scaleup.gpus=8 --set building.gpus=64 --set bag.oversubscription=16:1 --placement spread -q --json)
+"$COLLEMU" trace gen llm -o "$tmp/t128.h5" --gpus 128 --tp 8 --pp 1 --dp 16 --layers 2 --hidden 2048 --ffn 8192 \
+  --heads 16 --kv-heads 8 --vocab 32000 --seq 2048 --microbatches 2 --dp-mode allreduce > /dev/null
+check "a failure at a time lands between the healthy and the failed step" python3 -c '
+import json, subprocess, sys
+def run(*extra):
+    return json.loads(subprocess.run(sys.argv[1:] + list(extra), capture_output=True, text=True, check=True).stdout)
+healthy, failed = run(), run("--fail", "r0.bag0")
+mid, at0 = run("--fail-at", "20ms:r0.bag0"), run("--fail-at", "0s:r0.bag0")
+assert healthy["step_time_s"] < mid["step_time_s"] < failed["step_time_s"], (healthy["step_time_s"], mid["step_time_s"], failed["step_time_s"])
+assert mid["rerouted_flows"] > 0 and healthy["rerouted_flows"] == 0
+assert abs(at0["step_time_s"] - failed["step_time_s"]) <= 1e-12 * failed["step_time_s"], (at0["step_time_s"], failed["step_time_s"])
+' "$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5"
+fail_at() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5" "$@" 2>&1); local rc=$?; [[ $rc -eq 2 ]] && grep -q -- "$pattern" <<<"$msg" || { echo "  rc $rc: $msg"; false; }; }
+check "a failure time needs a unit" fail_at "^collemu: error: --fail-at 20:r0.bag0: '20' has no unit" --fail-at 20:r0.bag0
+check "a failure needs a target" fail_at "^collemu: error: --fail-at 20ms: expected TIME:TARGET" --fail-at 20ms
+check "a failure of nothing" fail_at "^collemu: error: --fail-at 20ms:r0.bagx: no such node" --fail-at 20ms:r0.bagx
+check "lockstep rings cannot be re-routed" fail_at "lockstep ring" --fail-at 20ms:r0.bag0 --granularity lockstep
+check "a failure that cuts the job" fail_at "after failing r0.bag3" --fail-at 20ms:r0.bag0 --fail-at 20ms:r0.bag1 --fail-at 20ms:r0.bag2 --fail-at 20ms:r0.bag3
 echo "$((total - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]

@@ -434,5 +434,91 @@ TEST_F(Replay, AGeneratedStepIsDeterministicAndAddsUp) {
   }
 }
 
+// Failures at a time. A transfer of S from GPU 0 (building 0) to GPU 16 (building 1) is sprayed over the 4 planes, each
+// crossing the BAG on its plane's switch: B in all. Without r0.bag0 (plane 0's BAG switch) only 3 planes reach the other
+// building: 3B/4 (the static --fail run gives L + S / (3B/4), checked first). Failed at T = L + S / (4B), a quarter
+// sent, the flow goes on over 3 planes: the 3S/4 left take S / B more, so it ends at L + 5S / (4B). Failed at 0 it is
+// the static failure's time; failed after the step, the healthy time.
+TEST_F(Replay, AFailureAtATimeReRoutesFlowsInFlight) {
+  const double S = 64e6;
+  Builder b(2);
+  const std::uint32_t c = b.comm("pair", {0, 1});
+  b.p2p(0, OpKind::Send, c, 1, static_cast<std::uint64_t>(S));
+  b.p2p(1, OpKind::Recv, c, 0, static_cast<std::uint64_t>(S));
+  const double L = p2p_latency_s(0, 16, S);
+  const models::Network flat(fabric, collectives::payload_efficiency(), false);
+  auto step = [&](const models::Network& n, std::vector<ReplayOptions::TimedFailure> failures, std::size_t* moved = nullptr) {
+    Job j{"job", &b.t, {0, 16}, 1, {}};
+    ReplayOptions o = no_contention();
+    o.failures = std::move(failures);
+    const ReplayReport r = replay(n, {j}, o);
+    if (moved) *moved = r.rerouted_flows;
+    return r.jobs[0].step_time_s;
+  };
+  models::Fabric broken = bag_fabric();
+  broken.fail("r0.bag0");
+  const models::Network broken_net(broken, collectives::payload_efficiency());
+  const double healthy = step(flat, {}), failed = step(broken_net, {});
+  EXPECT_NEAR(healthy, L + S / B, 1e-9 * healthy);
+  EXPECT_NEAR(failed, L + S / (0.75 * B), 1e-9 * failed);
+
+  std::size_t moved = 0;
+  const double T = L + S / (4 * B);
+  const double mid = step(flat, {{T, "r0.bag0"}}, &moved);
+  EXPECT_NEAR(mid, L + 1.25 * S / B, 1e-9 * mid);
+  EXPECT_GT(moved, 0u);
+  EXPECT_NEAR(step(flat, {{0, "r0.bag0"}}), failed, 1e-12 * failed);
+  EXPECT_NEAR(step(flat, {{1.0, "r0.bag0"}}, &moved), healthy, 1e-12 * healthy);
+  EXPECT_EQ(moved, 0u);
+  // Failures given out of order apply in time order: plane 0's switch at T, plane 1's at 2T. From T to 2T at 3B/4,
+  // then at B/2: by 2T the flow has sent S/4 + (3B/4) T; what is left takes (3S/4 - 3BT/4) / (B/2).
+  const double two = step(flat, {{2 * T, "r0.bag1"}, {T, "r0.bag0"}});
+  const double expected = 2 * T + (0.75 * S - 0.75 * B * T) / (0.5 * B);
+  EXPECT_NEAR(two, expected, 1e-9 * expected);
+
+  // A ring all-reduce over all 32 GPUs (many flows, several components): failed at 0 it is the static failure's run
+  // (every flow re-routed before it sends; no hop latency here, so the latencies kept are the same), and it is slower
+  // than the healthy run.
+  Builder ar(32);
+  std::vector<std::uint32_t> all(32);
+  for (std::uint32_t r = 0; r < 32; ++r) all[r] = r;
+  const std::uint32_t world = ar.comm("world", all);
+  for (std::uint32_t r = 0; r < 32; ++r) ar.coll(r, CollKind::AllReduce, 256u << 20, world);
+  std::vector<NodeId> gpus(all.begin(), all.end());
+  auto ar_step = [&](const models::Network& n, std::vector<ReplayOptions::TimedFailure> failures) {
+    Job j{"job", &ar.t, gpus, 1, {}};
+    ReplayOptions o = no_contention();
+    o.failures = std::move(failures);
+    return replay(n, {j}, o).jobs[0].step_time_s;
+  };
+  const double ar_failed = ar_step(broken_net, {});
+  EXPECT_NEAR(ar_step(flat, {{0, "r0.bag0"}}), ar_failed, 1e-12 * ar_failed);
+  EXPECT_GT(ar_failed, 1.05 * ar_step(flat, {}));
+}
+
+TEST_F(Replay, AFailureAtATimeThatCutsTheJobOrNamesNothingIsAnError) {
+  Builder b(2);
+  const std::uint32_t c = b.comm("pair", {0, 1});
+  b.p2p(0, OpKind::Send, c, 1, 64000000);
+  b.p2p(1, OpKind::Recv, c, 0, 64000000);
+  const models::Network flat(fabric, collectives::payload_efficiency(), false);
+  Job j{"job", &b.t, {0, 16}, 1, {}};
+  ReplayOptions o = no_contention();
+  // Every BAG switch at 0.1 ms (the transfer takes about 0.66 ms): GPU 0 can no longer reach GPU 16.
+  for (int k = 0; k < 4; ++k) o.failures.push_back({1e-4, "r0.bag" + std::to_string(k)});
+  try {
+    replay(flat, {j}, o);
+    ADD_FAILURE() << "no error";
+  } catch (const models::RouteError& e) {
+    EXPECT_NE(std::string(e.what()).find("after failing r0.bag3"), std::string::npos) << e.what();
+  }
+  o.failures = {{1e-3, "r0.nosuch"}};
+  EXPECT_NE(models::testing::input_error([&] { replay(flat, {j}, o); }).find("r0.nosuch: no such node"),
+            std::string::npos);
+  o.failures = {{1e-3, "r0.bag0"}};
+  o.granularity = collectives::Granularity::Lockstep;
+  EXPECT_NE(models::testing::input_error([&] { replay(flat, {j}, o); }).find("lockstep"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace collemu::emulator

@@ -284,5 +284,124 @@ TEST(FlowEngine, AFlowOnADeadLinkIsAnErrorNotAHang) {
   EXPECT_THROW(e.run(), SolverInputError);
 }
 
+// ---- update(): flows that move and links that change capacity at a time (failures at a time) ----
+
+TEST(FlowEngine, AFlowMovedInFlightKeepsWhatItSentAndFinishesOnItsNewLink) {
+  // 1e9 B on link 0 (1e9 B/s): at 0.25 s it has sent 2.5e8 B. Moved to link 1 (5e8 B/s), the 7.5e8 B left take 1.5 s:
+  // it finishes at 1.75 s. Link 0 carried 2.5e8 B, link 1 7.5e8 B.
+  FlowEngine e({1e9, 5e8});
+  const LinkIndex l0[] = {0}, l1[] = {1};
+  const FlowId f = e.add_flow({.bytes = 1e9, .links = l0});
+  e.advance_to(0.25);
+  const Reroute r[] = {{f, l1}};
+  e.update(r);
+  EXPECT_DOUBLE_EQ(e.rate_Bps(f), 5e8);
+  EXPECT_EQ(e.links(f)[0], 1u);
+  e.run();
+  EXPECT_NEAR(e.finish_s(f), 1.75, 1e-12);
+  EXPECT_NEAR(e.link_bytes()[0], 2.5e8, 1e-3);
+  EXPECT_NEAR(e.link_bytes()[1], 7.5e8, 1e-3);
+}
+
+TEST(FlowEngine, AMovedFlowSharesItsNewLinkAndFreesItsOldOne) {
+  // Flows a and b (1e9 B each) share link 0 (1e9 B/s) at 5e8 B/s. At 0.5 s both have 7.5e8 B left; b moves to link 1
+  // (1e9 B/s, empty). The component they leave is solved again: a gets all of link 0, b all of link 1, and both
+  // finish at 0.5 + 0.75 = 1.25 s. A third flow c (1e9 B) alone on link 2 is moved onto link 1 at the same time: b
+  // and c then share link 1 at 5e8 B/s: b's 7.5e8 B left take 1.5 s, c's 5e8 B left take 1 s (c at 1.5 s; then b,
+  // with 2.5e8 B left, gets 1e9 B/s: 0.25 s more, 1.75 s).
+  FlowEngine e({1e9, 1e9, 1e9});
+  const LinkIndex l0[] = {0}, l1[] = {1}, l2[] = {2};
+  const FlowId a = e.add_flow({.bytes = 1e9, .links = l0});
+  const FlowId b = e.add_flow({.bytes = 1e9, .links = l0});
+  const FlowId c = e.add_flow({.bytes = 1e9, .links = l2});
+  e.advance_to(0.5);
+  const Reroute r[] = {{b, l1}};
+  e.update(r);
+  EXPECT_DOUBLE_EQ(e.rate_Bps(a), 1e9);
+  EXPECT_DOUBLE_EQ(e.rate_Bps(b), 1e9);
+  const Reroute r2[] = {{c, l1}};
+  e.update(r2);
+  EXPECT_DOUBLE_EQ(e.rate_Bps(b), 5e8);
+  EXPECT_DOUBLE_EQ(e.rate_Bps(c), 5e8);
+  e.run();
+  EXPECT_NEAR(e.finish_s(a), 1.25, 1e-12);
+  EXPECT_NEAR(e.finish_s(c), 1.5, 1e-12);
+  EXPECT_NEAR(e.finish_s(b), 1.75, 1e-12);
+  // Bytes per link: link 0 had a's 1e9 and b's 2.5e8; link 2 c's 5e8; link 1 b's 7.5e8 and c's 5e8.
+  EXPECT_NEAR(e.link_bytes()[0], 1.25e9, 1e-3);
+  EXPECT_NEAR(e.link_bytes()[1], 1.25e9, 1e-3);
+  EXPECT_NEAR(e.link_bytes()[2], 5e8, 1e-3);
+}
+
+TEST(FlowEngine, ACapacityChangeReSolvesItsComponent) {
+  // 1e9 B at 1e9 B/s; at 0.5 s the link drops to 2.5e8 B/s: the 5e8 B left take 2 s, 2.5 s in all. A flow on another
+  // link keeps its rate. A link that drops to 0 stops its flows: nothing more happens (next event at infinity).
+  FlowEngine e({1e9, 1e9});
+  const LinkIndex l0[] = {0}, l1[] = {1};
+  const FlowId f = e.add_flow({.bytes = 1e9, .links = l0});
+  const FlowId g = e.add_flow({.bytes = 4e9, .links = l1});
+  e.advance_to(0.5);
+  const CapacityChange c[] = {{0, 2.5e8}};
+  e.update({}, c);
+  EXPECT_DOUBLE_EQ(e.capacity_Bps(0), 2.5e8);
+  EXPECT_DOUBLE_EQ(e.rate_Bps(g), 1e9);
+  e.advance_to(3.0);
+  EXPECT_NEAR(e.finish_s(f), 2.5, 1e-12);
+  const CapacityChange dead[] = {{1, 0.0}};
+  e.update({}, dead);
+  EXPECT_EQ(e.rate_Bps(g), 0.0);
+  EXPECT_EQ(e.next_event_s(), std::numeric_limits<double>::infinity());
+  EXPECT_FALSE(e.finished(g));
+}
+
+TEST(FlowEngine, AFlowNotYetSendingIsMovedBeforeItStarts) {
+  // b waits for a (1e9 B on link 0 at 1e9 B/s: done at 1 s). Moved to link 1 (5e8 B/s) at 0.5 s, b (1e9 B, 1 us of
+  // latency) sends there from 1 s + 1 us and finishes 2 s later, at 3 s + 1 us; link 0 carries a's bytes only.
+  FlowEngine e({1e9, 5e8});
+  const LinkIndex l0[] = {0}, l1[] = {1};
+  const FlowId a = e.add_flow({.bytes = 1e9, .links = l0});
+  const FlowId wait[] = {a};
+  const FlowId b = e.add_flow({.bytes = 1e9, .links = l0, .latency_s = 1e-6, .after = wait});
+  e.advance_to(0.5);
+  const Reroute r[] = {{b, l1}};
+  e.update(r);
+  e.run();
+  EXPECT_NEAR(e.finish_s(b), 3.0 + 1e-6, 1e-12);
+  EXPECT_NEAR(e.link_bytes()[0], 1e9, 1e-3);
+  EXPECT_NEAR(e.link_bytes()[1], 1e9, 1e-3);
+}
+
+TEST(FlowEngine, BadUpdatesAreRefusedAndChangeNothing) {
+  FlowEngine e({1e9, 1e9});
+  const LinkIndex l0[] = {0}, l1[] = {1}, nowhere[] = {7};
+  const FlowId a = e.add_flow({.bytes = 1e6, .links = l0});
+  const FlowId b = e.add_flow({.bytes = 1e9, .links = l0});
+  e.advance_to(0.01);  // a finished at 2e-3 s (5e8 B/s while both sent)
+  ASSERT_TRUE(e.finished(a));
+  auto expect_error = [](auto fn, const std::string& what) {
+    try {
+      fn();
+      ADD_FAILURE() << "no error; expected one mentioning " << what;
+    } catch (const SolverInputError& err) {
+      EXPECT_NE(std::string(err.what()).find(what), std::string::npos) << err.what();
+    }
+  };
+  const Reroute finished[] = {{a, l1}};
+  expect_error([&] { e.update(finished); }, "it finished");
+  const Reroute twice[] = {{b, l1}, {b, l1}};
+  expect_error([&] { e.update(twice); }, "twice");
+  const Reroute unknown[] = {{b, nowhere}};
+  expect_error([&] { e.update(unknown); }, "7");
+  const Reroute none[] = {{9, l1}};
+  expect_error([&] { e.update(none); }, "no such flow");
+  const CapacityChange bad[] = {{0, -1.0}}, missing[] = {{5, 1.0}};
+  expect_error([&] { e.update({}, bad); }, "capacity -1");
+  expect_error([&] { e.update({}, missing); }, "no such link");
+  // Nothing changed: b still alone on link 0 at 1e9 B/s.
+  EXPECT_EQ(e.links(b)[0], 0u);
+  EXPECT_DOUBLE_EQ(e.rate_Bps(b), 1e9);
+  EXPECT_DOUBLE_EQ(e.capacity_Bps(0), 1e9);
+}
+
 }  // namespace
 }  // namespace collemu::models::solver
