@@ -183,6 +183,9 @@ void add_gen_options(CLI::App* cmd, GenOptions& o, bool moe) {
   cmd->add_option("--seq", s.seq, "sequence length, tokens")->capture_default_str();
   cmd->add_option("--microbatches", s.microbatches, "microbatches per pipeline per step")->capture_default_str();
   cmd->add_option("--microbatch-size", s.microbatch_size, "sequences per microbatch")->capture_default_str();
+  cmd->add_option("--vpp", s.vpp,
+                  "model chunks per pipeline rank: interleaved 1F1B (Megatron-LM's virtual stages); 1: plain 1F1B")
+      ->capture_default_str();
   cmd->add_option("--gpu-tflops", s.gpu_tflops, "dense BF16 peak per GPU (H100 SXM: 989)")->capture_default_str();
   cmd->add_option("--mfu", s.mfu, "model FLOPs utilisation in (0, 1] (Llama 3 405B: 0.38-0.43)")->capture_default_str();
   cmd->add_option("--dp-mode", o.dp_mode, "gradients: allreduce, or zero (reduce-scatter + all-gather)")

@@ -47,6 +47,14 @@ LlmFigures llm_figures(const LlmSpec& s) {
     require(v > 0, name, "must be at least 1");
   require(std::uint64_t{s.tp} * s.pp * s.dp == s.gpus, "gpus " + std::to_string(s.gpus),
           "expected tp x pp x dp = " + std::to_string(std::uint64_t{s.tp} * s.pp * s.dp));
+  require(s.vpp >= 1, "vpp", "must be at least 1");
+  if (s.vpp > 1) {
+    require(s.pp >= 2, "vpp " + std::to_string(s.vpp), "interleaving needs at least 2 pipeline stages");
+    require(s.layers % (s.pp * s.vpp) == 0, "layers " + std::to_string(s.layers),
+            "expected a multiple of pp x vpp = " + std::to_string(s.pp * s.vpp) + " (layers per model chunk)");
+    require(s.microbatches % s.pp == 0, "microbatches " + std::to_string(s.microbatches),
+            "expected a multiple of pp (" + std::to_string(s.pp) + ") with an interleaved schedule");
+  }
   require(s.layers >= s.pp, "layers " + std::to_string(s.layers),
           "expected at least one layer per pipeline stage (pp " + std::to_string(s.pp) + ")");
   require(s.heads % s.tp == 0, "heads " + std::to_string(s.heads), "expected a multiple of tp (heads per TP rank)");
@@ -101,7 +109,17 @@ Trace generate_llm(const LlmSpec& s) {
     for (std::uint32_t i = 1; i < s.pp; ++i) stage_first[i] = stage_first[i - 1] + stage_layers[i - 1];
   }
   const bool moe = s.experts > 0;
-  enum Slot : std::uint32_t { kTp = 0, kDp = 1, kPp = 2, kEp = 3 };
+  const std::uint32_t v = s.vpp;
+  // Model chunk c of stage s: its first layer and layer count (v = 1: the stage's layers).
+  auto chunk_first = [&](std::uint32_t stage, std::uint32_t c) {
+    return v == 1 ? stage_first[stage] : (c * s.pp + stage) * (s.layers / (s.pp * v));
+  };
+  auto chunk_layers = [&](std::uint32_t stage) { return v == 1 ? stage_layers[stage] : s.layers / (s.pp * v); };
+  using Slot = std::uint32_t;
+  constexpr Slot kTp = 0, kDp = 1, kPp = 2, kEp = 3;
+  // Interleaving: activations from the last stage's chunk c to the first stage's chunk c + 1 (and gradients back) on
+  // a communicator of those two ranks, so that each direction of a pair of ranks carries one ordered stream.
+  const Slot kWrap = moe ? 4 : 3;
 
   Trace t;
   t.source = "collemu trace gen llm";
@@ -110,7 +128,7 @@ Trace generate_llm(const LlmSpec& s) {
     return tp_i + s.tp * (dp_i + s.dp * pp_i);
   };
   // Communicators and each rank's slots.
-  t.comm_of_slot.assign(s.gpus, std::vector<std::uint32_t>(moe ? 4 : 3, 0));
+  t.comm_of_slot.assign(s.gpus, std::vector<std::uint32_t>((moe ? 4 : 3) + (v > 1 ? 1 : 0), 0));
   auto add_comm = [&](std::string name, std::vector<std::uint32_t> ranks, Slot slot) {
     const auto c = static_cast<std::uint32_t>(t.comms.size());
     for (std::uint32_t r : ranks) t.comm_of_slot[r][slot] = c;
@@ -141,6 +159,9 @@ Trace generate_llm(const LlmSpec& s) {
       std::vector<std::uint32_t> r;
       for (std::uint32_t pp_i = 0; pp_i < s.pp; ++pp_i) r.push_back(rank_of(tp_i, dp_i, pp_i));
       add_comm("pp tp" + std::to_string(tp_i) + " dp" + std::to_string(dp_i), std::move(r), kPp);
+      if (v > 1)
+        add_comm("ppwrap tp" + std::to_string(tp_i) + " dp" + std::to_string(dp_i),
+                 {rank_of(tp_i, dp_i, 0), rank_of(tp_i, dp_i, s.pp - 1)}, kWrap);
     }
 
   // One program per pipeline stage (every rank of a stage runs the same ops on its own groups). With DP overlap the
@@ -177,12 +198,12 @@ Trace generate_llm(const LlmSpec& s) {
     last_dp = static_cast<std::int64_t>(p.ops.size());
     p.ops.push_back(std::move(o));
   };
-  auto p2p = [&](Program& p, OpKind k, std::int32_t peer) {
+  auto p2p = [&](Program& p, OpKind k, std::int32_t peer, Slot slot) {
     Op o;
     o.kind = k;
     o.dtype = DataType::Bfloat16;
     o.count = s.sequence_parallel ? act_shard : act;
-    o.comm_slot = kPp;
+    o.comm_slot = slot;
     o.root = peer;
     push_main(p, o);
   };
@@ -220,8 +241,8 @@ Trace generate_llm(const LlmSpec& s) {
     Program& p = t.programs[stage];
     p.dag = overlap;
     last_main = last_dp = -1;
-    const std::uint32_t first_layer = stage_first[stage], layers_per_stage = stage_layers[stage];
-    std::uint32_t backwards = 0;
+    const bool first_stage = stage == 0, last_stage = stage + 1 == s.pp;
+    std::vector<std::uint32_t> backwards(v, 0);  // per chunk
     std::vector<std::uint64_t> buckets;  // parameters of each bucket launched (ZeRO gathers them at the end)
     double pending = 0;                  // parameters whose gradients are ready but not yet in a bucket
     auto launch = [&] {
@@ -237,9 +258,14 @@ Trace generate_llm(const LlmSpec& s) {
       pending += params;
       if (pending >= bucket_params) launch();
     };
-    auto forward = [&] {
-      if (stage > 0) p2p(p, OpKind::Recv, static_cast<std::int32_t>(stage - 1));
-      for (std::uint32_t l = first_layer; l < first_layer + layers_per_stage; ++l) {
+    // Chunk c's forward: its input from the stage before (the first stage's chunk c > 0: from the last stage's chunk
+    // c - 1), its layers, its output to the stage after (the last stage's chunk c < v - 1: to the first stage's
+    // chunk c + 1; the last chunk of all computes the head). The wrap-around peers are ranks 0 and 1 of kWrap.
+    auto forward = [&](std::uint32_t c) {
+      if (!first_stage) p2p(p, OpKind::Recv, static_cast<std::int32_t>(stage - 1), kPp);
+      else if (c > 0) p2p(p, OpKind::Recv, 1, kWrap);
+      const std::uint32_t first_layer = chunk_first(stage, c);
+      for (std::uint32_t l = first_layer; l < first_layer + chunk_layers(stage); ++l) {
         tp_block(p, attn_fwd);
         if (is_moe_layer(l)) {
           coll(p, CollKind::AllToAll, a2a, kEp);
@@ -249,18 +275,22 @@ Trace generate_llm(const LlmSpec& s) {
           tp_block(p, dense_fwd);
         }
       }
-      if (stage + 1 == s.pp) compute(p, head_fwd);
-      else p2p(p, OpKind::Send, static_cast<std::int32_t>(stage + 1));
+      if (!last_stage) p2p(p, OpKind::Send, static_cast<std::int32_t>(stage + 1), kPp);
+      else if (c + 1 < v) p2p(p, OpKind::Send, 0, kWrap);
+      else compute(p, head_fwd);
     };
-    auto backward = [&] {
-      const bool last = ++backwards == s.microbatches;
-      if (stage + 1 < s.pp) {
-        p2p(p, OpKind::Recv, static_cast<std::int32_t>(stage + 1));
+    auto backward = [&](std::uint32_t c) {
+      const bool last = ++backwards[c] == s.microbatches;
+      if (!last_stage) {
+        p2p(p, OpKind::Recv, static_cast<std::int32_t>(stage + 1), kPp);
+      } else if (c + 1 < v) {
+        p2p(p, OpKind::Recv, 0, kWrap);
       } else {
         compute(p, 2 * head_fwd);
         ready(table_params, last);
       }
-      for (std::uint32_t l = first_layer + layers_per_stage; l-- > first_layer;) {
+      const std::uint32_t first_layer = chunk_first(stage, c);
+      for (std::uint32_t l = first_layer + chunk_layers(stage); l-- > first_layer;) {
         if (is_moe_layer(l)) {
           coll(p, CollKind::AllToAll, a2a, kEp);
           compute(p, 2 * moe_fwd);
@@ -271,19 +301,26 @@ Trace generate_llm(const LlmSpec& s) {
         tp_block(p, 2 * attn_fwd);
         ready(layer_params(l), last);
       }
-      if (stage == 0) ready(table_params, last);
-      if (last && overlap) launch();
-      if (stage > 0) p2p(p, OpKind::Send, static_cast<std::int32_t>(stage - 1));
+      if (first_stage && c == 0) ready(table_params, last);
+      if (last && overlap && c == 0) launch();  // the step's last backward of this rank: what is left goes
+      if (!first_stage) p2p(p, OpKind::Send, static_cast<std::int32_t>(stage - 1), kPp);
+      else if (c > 0) p2p(p, OpKind::Send, 1, kWrap);
     };
     // 1F1B (PipeDream-Flush, as Megatron-LM): warm-up forwards, then one forward and one backward each, then the
-    // remaining backwards.
-    const std::uint32_t warmup = std::min(s.pp - stage - 1, s.microbatches);
-    for (std::uint32_t m = 0; m < warmup; ++m) forward();
-    for (std::uint32_t m = 0; m < s.microbatches - warmup; ++m) {
-      forward();
-      backward();
+    // remaining backwards. Interleaved (Megatron-LM's forward_backward_pipelining_with_interleaving): m x v virtual
+    // microbatches, (pp - stage - 1) x 2 + (v - 1) x pp of them forward first; virtual microbatch k runs chunk
+    // (k mod pp v) / pp forward and v - 1 minus that backward. v = 1 is plain 1F1B.
+    const std::uint32_t total = s.microbatches * v;
+    const std::uint32_t warmup =
+        v == 1 ? std::min(s.pp - stage - 1, s.microbatches) : std::min((s.pp - stage - 1) * 2 + (v - 1) * s.pp, total);
+    auto fwd_chunk = [&](std::uint32_t k) { return (k % (s.pp * v)) / s.pp; };
+    auto bwd_chunk = [&](std::uint32_t k) { return v - 1 - (k % (s.pp * v)) / s.pp; };
+    for (std::uint32_t k = 0; k < warmup; ++k) forward(fwd_chunk(k));
+    for (std::uint32_t k = 0; k < total - warmup; ++k) {
+      forward(fwd_chunk(warmup + k));
+      backward(bwd_chunk(k));
     }
-    for (std::uint32_t m = 0; m < warmup; ++m) backward();
+    for (std::uint32_t k = total - warmup; k < total; ++k) backward(bwd_chunk(k));
     // Data parallel with overlap: ZeRO's parameter all-gathers, after every reduce-scatter (the optimizer step).
     if (overlap && s.dp_mode == LlmSpec::DpMode::Zero)
       for (std::size_t b = 0; b < buckets.size(); ++b) {

@@ -17,6 +17,11 @@ struct LlmSpec {
   std::uint32_t vocab = 128256, seq = 8192;
   // Batch: microbatches per pipeline per step, sequences per microbatch.
   std::uint32_t microbatches = 8, microbatch_size = 1;
+  // Interleaved 1F1B (Megatron-LM's --num-layers-per-virtual-pipeline-stage; Narayanan et al. 2021, sec. 2.2.2): each
+  // rank holds `vpp` model chunks of layers / (pp x vpp) layers, chunk c of stage s being virtual stage c x pp + s;
+  // the bubble shrinks by vpp. 1: plain 1F1B. Above 1 it needs pp >= 2, layers a multiple of pp x vpp and microbatches
+  // a multiple of pp (as Megatron-LM).
+  std::uint32_t vpp = 1;
   // Compute: the GPU's dense BF16 peak (H100 SXM: 989 TFLOPS) and the model FLOPs utilisation (Llama 3 405B:
   // 38-43%).
   double gpu_tflops = 989, mfu = 0.40;

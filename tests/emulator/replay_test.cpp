@@ -8,6 +8,7 @@
 
 #include "../models/fabric_test_util.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -144,6 +145,40 @@ TEST_F(Replay, OneFOneBOnAFastFabricIsTheComputeCriticalPath) {
   }
   // Stage 0 waits (p - 1) t_f ... for its first backward: its bubble is the pipeline's, up to the transfers.
   EXPECT_NEAR(j.ranks[0].bubble_s, (p - 1) * (tf + tb), 2 * (m + p) * transfer);
+}
+
+// Interleaved 1F1B from the generator (Megatron-LM's schedule, v model chunks per rank): on a fabric that takes
+// (almost) no time, every stage computes m (t_f + t_b) and the pipeline bubble is (p - 1)(t_f + t_b) / v (Narayanan
+// et al. 2021, sec. 2.2.2: the bubble fraction (p - 1) / (v m)), so the step is (m + (p - 1) / v)(t_f + t_b), where
+// t_f + t_b is one microbatch's forward and backward through a stage. Layers of equal cost, a head of ~0 FLOPs
+// (vocab 1) and a slow GPU make transfers negligible: at most 2 (m v + p) of them on the critical path.
+TEST_F(Replay, InterleavedOneFOneBShrinksTheBubbleByTheChunks) {
+  const std::uint32_t p = 4, m = 8;
+  for (std::uint32_t v : {1u, 2u, 4u}) {
+    traces::LlmSpec s;
+    s.gpus = p, s.tp = 1, s.pp = p, s.dp = 1, s.vpp = v;
+    s.layers = 16, s.hidden = 64, s.ffn = 256, s.heads = 1, s.kv_heads = 1, s.vocab = 1, s.seq = 64;
+    s.microbatches = m, s.gpu_tflops = 1e-3, s.mfu = 1;
+    const traces::Trace t = traces::generate_llm(s);
+    const ReplayReport rep = run(t, {0, 1, 2, 3});
+    const JobReport& j = rep.jobs[0];
+    // Each stage's compute, summed from its program (the last stage's has the head's few FLOPs more): t_f + t_b of
+    // one microbatch is that over m, between the smallest and the largest stage's.
+    std::vector<double> stage_compute(p, 0.0);
+    for (std::uint32_t r = 0; r < p; ++r)
+      for (const Op& o : t.program(r).ops)
+        if (o.kind == OpKind::Compute) stage_compute[r] += o.duration_s;
+    const double lo = *std::min_element(stage_compute.begin(), stage_compute.end()) / m;
+    const double hi = *std::max_element(stage_compute.begin(), stage_compute.end()) / m;
+    ASSERT_LT(hi - lo, 1e-3 * lo);
+    const double transfer = p2p_latency_s(0, 1, 64 * 64 * 2) + 64 * 64 * 2 / B;
+    const double slack = 2 * (m * v + p) * transfer + (hi - lo) * (m + p);
+    expect_adds_up(j);
+    for (std::uint32_t r = 0; r < p; ++r) EXPECT_NEAR(j.ranks[r].compute_s, stage_compute[r], 1e-9) << "v " << v;
+    EXPECT_GE(j.step_time_s, (m + (p - 1.0) / v) * lo * (1 - 1e-12)) << "v " << v;
+    EXPECT_LE(j.step_time_s, (m + (p - 1.0) / v) * hi + slack) << "v " << v;
+    EXPECT_NEAR(j.ranks[0].bubble_s, (p - 1.0) / v * lo, slack) << "v " << v;
+  }
 }
 
 // A trace of one collective is that collective alone, as `collemu coll` runs it: the same plan and flows in an engine

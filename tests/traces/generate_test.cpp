@@ -155,6 +155,52 @@ TEST(GenerateLlm, InconsistentSpecsNameTheField) {
   s = LlmSpec{};
   s.experts = 16, s.ep = 3;
   EXPECT_NE(error_of(s).find("ep 3: expected a divisor of dp"), std::string::npos) << error_of(s);
+  // Interleaving: chunks of whole layers, microbatches a multiple of pp, at least 2 stages (Megatron-LM's checks).
+  s = LlmSpec{};
+  s.vpp = 4;  // 126 layers on 16 x 4 chunks
+  EXPECT_NE(error_of(s).find("layers 126: expected a multiple of pp x vpp = 64"), std::string::npos) << error_of(s);
+  s.layers = 128, s.microbatches = 12;
+  EXPECT_NE(error_of(s).find("microbatches 12: expected a multiple of pp (16)"), std::string::npos) << error_of(s);
+  s = LlmSpec{};
+  s.gpus = 8, s.tp = 8, s.pp = 1, s.dp = 1, s.vpp = 2;
+  EXPECT_NE(error_of(s).find("vpp 2: interleaving needs at least 2 pipeline stages"), std::string::npos)
+      << error_of(s);
+}
+
+TEST(GenerateLlm, InterleavedStagesHoldTheirChunksAndWrapAround) {
+  // pp 2, vpp 2, 8 layers: chunk c of stage s is virtual stage 2c + s, 2 layers each. Per microbatch and stage:
+  // forward of each chunk 2 layers x 2 blocks, backward the same: 16 compute ops for 4 layers, as without
+  // interleaving. The first stage's chunk 1 receives from the last stage (its chunk 0) over the two-rank wrap-around
+  // communicator, and sends its gradients back there; the last stage sends its chunk 0's output there.
+  LlmSpec s;
+  s.gpus = 2, s.tp = 1, s.pp = 2, s.dp = 1, s.vpp = 2, s.layers = 8, s.microbatches = 4;
+  const Trace t = generate_llm(s);
+  ASSERT_EQ(t.programs.size(), 2u);
+  std::size_t wrap = 0;
+  for (std::uint32_t c = 0; c < t.comms.size(); ++c)
+    if (t.comms[c].name.rfind("ppwrap", 0) == 0) {
+      ++wrap;
+      EXPECT_EQ(t.comms[c].ranks, (std::vector<std::uint32_t>{0, 1}));
+    }
+  EXPECT_EQ(wrap, 1u);
+  for (std::uint32_t stage = 0; stage < 2; ++stage) {
+    std::size_t compute = 0, wrap_send = 0, wrap_recv = 0, pp_send = 0, pp_recv = 0;
+    for (const Op& o : t.program(stage).ops) {
+      compute += o.kind == OpKind::Compute;
+      const bool on_wrap = (o.kind == OpKind::Send || o.kind == OpKind::Recv) &&
+                           t.comms[t.comm_of_slot[stage][o.comm_slot]].name.rfind("ppwrap", 0) == 0;
+      if (o.kind == OpKind::Send) ++(on_wrap ? wrap_send : pp_send);
+      if (o.kind == OpKind::Recv) ++(on_wrap ? wrap_recv : pp_recv);
+    }
+    // 4 microbatches x 4 layers x 2 blocks x (fwd + bwd), plus the head's forward and backward on the last stage.
+    EXPECT_EQ(compute, 4u * 4 * 2 * 2 + (stage == 1 ? 8u : 0u)) << "stage " << stage;
+    // Stage 0: chunk 1's forward input and chunk 1's gradient output wrap (4 each); chunk 0 and 1 talk to stage 1
+    // over pp: forward outputs of both chunks (8) and gradient inputs of both (8). Stage 1 mirrors it.
+    EXPECT_EQ(wrap_send, 4u) << "stage " << stage;
+    EXPECT_EQ(wrap_recv, 4u) << "stage " << stage;
+    EXPECT_EQ(pp_send, 8u) << "stage " << stage;
+    EXPECT_EQ(pp_recv, 8u) << "stage " << stage;
+  }
 }
 
 }  // namespace
