@@ -135,7 +135,8 @@ struct GenOptions {
 void gen(GenOptions o, bool moe) {
   if (o.dp_mode == "allreduce") o.spec.dp_mode = traces::LlmSpec::DpMode::AllReduce;
   else if (o.dp_mode == "zero") o.spec.dp_mode = traces::LlmSpec::DpMode::Zero;
-  else throw common::InputError("--dp-mode " + o.dp_mode, "expected allreduce or zero");
+  else if (o.dp_mode == "fsdp") o.spec.dp_mode = traces::LlmSpec::DpMode::Fsdp;
+  else throw common::InputError("--dp-mode " + o.dp_mode, "expected allreduce, zero or fsdp");
   o.spec.sequence_parallel = !o.no_sequence_parallel;
   o.spec.dp_overlap = !o.no_dp_overlap;
   if (!moe) o.spec.experts = 0;
@@ -188,7 +189,8 @@ void add_gen_options(CLI::App* cmd, GenOptions& o, bool moe) {
       ->capture_default_str();
   cmd->add_option("--gpu-tflops", s.gpu_tflops, "dense BF16 peak per GPU (H100 SXM: 989)")->capture_default_str();
   cmd->add_option("--mfu", s.mfu, "model FLOPs utilisation in (0, 1] (Llama 3 405B: 0.38-0.43)")->capture_default_str();
-  cmd->add_option("--dp-mode", o.dp_mode, "gradients: allreduce, or zero (reduce-scatter + all-gather)")
+  cmd->add_option("--dp-mode", o.dp_mode, "gradients: allreduce; zero (reduce-scatter + all-gather); or fsdp (ZeRO-3: each layer's parameters "
+                  "all-gathered one layer ahead before its forward and backward, its gradients reduce-scattered)")
       ->capture_default_str();
   cmd->add_flag("--no-sequence-parallel", o.no_sequence_parallel, "TP with all-reduces instead of all-gather + reduce-scatter");
   cmd->add_flag("--no-dp-overlap", o.no_dp_overlap,

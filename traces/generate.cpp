@@ -65,6 +65,9 @@ LlmFigures llm_figures(const LlmSpec& s) {
           "expected a multiple of tp (sequence parallelism shards the sequence)");
   require(s.mfu > 0 && s.mfu <= 1, "mfu " + std::to_string(s.mfu), "expected a utilisation in (0, 1]");
   require(s.gpu_tflops > 0 && std::isfinite(s.gpu_tflops), "gpu_tflops", "expected a positive number");
+  if (s.experts)
+    require(s.dp_mode != LlmSpec::DpMode::Fsdp, "dp_mode fsdp",
+            "FSDP of expert layers is not modelled; expected allreduce or zero with experts");
   if (s.experts) {
     require(s.dp % s.ep == 0, "ep " + std::to_string(s.ep), "expected a divisor of dp " + std::to_string(s.dp));
     require(s.experts % s.ep == 0, "experts " + std::to_string(s.experts), "expected a multiple of ep");
@@ -169,8 +172,13 @@ Trace generate_llm(const LlmSpec& s) {
   // (each bucket after the compute it reduces and after the bucket before).
   const bool overlap = s.dp_overlap && s.dp > 1;
   std::int64_t last_main = -1, last_dp = -1;
+  std::int64_t* gate_ptr = nullptr;  // FSDP's gather the next main op waits for (set below)
   auto push_main = [&](Program& p, Op o) {
     if (overlap && last_main >= 0) o.deps = {static_cast<std::uint32_t>(last_main)};
+    if (overlap && gate_ptr && *gate_ptr >= 0) {
+      o.deps.push_back(static_cast<std::uint32_t>(*gate_ptr));
+      *gate_ptr = -1;
+    }
     last_main = static_cast<std::int64_t>(p.ops.size());
     p.ops.push_back(std::move(o));
   };
@@ -197,6 +205,23 @@ Trace generate_llm(const LlmSpec& s) {
     if (last_dp >= 0) o.deps.push_back(static_cast<std::uint32_t>(last_dp));
     last_dp = static_cast<std::int64_t>(p.ops.size());
     p.ops.push_back(std::move(o));
+  };
+  // FSDP: gathers on their own stream (each after the one before and after the main stream's last op: issued one
+  // layer ahead), the next main op waits for the gather of its layer (`gate`); reduce-scatters on another stream.
+  const bool fsdp = s.dp_mode == LlmSpec::DpMode::Fsdp && s.dp > 1;
+  std::int64_t last_ag = -1, last_rs = -1, gate = -1;
+  gate_ptr = &gate;
+  auto side_op = [&](Program& p, CollKind k, std::uint64_t count, std::int64_t& stream) {
+    Op o = coll_op(k, count, kDp);
+    if (overlap) {
+      if (last_main >= 0) o.deps.push_back(static_cast<std::uint32_t>(last_main));
+      if (stream >= 0) o.deps.push_back(static_cast<std::uint32_t>(stream));
+      stream = static_cast<std::int64_t>(p.ops.size());
+      p.ops.push_back(std::move(o));
+    } else {
+      push_main(p, std::move(o));
+    }
+    return static_cast<std::int64_t>(p.ops.size() - 1);
   };
   auto p2p = [&](Program& p, OpKind k, std::int32_t peer, Slot slot) {
     Op o;
@@ -240,7 +265,7 @@ Trace generate_llm(const LlmSpec& s) {
   for (std::uint32_t stage = 0; stage < s.pp; ++stage) {
     Program& p = t.programs[stage];
     p.dag = overlap;
-    last_main = last_dp = -1;
+    last_main = last_dp = last_ag = last_rs = gate = -1;
     const bool first_stage = stage == 0, last_stage = stage + 1 == s.pp;
     std::vector<std::uint32_t> backwards(v, 0);  // per chunk
     std::vector<std::uint64_t> buckets;  // parameters of each bucket launched (ZeRO gathers them at the end)
@@ -254,9 +279,31 @@ Trace generate_llm(const LlmSpec& s) {
       else dp_bucket(p, CollKind::ReduceScatter, (params + s.dp - 1) / s.dp);
     };
     auto ready = [&](double params, bool last) {  // gradients done in the last microbatch's backward
-      if (!overlap || !last) return;
+      if (!overlap || !last || fsdp) return;
       pending += params;
       if (pending >= bucket_params) launch();
+    };
+    // Chunk c's forward: its input from the stage before (the first stage's chunk c > 0: from the last stage's chunk
+    // c - 1), its layers, its output to the stage after (the last stage's chunk c < v - 1: to the first stage's
+    // chunk c + 1; the last chunk of all computes the head). The wrap-around peers are ranks 0 and 1 of kWrap.
+    // FSDP, per pass (one chunk's forward or backward of one microbatch) over its items in order (layers, and the
+    // head on the last chunk of all): before item i its gather is waited for by the item's first op; with overlap the
+    // gather of item i + 1 is issued when item i starts (the first item's just before it).
+    std::vector<double> items;  // the pass's parameters per item (per rank before sharding)
+    std::int64_t prefetched = -1;
+    auto shard = [&](double params) { return static_cast<std::uint64_t>(std::ceil(params / s.dp)); };
+    auto gather_for = [&](std::size_t i) {
+      if (!fsdp) return;
+      if (!overlap) {
+        side_op(p, CollKind::AllGather, shard(items[i]), last_ag);
+        return;
+      }
+      if (i == 0) prefetched = side_op(p, CollKind::AllGather, shard(items[0]), last_ag);
+      gate = prefetched;
+      if (i + 1 < items.size()) prefetched = side_op(p, CollKind::AllGather, shard(items[i + 1]), last_ag);
+    };
+    auto reduce_for = [&](std::size_t i) {
+      if (fsdp) side_op(p, CollKind::ReduceScatter, shard(items[i]), last_rs);
     };
     // Chunk c's forward: its input from the stage before (the first stage's chunk c > 0: from the last stage's chunk
     // c - 1), its layers, its output to the stage after (the last stage's chunk c < v - 1: to the first stage's
@@ -264,8 +311,14 @@ Trace generate_llm(const LlmSpec& s) {
     auto forward = [&](std::uint32_t c) {
       if (!first_stage) p2p(p, OpKind::Recv, static_cast<std::int32_t>(stage - 1), kPp);
       else if (c > 0) p2p(p, OpKind::Recv, 1, kWrap);
-      const std::uint32_t first_layer = chunk_first(stage, c);
-      for (std::uint32_t l = first_layer; l < first_layer + chunk_layers(stage); ++l) {
+      const std::uint32_t first_layer = chunk_first(stage, c), n = chunk_layers(stage);
+      const bool head = last_stage && c + 1 == v;
+      items.clear();
+      for (std::uint32_t l = first_layer; l < first_layer + n; ++l) items.push_back(layer_params(l));
+      if (first_stage && c == 0) items[0] += table_params;  // the embedding, gathered with the first layer
+      if (head) items.push_back(table_params);
+      for (std::uint32_t l = first_layer; l < first_layer + n; ++l) {
+        gather_for(l - first_layer);
         tp_block(p, attn_fwd);
         if (is_moe_layer(l)) {
           coll(p, CollKind::AllToAll, a2a, kEp);
@@ -275,22 +328,36 @@ Trace generate_llm(const LlmSpec& s) {
           tp_block(p, dense_fwd);
         }
       }
-      if (!last_stage) p2p(p, OpKind::Send, static_cast<std::int32_t>(stage + 1), kPp);
-      else if (c + 1 < v) p2p(p, OpKind::Send, 0, kWrap);
-      else compute(p, head_fwd);
+      if (!last_stage) {
+        p2p(p, OpKind::Send, static_cast<std::int32_t>(stage + 1), kPp);
+      } else if (c + 1 < v) {
+        p2p(p, OpKind::Send, 0, kWrap);
+      } else {
+        gather_for(n);
+        compute(p, head_fwd);
+      }
     };
     auto backward = [&](std::uint32_t c) {
       const bool last = ++backwards[c] == s.microbatches;
+      const std::uint32_t first_layer = chunk_first(stage, c), n = chunk_layers(stage);
+      const bool head = last_stage && c + 1 == v;
+      items.clear();
+      if (head) items.push_back(table_params);
+      for (std::uint32_t l = first_layer + n; l-- > first_layer;) items.push_back(layer_params(l));
+      if (first_stage && c == 0) items.back() += table_params;
+      std::size_t item = 0;
       if (!last_stage) {
         p2p(p, OpKind::Recv, static_cast<std::int32_t>(stage + 1), kPp);
       } else if (c + 1 < v) {
         p2p(p, OpKind::Recv, 0, kWrap);
       } else {
+        gather_for(item);
         compute(p, 2 * head_fwd);
+        reduce_for(item++);
         ready(table_params, last);
       }
-      const std::uint32_t first_layer = chunk_first(stage, c);
-      for (std::uint32_t l = first_layer + chunk_layers(stage); l-- > first_layer;) {
+      for (std::uint32_t l = first_layer + n; l-- > first_layer;) {
+        gather_for(item);
         if (is_moe_layer(l)) {
           coll(p, CollKind::AllToAll, a2a, kEp);
           compute(p, 2 * moe_fwd);
@@ -299,6 +366,7 @@ Trace generate_llm(const LlmSpec& s) {
           tp_block(p, 2 * dense_fwd);
         }
         tp_block(p, 2 * attn_fwd);
+        reduce_for(item++);
         ready(layer_params(l), last);
       }
       if (first_stage && c == 0) ready(table_params, last);
@@ -331,7 +399,7 @@ Trace generate_llm(const LlmSpec& s) {
         p.ops.push_back(std::move(o));
       }
     // Data parallel without overlap: the gradients of this rank's parameters (bf16), after everything.
-    if (s.dp > 1 && !overlap) {
+    if (s.dp > 1 && !overlap && !fsdp) {
       const auto grads = static_cast<std::uint64_t>(std::ceil(fig.params_per_rank));
       if (s.dp_mode == LlmSpec::DpMode::AllReduce) {
         coll(p, CollKind::AllReduce, grads, kDp);

@@ -26,12 +26,18 @@ struct LlmSpec {
   // 38-43%).
   double gpu_tflops = 989, mfu = 0.40;
   bool sequence_parallel = true;  // TP as all-gather + reduce-scatter (Korthikanti et al.), else all-reduce
-  enum class DpMode { AllReduce, Zero } dp_mode = DpMode::Zero;  // gradients: all-reduce, or reduce-scatter + all-gather
+  // Gradients: all-reduce; ZeRO (reduce-scatter + all-gather of the updated shards); or FSDP (ZeRO-3: parameters
+  // sharded over DP, each layer's all-gathered before its forward and again before its backward, its gradients
+  // reduce-scattered after its backward, in every microbatch). FSDP needs a dense model.
+  enum class DpMode { AllReduce, Zero, Fsdp } dp_mode = DpMode::Zero;
   // Data-parallel overlap, as Megatron-LM's --overlap-grad-reduce: the gradients are reduced in buckets of about
   // `dp_bucket_params` parameters (0: Megatron Core's default, max(40M, 1M x dp): DistributedDataParallelConfig.
   // bucket_size), each launched when the backward of its layers in the last microbatch is done, on the DP stream
   // (one after the other) beside the compute; ZeRO's parameter all-gathers follow when every reduce-scatter is done.
   // Off: one reduction of all gradients after the step's last op.
+  // FSDP with overlap (PyTorch FSDP's FULL_SHARD, forward and BACKWARD_PRE prefetch): layer l + 1's all-gather is
+  // issued when layer l starts (one layer ahead) on an all-gather stream, the reduce-scatters go on a stream of their
+  // own; without overlap, every gather and reduce-scatter waits on the compute stream.
   bool dp_overlap = true;
   std::uint64_t dp_bucket_params = 0;
   // MoE (0 experts: dense). Every `moe_every`-th layer's MLP is a mixture of `experts` experts, each token routed to

@@ -181,6 +181,61 @@ TEST_F(Replay, InterleavedOneFOneBShrinksTheBubbleByTheChunks) {
   }
 }
 
+// FSDP (ZeRO-3) from the generator, 2 data-parallel ranks (GPUs 0 and 16, across the BAG), 1 microbatch, no TP or PP.
+// Without overlap every gather and reduce-scatter waits on the compute stream: the step is the sum of the compute
+// and of each collective's time alone (each replayed on its own below). With overlap (one layer ahead) the gather of
+// item i + 1 is issued when item i's first op starts, so it moves while item i computes: the step is shorter, never
+// below the compute, and the first gather (nothing before it to hide behind) is exposed whole.
+TEST_F(Replay, FsdpGathersOneLayerAheadAndHidesBehindTheCompute) {
+  traces::LlmSpec s;
+  s.gpus = 2, s.tp = 1, s.pp = 1, s.dp = 2, s.layers = 4, s.hidden = 1024, s.ffn = 4096, s.heads = 8, s.kv_heads = 8;
+  s.vocab = 8192, s.seq = 2048, s.microbatches = 1, s.gpu_tflops = 100, s.mfu = 0.5;
+  s.dp_mode = traces::LlmSpec::DpMode::Fsdp;
+  const std::vector<NodeId> gpus = {0, 16};
+  s.dp_overlap = false;
+  const traces::Trace serial = traces::generate_llm(s);
+  s.dp_overlap = true;
+  const traces::Trace overlapped = traces::generate_llm(s);
+  // Each collective of the serial program alone, and the compute.
+  double compute = 0, comm = 0, first_gather = -1;
+  for (const Op& o : serial.program(0).ops) {
+    if (o.kind == OpKind::Compute) {
+      compute += o.duration_s;
+      continue;
+    }
+    ASSERT_EQ(o.kind, OpKind::Collective);
+    Builder one(2);
+    const std::uint32_t c = one.comm("dp", {0, 1});
+    for (std::uint32_t r = 0; r < 2; ++r) one.coll(r, o.coll, o.bytes(), c);
+    const double alone = run(one.t, gpus).jobs[0].step_time_s;
+    comm += alone;
+    if (first_gather < 0) first_gather = alone;
+  }
+  ASSERT_GT(first_gather, 0);
+  const JobReport a = run(serial, gpus).jobs[0];
+  EXPECT_NEAR(a.step_time_s, compute + comm, 1e-9 * a.step_time_s);
+
+  ReplayOptions opt = no_contention();
+  opt.record_ranks = {0};
+  const ReplayReport rep = run(overlapped, gpus, {}, &opt);
+  const JobReport& b = rep.jobs[0];
+  expect_adds_up(b);
+  EXPECT_LT(b.step_time_s, a.step_time_s - 0.5 * (a.step_time_s - compute)) << "most of the communication hidden";
+  EXPECT_GE(b.step_time_s, compute);
+  EXPECT_GE(b.ranks[0].exposed_comm_s, first_gather * (1 - 1e-9));
+  // Item i + 1's gather starts when item i's first op (a compute: no TP) starts: forward gathers 2..n in order.
+  std::vector<double> gathers, computes;
+  for (const RankOp& o : rep.rank_ops) {
+    if (o.kind == OpKind::Collective && o.coll == CollKind::AllGather) gathers.push_back(o.start_s);
+    if (o.kind == OpKind::Compute) computes.push_back(o.start_s);
+  }
+  std::sort(gathers.begin(), gathers.end());
+  std::sort(computes.begin(), computes.end());
+  // Forward: items are the 4 layers (2 computes each: attention, MLP) then the head (1 compute).
+  ASSERT_GE(gathers.size(), 5u);
+  for (std::size_t i = 1; i < 5; ++i) EXPECT_DOUBLE_EQ(gathers[i], computes[2 * (i - 1)]) << "gather " << i;
+}
+
 // A trace of one collective is that collective alone, as `collemu coll` runs it: the same plan and flows in an engine
 // of their own, so the same bits.
 TEST_F(Replay, OneCollectiveIsWhatCollGives) {

@@ -1,6 +1,8 @@
 // The LLM step generator against its formulas (docs/trace-generators.md) and published model sizes.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "common/error.hpp"
 #include "traces/generate.hpp"
 #include "traces/info.hpp"
@@ -165,6 +167,48 @@ TEST(GenerateLlm, InconsistentSpecsNameTheField) {
   s.gpus = 8, s.tp = 8, s.pp = 1, s.dp = 1, s.vpp = 2;
   EXPECT_NE(error_of(s).find("vpp 2: interleaving needs at least 2 pipeline stages"), std::string::npos)
       << error_of(s);
+}
+
+TEST(GenerateLlm, FsdpGathersEveryLayerInEveryPassAndReduceScattersItsGradients) {
+  // pp 2 (3 layers each), dp 4, 2 microbatches. Per microbatch and stage: a gather per layer in the forward and again
+  // in the backward, one reduce-scatter per layer after its backward; the last stage's head is one item more (its
+  // gather in both passes, its reduce-scatter), the first stage's embedding rides with its first layer. No buckets,
+  // no gather after the step. Each gather's count is the item's parameters over dp; the layer's first op waits for it.
+  LlmSpec s;
+  s.gpus = 8, s.tp = 1, s.pp = 2, s.dp = 4, s.layers = 6, s.microbatches = 2;
+  s.hidden = 1024, s.ffn = 4096, s.heads = 8, s.kv_heads = 8, s.vocab = 1000, s.seq = 128;
+  s.dp_mode = LlmSpec::DpMode::Fsdp;
+  const Trace t = generate_llm(s);
+  const double layer = (2.0 * 1024 * 1024 + 2.0 * 1024 * 1024) + 3.0 * 1024 * 4096;  // attention + SwiGLU MLP
+  const double table = 1000.0 * 1024;
+  for (std::uint32_t stage = 0; stage < 2; ++stage) {
+    const Program& p = t.program(stage * 4);
+    ASSERT_TRUE(p.dag);
+    std::size_t ag = 0, rs = 0;
+    std::vector<std::uint64_t> ag_counts;
+    for (std::size_t i = 0; i < p.ops.size(); ++i) {
+      const Op& o = p.ops[i];
+      if (o.kind != OpKind::Collective) continue;
+      EXPECT_EQ(o.comm_slot, 1u);  // the DP communicator
+      if (o.coll == CollKind::AllGather) ++ag, ag_counts.push_back(o.count);
+      if (o.coll == CollKind::ReduceScatter) ++rs;
+      // Some main-stream op waits for each gather.
+      if (o.coll == CollKind::AllGather) {
+        bool waited = false;
+        for (const Op& q : p.ops)
+          for (std::uint32_t d : q.deps) waited = waited || (d == i && q.kind == OpKind::Compute);
+        EXPECT_TRUE(waited) << "stage " << stage << " op " << i;
+      }
+    }
+    const std::size_t items = 3 + (stage == 1 ? 1 : 0);
+    EXPECT_EQ(ag, 2 * 2 * items) << "stage " << stage;
+    EXPECT_EQ(rs, 2 * items) << "stage " << stage;
+    const auto shard = [](double params) { return static_cast<std::uint64_t>(std::ceil(params / 4)); };
+    EXPECT_EQ(ag_counts.front(), shard(layer + (stage == 0 ? table : 0))) << "stage " << stage;
+    if (stage == 1) EXPECT_EQ(ag_counts[3], shard(table)) << "the head's gather";
+  }
+  s.experts = 8;
+  EXPECT_THROW(llm_figures(s), common::InputError);
 }
 
 TEST(GenerateLlm, InterleavedStagesHoldTheirChunksAndWrapAround) {
