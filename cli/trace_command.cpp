@@ -160,8 +160,10 @@ void gen(GenOptions o, bool moe) {
   traces::write_hdf5_trace(t, o.out);
   std::size_t ops = 0;
   for (const auto& p : t.programs) ops += p.ops.size();
-  std::printf("wrote %s: %u ranks (tp %u x pp %u x dp %u), %zu programs, %zu ops in them, %zu communicators\n",
-              o.out.c_str(), t.world_size, o.spec.tp, o.spec.pp, o.spec.dp, t.programs.size(), ops, t.comms.size());
+  const std::string cp = o.spec.cp > 1 ? " x cp " + std::to_string(o.spec.cp) : "";
+  std::printf("wrote %s: %u ranks (tp %u%s x pp %u x dp %u), %zu programs, %zu ops in them, %zu communicators\n",
+              o.out.c_str(), t.world_size, o.spec.tp, cp.c_str(), o.spec.pp, o.spec.dp, t.programs.size(), ops,
+              t.comms.size());
   std::printf("model: %.1fB parameters, %.3g training FLOPs per token; per rank: %.3gB parameters, %.3f s of compute "
               "per step at %.0f TFLOPS x %.0f%% MFU\n",
               fig.params / 1e9, fig.flops_per_token, fig.params_per_rank / 1e9, fig.step_compute_s,
@@ -171,10 +173,14 @@ void gen(GenOptions o, bool moe) {
 void add_gen_options(CLI::App* cmd, GenOptions& o, bool moe) {
   auto& s = o.spec;
   cmd->add_option("-o,--output", o.out, "the .h5 trace to write (atomically)")->required();
-  cmd->add_option("--gpus", s.gpus, "ranks: tp x pp x dp")->capture_default_str();
+  cmd->add_option("--gpus", s.gpus, "ranks: tp x cp x pp x dp")->capture_default_str();
   cmd->add_option("--tp", s.tp, "tensor parallel size (inside an NVLink domain)")->capture_default_str();
   cmd->add_option("--pp", s.pp, "pipeline stages")->capture_default_str();
   cmd->add_option("--dp", s.dp, "data parallel size")->capture_default_str();
+  cmd->add_option("--cp", s.cp,
+                  "context parallel size: the sequence split over this many ranks, attention as a ring of K/V "
+                  "transfers beside its compute (gpus = tp x cp x pp x dp)")
+      ->capture_default_str();
   cmd->add_option("--layers", s.layers, "transformer layers (Llama 3 405B: 126)")->capture_default_str();
   cmd->add_option("--hidden", s.hidden, "model width")->capture_default_str();
   cmd->add_option("--ffn", s.ffn, "MLP width (SwiGLU)")->capture_default_str();

@@ -45,8 +45,17 @@ LlmFigures llm_figures(const LlmSpec& s) {
                          {s.microbatches, "microbatches"}, {s.microbatch_size, "microbatch_size"},
                          {s.ep, "ep"}, {s.moe_every, "moe_every"}})
     require(v > 0, name, "must be at least 1");
-  require(std::uint64_t{s.tp} * s.pp * s.dp == s.gpus, "gpus " + std::to_string(s.gpus),
-          "expected tp x pp x dp = " + std::to_string(std::uint64_t{s.tp} * s.pp * s.dp));
+  require(s.cp >= 1, "cp", "must be at least 1");
+  require(std::uint64_t{s.tp} * s.cp * s.pp * s.dp == s.gpus, "gpus " + std::to_string(s.gpus),
+          std::string(s.cp > 1 ? "expected tp x cp x pp x dp = " : "expected tp x pp x dp = ") +
+              std::to_string(std::uint64_t{s.tp} * s.cp * s.pp * s.dp));
+  if (s.cp > 1) {
+    require(s.seq % (2 * s.cp * s.tp) == 0, "seq " + std::to_string(s.seq),
+            "expected a multiple of 2 x cp x tp = " + std::to_string(2 * s.cp * s.tp) +
+                " (two chunks per CP rank, as Megatron-LM's load balancing, sharded over TP)");
+    require(s.experts == 0, "cp " + std::to_string(s.cp),
+            "context parallelism with experts is not modelled; expected cp 1 with experts");
+  }
   require(s.vpp >= 1, "vpp", "must be at least 1");
   if (s.vpp > 1) {
     require(s.pp >= 2, "vpp " + std::to_string(s.vpp), "interleaving needs at least 2 pipeline stages");
@@ -86,9 +95,10 @@ LlmFigures llm_figures(const LlmSpec& s) {
   const double active = s.layers * sh.attn_params + sh.dense_layers * sh.dense_mlp_params +
                         sh.moe_layers * s.topk * sh.expert_params + V * h;
   f.flops_per_token = 6 * active + 12.0 * s.layers * h * s.seq;
-  const double tokens_per_rank = static_cast<double>(s.microbatches) * s.microbatch_size * s.seq / (static_cast<double>(s.tp) * s.pp);
+  const double tokens_per_rank =
+      static_cast<double>(s.microbatches) * s.microbatch_size * s.seq / (static_cast<double>(s.tp) * s.pp * s.cp);
   f.step_compute_s = f.flops_per_token * tokens_per_rank / (s.gpu_tflops * 1e12 * s.mfu);
-  const double act_bytes = static_cast<double>(s.microbatch_size) * s.seq * h * 2;  // bf16
+  const double act_bytes = static_cast<double>(s.microbatch_size) * s.seq / s.cp * h * 2;  // bf16, the rank's tokens
   f.tp_bytes_per_layer_pass = s.tp == 1 ? 0 : (s.sequence_parallel ? 4 : 2) * act_bytes;
   return f;
 }
@@ -98,9 +108,14 @@ Trace generate_llm(const LlmSpec& s) {
   const Shape sh = shape_of(s);
   const double h = s.hidden;
   const double flops_rate = s.gpu_tflops * 1e12 * s.mfu;
-  const double tokens_mb = static_cast<double>(s.microbatch_size) * s.seq;  // tokens of one microbatch
-  const std::uint64_t act = std::uint64_t{s.microbatch_size} * s.seq * s.hidden;  // activation elements
+  // One microbatch's tokens on a rank (its CP share of the sequence), and their activations in elements.
+  const double tokens_mb = static_cast<double>(s.microbatch_size) * s.seq / s.cp;
+  const std::uint64_t act = std::uint64_t{s.microbatch_size} * (s.seq / s.cp) * s.hidden;
   const std::uint64_t act_shard = act / s.tp;
+  const std::uint32_t cp = s.cp, dpc = s.dp * s.cp;  // gradients are reduced over DP x CP
+  // Ring attention: a rank's keys and values for its tokens (its heads: kv_heads / tp of them), bf16 elements.
+  const std::uint64_t kv = 2 * std::uint64_t{s.microbatch_size} * (s.seq / cp) *
+                           (std::uint64_t{s.hidden} / s.heads * s.kv_heads) / std::max(1u, std::min(s.tp, s.kv_heads));
   // Layers per stage: floor(layers / pp), the remainder to the middle stages first (Llama 3 405B: 126 layers on 16
   // stages, "one Transformer layer less in the first and the last stages": 7, 8 x 14, 7).
   std::vector<std::uint32_t> stage_layers(s.pp, s.layers / s.pp), stage_first(s.pp, 0);
@@ -123,31 +138,36 @@ Trace generate_llm(const LlmSpec& s) {
   // Interleaving: activations from the last stage's chunk c to the first stage's chunk c + 1 (and gradients back) on
   // a communicator of those two ranks, so that each direction of a pair of ranks carries one ordered stream.
   const Slot kWrap = moe ? 4 : 3;
+  const Slot kCp = kWrap + (v > 1 ? 1 : 0);
 
   Trace t;
   t.source = "collemu trace gen llm";
   t.world_size = s.gpus;
-  auto rank_of = [&](std::uint32_t tp_i, std::uint32_t dp_i, std::uint32_t pp_i) {
-    return tp_i + s.tp * (dp_i + s.dp * pp_i);
+  auto rank_of = [&](std::uint32_t tp_i, std::uint32_t dp_i, std::uint32_t pp_i, std::uint32_t cp_i = 0) {
+    return tp_i + s.tp * (cp_i + cp * (dp_i + s.dp * pp_i));
   };
   // Communicators and each rank's slots.
-  t.comm_of_slot.assign(s.gpus, std::vector<std::uint32_t>((moe ? 4 : 3) + (v > 1 ? 1 : 0), 0));
+  t.comm_of_slot.assign(s.gpus, std::vector<std::uint32_t>(kCp + (cp > 1 ? 1 : 0), 0));
   auto add_comm = [&](std::string name, std::vector<std::uint32_t> ranks, Slot slot) {
     const auto c = static_cast<std::uint32_t>(t.comms.size());
     for (std::uint32_t r : ranks) t.comm_of_slot[r][slot] = c;
     const auto n = static_cast<std::uint32_t>(ranks.size());
     t.comms.push_back({std::move(name), std::move(ranks), n});
   };
+  // Names of groups that differ by their CP index carry it (none without CP).
+  auto cp_name = [&](std::uint32_t cp_i) { return cp > 1 ? " cp" + std::to_string(cp_i) : std::string(); };
   for (std::uint32_t pp_i = 0; pp_i < s.pp; ++pp_i)
-    for (std::uint32_t dp_i = 0; dp_i < s.dp; ++dp_i) {
-      std::vector<std::uint32_t> r;
-      for (std::uint32_t tp_i = 0; tp_i < s.tp; ++tp_i) r.push_back(rank_of(tp_i, dp_i, pp_i));
-      add_comm("tp pp" + std::to_string(pp_i) + " dp" + std::to_string(dp_i), std::move(r), kTp);
-    }
+    for (std::uint32_t dp_i = 0; dp_i < s.dp; ++dp_i)
+      for (std::uint32_t cp_i = 0; cp_i < cp; ++cp_i) {
+        std::vector<std::uint32_t> r;
+        for (std::uint32_t tp_i = 0; tp_i < s.tp; ++tp_i) r.push_back(rank_of(tp_i, dp_i, pp_i, cp_i));
+        add_comm("tp pp" + std::to_string(pp_i) + " dp" + std::to_string(dp_i) + cp_name(cp_i), std::move(r), kTp);
+      }
   for (std::uint32_t pp_i = 0; pp_i < s.pp; ++pp_i)
     for (std::uint32_t tp_i = 0; tp_i < s.tp; ++tp_i) {
-      std::vector<std::uint32_t> r;
-      for (std::uint32_t dp_i = 0; dp_i < s.dp; ++dp_i) r.push_back(rank_of(tp_i, dp_i, pp_i));
+      std::vector<std::uint32_t> r;  // DP x CP: the gradients' group
+      for (std::uint32_t dp_i = 0; dp_i < s.dp; ++dp_i)
+        for (std::uint32_t cp_i = 0; cp_i < cp; ++cp_i) r.push_back(rank_of(tp_i, dp_i, pp_i, cp_i));
       add_comm("dp pp" + std::to_string(pp_i) + " tp" + std::to_string(tp_i), std::move(r), kDp);
       if (moe)
         for (std::uint32_t g = 0; g < s.dp / s.ep; ++g) {
@@ -156,28 +176,43 @@ Trace generate_llm(const LlmSpec& s) {
           add_comm("ep pp" + std::to_string(pp_i) + " tp" + std::to_string(tp_i) + " g" + std::to_string(g),
                    std::move(e), kEp);
         }
+      if (cp > 1)
+        for (std::uint32_t dp_i = 0; dp_i < s.dp; ++dp_i) {
+          std::vector<std::uint32_t> c;
+          for (std::uint32_t cp_i = 0; cp_i < cp; ++cp_i) c.push_back(rank_of(tp_i, dp_i, pp_i, cp_i));
+          add_comm("cp pp" + std::to_string(pp_i) + " tp" + std::to_string(tp_i) + " dp" + std::to_string(dp_i),
+                   std::move(c), kCp);
+        }
     }
   for (std::uint32_t tp_i = 0; tp_i < s.tp; ++tp_i)
-    for (std::uint32_t dp_i = 0; dp_i < s.dp; ++dp_i) {
-      std::vector<std::uint32_t> r;
-      for (std::uint32_t pp_i = 0; pp_i < s.pp; ++pp_i) r.push_back(rank_of(tp_i, dp_i, pp_i));
-      add_comm("pp tp" + std::to_string(tp_i) + " dp" + std::to_string(dp_i), std::move(r), kPp);
-      if (v > 1)
-        add_comm("ppwrap tp" + std::to_string(tp_i) + " dp" + std::to_string(dp_i),
-                 {rank_of(tp_i, dp_i, 0), rank_of(tp_i, dp_i, s.pp - 1)}, kWrap);
-    }
+    for (std::uint32_t dp_i = 0; dp_i < s.dp; ++dp_i)
+      for (std::uint32_t cp_i = 0; cp_i < cp; ++cp_i) {
+        std::vector<std::uint32_t> r;
+        for (std::uint32_t pp_i = 0; pp_i < s.pp; ++pp_i) r.push_back(rank_of(tp_i, dp_i, pp_i, cp_i));
+        const std::string tail = " tp" + std::to_string(tp_i) + " dp" + std::to_string(dp_i) + cp_name(cp_i);
+        add_comm("pp" + tail, std::move(r), kPp);
+        if (v > 1)
+          add_comm("ppwrap" + tail, {rank_of(tp_i, dp_i, 0, cp_i), rank_of(tp_i, dp_i, s.pp - 1, cp_i)}, kWrap);
+      }
 
   // One program per pipeline stage (every rank of a stage runs the same ops on its own groups). With DP overlap the
   // programs are DAGs of two streams: the main one (compute, TP, PP: each op after the one before) and the DP one
   // (each bucket after the compute it reduces and after the bucket before).
-  const bool overlap = s.dp_overlap && s.dp > 1;
+  const bool overlap = s.dp_overlap && dpc > 1;
+  // Programs are DAGs where anything overlaps: the DP streams, or ring attention's transfers beside its compute.
+  const bool dag = overlap || cp > 1;
   std::int64_t last_main = -1, last_dp = -1;
   std::int64_t* gate_ptr = nullptr;  // FSDP's gather the next main op waits for (set below)
+  std::int64_t ring_wait = -1;       // ring attention's receive the next main op waits for
   auto push_main = [&](Program& p, Op o) {
-    if (overlap && last_main >= 0) o.deps = {static_cast<std::uint32_t>(last_main)};
-    if (overlap && gate_ptr && *gate_ptr >= 0) {
+    if (dag && last_main >= 0) o.deps = {static_cast<std::uint32_t>(last_main)};
+    if (dag && gate_ptr && *gate_ptr >= 0) {
       o.deps.push_back(static_cast<std::uint32_t>(*gate_ptr));
       *gate_ptr = -1;
+    }
+    if (dag && ring_wait >= 0) {
+      o.deps.push_back(static_cast<std::uint32_t>(ring_wait));
+      ring_wait = -1;
     }
     last_main = static_cast<std::int64_t>(p.ops.size());
     p.ops.push_back(std::move(o));
@@ -208,7 +243,7 @@ Trace generate_llm(const LlmSpec& s) {
   };
   // FSDP: gathers on their own stream (each after the one before and after the main stream's last op: issued one
   // layer ahead), the next main op waits for the gather of its layer (`gate`); reduce-scatters on another stream.
-  const bool fsdp = s.dp_mode == LlmSpec::DpMode::Fsdp && s.dp > 1;
+  const bool fsdp = s.dp_mode == LlmSpec::DpMode::Fsdp && dpc > 1;
   std::int64_t last_ag = -1, last_rs = -1, gate = -1;
   gate_ptr = &gate;
   auto side_op = [&](Program& p, CollKind k, std::uint64_t count, std::int64_t& stream) {
@@ -241,11 +276,45 @@ Trace generate_llm(const LlmSpec& s) {
   };
   const double table_params = static_cast<double>(s.vocab) * h / s.tp;
   const double bucket_params =
-      s.dp_bucket_params ? static_cast<double>(s.dp_bucket_params) : std::max(40e6, 1e6 * s.dp);
+      s.dp_bucket_params ? static_cast<double>(s.dp_bucket_params) : std::max(40e6, 1e6 * dpc);
   // TP around a block: SP gathers the sequence shards before it and reduce-scatters after; otherwise one all-reduce.
   auto tp_block = [&](Program& p, double flops) {
     if (s.tp > 1 && s.sequence_parallel) coll(p, CollKind::AllGather, act_shard, kTp);
     compute(p, flops);
+    if (s.tp > 1) {
+      if (s.sequence_parallel) coll(p, CollKind::ReduceScatter, act_shard, kTp);
+      else coll(p, CollKind::AllReduce, act, kTp);
+    }
+  };
+  // Attention. With CP, as a ring (Transformer Engine's context parallelism over P2P): cp steps, step k computing on
+  // the chunk of keys and values received at step k - 1 while step k's chunk moves on: each step but the last sends
+  // to the next rank of the CP group and receives from the previous one; the send (forwarding what came) waits for
+  // the receive before it, the receive is posted beside the compute. `count`: elements one step moves.
+  std::uint32_t cp_i = 0;  // the CP index of the program being written
+  auto attention = [&](Program& p, double flops, std::uint64_t count) {
+    if (cp == 1) return tp_block(p, flops);
+    if (s.tp > 1 && s.sequence_parallel) coll(p, CollKind::AllGather, act_shard, kTp);
+    const auto next = static_cast<std::int32_t>((cp_i + 1) % cp), prev = static_cast<std::int32_t>((cp_i + cp - 1) % cp);
+    for (std::uint32_t k = 0; k < cp; ++k) {
+      std::int64_t recv = -1;
+      if (k + 1 < cp) {
+        Op snd;
+        snd.kind = OpKind::Send;
+        snd.dtype = DataType::Bfloat16;
+        snd.count = count;
+        snd.comm_slot = kCp;
+        snd.root = next;
+        push_main(p, snd);
+        Op rcv = snd;
+        rcv.kind = OpKind::Recv;
+        rcv.root = prev;
+        rcv.deps = {static_cast<std::uint32_t>(last_main)};
+        recv = static_cast<std::int64_t>(p.ops.size());
+        p.ops.push_back(std::move(rcv));
+      }
+      compute(p, flops / cp);
+      ring_wait = recv;
+    }
     if (s.tp > 1) {
       if (s.sequence_parallel) coll(p, CollKind::ReduceScatter, act_shard, kTp);
       else coll(p, CollKind::AllReduce, act, kTp);
@@ -261,11 +330,13 @@ Trace generate_llm(const LlmSpec& s) {
   const std::uint64_t a2a = (s.sequence_parallel ? act_shard : act) * s.topk;
   auto is_moe_layer = [&](std::uint32_t layer) { return moe && (layer + 1) % s.moe_every == 0; };
 
-  t.programs.resize(s.pp);
-  for (std::uint32_t stage = 0; stage < s.pp; ++stage) {
-    Program& p = t.programs[stage];
-    p.dag = overlap;
-    last_main = last_dp = last_ag = last_rs = gate = -1;
+  t.programs.resize(std::size_t{s.pp} * cp);
+  for (std::uint32_t prog = 0; prog < s.pp * cp; ++prog) {
+    const std::uint32_t stage = prog / cp;
+    cp_i = prog % cp;
+    Program& p = t.programs[prog];
+    p.dag = dag;
+    last_main = last_dp = last_ag = last_rs = gate = ring_wait = -1;
     const bool first_stage = stage == 0, last_stage = stage + 1 == s.pp;
     std::vector<std::uint32_t> backwards(v, 0);  // per chunk
     std::vector<std::uint64_t> buckets;  // parameters of each bucket launched (ZeRO gathers them at the end)
@@ -276,7 +347,7 @@ Trace generate_llm(const LlmSpec& s) {
       pending = 0;
       buckets.push_back(params);
       if (s.dp_mode == LlmSpec::DpMode::AllReduce) dp_bucket(p, CollKind::AllReduce, params);
-      else dp_bucket(p, CollKind::ReduceScatter, (params + s.dp - 1) / s.dp);
+      else dp_bucket(p, CollKind::ReduceScatter, (params + dpc - 1) / dpc);
     };
     auto ready = [&](double params, bool last) {  // gradients done in the last microbatch's backward
       if (!overlap || !last || fsdp) return;
@@ -291,7 +362,7 @@ Trace generate_llm(const LlmSpec& s) {
     // gather of item i + 1 is issued when item i starts (the first item's just before it).
     std::vector<double> items;  // the pass's parameters per item (per rank before sharding)
     std::int64_t prefetched = -1;
-    auto shard = [&](double params) { return static_cast<std::uint64_t>(std::ceil(params / s.dp)); };
+    auto shard = [&](double params) { return static_cast<std::uint64_t>(std::ceil(params / dpc)); };
     auto gather_for = [&](std::size_t i) {
       if (!fsdp) return;
       if (!overlap) {
@@ -319,7 +390,7 @@ Trace generate_llm(const LlmSpec& s) {
       if (head) items.push_back(table_params);
       for (std::uint32_t l = first_layer; l < first_layer + n; ++l) {
         gather_for(l - first_layer);
-        tp_block(p, attn_fwd);
+        attention(p, attn_fwd, kv);
         if (is_moe_layer(l)) {
           coll(p, CollKind::AllToAll, a2a, kEp);
           compute(p, moe_fwd);
@@ -365,7 +436,7 @@ Trace generate_llm(const LlmSpec& s) {
         } else {
           tp_block(p, 2 * dense_fwd);
         }
-        tp_block(p, 2 * attn_fwd);
+        attention(p, 2 * attn_fwd, 2 * kv);  // keys, values and their gradients
         reduce_for(item++);
         ready(layer_params(l), last);
       }
@@ -392,26 +463,27 @@ Trace generate_llm(const LlmSpec& s) {
     // Data parallel with overlap: ZeRO's parameter all-gathers, after every reduce-scatter (the optimizer step).
     if (overlap && s.dp_mode == LlmSpec::DpMode::Zero)
       for (std::size_t b = 0; b < buckets.size(); ++b) {
-        Op o = coll_op(CollKind::AllGather, (buckets[b] + s.dp - 1) / s.dp, kDp);
+        Op o = coll_op(CollKind::AllGather, (buckets[b] + dpc - 1) / dpc, kDp);
         o.deps = {static_cast<std::uint32_t>(last_dp)};
         if (b == 0 && last_main >= 0) o.deps.push_back(static_cast<std::uint32_t>(last_main));
         last_dp = static_cast<std::int64_t>(p.ops.size());
         p.ops.push_back(std::move(o));
       }
     // Data parallel without overlap: the gradients of this rank's parameters (bf16), after everything.
-    if (s.dp > 1 && !overlap && !fsdp) {
+    if (dpc > 1 && !overlap && !fsdp) {
       const auto grads = static_cast<std::uint64_t>(std::ceil(fig.params_per_rank));
       if (s.dp_mode == LlmSpec::DpMode::AllReduce) {
         coll(p, CollKind::AllReduce, grads, kDp);
       } else {
-        const std::uint64_t shard = (grads + s.dp - 1) / s.dp;
+        const std::uint64_t shard = (grads + dpc - 1) / dpc;
         coll(p, CollKind::ReduceScatter, shard, kDp);
         coll(p, CollKind::AllGather, shard, kDp);
       }
     }
   }
   t.program_of_rank.resize(s.gpus);
-  for (std::uint32_t r = 0; r < s.gpus; ++r) t.program_of_rank[r] = r / (s.tp * s.dp);
+  // Program: the stage's, and with CP one per CP index of the stage (its ring peers differ).
+  for (std::uint32_t r = 0; r < s.gpus; ++r) t.program_of_rank[r] = r / (s.tp * cp * s.dp) * cp + (r / s.tp) % cp;
   return t;
 }
 

@@ -10,8 +10,14 @@
 namespace collemu::traces {
 
 struct LlmSpec {
-  // Parallelism: gpus = tp x pp x dp. Ranks: TP fastest (a TP group inside an NVLink domain), then DP, then PP.
+  // Parallelism: gpus = tp x cp x pp x dp. Ranks as Megatron-LM orders them: TP fastest (a TP group inside an NVLink
+  // domain), then CP, then DP, then PP.
   std::uint32_t gpus = 32768, tp = 8, pp = 16, dp = 256;
+  // Context parallelism (Megatron-LM's --context-parallel-size, ring attention as Transformer Engine runs it): the
+  // sequence is split over `cp` ranks; each layer's attention takes cp steps, each computing on one chunk of keys
+  // and values while the next chunk comes from the previous rank of the ring (forward: K and V; backward: K, V and
+  // their gradients). Gradients are reduced over DP x CP. Needs seq a multiple of 2 x cp x tp and a dense model.
+  std::uint32_t cp = 1;
   // Model (defaults: Llama 3 405B, "The Llama 3 Herd of Models", Table 3).
   std::uint32_t layers = 126, hidden = 16384, ffn = 53248, heads = 128, kv_heads = 8;
   std::uint32_t vocab = 128256, seq = 8192;

@@ -236,6 +236,67 @@ TEST_F(Replay, FsdpGathersOneLayerAheadAndHidesBehindTheCompute) {
   for (std::size_t i = 1; i < 5; ++i) EXPECT_DOUBLE_EQ(gathers[i], computes[2 * (i - 1)]) << "gather " << i;
 }
 
+// Context parallelism from the generator: CP 2 on GPUs 0 and 16 (across the BAG), one layer, one microbatch, no TP,
+// PP or DP, gradients all-reduced once over DP x CP at the end. Each attention pass is a ring of 2 steps: compute
+// on the rank's own keys and values (c) while they go to the other rank (a transfer t alone; the two directions use
+// different links), then compute on what came (c). So the forward's attention takes max(c, t_1) + c and the
+// backward's (keys, values and their gradients: twice the bytes and the FLOPs) max(2c, t_2) + 2c: the step is the
+// compute plus max(0, t_1 - c) + max(0, t_2 - 2c) plus the all-reduce alone. Each rank computes half of what the
+// same step computes without CP.
+TEST_F(Replay, ContextParallelAttentionIsARingBesideItsCompute) {
+  // 100 TFLOPS x 50%: the compute hides the transfers (c ~ 0.5 ms, t_1 ~ 0.1 ms); 5,000 TFLOPS: the transfers show.
+  for (const double tflops : {100.0, 5000.0}) {
+    traces::LlmSpec s;
+    s.gpus = 2, s.tp = 1, s.cp = 2, s.pp = 1, s.dp = 1, s.layers = 1, s.hidden = 1024, s.ffn = 4096, s.heads = 8;
+    s.kv_heads = 8, s.vocab = 1024, s.seq = 4096, s.microbatches = 1, s.gpu_tflops = tflops, s.mfu = 0.5;
+    s.dp_mode = traces::LlmSpec::DpMode::AllReduce;
+    s.dp_overlap = false;
+    const traces::Trace t = traces::generate_llm(s);
+    const std::vector<NodeId> gpus = {0, 16};
+    ASSERT_EQ(t.programs.size(), 2u);  // one per CP index: their ring peers differ
+    // Rank 0's program: the attention computes (the first compute op is half of the forward's attention), the
+    // transfers' sizes, the final all-reduce.
+    double compute = 0, c = -1;
+    std::uint64_t kv_bytes = 0, ar_bytes = 0;
+    for (const Op& o : t.program(0).ops) {
+      if (o.kind == OpKind::Compute) {
+        compute += o.duration_s;
+        if (c < 0) c = o.duration_s;
+      }
+      if (o.kind == OpKind::Send && !kv_bytes) kv_bytes = static_cast<std::uint64_t>(o.bytes());
+      if (o.kind == OpKind::Collective) ar_bytes = static_cast<std::uint64_t>(o.bytes());
+    }
+    // K and V of 2048 tokens x 1024 (8 heads of 128), bf16.
+    ASSERT_EQ(kv_bytes, 2u * 2048 * 1024 * 2);
+    auto transfer = [&](std::uint64_t bytes) {
+      Builder b(2);
+      const std::uint32_t k = b.comm("pair", {0, 1});
+      b.p2p(0, OpKind::Send, k, 1, bytes);
+      b.p2p(1, OpKind::Recv, k, 0, bytes);
+      return run(b.t, gpus).jobs[0].step_time_s;
+    };
+    Builder one(2);
+    const std::uint32_t w = one.comm("dp", {0, 1});
+    for (std::uint32_t r = 0; r < 2; ++r) one.coll(r, CollKind::AllReduce, ar_bytes, w);
+    const double t1 = transfer(kv_bytes), t2 = transfer(2 * kv_bytes), ar = run(one.t, gpus).jobs[0].step_time_s;
+    const double expected = compute + std::max(0.0, t1 - c) + std::max(0.0, t2 - 2 * c) + ar;
+    const JobReport j = run(t, gpus).jobs[0];
+    expect_adds_up(j);
+    EXPECT_NEAR(j.step_time_s, expected, 1e-9 * expected);
+    EXPECT_NEAR(j.ranks[0].compute_s, compute, 1e-12);
+    EXPECT_NEAR(j.ranks[1].compute_s, compute, 1e-12);
+    // Without CP, one rank computes the whole sequence: twice as much.
+    traces::LlmSpec whole = s;
+    whole.gpus = 1, whole.cp = 1;
+    double whole_compute = 0;
+    const traces::Trace alone = traces::generate_llm(whole);
+    for (const Op& o : alone.program(0).ops)
+      if (o.kind == OpKind::Compute) whole_compute += o.duration_s;
+    EXPECT_NEAR(whole_compute, 2 * compute, 1e-12 * whole_compute);
+    if (tflops > 1000) EXPECT_GT(t1, c) << "the transfer-bound case";
+  }
+}
+
 // A trace of one collective is that collective alone, as `collemu coll` runs it: the same plan and flows in an engine
 // of their own, so the same bits.
 TEST_F(Replay, OneCollectiveIsWhatCollGives) {

@@ -205,10 +205,49 @@ TEST(GenerateLlm, FsdpGathersEveryLayerInEveryPassAndReduceScattersItsGradients)
     EXPECT_EQ(rs, 2 * items) << "stage " << stage;
     const auto shard = [](double params) { return static_cast<std::uint64_t>(std::ceil(params / 4)); };
     EXPECT_EQ(ag_counts.front(), shard(layer + (stage == 0 ? table : 0))) << "stage " << stage;
-    if (stage == 1) EXPECT_EQ(ag_counts[3], shard(table)) << "the head's gather";
+    if (stage == 1) {
+      EXPECT_EQ(ag_counts[3], shard(table)) << "the head's gather";
+    }
   }
   s.experts = 8;
   EXPECT_THROW(llm_figures(s), common::InputError);
+}
+
+TEST(GenerateLlm, ContextParallelGroupsAndChecks) {
+  // tp 2 x cp 4 x pp 2 x dp 2 = 32 ranks, Megatron-LM's order (TP fastest, then CP, DP, PP): CP groups of 4 ranks
+  // 2 apart, gradients over DP x CP (8 ranks), one program per (stage, CP index).
+  LlmSpec s;
+  s.gpus = 32, s.tp = 2, s.cp = 4, s.pp = 2, s.dp = 2, s.layers = 4, s.microbatches = 2;
+  s.hidden = 1024, s.ffn = 4096, s.heads = 8, s.kv_heads = 8, s.vocab = 1000, s.seq = 1024;
+  const Trace t = generate_llm(s);
+  EXPECT_EQ(t.programs.size(), 8u);
+  EXPECT_EQ(t.program_of_rank[0], 0u);
+  EXPECT_EQ(t.program_of_rank[2], 1u);   // cp index 1 of stage 0
+  EXPECT_EQ(t.program_of_rank[16], 4u);  // stage 1, cp index 0
+  std::size_t cp_groups = 0;
+  for (const auto& c : t.comms) {
+    if (c.name.rfind("cp ", 0) == 0) {
+      ++cp_groups;
+      ASSERT_EQ(c.ranks.size(), 4u);
+      EXPECT_EQ(c.ranks[1] - c.ranks[0], 2u);
+    }
+    if (c.name.rfind("dp ", 0) == 0) EXPECT_EQ(c.ranks.size(), 8u) << c.name;
+  }
+  EXPECT_EQ(cp_groups, 2u * 2 * 2);  // per stage, TP index and DP index
+  auto error_of = [](LlmSpec x) {
+    try {
+      llm_figures(x);
+    } catch (const common::InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  s.gpus = 16;
+  EXPECT_NE(error_of(s).find("expected tp x cp x pp x dp = 32"), std::string::npos) << error_of(s);
+  s.gpus = 32, s.seq = 1000;
+  EXPECT_NE(error_of(s).find("seq 1000: expected a multiple of 2 x cp x tp = 16"), std::string::npos) << error_of(s);
+  s.seq = 1024, s.experts = 8;
+  EXPECT_NE(error_of(s).find("context parallelism with experts"), std::string::npos) << error_of(s);
 }
 
 TEST(GenerateLlm, InterleavedStagesHoldTheirChunksAndWrapAround) {
