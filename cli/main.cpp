@@ -5,6 +5,7 @@
 #include "cli/bench_command.hpp"
 #include "cli/coll_command.hpp"
 #include "cli/run_command.hpp"
+#include "cli/sweep_command.hpp"
 #include "cli/topo_command.hpp"
 #include "cli/trace_command.hpp"
 #include "common/error.hpp"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "collemu 0.1.0");
   app.require_subcommand(1);
   collemu::cli::add_run_command(app);
+  collemu::cli::add_sweep_command(app);
   collemu::cli::add_topo_command(app);
   collemu::cli::add_bench_command(app);
   collemu::cli::add_coll_command(app);
