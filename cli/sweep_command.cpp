@@ -16,6 +16,7 @@
 
 #include "analysis/sweep.hpp"
 #include "cli/options.hpp"
+#include "cli/mpi.hpp"
 #include "cli/scenario.hpp"
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
@@ -145,6 +146,36 @@ std::string file_digest(const std::string& path) {
 const char* kValueNames[] = {"step_time_s", "compute_s",      "exposed_comm_s", "bubble_s",
                              "wait_s",      "mean_exposed_comm_s", "bag_bytes", "bag_utilisation"};
 
+// Checks that OUT.parts/ was made by this sweep (its identity file), or makes it.
+void prepare_parts(const SweepOptions& so, const std::string& parts, const std::string& manifest,
+                   const nlohmann::json& id, const std::string& identity) {
+  if (std::filesystem::exists(manifest)) {
+    std::ifstream f(manifest);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    if (trim(ss.str()) != identity) {
+      std::string what = "it was made by another sweep";
+      try {
+        const nlohmann::json other = nlohmann::json::parse(ss.str());
+        for (const auto& [k, v] : id.items())
+          if (!other.contains(k) || other[k] != v) {
+            what += " (its " + k + " differ)";
+            break;
+          }
+      } catch (const nlohmann::json::exception&) {
+        what += " (its identity file cannot be read)";
+      }
+      throw common::InputError(so.out, what + "; give another --out, or remove " + parts + " to start over");
+    }
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(parts, ec);
+    if (ec) throw common::InputError(parts, "cannot create the directory: " + ec.message());
+    common::write_file_atomically(manifest, identity + "\n");
+  }
+
+}
+
 void sweep(const SweepOptions& so) {
   if (so.out.empty()) throw common::InputError("--out", "expected the sweep's .h5 file");
   if (so.seeds < 1) throw common::InputError("--seeds " + std::to_string(so.seeds), "expected at least 1 seed");
@@ -251,110 +282,136 @@ void sweep(const SweepOptions& so) {
   id["seeds"] = so.seeds;
   const std::string identity = id.dump();
 
-  // Finished points live in OUT.parts/, one file each (written atomically): a killed sweep loses the point it was
-  // running and nothing else, and a rerun skips what is there.
+  // Finished points live in OUT.parts/, one file each (written atomically): a killed sweep loses the points it was
+  // running and nothing else, and a rerun skips what is there. Under MPI, rank 0 checks or makes the directory and
+  // tells the others.
   const std::string parts = so.out + ".parts";
   const std::string manifest = parts + "/identity.json";
-  if (std::filesystem::exists(manifest)) {
-    std::ifstream f(manifest);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    if (trim(ss.str()) != identity) {
-      std::string what = "it was made by another sweep";
-      try {
-        const nlohmann::json other = nlohmann::json::parse(ss.str());
-        for (const auto& [k, v] : id.items())
-          if (!other.contains(k) || other[k] != v) {
-            what += " (its " + k + " differ)";
-            break;
-          }
-      } catch (const nlohmann::json::exception&) {
-        what += " (its identity file cannot be read)";
-      }
-      throw common::InputError(so.out, what + "; give another --out, or remove " + parts + " to start over");
+  Mpi& mpi = Mpi::get();
+  std::string setup_error;
+  if (mpi.rank() == 0) {
+    try {
+      prepare_parts(so, parts, manifest, id, identity);
+    } catch (const common::UserError& e) {
+      setup_error = e.what();
+      if (mpi.size() == 1) throw;
     }
-  } else {
-    std::error_code ec;
-    std::filesystem::create_directories(parts, ec);
-    if (ec) throw common::InputError(parts, "cannot create the directory: " + ec.message());
-    common::write_file_atomically(manifest, identity + "\n");
   }
-
+  mpi.broadcast(setup_error);
+  if (!setup_error.empty()) {
+    if (mpi.rank() == 0) throw common::UserError(setup_error);
+    mpi.finish_quietly(2);
+  }
   analysis::SweepTable table;
   table.identity = identity;
   for (const Param& p : params) table.param_keys.push_back(p.key);
   for (const char* n : kValueNames) table.value_names.push_back(n);
-  const bool tty = isatty(2);
-  const std::size_t total = points.size() * static_cast<std::size_t>(so.seeds);
+  const bool tty = isatty(2) && mpi.rank() == 0;
+  const std::size_t seeds = static_cast<std::size_t>(so.seeds), total = points.size() * seeds;
   std::size_t done = 0, ran = 0;
   const auto wall0 = std::chrono::steady_clock::now();
-  for (std::size_t i = 0; i < points.size(); ++i)
-    for (int seed = 1; seed <= so.seeds; ++seed) {
-      char name[64];
-      std::snprintf(name, sizeof name, "/p%06zu-s%03d.json", i, seed);
-      const std::string part = parts + name;
-      nlohmann::json row;
-      if (std::filesystem::exists(part)) {
-        std::ifstream f(part);
-        try {
-          row = nlohmann::json::parse(f);
-        } catch (const nlohmann::json::exception& e) {
-          throw common::InputError(part, std::string("a finished point that cannot be read (") + e.what() +
-                                             "); remove it to run that point again");
-        }
-      } else {
-        RunOptions o = so.base;
-        o.quiet = true;
-        o.json = false;
-        o.out.clear();
-        o.timeline.clear();
-        for (std::size_t k = 0; k < params.size(); ++k) apply(params[k], points[i][k], o);
-        if (so.seeds > 1) o.sets.push_back("routing.hash_seed=" + std::to_string(seed));
-        RunResult r;
-        try {
-          run_scenario(o, r);
-        } catch (const common::UserError& e) {
-          std::string at = "point " + std::to_string(i);
-          for (std::size_t k = 0; k < params.size(); ++k) at += " " + params[k].key + "=" + points[i][k];
-          throw common::InputError(at, e.what());
-        }
-        const emulator::JobReport& j = r.rep.jobs.front();
-        double bag_util = 0, best = -1;
-        std::string tier = "none";
-        for (const auto& t : r.sum.tiers) {
-          if (t.tier == models::LinkTier::Bag) bag_util = t.utilisation;
-          if (t.utilisation > best) best = t.utilisation, tier = models::to_string(t.tier);
-        }
-        row = {{"point", i},
-               {"seed", seed},
-               {"params", points[i]},
-               {"values",
-                {j.step_time_s, j.critical.compute_s, j.critical.exposed_comm_s, j.critical.bubble_s, j.critical.wait_s,
-                 j.mean.exposed_comm_s, r.sum.bag_bytes, bag_util}},
-               {"binding_tier", tier},
-               {"wall_s", r.wall_s}};
-        common::write_file_atomically(part, row.dump() + "\n");
-        ++ran;
+  // One job: point i with seed s (job = i x seeds + s - 1): its finished row, or run now and kept.
+  auto job_row = [&](std::size_t job) {
+    const std::size_t i = job / seeds;
+    const int seed = static_cast<int>(job % seeds) + 1;
+    char name[64];
+    std::snprintf(name, sizeof name, "/p%06zu-s%03d.json", i, seed);
+    const std::string part = parts + name;
+    nlohmann::json row;
+    if (std::filesystem::exists(part)) {
+      std::ifstream f(part);
+      try {
+        row = nlohmann::json::parse(f);
+      } catch (const nlohmann::json::exception& e) {
+        throw common::InputError(part, std::string("a finished point that cannot be read (") + e.what() +
+                                           "); remove it to run that point again");
       }
-      analysis::SweepRow out;
-      out.point = i;
-      out.seed = static_cast<std::uint64_t>(seed);
-      out.params = row.at("params").get<std::vector<std::string>>();
-      out.values = row.at("values").get<std::vector<double>>();
-      out.binding_tier = row.at("binding_tier").get<std::string>();
-      if (out.params != points[i] || out.values.size() != std::size(kValueNames))
+      if (row.value("point", ~std::size_t{0}) != i || row.value("seed", -1) != seed ||
+          row.value("params", std::vector<std::string>{}) != points[i])
         throw common::InputError(part, "does not belong to this point; remove it to run the point again");
-      table.rows.push_back(std::move(out));
-      ++done;
-      if (tty) {
-        const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
-        const double eta = ran ? el / ran * static_cast<double>(total - done) : 0;
-        std::fprintf(stderr, "\r[%zu/%zu] point %zu seed %d: step %s   ETA %.0f s   ", done, total, i, seed,
-                     seconds(table.rows.back().values[0]).c_str(), eta);
-        std::fflush(stderr);
+    } else {
+      RunOptions o = so.base;
+      o.quiet = true;
+      o.json = false;
+      o.out.clear();
+      o.timeline.clear();
+      for (std::size_t k = 0; k < params.size(); ++k) apply(params[k], points[i][k], o);
+      if (so.seeds > 1) o.sets.push_back("routing.hash_seed=" + std::to_string(seed));
+      RunResult r;
+      try {
+        run_scenario(o, r);
+      } catch (const common::UserError& e) {
+        std::string at = "point " + std::to_string(i);
+        for (std::size_t k = 0; k < params.size(); ++k) at += " " + params[k].key + "=" + points[i][k];
+        throw common::InputError(at, e.what());
       }
+      const emulator::JobReport& j = r.rep.jobs.front();
+      double bag_util = 0, best = -1;
+      std::string tier = "none";
+      for (const auto& t : r.sum.tiers) {
+        if (t.tier == models::LinkTier::Bag) bag_util = t.utilisation;
+        if (t.utilisation > best) best = t.utilisation, tier = models::to_string(t.tier);
+      }
+      row = {{"point", i},
+             {"seed", seed},
+             {"params", points[i]},
+             {"values",
+              {j.step_time_s, j.critical.compute_s, j.critical.exposed_comm_s, j.critical.bubble_s, j.critical.wait_s,
+               j.mean.exposed_comm_s, r.sum.bag_bytes, bag_util}},
+             {"binding_tier", tier},
+             {"wall_s", r.wall_s},
+             {"mpi_rank", mpi.rank()}};
+      common::write_file_atomically(part, row.dump() + "\n");
+      ++ran;
     }
+    ++done;
+    if (tty) {
+      const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+      const double eta = ran ? el / ran * static_cast<double>(total - done) * (mpi.size() > 1 ? 0 : 1) : 0;
+      std::fprintf(stderr, "\r[%zu/%zu] point %zu seed %d: step %s   ETA %.0f s   ", done, total, i, seed,
+                   seconds(row["values"][0].get<double>()).c_str(), eta);
+      std::fflush(stderr);
+    }
+    return row;
+  };
+  // Serially every job in order; under MPI every rank takes the next job from a shared counter (long points do not
+  // hold up the others), and rank 0 gathers the rows.
+  std::vector<nlohmann::json> rows(total);
+  if (mpi.size() == 1) {
+    for (std::size_t job = 0; job < total; ++job) rows[job] = job_row(job);
+  } else {
+    nlohmann::json mine = nlohmann::json::array();
+    try {
+      for (std::uint64_t job = mpi.next_job(); job < total; job = mpi.next_job()) mine.push_back(job_row(job));
+    } catch (const common::UserError& e) {
+      std::fprintf(stderr, "collemu: error: %s\n", e.what());
+      mpi.abort(2);
+    }
+    const std::vector<std::string> all = mpi.gather(mine.dump());
+    if (mpi.rank() != 0) mpi.finish_quietly(0);
+    std::size_t got = 0;
+    for (const std::string& text : all)
+      for (const auto& row : nlohmann::json::parse(text)) {
+        const std::size_t job = row.at("point").get<std::size_t>() * seeds + row.at("seed").get<std::size_t>() - 1;
+        rows[job] = row;
+        ++got;
+      }
+    COLLEMU_ASSERT(got == total, "a job of the sweep was lost between the ranks");
+    done = total;
+  }
   if (tty) std::fprintf(stderr, "\r%100s\r", "");
+  for (const nlohmann::json& row : rows) {
+    analysis::SweepRow out;
+    out.point = row.at("point").get<std::uint64_t>();
+    out.seed = row.at("seed").get<std::uint64_t>();
+    out.params = row.at("params").get<std::vector<std::string>>();
+    out.values = row.at("values").get<std::vector<double>>();
+    out.binding_tier = row.at("binding_tier").get<std::string>();
+    if (out.values.size() != std::size(kValueNames))
+      throw common::InputError(parts, "a finished point of point " + std::to_string(out.point) +
+                                          " has other values than this version writes; remove it to run it again");
+    table.rows.push_back(std::move(out));
+  }
 
   const std::string csv = so.csv.empty() ? std::filesystem::path(so.out).replace_extension(".csv").string() : so.csv;
   analysis::write_sweep_h5(so.out, table);
@@ -379,8 +436,12 @@ void sweep(const SweepOptions& so) {
     std::printf(" %-12s %-12s %-10.3f %s\n", seconds(first.values[2]).c_str(), bytes_text(first.values[6]).c_str(),
                 first.values[7], first.binding_tier.c_str());
   }
-  std::printf("\n%zu points x %d seed(s): %zu run now, %zu resumed; wrote %s and %s\n", points.size(), so.seeds, ran,
-              done - ran, so.out.c_str(), csv.c_str());
+  if (mpi.size() > 1)
+    std::printf("\n%zu points x %d seed(s) over %d MPI ranks; wrote %s and %s\n", points.size(), so.seeds, mpi.size(),
+                so.out.c_str(), csv.c_str());
+  else
+    std::printf("\n%zu points x %d seed(s): %zu run now, %zu resumed; wrote %s and %s\n", points.size(), so.seeds,
+                ran, done - ran, so.out.c_str(), csv.c_str());
 }
 
 }  // namespace

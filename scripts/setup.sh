@@ -14,6 +14,7 @@ packages=(
   protobuf-compiler libprotobuf-dev         # Chakra execution traces
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
   libsimgrid-dev                            # SimGrid 3.32: the independent max-min oracle in the validation tests
+  libopenmpi-dev openmpi-bin                # collemu sweep over MPI ranks (mpirun)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -55,6 +55,20 @@ cp "$tmp/a.csv" "$tmp/a.first.csv"
 check "a rerun runs nothing" grep -q "0 run now, 12 resumed" "$tmp/again.txt"
 check "and writes the same rows, byte for byte" cmp "$tmp/a.csv" "$tmp/a.first.csv"
 
+# Over MPI ranks (Open MPI's mpirun; as root it needs --allow-run-as-root): the same rows, points shared out.
+if command -v mpirun > /dev/null; then
+  root=(); [[ $(id -u) -eq 0 ]] && root=(--allow-run-as-root)
+  mpirun "${root[@]}" --oversubscribe -np 2 "$COLLEMU" sweep "${base[@]}" "${grid[@]}" --out "$tmp/mpi.h5" > "$tmp/mpi.txt" 2>&1
+  check "mpirun -np 2 gives the serial rows, bit for bit" cmp "$tmp/mpi.csv" "$tmp/a.first.csv"
+  check "both ranks ran points" "$PY" -c '
+import glob, json, sys
+ranks = {json.load(open(f))["mpi_rank"] for f in glob.glob(sys.argv[1] + "/p*.json")}
+assert ranks == {0, 1}, ranks
+' "$tmp/mpi.h5.parts"
+else
+  echo "skip - mpirun -np 2 (no mpirun: scripts/setup.sh installs openmpi-bin)"
+fi
+
 # kill -9 in the middle: the points that finished stay, the rerun runs the rest and ends with the same rows.
 seeds=(--param gen.dp=512 --param gen.gpus=4096 --param gen.layers=1 --param qps=1,4 --seeds 4)
 "$COLLEMU" sweep "${seeds[@]}" --out "$tmp/s.h5" > "$tmp/s.txt"
