@@ -114,8 +114,8 @@ void convert(const ConvertOptions& o) {
   traces::share_identical_programs(t);
   if (o.to == "chakra") {
     const auto files = traces::write_chakra(t, o.out);
-    std::printf("wrote %zu Chakra ET files in %s: %u ranks, %zu communicators\n", files.size(), o.out.c_str(),
-                t.world_size, t.comms.size());
+    std::printf("wrote %zu Chakra ET files and comm_groups.json (ASTRA-sim's --comm-group-configuration) in %s: %u "
+                "ranks, %zu communicators\n", files.size() - 1, o.out.c_str(), t.world_size, t.comms.size());
     return;
   }
   if (o.to != "collemu") throw common::InputError("--to " + o.to, "expected collemu (one .h5) or chakra (a directory of .et files)");

@@ -13,6 +13,8 @@
 #include <regex>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "common/atomic_file.hpp"
 #include "common/error.hpp"
 #include "traces/et.pb.h"  // generated from traces/chakra/et.proto into the build folder
@@ -251,6 +253,13 @@ Trace read_chakra(const std::vector<std::string>& paths, ReadReport* report) {
                                                 " is not a collective NCCL runs (expected 0-2, 5-9)");
           o.kind = OpKind::Collective;
           o.coll = *k;
+          // ASTRA-sim's reading (Ring.cc): a reduce-scatter's comm_size is the whole buffer (each rank keeps 1/n),
+          // an all-gather's the rank's part. The trace holds NCCL's count per rank: the reduce-scatter's is
+          // comm_size / n (rounded to the nearest byte where it does not divide).
+          if (o.coll == common::CollKind::ReduceScatter) {
+            const std::uint64_t n = t.comms[c].ranks.size();
+            o.count = (o.count + n / 2) / n;
+          }
         } else {
           const bool send = type == collemu::chakra::COMM_SEND_NODE;
           const auto peer = int_attr(n, send ? "comm_dst" : "comm_src");
@@ -313,12 +322,18 @@ std::vector<std::string> write_chakra(const Trace& t, const std::string& dir, co
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw InputError(dir, "cannot make the directory: " + ec.message());
-  // A communicator of every rank is Chakra's default (no pg_name); the others are named by their index.
+  // A communicator of every rank is Chakra's default (no pg_name); the others are numbered from 1, as ASTRA-sim's
+  // --comm-group-configuration numbers them (it takes "0" for the default group and refuses a group 0), and listed
+  // in DIR/comm_groups.json, the file that option reads.
   std::vector<std::string> pg(t.comms.size());
+  nlohmann::json groups = nlohmann::json::object();
+  std::uint32_t next = 1;
   for (std::size_t c = 0; c < t.comms.size(); ++c) {
     bool world = t.comms[c].ranks.size() == t.world_size;
     for (std::uint32_t i = 0; world && i < t.comms[c].ranks.size(); ++i) world = t.comms[c].ranks[i] == i;
-    pg[c] = world ? "" : std::to_string(c);
+    if (world) continue;
+    pg[c] = std::to_string(next++);
+    groups[pg[c]] = t.comms[c].ranks;
   }
   std::vector<std::string> written;
   for (std::uint32_t r = 0; r < t.world_size; ++r) {
@@ -353,7 +368,11 @@ std::vector<std::string> write_chakra(const Trace& t, const std::string& dir, co
         } else {
           const std::uint32_t c = t.comm_of_slot[r][o.comm_slot];
           add_bool(n, "is_cpu_op", false);
-          add_int(n, "comm_size", static_cast<std::int64_t>(o.bytes()));
+          // ASTRA-sim's size of a reduce-scatter is the whole buffer: n times the count per rank the trace holds.
+          const double size = o.coll == common::CollKind::ReduceScatter && o.kind == OpKind::Collective
+                                  ? o.bytes() * static_cast<double>(t.comms[c].ranks.size())
+                                  : o.bytes();
+          add_int(n, "comm_size", static_cast<std::int64_t>(size));
           if (!pg[c].empty()) add_string(n, "pg_name", pg[c]);
           if (o.kind == OpKind::Collective) {
             n.set_name(std::string(common::to_string(o.coll)));
@@ -383,6 +402,9 @@ std::vector<std::string> write_chakra(const Trace& t, const std::string& dir, co
     common::write_file_atomically(path, bytes);
     written.push_back(path);
   }
+  const std::string comm_groups = (std::filesystem::path(dir) / "comm_groups.json").string();
+  common::write_file_atomically(comm_groups, groups.dump(1) + "\n");
+  written.push_back(comm_groups);
   return written;
 }
 

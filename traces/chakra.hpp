@@ -22,10 +22,12 @@ Trace read_chakra(const std::vector<std::string>& paths, ReadReport* report = nu
 
 // Writes one Chakra ET file per rank, `dir`/`stem`.<rank>.et (the directory is made when missing; each file written
 // atomically), so that the same step runs on ASTRA-sim: compute ops as COMP_NODE (duration_micros: whole
-// microseconds, rounded), collectives as COMM_COLL_NODE (comm_type, comm_size in bytes, pg_name for a communicator
-// that is not every rank, involved_dim), sends and receives as COMM_SEND_NODE / COMM_RECV_NODE (comm_src, comm_dst as
+// microseconds, rounded), collectives as COMM_COLL_NODE (comm_type, comm_size in bytes as ASTRA-sim reads it: a
+// reduce-scatter's the whole buffer, an all-gather's the rank's part; pg_name, numbered from 1, for a communicator
+// that is not every rank; involved_dim), sends and receives as COMM_SEND_NODE / COMM_RECV_NODE (comm_src, comm_dst as
 // global ranks, comm_size, comm_tag: the n-th transfer between the pair on the communicator), every dependency as a
-// data_dep (the op before, for ops of a program that is not a DAG). read_chakra reads them back as the same ops.
+// data_dep (the op before, for ops of a program that is not a DAG), and `dir`/comm_groups.json: every pg_name's ranks
+// (ASTRA-sim's --comm-group-configuration). read_chakra reads them back as the same ops.
 // Throws common::InputError naming the file that cannot be written. Returns the files written.
 std::vector<std::string> write_chakra(const Trace& t, const std::string& dir, const std::string& stem = "trace");
 

@@ -293,7 +293,9 @@ TEST_F(Replay, ContextParallelAttentionIsARingBesideItsCompute) {
     for (const Op& o : alone.program(0).ops)
       if (o.kind == OpKind::Compute) whole_compute += o.duration_s;
     EXPECT_NEAR(whole_compute, 2 * compute, 1e-12 * whole_compute);
-    if (tflops > 1000) EXPECT_GT(t1, c) << "the transfer-bound case";
+    if (tflops > 1000) {
+      EXPECT_GT(t1, c) << "the transfer-bound case";
+    }
   }
 }
 
