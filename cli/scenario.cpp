@@ -75,6 +75,18 @@ std::pair<std::uint32_t, double> parse_slow_rank(const std::string& text) {
   }
 }
 
+std::optional<double> parse_number(const std::string& text) {
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  if (used != text.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
 void apply_gen_option(traces::LlmSpec& s, const std::string& key_value) {
   const auto eq = key_value.find('=');
   const std::string where = "gen." + key_value;
@@ -91,15 +103,9 @@ void apply_gen_option(traces::LlmSpec& s, const std::string& key_value) {
     }
   };
   auto number = [&] {
-    std::size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(value, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != value.size() || !std::isfinite(v)) throw common::InputError(where, "expected a number");
-    return v;
+    const auto v = parse_number(value);
+    if (!v) throw common::InputError(where, "expected a number");
+    return *v;
   };
   if (key == "gpus") s.gpus = count();
   else if (key == "tp") s.tp = count();

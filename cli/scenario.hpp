@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,9 @@ void run_scenario(const RunOptions& o, RunResult& r);
 // common::InputError naming "gen.KEY=VALUE".
 traces::LlmSpec default_spec();
 void apply_gen_option(traces::LlmSpec& spec, const std::string& key_value);
+
+// A whole string that is one finite number ("0.8", "1e3"), or nothing.
+std::optional<double> parse_number(const std::string& text);
 
 std::string seconds(double s);
 std::string bytes_text(double b);

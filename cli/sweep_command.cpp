@@ -34,6 +34,9 @@ struct SweepOptions {
   std::string points_file;
   int seeds = 1;
   std::string out, csv;
+  long long task = -1;  // run only this point (all its seeds) and keep its rows (a Slurm array task)
+  bool merge = false;   // run nothing: write OUT from the finished points (every one must be there)
+  bool count = false;   // print the number of points and stop
 };
 
 // What a parameter changes in a scenario.
@@ -71,15 +74,8 @@ void check_value(const Param& p, const std::string& value, const models::FabricC
       }
       case Kind::Placement: models::parse_placement_spec(value); break;
       case Kind::ComputeScale: {
-        std::size_t used = 0;
-        double v = 0;
-        try {
-          v = std::stod(value, &used);
-        } catch (const std::exception&) {
-          used = 0;
-        }
-        if (used != value.size() || !(v > 0) || !std::isfinite(v))
-          throw common::InputError(value, "expected a compute factor > 0, e.g. 0.8");
+        const auto v = parse_number(value);
+        if (!v || !(*v > 0)) throw common::InputError(value, "expected a compute factor > 0, e.g. 0.8");
         break;
       }
       case Kind::Qps: common::parse_count(value); break;
@@ -102,7 +98,7 @@ void apply(const Param& p, const std::string& value, RunOptions& o) {
   switch (p.kind) {
     case Kind::Fabric: o.sets.push_back(p.key + "=" + value); break;
     case Kind::Placement: o.placement = value; break;
-    case Kind::ComputeScale: o.compute_scale = std::stod(value); break;
+    case Kind::ComputeScale: o.compute_scale = *parse_number(value); break;
     case Kind::Qps: o.qps = static_cast<int>(common::parse_count(value)); break;
     case Kind::Fail:
       if (value != "none") o.fails.push_back(value);
@@ -252,6 +248,11 @@ void sweep(const SweepOptions& so) {
         throw common::InputError("--seeds " + std::to_string(so.seeds),
                                  "--seeds sets routing.hash_seed itself; do not also give it as a parameter");
 
+  if (so.count) {
+    std::printf("%zu\n", points.size());
+    return;
+  }
+
   // What made this sweep: a rerun resumes only into the same.
   nlohmann::json id;
   id["format"] = "collemu-sweep";
@@ -377,6 +378,30 @@ void sweep(const SweepOptions& so) {
   // Serially every job in order; under MPI every rank takes the next job from a shared counter (long points do not
   // hold up the others), and rank 0 gathers the rows.
   std::vector<nlohmann::json> rows(total);
+  if (so.task >= 0) {
+    // One array task: its point's seeds, kept in OUT.parts/; the merge writes OUT.
+    if (static_cast<std::size_t>(so.task) >= points.size())
+      throw common::InputError("--task " + std::to_string(so.task),
+                               "the sweep has points 0 to " + std::to_string(points.size() - 1));
+    const auto i = static_cast<std::size_t>(so.task);
+    for (std::size_t s = 0; s < seeds; ++s) job_row(i * seeds + s);
+    std::printf("point %lld: %zu seed(s) done in %s\n", so.task, seeds, parts.c_str());
+    return;
+  }
+  if (so.merge) {
+    std::string missing;
+    std::size_t count = 0;
+    for (std::size_t job = 0; job < total; ++job) {
+      char name[64];
+      std::snprintf(name, sizeof name, "/p%06zu-s%03zu.json", job / seeds, job % seeds + 1);
+      if (!std::filesystem::exists(parts + name)) {
+        if (++count <= 8) missing += (missing.empty() ? "" : ", ") + std::to_string(job / seeds);
+      }
+    }
+    if (count)
+      throw common::InputError(so.out, std::to_string(count) + " point run(s) not finished (points " + missing +
+                                           (count > 8 ? ", ..." : "") + "); run them (--task K) before --merge");
+  }
   if (mpi.size() == 1) {
     for (std::size_t job = 0; job < total; ++job) rows[job] = job_row(job);
   } else {
@@ -465,6 +490,11 @@ void add_sweep_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--out", o->out, "the sweep's .h5 file (finished points are kept in OUT.parts/)")->required();
   cmd->add_option("--csv", o->csv, "the CSV file (default: --out with .csv)");
+  cmd->add_option("--task", o->task,
+                  "run only point K (with its seeds) and keep it in OUT.parts/, writing no OUT: one Slurm array task "
+                  "($SLURM_ARRAY_TASK_ID); --merge writes OUT when all are done");
+  cmd->add_flag("--count", o->count, "print the number of points and stop (the size of a Slurm array)");
+  cmd->add_flag("--merge", o->merge, "run nothing: write OUT and the CSV from the finished points (all of them)");
   cmd->callback([o] { sweep(*o); });
 }
 

@@ -15,6 +15,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks
   libsimgrid-dev                            # SimGrid 3.32: the independent max-min oracle in the validation tests
   libopenmpi-dev openmpi-bin                # collemu sweep over MPI ranks (mpirun)
+  slurm-wlm munge                           # the local Slurm cluster the slurm tests submit the sbatch scripts to
 )
 missing=()
 for p in "${packages[@]}"; do
