@@ -4,7 +4,8 @@
 # their own, and one fake GPU (GRES without a device file) so that the GPU script can be checked with --test-only.
 #   slurm/local-cluster.sh start|stop|status|env        (directory: $COLLEMU_SLURM_LOCAL, default /tmp/collemu-slurm)
 #   slurm/local-cluster.sh wait JOBID                    (until it leaves the queue; fails unless it COMPLETED)
-# `stop` stops only the daemons this directory started (by their pid files).
+# `stop` stops only the daemons this directory started (by their pid files), and unmounts the cgroup file systems
+# `start` had to mount.
 set -euo pipefail
 D=${COLLEMU_SLURM_LOCAL:-/tmp/collemu-slurm}
 H=$(hostname -s)
@@ -62,6 +63,23 @@ GresTypes=gpu
 $hw Gres=gpu:1 NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 EOC
+  # slurmd needs the cgroup file system (Slurm 22.05 cannot run without its cgroup plugin); a chroot may not have it
+  # mounted: mount it as the kernel has it (/proc/self/cgroup: the unified v2 hierarchy, or v1 controllers under a
+  # tmpfs), listing each mount in run/cgroup-mounts for stop to unmount.
+  if ! mountpoint -q /sys/fs/cgroup; then
+    if [[ $(grep -cv '^0::' /proc/self/cgroup) -eq 0 ]]; then
+      mount -t cgroup2 none /sys/fs/cgroup && echo /sys/fs/cgroup >> "$D/run/cgroup-mounts"
+    else
+      mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup && echo /sys/fs/cgroup >> "$D/run/cgroup-mounts"
+      local ctrl dir
+      while IFS=: read -r _ ctrl _; do
+        [[ -n $ctrl ]] || continue
+        dir=/sys/fs/cgroup/${ctrl#name=}
+        mkdir -p "$dir"
+        mount -t cgroup -o "$ctrl" cgroup "$dir" && echo "$dir" >> "$D/run/cgroup-mounts"
+      done < /proc/self/cgroup
+    fi
+  fi
   slurmctld -f "$SLURM_CONF"
   slurmd -f "$SLURM_CONF" -N "$H"
   until_true "running slurmctld && running slurmd"
@@ -76,6 +94,10 @@ stop() {
     kill -TERM "$pid"
     until_true "! kill -0 $pid 2>/dev/null" || kill -KILL "$pid"
   done
+  if [[ -s $D/run/cgroup-mounts ]]; then
+    tac "$D/run/cgroup-mounts" | while read -r dir; do umount "$dir"; done
+    rm -f "$D/run/cgroup-mounts"
+  fi
 }
 
 wait_job() {  # polls (sbatch --wait polls every few seconds only)

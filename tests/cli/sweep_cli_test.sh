@@ -70,7 +70,8 @@ else
 fi
 
 # kill -9 in the middle: the points that finished stay, the rerun runs the rest and ends with the same rows.
-seeds=(--param gen.dp=512 --param gen.gpus=4096 --param gen.layers=1 --param qps=1,4 --seeds 4)
+# The embedded job at 4,096 GPUs on prometheus with NSF buildings (E-ECMP hashes QPs): 1 and 4 QPs, 4 hash seeds.
+seeds=(--set fabric.kind=nsf --param gen.dp=512 --param gen.gpus=4096 --param gen.layers=1 --param qps=1,4 --seeds 4)
 "$COLLEMU" sweep "${seeds[@]}" --out "$tmp/s.h5" > "$tmp/s.txt"
 "$COLLEMU" sweep "${seeds[@]}" --out "$tmp/k.h5" > /dev/null 2>&1 &
 pid=$!

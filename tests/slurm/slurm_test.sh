@@ -21,7 +21,7 @@ COLLEMU_SLURMCTLD_PORT=$((20000 + RANDOM % 20000))
 export COLLEMU_SLURMCTLD_PORT COLLEMU_SLURMD_PORT=$((COLLEMU_SLURMCTLD_PORT + 1))
 cluster=$here/slurm/local-cluster.sh
 trap 'bash "$cluster" stop; rm -rf "$work"' EXIT
-bash "$cluster" start || { echo "FAIL - the local Slurm did not start"; tail -20 "$work"/cluster/log/*.log; exit 1; }
+bash "$cluster" start || { echo "FAIL - the local Slurm did not start"; tail -n 20 "$work"/cluster/log/*.log; exit 1; }
 export SLURM_CONF=$COLLEMU_SLURM_LOCAL/etc/slurm.conf
 cd "$work"
 
