@@ -141,6 +141,13 @@ std::string file_digest(const std::string& path) {
 
 const char* kValueNames[] = {"step_time_s", "compute_s",      "exposed_comm_s", "bubble_s",
                              "wait_s",      "mean_exposed_comm_s", "bag_bytes", "bag_utilisation"};
+// After those: every tier's utilisation over the step (0 where the fabric has no such tier), "utilisation.<tier>".
+std::vector<std::string> value_names() {
+  std::vector<std::string> out(std::begin(kValueNames), std::end(kValueNames));
+  for (int t = 0; t < models::kNumLinkTiers; ++t)
+    out.push_back(std::string("utilisation.") + models::to_string(static_cast<models::LinkTier>(t)));
+  return out;
+}
 
 // Checks that OUT.parts/ was made by this sweep (its identity file), or makes it.
 void prepare_parts(const SweepOptions& so, const std::string& parts, const std::string& manifest,
@@ -306,7 +313,7 @@ void sweep(const SweepOptions& so) {
   analysis::SweepTable table;
   table.identity = identity;
   for (const Param& p : params) table.param_keys.push_back(p.key);
-  for (const char* n : kValueNames) table.value_names.push_back(n);
+  table.value_names = value_names();
   const bool tty = isatty(2) && mpi.rank() == 0;
   const std::size_t seeds = static_cast<std::size_t>(so.seeds), total = points.size() * seeds;
   std::size_t done = 0, ran = 0;
@@ -349,16 +356,20 @@ void sweep(const SweepOptions& so) {
       const emulator::JobReport& j = r.rep.jobs.front();
       double bag_util = 0, best = -1;
       std::string tier = "none";
+      std::vector<double> per_tier(models::kNumLinkTiers, 0.0);
       for (const auto& t : r.sum.tiers) {
         if (t.tier == models::LinkTier::Bag) bag_util = t.utilisation;
         if (t.utilisation > best) best = t.utilisation, tier = models::to_string(t.tier);
+        per_tier[static_cast<int>(t.tier)] = t.utilisation;
       }
+      std::vector<double> values = {j.step_time_s,         j.critical.compute_s, j.critical.exposed_comm_s,
+                                    j.critical.bubble_s,   j.critical.wait_s,    j.mean.exposed_comm_s,
+                                    r.sum.bag_bytes,       bag_util};
+      values.insert(values.end(), per_tier.begin(), per_tier.end());
       row = {{"point", i},
              {"seed", seed},
              {"params", points[i]},
-             {"values",
-              {j.step_time_s, j.critical.compute_s, j.critical.exposed_comm_s, j.critical.bubble_s, j.critical.wait_s,
-               j.mean.exposed_comm_s, r.sum.bag_bytes, bag_util}},
+             {"values", values},
              {"binding_tier", tier},
              {"wall_s", r.wall_s},
              {"mpi_rank", mpi.rank()}};
@@ -432,7 +443,7 @@ void sweep(const SweepOptions& so) {
     out.params = row.at("params").get<std::vector<std::string>>();
     out.values = row.at("values").get<std::vector<double>>();
     out.binding_tier = row.at("binding_tier").get<std::string>();
-    if (out.values.size() != std::size(kValueNames))
+    if (out.values.size() != table.value_names.size())
       throw common::InputError(parts, "a finished point of point " + std::to_string(out.point) +
                                           " has other values than this version writes; remove it to run it again");
     table.rows.push_back(std::move(out));

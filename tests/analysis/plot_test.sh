@@ -31,7 +31,7 @@ for path in sys.argv[1:]:
     assert a.std() > 0.01 and drawn > 0.02, (path, a.std(), drawn)
 ' "$@"; }
 "$COLLEMU_PLOT" sweep "$tmp/sw.h5" -o "$tmp/plots" > /dev/null
-check "sweep plots: step time, breakdown, BAG utilisation" not_blank "$tmp"/plots/{step_time,breakdown,bag_utilisation}.png
+check "sweep plots: step time, breakdown, BAG and per-tier utilisation" not_blank "$tmp"/plots/{step_time,breakdown,bag_utilisation,tiers}.png
 "$COLLEMU_PLOT" run "$tmp/r.h5" -o "$tmp/runplots" > /dev/null
 check "run plots: collectives, tiers over time, busiest links" not_blank "$tmp"/runplots/{collectives,tiers,links}.png
 

@@ -2,7 +2,7 @@
 
     collemu-plot sweep SWEEP.h5 [-o DIR] [--x KEY]   step time against a parameter (one line per combination of the
                                                      others, the seeds' min..max as a band), the breakdown stacked
-                                                     per point, the BAG's utilisation per point
+                                                     per point, the BAG's and every tier's utilisation per point
     collemu-plot run RESULTS.h5 [-o DIR]             one run: its collectives over the step, tier utilisation over
                                                      time, the busiest links
     collemu-plot report SWEEP.h5 -o report.html      one self-contained page: the sweep's plots (inline SVG), its
@@ -115,6 +115,23 @@ def fig_bag(df):
     return fig
 
 
+def fig_tiers(df):
+    first = df[df["seed"] == df["seed"].min()].sort_values("point")
+    tiers = [c for c in df.columns if c.startswith("utilisation.") and (df[c] > 0).any()]
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(first) + 2), 3.8))
+    width = 0.8 / max(1, len(tiers))
+    for k, c in enumerate(tiers):
+        ax.bar([p + (k - (len(tiers) - 1) / 2) * width for p in range(len(first))], first[c], width,
+               label=c.removeprefix("utilisation."))
+    ax.set_xticks(range(len(first)), [str(p) for p in first["point"]])
+    ax.set_xlabel("point")
+    ax.set_ylabel("utilisation over the step")
+    ax.set_title("per-tier utilisation (first seed)")
+    ax.legend(fontsize=7, ncol=4)
+    fig.tight_layout()
+    return fig
+
+
 def save(fig, path):
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -128,6 +145,7 @@ def plot_sweep(path, out, x):
     save(fig_step(sweep_lines(df, x), x), os.path.join(out, "step_time.png"))
     save(fig_breakdown(df), os.path.join(out, "breakdown.png"))
     save(fig_bag(df), os.path.join(out, "bag_utilisation.png"))
+    save(fig_tiers(df), os.path.join(out, "tiers.png"))
 
 
 def plot_run(path, out):
@@ -197,6 +215,7 @@ td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}} figure{{margin:1
 <figure id="step-time">{svg(fig_step(lines, x))}</figure>
 <figure id="breakdown">{svg(fig_breakdown(df))}</figure>
 <figure id="bag">{svg(fig_bag(df))}</figure>
+<figure id="tiers">{svg(fig_tiers(df))}</figure>
 <h2>Rows</h2><table id="rows"><tr>{head}</tr>{body}</table>
 <script type="application/json" id="collemu-data">{payload}</script>
 </body></html>
