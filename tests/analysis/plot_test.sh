@@ -2,12 +2,7 @@
 # collemu-plot (analysis/python): the sweep's and a run's PNG plots are written and not blank; the HTML report renders
 # in a real browser (headless Chromium, Debian's package: a screenshot that is not blank) and the values it carries
 # (its table and its JSON) equal the sweep file's, read independently with h5py. $COLLEMU, $COLLEMU_PLOT: under test.
-set -u
-fails=0
-total=0
-check() { local what=$1; shift; total=$((total + 1)); if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fails=$((fails + 1)); fi; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/../cli/check.sh"
 PY=
 for p in python3 /usr/bin/python3; do if "$p" -c "import h5py, matplotlib" 2> /dev/null; then PY=$p; break; fi; done
 check "python3 with h5py and matplotlib (scripts/setup.sh installs them)" test -n "$PY"
@@ -69,5 +64,4 @@ assert [float(html.unescape(c)) for c in cells] == list(step), cells[:3]
 ' "$tmp/dom.html" "$tmp/sw.h5"
 fi
 check "a results file is not a sweep" bash -c '"$0" sweep "$1" -o "$2" 2>&1 | grep -q "format .collemu-results.; expected .collemu-sweep."' "$COLLEMU_PLOT" "$tmp/r.h5" "$tmp/x"
-echo "$((total - fails)) passed, $fails failed"
-[[ $fails -eq 0 ]]
+finish

@@ -2,14 +2,7 @@
 # `collemu sweep` end to end: a grid of BAG ratios x fabric kinds whose rows are what `collemu run` gives for each
 # point, resumed bit for bit after a kill -9, hash-seed bands that narrow with more QPs, clear errors.
 # $COLLEMU is the binary under test.
-set -u
-fails=0
-total=0
-check() { local what=$1; shift; total=$((total + 1)); if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fails=$((fails + 1)); fi; }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-PY=
-for p in python3 /usr/bin/python3; do if "$p" -c "import h5py" 2>/dev/null; then PY=$p; break; fi; done
+source "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 check "h5py is installed (scripts/setup.sh installs python3-h5py)" test -n "$PY"
 
 # A 128-GPU job (TP 8, DP 16) spread over two buildings of 64 GPUs: 4 BAG ratios x 3 fabric kinds.
@@ -108,5 +101,4 @@ check "a generator option with a trace" refused "needs the embedded default job"
 check "a failure of nothing" refused "^collemu: error: --param fail=r0.nosuch: no such node" "${base[@]}" --param fail=none,r0.nosuch --out "$tmp/e.h5"
 printf 'bag.oversubscription,fabric.kind\n1:1,dsf\n7:1\n' > "$tmp/points.csv"
 check "a points row without all its values" refused "points.csv:3: 1 values; expected 2" "${base[@]}" --points "$tmp/points.csv" --out "$tmp/e.h5"
-echo "$((total - fails)) passed, $fails failed"
-[[ $fails -eq 0 ]]
+finish
