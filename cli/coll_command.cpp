@@ -29,7 +29,7 @@ struct CollOptions {
   std::string minbytes = "8", maxbytes = "8G";
   double stepfactor = 2;
   std::string algo, proto, granularity = "pipelined", solver = "cpu";
-  int channels = 0, qps = 1, root = 0;
+  int channels = -1, qps = 1, root = 0;  // channels -1: not given (NCCL's choice)
   bool json = false;
 };
 
@@ -54,9 +54,11 @@ void run(const CollOptions& o) {
   spec.granularity = from_option("--granularity", o.granularity,
                                  [&] { return collectives::parse_granularity(o.granularity); });
   if (o.qps < 1) throw common::InputError("--qps " + std::to_string(o.qps), "expected at least 1 QP per connection");
-  if (o.channels < 0)
-    throw common::InputError("--channels " + std::to_string(o.channels), "expected at least 1 channel");
-  spec.channels = o.channels;
+  // NCCL runs at most MAXCHANNELS = 64 channels per communicator (src/include/device.h).
+  if (o.channels != -1 && (o.channels < 1 || o.channels > 64))
+    throw common::InputError("--channels " + std::to_string(o.channels),
+                             "expected 1 to 64 channels (NCCL's MAXCHANNELS); leave it out for NCCL's choice");
+  spec.channels = o.channels == -1 ? 0 : o.channels;
   spec.qps = o.qps;
   spec.root = o.root;
   const auto placement = from_option("--placement", o.placement, [&] { return models::parse_placement(o.placement); });
@@ -72,7 +74,7 @@ void run(const CollOptions& o) {
     throw common::InputError("--root " + std::to_string(o.root),
                              "expected a rank in [0, " + std::to_string(comm.size()) + ")");
   const auto& sh = comm.shape();
-  const int channels = o.channels ? o.channels : comm.default_channels();
+  const int channels = o.channels > 0 ? o.channels : comm.default_channels();
 
   if (!o.json) {
     std::printf("# collemu coll: %s on %d ranks (%d NVLink domain(s), up to %d ranks each), fabric %s, placement %s\n",

@@ -140,6 +140,8 @@ void gen(GenOptions o, bool moe) {
   o.spec.sequence_parallel = !o.no_sequence_parallel;
   o.spec.dp_overlap = !o.no_dp_overlap;
   if (!moe) o.spec.experts = 0;
+  if (moe && o.spec.experts == 0)
+    throw common::InputError("--experts 0", "expected at least 1 expert (`trace gen llm` writes a dense step)");
   // The generator names the LlmSpec field that is wrong ("kv_heads 5: ..."); the option is --kv-heads.
   auto as_options = [](const common::InputError& e) {
     std::string where = e.where();

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <map>
 #include <functional>
 
 #include "common/error.hpp"
@@ -226,17 +227,37 @@ void flatten(const std::string& path, const YAML::Node& node, const std::string&
 }  // namespace
 
 namespace {
+// Every key once, anywhere in the tree (YAML 1.2 requires unique keys; yaml-cpp keeps both and the last would win).
+void check_unique_keys(const std::string& path, const YAML::Node& map, const std::string& prefix) {
+  std::map<std::string, int> seen;
+  for (const auto& kv : map) {
+    const std::string name = kv.first.as<std::string>();
+    const std::string key = prefix.empty() ? name : prefix + "." + name;
+    const int line = kv.first.Mark().line + 1;
+    if (auto [it, fresh] = seen.emplace(name, line); !fresh)
+      throw InputError(yaml_where(path, kv.first),
+                       "key '" + key + "' is given twice (first at line " + std::to_string(it->second) + ")");
+    if (kv.second.IsMap()) check_unique_keys(path, kv.second, key);
+  }
+}
+
 YAML::Node load_config_file(const std::string& path) {
-  YAML::Node root;
+  if (std::filesystem::is_directory(path))
+    throw InputError(path, "is a directory; expected a fabric config file (YAML or JSON)");
+  std::vector<YAML::Node> docs;
   try {
-    root = YAML::LoadFile(path);
+    docs = YAML::LoadAllFromFile(path);
   } catch (const YAML::BadFile&) {
     throw InputError(path, "cannot open the fabric config file");
   } catch (const YAML::ParserException& e) {
     throw InputError(path + ":" + std::to_string(e.mark.line + 1), "not valid YAML/JSON: " + e.msg);
   }
+  if (docs.size() > 1)
+    throw InputError(yaml_where(path, docs[1]), "a second YAML document; a fabric config is one document (no '---')");
+  const YAML::Node root = docs.empty() ? YAML::Node() : docs.front();
   if (!root.IsMap())
     throw InputError(path, "a fabric config must be a mapping of keys (preset: NAME, nic: {speed: 400Gbps}, ...)");
+  check_unique_keys(path, root, "");
   return root;
 }
 }  // namespace

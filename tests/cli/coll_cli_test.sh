@@ -34,5 +34,10 @@ check "a bad placement names the option" refused "^collemu: error: --placement d
 check "no QP names the option" refused "^collemu: error: --qps 0: expected at least 1 QP" --ranks 8 --qps 0
 check "a root out of range names the option" refused "^collemu: error: --root 8: expected a rank in \[0, 8)" --ranks 8 --op broadcast --root 8
 check "an unknown solver" bash -c '"$COLLEMU" coll "$@" --ranks 8 --solver gpu 2>&1 | grep -q -- "--solver gpu: unknown rate solver"' _ "${small[@]}"
+# NCCL runs 1 to 64 channels (MAXCHANNELS); 0 used to mean the default without a word.
+for c in 0 65 100000; do
+  check "--channels $c is refused" bash -c '"$COLLEMU" coll "$@" --ranks 8 --channels "$0" 2>&1 | grep -q -- "--channels $0: expected 1 to 64 channels"' "$c" "${small[@]}"
+done
+check "--channels 64 runs" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 1M -e 1M --channels 64 --json | grep -q "\"channels\": 64"' _ "${small[@]}"
 echo "$((total - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]

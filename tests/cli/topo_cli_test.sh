@@ -1,14 +1,7 @@
 #!/bin/bash
 # End-to-end checks of `collemu topo`: exit codes, the measured ratios in text and JSON, and the errors a user
 # sees for bad input. $COLLEMU is the binary under test.
-set -u
-fails=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-check() { # description, command...
-  local what=$1; shift
-  if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; fails=$((fails + 1)); fi
-}
+source "$(dirname "${BASH_SOURCE[0]}")/check.sh"
 # expect_error EXPECTED-SUBSTRING ARGS...: exit code 2 and the substring on stderr.
 expect_error() {
   local want=$1; shift
@@ -84,5 +77,12 @@ check "--route malformed" expect_error "SRC:DST" topo --route 0
 check "--help explains options" bash -c '"$COLLEMU" topo --help | grep -q -- "--set"'
 check "--list-keys lists the BAG ratio" bash -c '"$COLLEMU" topo --list-keys | grep -q "^bag.oversubscription"'
 
-echo "$((19 - fails)) passed, $fails failed"
-[[ $fails -eq 0 ]]
+# A config is one YAML document with every key once (yaml-cpp would take the last of two, and ignore a second
+# document); a directory is not a config file.
+printf 'preset: prometheus\nbag:\n  oversubscription: 7:1\n  oversubscription: 2:1\n' > "$tmp/dup.yaml"
+check "a key given twice names both lines" expect_error "dup.yaml:4: key 'bag.oversubscription' is given twice (first at line 3)" topo "$tmp/dup.yaml"
+printf 'preset: prometheus\n---\nbag: {oversubscription: 7:1}\n' > "$tmp/multi.yaml"
+check "a second YAML document is refused" expect_error "multi.yaml:3: a second YAML document" topo "$tmp/multi.yaml"
+mkdir -p "$tmp/confdir"
+check "a directory is not a config file" expect_error "confdir: is a directory; expected a fabric config file" topo "$tmp/confdir"
+finish

@@ -56,5 +56,6 @@ check "a 2-D dataset where a column belongs is refused" bash -c '"$COLLEMU" trac
 check "a generator error names the option" bash -c '"$COLLEMU" trace gen llm --dp 100 -o "$1" 2>&1 | grep -q "^collemu: error: --gpus 32768: expected tp x pp x dp = 12800"' _ "$tmp/g.h5"
 check "an option with a dash is named as given" bash -c '"$COLLEMU" trace gen llm --kv-heads 5 -o "$1" 2>&1 | grep -q -- "--kv-heads 5: expected a divisor of heads"' _ "$tmp/g.h5"
 check "an unknown --format is the option's fault" bash -c '"$COLLEMU" trace info --format pcap "$1" 2>&1 | grep -q -- "--format pcap: unknown trace format"' _ "$tmp/t.h5"
+check "an MoE step of 0 experts is refused (it was written dense)" bash -c '"$COLLEMU" trace gen moe -o "$1" --experts 0 2>&1 | grep -q -- "--experts 0: expected at least 1 expert"' _ "$tmp/moe0.h5"
 echo "$((total - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]
