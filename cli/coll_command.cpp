@@ -34,11 +34,15 @@ struct CollOptions {
 };
 
 double size_option(const std::string& name, const std::string& text) {
+  double b = 0;
   try {
-    return common::parse_size_B(text, /*allow_bare=*/true);
+    b = common::parse_size_B(text, /*allow_bare=*/true);
   } catch (const common::UnitError& e) {
     throw common::InputError(name + " " + text, std::string(e.what()) + " (a bare number is bytes, as in nccl-tests)");
   }
+  // The collectives model sizes up to 1e18 B (plan_collective): refused here, before any output, naming the option.
+  if (!std::isfinite(b) || b > 1e18) throw common::InputError(name + " " + text, "expected a size from 0 to 1e18 B");
+  return b;
 }
 
 void run(const CollOptions& o) {

@@ -128,14 +128,19 @@ double parse_size_B(std::string_view text, bool allow_bare) {
     scale = 1;
   } else if (unit == "B") {
     scale = 1;
-  } else if (unit.size() == 1) {  // nccl-tests: "8G" = 8 * 1024^3, "1K" = 1024
+  } else if (unit.size() == 1) {  // nccl-tests: "8G" = 8 * 1024^3, "1K" = 1024; its options take "1m", "1g" too
+    const bool lower_ok = allow_bare;      // (nccl-tests' parsesize); in a config "1m" would read as metres
     switch (unit[0]) {
       case 'K': case 'k': scale = 1024.0; break;
       case 'M': scale = 1024.0 * 1024; break;
       case 'G': scale = 1024.0 * 1024 * 1024; break;
       case 'T': scale = 1024.0 * 1024 * 1024 * 1024; break;
-      default: bad_unit(text, unit, kExpected);
+      case 'm': scale = lower_ok ? 1024.0 * 1024 : 0; break;
+      case 'g': scale = lower_ok ? 1024.0 * 1024 * 1024 : 0; break;
+      case 't': scale = lower_ok ? 1024.0 * 1024 * 1024 * 1024 : 0; break;
+      default: break;
     }
+    if (scale == 0) bad_unit(text, unit, kExpected);
   } else if (unit.size() == 2 && unit[1] == 'B' && decimal_prefix(unit[0]) != 0) {
     scale = decimal_prefix(unit[0]);
   } else if (unit.size() == 3 && unit.substr(1) == "iB") {

@@ -39,5 +39,9 @@ for c in 0 65 100000; do
   check "--channels $c is refused" bash -c '"$COLLEMU" coll "$@" --ranks 8 --channels "$0" 2>&1 | grep -q -- "--channels $0: expected 1 to 64 channels"' "$c" "${small[@]}"
 done
 check "--channels 64 runs" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 1M -e 1M --channels 64 --json | grep -q "\"channels\": 64"' _ "${small[@]}"
+# nccl-tests' size suffixes in either case (its parsesize), and a size beyond what is modelled names its option
+# before any output.
+check "-b 1m -e 1g is -b 1M -e 1G" bash -c 'diff <("$COLLEMU" coll "$@" --ranks 8 -b 1m -e 1g -f 1024 --json) <("$COLLEMU" coll "$@" --ranks 8 -b 1M -e 1G -f 1024 --json)' _ "${small[@]}"
+check "-b 1e30 names the option, before any output" bash -c 'out=$("$COLLEMU" coll "$@" --ranks 8 -b 1e30 -e 1e30 2>&1); [[ $out == "collemu: error: --minbytes 1e30: expected a size from 0 to 1e18 B" ]] || { echo "$out"; false; }' _ "${small[@]}"
 echo "$((total - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]
