@@ -479,8 +479,9 @@ ReplayReport Replayer::run() {
     const double te = engine_.next_event_s();
     while (!timers_.empty() && timers_.top().version != ranks_[timers_.top().rank].compute_version) timers_.pop();
     const double tc = timers_.empty() ? kInf : timers_.top().t;
-    // A failure still to come counts as an event only while something else is pending (the step is not over).
-    const bool active = std::min(te, tc) < kInf || !ready_.empty();
+    // A failure still to come counts as an event only while something else is pending (the step is not over; ready
+    // ops were drained above, so flows and compute timers are all that can be pending).
+    const bool active = std::min(te, tc) < kInf;
     const double tf = next_failure_ < failure_order_.size() && active
                           ? opt_.failures[failure_order_[next_failure_]].at_s : kInf;
     const double next = std::min({te, tc, tf});
