@@ -70,7 +70,7 @@ void run(const CollOptions& o) {
 
   models::Fabric fabric = build_fabric_from_options(o.topo, o.sets, o.fails, o.set_files);
   if (o.ranks < 1) throw common::InputError("--ranks", "expected the number of ranks (GPUs) taking part, at least 1");
-  const models::Network net(fabric, collectives::payload_efficiency());
+  const models::Network net(fabric, collectives::payload_efficiency(fabric));
   const auto gpus = from_option("--ranks", std::to_string(o.ranks),
                                 [&] { return models::place_ranks(fabric.layout, o.ranks, placement); });
   const collectives::Communicator comm(net, gpus);

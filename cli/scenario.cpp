@@ -268,7 +268,7 @@ void run_scenario(const RunOptions& o, RunResult& r) {
   }
   // With failures at a time, engine links are the fabric's own (no groups), so that the networks before and after a
   // failure number them alike.
-  r.net = std::make_unique<models::Network>(fabric, collectives::payload_efficiency(), ropt.failures.empty());
+  r.net = std::make_unique<models::Network>(fabric, collectives::payload_efficiency(fabric), ropt.failures.empty());
   const models::Network& net = *r.net;
   std::vector<emulator::Job>& jobs = r.jobs;
   std::vector<std::uint8_t> taken(net.num_gpus(), 0);

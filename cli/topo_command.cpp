@@ -77,8 +77,9 @@ std::string ratio_text(const std::optional<double>& r) { return r ? common::form
 
 void print_text(const models::TopoSummary& s, const models::FabricLayout& L) {
   using models::NodeKind;
-  std::printf("fabric %s: %zu GPUs in %zu scale-up domains of %u, %zu NICs (%u ports on %u planes)\n",
-              s.name.c_str(), s.gpus, s.scaleup_domains, L.gpus_per_domain, s.nics, L.nic_ports, L.planes);
+  std::printf("fabric %s: %zu GPUs (%s) in %zu scale-up domains of %u, %zu NICs (%u ports on %u planes)\n",
+              s.name.c_str(), s.gpus, models::to_string(L.gpu), s.scaleup_domains, L.gpus_per_domain, s.nics,
+              L.nic_ports, L.planes);
   std::printf("switches %zu:", s.switches);
   for (NodeKind k : {NodeKind::Leaf, NodeKind::EdgeLeaf, NodeKind::FabricElement, NodeKind::Spine,
                      NodeKind::SuperSpine, NodeKind::Bag})
@@ -190,6 +191,7 @@ void run(const TopoOptions& o) {
   }
   if (o.json) {
     auto j = to_json(summary);
+    j["gpu"] = models::to_string(fabric.layout.gpu);
     if (!flows.empty()) {
       j["routes"] = nlohmann::json::array();
       for (std::size_t i = 0; i < flows.size(); ++i) j["routes"].push_back(route_json(fabric, flows[i], routes[i]));

@@ -2,10 +2,10 @@
 
 namespace collemu::collectives {
 
-std::array<double, models::kNumLinkTiers> payload_efficiency() {
+std::array<double, models::kNumLinkTiers> payload_efficiency(models::GpuType gpu) {
   std::array<double, models::kNumLinkTiers> e;
   e.fill(kRoceV2PayloadEfficiency);
-  e[static_cast<int>(models::LinkTier::NvLink)] = kNvlinkPayloadEfficiency;
+  e[static_cast<int>(models::LinkTier::NvLink)] = nvlink_payload_efficiency(nccl_arch(gpu));
   return e;
 }
 

@@ -30,9 +30,13 @@ struct CollResult {
   models::solver::FlowEngineStats engine;
 };
 
-// The payload share of each tier's line rate that collectives see: NVLink at NCCL's 20.6 of 25 GB/s, Ethernet (every
-// other tier) at RoCEv2's 4096 of 4178 bytes (nccl.hpp).
-std::array<double, models::kNumLinkTiers> payload_efficiency();
+// The payload share of each tier's line rate that collectives see: NVLink at NCCL's model of the GPU generation's
+// link (Hopper 20.6 of 25 GB/s; nvlink_payload_efficiency), Ethernet (every other tier) at RoCEv2's 4096 of 4178
+// bytes (nccl.hpp).
+std::array<double, models::kNumLinkTiers> payload_efficiency(models::GpuType gpu);
+inline std::array<double, models::kNumLinkTiers> payload_efficiency(const models::Fabric& fabric) {
+  return payload_efficiency(fabric.layout.gpu);
+}
 
 // Plans, emits and runs one collective alone on the network. Throws common::InputError for an impossible request
 // (plan_collective) and models::RouteError when failures cut a pair.

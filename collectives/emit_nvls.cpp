@@ -18,7 +18,7 @@ void emit_nvls(FlowWriter& w) {
   const double S = plan.bytes;
   for (int r = 0; r < n; ++r) {
     const double m = static_cast<double>(comm.node_ranks(comm.node_of(r)).size());
-    const double wire = S * (1.0 + 1.0 / m) / (kNvlsEfficiency * (nch - 1) / nch);
+    const double wire = S * (1.0 + 1.0 / m) / (nvls_efficiency(comm.shape().arch) * (nch - 1) / nch);
     const models::Network::NvLinks nv = net.nvlinks(comm.gpu(r));
     COLLEMU_ASSERT(nv.found, "NVLS without an NVLink");
     w.direct(wire, nv.up, plan.model_latency_s + nv.up_latency_s);

@@ -31,15 +31,22 @@ constexpr double kNvlsNvlink_us = 25.0;              // NVLS and NVLSTree Simple
 constexpr double kNvlsTreeNet_us = 20.9;             // NVLSTree Simple over the network
 constexpr double kPatBase_us = 8.0;                  // PAT base (all protocols)
 constexpr double kPatPerRank_us = 2.8;               // PAT's linear part, per rank
-// Hopper NVLSTree ceiling per channel for 2, >= 4 nodes (tuning.cc perChMaxNVLSTreeBws), GB/s.
-constexpr double kPerChNvlsTree_GBps[3] = {0.0, 57.7, 45.5};
 constexpr double kNetOverhead_us = 1.0;              // getNetOverhead(): x86 Intel and default; x3 for Simple
-// Hopper ceilings (tuning.cc): Ring LL128 per channel; LL in total for 1, 2, >= 4 nodes; GB/s.
-constexpr double kPerChRingLL128_GBps = 36.7;
-constexpr double kLLMax_GBps[3] = {141.0, 45.0, 35.0};
-// Hopper Tree ceilings per channel for 1, 2, >= 4 nodes (tuning.cc perChMaxTreeBws, perChMaxTreeLL128Bws), GB/s.
-constexpr double kPerChTree_GBps[3] = {38.7, 41.4, 36.0};
-constexpr double kPerChTreeLL128_GBps[3] = {36.7, 36.7, 29.0};
+// Per-generation ceilings (tuning.cc ncclTunerConstantsDefaults), GB/s, [Volta, Ampere, Hopper, Blackwell][1, 2,
+// >= 4 nodes].
+constexpr double kPerChNvlsTree_GBps[4][3] = {{26.5, 18.5, 10.0}, {24.0, 23.6, 17.8}, {0.0, 57.7, 45.5}, {0.0, 96.0, 80.0}};
+constexpr double kPerChRingLL128_GBps[4][3] = {{20.0, 20.0, 20.0}, {20.0, 20.0, 20.0}, {36.7, 36.7, 36.7}, {40.0, 40.0, 40.0}};
+constexpr double kPerChTree_GBps[4][3] = {{26.5, 18.5, 10.0}, {24.0, 23.6, 17.8}, {38.7, 41.4, 36.0}, {70.0, 42.8, 24.0}};
+constexpr double kPerChTreeLL128_GBps[4][3] = {{20.0, 20.0, 20.0}, {20.0, 20.0, 20.0}, {36.7, 36.7, 29.0}, {55.6, 31.67, 20.0}};
+// LL's total: one node by generation (llMaxBws[compCapIndex][0]: 39, 87.7, 141, 282); across nodes the 2- and
+// >= 4-node values of the Hopper row, as before this table had generations (see docs/accuracy.md: NCCL itself indexes
+// that row by CPU vendor across nodes).
+constexpr double kLLMaxOneNode_GBps[4] = {39.0, 87.7, 141.0, 282.0};
+constexpr double kLLMaxMultiNode_GBps[2] = {45.0, 35.0};
+constexpr double kNvlsEff[4] = {0.0, 0.0, 0.85, 0.74};
+constexpr double kNvlinkEff[4] = {20.0 / 25.0, 20.0 / 25.0, 20.6 / 25.0, 40.1 / 50.0};
+
+int arch_index(Arch a) { return static_cast<int>(a); }
 
 int nodes_index(int nodes) { return nodes <= 1 ? 0 : nodes == 2 ? 1 : 2; }
 
@@ -61,6 +68,30 @@ int ring_steps(CollKind op, int n) {
 }
 
 }  // namespace
+
+Arch nccl_arch(models::GpuType g) {
+  switch (g) {
+    case models::GpuType::A100: return Arch::Ampere;
+    case models::GpuType::H100:
+    case models::GpuType::H200:
+    case models::GpuType::H20: return Arch::Hopper;
+    case models::GpuType::B200:
+    case models::GpuType::GB200:
+    case models::GpuType::GB300: return Arch::Blackwell;
+  }
+  return Arch::Hopper;
+}
+const char* to_string(Arch a) {
+  switch (a) {
+    case Arch::Volta: return "Volta";
+    case Arch::Ampere: return "Ampere";
+    case Arch::Hopper: return "Hopper";
+    case Arch::Blackwell: return "Blackwell";
+  }
+  return "?";
+}
+double nvlink_payload_efficiency(Arch a) { return kNvlinkEff[arch_index(a)]; }
+double nvls_efficiency(Arch a) { return kNvlsEff[arch_index(a)]; }
 
 const char* to_string(Algo a) {
   switch (a) {
@@ -180,14 +211,16 @@ double nccl_latency_s(CollKind op, Algo a, Proto p, const CommShape& c) {
          ninter * ring_step_latency_s(p, true, c);
 }
 
-double ll128_channel_cap_Bps() { return kPerChRingLL128_GBps * 1e9; }
-double ll_total_cap_Bps(int nodes) { return kLLMax_GBps[nodes_index(nodes)] * 1e9; }
+double ll128_channel_cap_Bps(Arch a, int nodes) { return kPerChRingLL128_GBps[arch_index(a)][nodes_index(nodes)] * 1e9; }
+double ll_total_cap_Bps(Arch a, int nodes) {
+  return (nodes <= 1 ? kLLMaxOneNode_GBps[arch_index(a)] : kLLMaxMultiNode_GBps[nodes_index(nodes) - 1]) * 1e9;
+}
 
-double tree_channel_cap_Bps(Proto p, int nodes, int channels) {
+double tree_channel_cap_Bps(Arch a, Proto p, int nodes, int channels) {
   switch (p) {
-    case Proto::LL: return ll_total_cap_Bps(nodes) / channels;
-    case Proto::LL128: return kPerChTreeLL128_GBps[nodes_index(nodes)] * 1e9;
-    case Proto::Simple: return kPerChTree_GBps[nodes_index(nodes)] * 1e9;
+    case Proto::LL: return ll_total_cap_Bps(a, nodes) / channels;
+    case Proto::LL128: return kPerChTreeLL128_GBps[arch_index(a)][nodes_index(nodes)] * 1e9;
+    case Proto::Simple: return kPerChTree_GBps[arch_index(a)][nodes_index(nodes)] * 1e9;
   }
   return 0;
 }
@@ -225,17 +258,23 @@ double nccl_model_algbw_Bps(CollKind op, Algo a, Proto p, const CommShape& c, in
   if (a == Algo::Nvls) {
     // NVLS: one NVSwitch domain, AllReduce, Simple, >= 2 channels (tuning.cc); busBw = 2 x bwIntra x efficiency x
     // (nCh - 1) / nCh, algbw = busBw x n / nsteps.
-    if (op != CollKind::AllReduce || p != Proto::Simple || !c.nvswitch || c.nodes != 1 || channels < 2 || c.ranks < 2) return 0;
-    const double bus = 2 * c.nvlink_Bps * kNvlsEfficiency * (channels - 1) / channels;
+    const double eff = nvls_efficiency(c.arch);
+    if (op != CollKind::AllReduce || p != Proto::Simple || !c.nvswitch || eff == 0 || c.nodes != 1 || channels < 2 ||
+        c.ranks < 2)
+      return 0;
+    const double bus = 2 * c.nvlink_Bps * eff * (channels - 1) / channels;
     return bus * c.ranks / ring_steps(op, c.ranks);
   }
   if (a == Algo::NvlsTree) {
     // NVLS inside each node, a tree of NICs across: AllReduce, Simple, > 1 node, >= 2 channels. busBw = min(NVLS
     // intra x 2, the node's NICs (x 2 for 2 nodes), nCh x perChMaxNVLSTreeBw); algbw = busBw x n / nsteps.
-    if (op != CollKind::AllReduce || p != Proto::Simple || !c.nvswitch || c.nodes < 2 || channels < 2) return 0;
-    const double intra = 2 * c.nvlink_Bps * kNvlsEfficiency * (channels - 1) / channels;
+    const double eff = nvls_efficiency(c.arch);
+    if (op != CollKind::AllReduce || p != Proto::Simple || !c.nvswitch || eff == 0 || c.nodes < 2 || channels < 2)
+      return 0;
+    const double intra = 2 * c.nvlink_Bps * eff * (channels - 1) / channels;
     const double inter = c.nic_Bps * c.ranks_per_node * (c.nodes <= 2 ? 2 : 1);
-    const double bus = std::min({intra, inter, channels * kPerChNvlsTree_GBps[nodes_index(c.nodes)] * 1e9});
+    const double bus =
+        std::min({intra, inter, channels * kPerChNvlsTree_GBps[arch_index(c.arch)][nodes_index(c.nodes)] * 1e9});
     return bus * c.ranks / ring_steps(op, c.ranks);
   }
   double bus = ring_bus_Bps(c);
@@ -248,13 +287,14 @@ double nccl_model_algbw_Bps(CollKind op, Algo a, Proto p, const CommShape& c, in
   if (a == Algo::Tree) {
     // Tree: AllReduce across nodes only (here); busBw x 0.92 and per-channel ceilings; algbw = busBw / 2.
     if (op != CollKind::AllReduce || c.nodes < 2) return 0;
-    bus = std::min(bus * 0.92, channels * tree_channel_cap_Bps(Proto::Simple, c.nodes, channels));
-    if (p == Proto::LL) bus = std::min(bus / 3.8, ll_total_cap_Bps(c.nodes));
-    if (p == Proto::LL128) bus = std::min(bus * 120.0 / 128.0, channels * tree_channel_cap_Bps(p, c.nodes, channels));
+    bus = std::min(bus * 0.92, channels * tree_channel_cap_Bps(c.arch, Proto::Simple, c.nodes, channels));
+    if (p == Proto::LL) bus = std::min(bus / 3.8, ll_total_cap_Bps(c.arch, c.nodes));
+    if (p == Proto::LL128)
+      bus = std::min(bus * 120.0 / 128.0, channels * tree_channel_cap_Bps(c.arch, p, c.nodes, channels));
     return bus * 0.5;
   }
-  if (p == Proto::LL) bus = std::min(ll_total_cap_Bps(c.nodes), bus * 0.5);
-  if (p == Proto::LL128) bus = std::min(bus * 0.92, channels * ll128_channel_cap_Bps());
+  if (p == Proto::LL) bus = std::min(ll_total_cap_Bps(c.arch, c.nodes), bus * 0.5);
+  if (p == Proto::LL128) bus = std::min(bus * 0.92, channels * ll128_channel_cap_Bps(c.arch, c.nodes));
   if (op == CollKind::AllToAll || op == CollKind::SendRecv || op == CollKind::Broadcast || op == CollKind::Reduce) return bus;
   return bus * c.ranks / ring_steps(op, c.ranks);
 }
@@ -283,8 +323,8 @@ Choice choose(CollKind op, double bytes, const CommShape& c, int channels, const
                        std::to_string(c.nodes) + " NVLink domain(s)";
     if (force_algo) what += " with NCCL_ALGO=" + std::string(to_string(*force_algo));
     if (force_proto) what += " with NCCL_PROTO=" + std::string(to_string(*force_proto));
-    throw InputError("", what + ": NCCL has no such algorithm here (NVLS needs an AllReduce with Simple inside one "
-                           "NVSwitch domain and at least 2 channels; NVLSTree and Tree an AllReduce across NVLink "
+    throw InputError("", what + ": NCCL has no such algorithm here (NVLS needs a Hopper or later GPU and an AllReduce "
+                           "with Simple inside one NVSwitch domain and at least 2 channels; NVLSTree and Tree an AllReduce across NVLink "
                            "domains; PAT an AllGather or ReduceScatter with one rank per domain)");
   }
   return best;

@@ -9,12 +9,18 @@
 #include <vector>
 
 #include "common/collective.hpp"
+#include "models/fabric.hpp"
 
 namespace collemu::collectives {
 
 using common::CollKind;
 
 enum class Algo : std::uint8_t { Ring, Tree, Nvls, NvlsTree, Pat };
+// NCCL's GPU generations for its tuning constants (tuning.cc compCapIndex: compute capability >= 10.0 Blackwell,
+// >= 9.0 Hopper, >= 8.0 Ampere, else Volta).
+enum class Arch : std::uint8_t { Volta, Ampere, Hopper, Blackwell };
+Arch nccl_arch(models::GpuType g);  // A100 8.0; H100, H200, H20 9.0; B200, GB200 10.0; GB300 10.3
+const char* to_string(Arch a);
 enum class Proto : std::uint8_t { LL, LL128, Simple };
 
 const char* to_string(Algo a);
@@ -42,14 +48,18 @@ double nccl_tests_bytes(CollKind op, std::int64_t count, int ranks);
 double proto_efficiency(Proto p);
 
 // Link payload efficiency, the share of a link's line rate that carries data.
-// NVLink (Hopper): NCCL models an NVLink4 link at 20.6 GB/s (src/graph/topo.h SM90_NVLINK_BW) of its 25 GB/s per
-// direction (18 links = 450 GB/s per GPU): 0.824.
-inline constexpr double kNvlinkPayloadEfficiency = 20.6 / 25.0;
+// NVLink: NCCL's model of one NVLink (src/graph/topo.h SMxx_NVLINK_BW) over the link's rate per direction: Volta
+// NVLink2 and Ampere NVLink3 20 of 25 GB/s (0.8), Hopper NVLink4 20.6 of 25 (0.824), Blackwell NVLink5 40.1 of 50
+// (0.802).
+double nvlink_payload_efficiency(Arch a);
+inline constexpr double kNvlinkPayloadEfficiency = 20.6 / 25.0;  // Hopper's
 // RoCEv2 with a 4096 B MTU: per packet 82 B of overhead on the wire (preamble+SFD 8, Ethernet 14, IPv4 20,
 // UDP 8, BTH 12, ICRC 4, FCS 4, inter-frame gap 12): 4096 / 4178.
 inline constexpr double kRoceV2PayloadEfficiency = 4096.0 / (4096.0 + 82.0);
-// NVLS efficiency on Hopper (tuning.cc nvlsEfficiency).
-inline constexpr double kNvlsEfficiency = 0.85;
+// NVLS efficiency (tuning.cc nvlsEfficiency): Volta and Ampere 0 (no NVLS: their NVSwitches have no multicast),
+// Hopper 0.85, Blackwell 0.74.
+double nvls_efficiency(Arch a);
+inline constexpr double kNvlsEfficiency = 0.85;  // Hopper's
 // PAT's bandwidth refinement (tuning.cc: busBw *= .75).
 inline constexpr double kPatEfficiency = 0.75;
 
@@ -58,7 +68,8 @@ struct CommShape {
   int ranks = 0;
   int nodes = 0;          // NVLink domains the ranks occupy
   int ranks_per_node = 0; // the largest number of ranks in one domain
-  bool nvswitch = false;  // the domains have an NVSwitch (NVLS possible)
+  bool nvswitch = false;  // the domains have an NVSwitch (NVLS possible on Hopper and later)
+  Arch arch = Arch::Hopper;  // the GPUs' generation, for NCCL's constants
   double nvlink_Bps = 0;  // payload bandwidth per GPU into its NVLink domain (0: none)
   double nic_Bps = 0;     // payload bandwidth of one GPU's NIC
 };
@@ -84,12 +95,12 @@ struct Choice {
 // forced algorithm and protocol when given. Throws common::InputError when the forced pair is not possible here.
 Choice choose(CollKind op, double bytes, const CommShape& c, int channels, const Algo* force_algo, const Proto* force_proto);
 
-// Per-channel bandwidth ceilings on Hopper (tuning.cc), payload bytes/s: Ring LL128 per channel, and LL's total.
-double ll128_channel_cap_Bps();
-double ll_total_cap_Bps(int nodes);
-// Tree AllReduce per-channel ceilings on Hopper (tuning.cc perChMaxTreeBws, perChMaxTreeLL128Bws; LL: LL's total over
-// the channels), payload bytes/s.
-double tree_channel_cap_Bps(Proto p, int nodes, int channels);
+// Per-channel bandwidth ceilings of the generation (tuning.cc), payload bytes/s: Ring LL128 per channel, and LL's total.
+double ll128_channel_cap_Bps(Arch a, int nodes);
+double ll_total_cap_Bps(Arch a, int nodes);
+// Tree AllReduce per-channel ceilings (tuning.cc perChMaxTreeBws, perChMaxTreeLL128Bws; LL: LL's total over the
+// channels), payload bytes/s.
+double tree_channel_cap_Bps(Arch a, Proto p, int nodes, int channels);
 
 // NCCL's double binary tree over `n` nodes (trees.cc, ncclGetDtree): the parent of node i in tree t (0 or 1), or -1
 // for the root. Tree 0 is a binary tree rooted at 0 in which a node's parent clears its lowest set bit and sets the

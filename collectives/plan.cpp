@@ -49,10 +49,11 @@ CollPlan plan_collective(const Communicator& comm, const CollSpec& spec) {
   plan.efficiency = proto_efficiency(ch.proto);
   // Per-channel payload ceilings of the protocol, as wire-rate caps of one channel's connection.
   plan.channel_cap_Bps = models::solver::kNoCap;
-  if (ch.proto == Proto::LL128) plan.channel_cap_Bps = ll128_channel_cap_Bps() / plan.efficiency;
-  if (ch.proto == Proto::LL) plan.channel_cap_Bps = ll_total_cap_Bps(shape.nodes) / plan.channels / plan.efficiency;
+  if (ch.proto == Proto::LL128) plan.channel_cap_Bps = ll128_channel_cap_Bps(shape.arch, shape.nodes) / plan.efficiency;
+  if (ch.proto == Proto::LL)
+    plan.channel_cap_Bps = ll_total_cap_Bps(shape.arch, shape.nodes) / plan.channels / plan.efficiency;
   if (ch.algo == Algo::Tree)
-    plan.channel_cap_Bps = tree_channel_cap_Bps(ch.proto, shape.nodes, plan.channels) / plan.efficiency;
+    plan.channel_cap_Bps = tree_channel_cap_Bps(shape.arch, ch.proto, shape.nodes, plan.channels) / plan.efficiency;
   plan.model_latency_s = nccl_latency_s(spec.op, ch.algo, ch.proto, shape);
   return plan;
 }

@@ -113,6 +113,7 @@ class Builder {
     auto& L = f_.layout;
     L.name = c_.preset();
     L.gpus_per_domain = p_.gpus_per_domain;
+    L.gpu = *parse_gpu_type(c_.choice("gpu.type"));  // checked against the key's choices when set
     L.planes = p_.planes;
     L.nic_ports = p_.nic_ports;
     L.attach = p_.attach;

@@ -2,12 +2,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <functional>
 
 #include "common/error.hpp"
 #include "common/units.hpp"
+#include "models/fabric.hpp"
 
 namespace collemu::models {
 
@@ -30,7 +32,9 @@ const std::vector<KeySpec> kKeys = {
      "how NIC ports fill leaves: rack (consecutive GPUs) or rail (GPU i of every domain on the same leaves)"},
     {"fabric.hop_latency", KeyKind::Duration, "", "latency of each switch-to-switch link inside a building"},
     {"scaleup.gpus", KeyKind::Count, "", "GPUs per NVLink domain (host or rack); 1 = no NVLink"},
-    {"scaleup.bandwidth", KeyKind::Bandwidth, "", "NVLink bandwidth per GPU per direction"},
+    {"scaleup.bandwidth", KeyKind::Bandwidth, "", "NVLink bandwidth per GPU per direction (default: gpu.type's)"},
+    {"gpu.type", KeyKind::Choice, "a100|h100|h200|h20|b200|gb200|gb300",
+     "GPU generation: NVLink bandwidth default, NVLS (Hopper on), NCCL's per-generation tuning constants"},
     {"scaleup.latency", KeyKind::Duration, "", "latency of a GPU-NVSwitch link"},
     {"nic.speed", KeyKind::Bandwidth, "", "backend NIC line rate, all ports together (one NIC per GPU)"},
     {"nic.ports", KeyKind::Count, "", "ports per NIC, a multiple of fabric.planes"},
@@ -77,7 +81,7 @@ const std::map<std::string_view, std::string_view> kCommon = {
     {"fabric.attach", "rack"},
     {"fabric.hop_latency", "0s"},  // switch latency is not modelled unless set
     {"scaleup.gpus", "8"},
-    {"scaleup.bandwidth", "450GB/s"},  // H100/H200 NVLink4: 450 GB/s per GPU per direction (DESIGN.md §1)
+    {"gpu.type", "h100"},  // scaleup.bandwidth follows it unless set (FabricConfig::value)
     {"scaleup.latency", "0s"},
     {"nic.speed", "400Gbps"},
     {"nic.ports", "1"},
@@ -345,6 +349,14 @@ void FabricConfig::set(std::string_view key, std::string_view value, std::string
 
 FabricConfig::Value FabricConfig::value(std::string_view key) const {
   if (auto it = user_.find(key); it != user_.end()) return it->second;
+  if (key == "scaleup.bandwidth") {  // the GPU's NVLink unless set (models/fabric.hpp gpu_nvlink_default_Bps)
+    const Value gpu = value("gpu.type");
+    const auto type = parse_gpu_type(gpu.text);
+    COLLEMU_ASSERT(type.has_value(), "gpu.type was checked when set");
+    char text[32];
+    std::snprintf(text, sizeof text, "%.0fGB/s", gpu_nvlink_default_Bps(*type) / 1e9);
+    return Value{text, gpu.where + " (gpu.type " + gpu.text + ")"};
+  }
   auto k = [this] { return count("fat_tree.k"); };
   auto d = preset_default(preset_, key, k);
   COLLEMU_ASSERT(d.has_value(), "no default for key " + std::string(key));

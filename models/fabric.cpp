@@ -39,6 +39,28 @@ const char* to_string(LinkTier t) {
 const char* to_string(BuildingKind k) { return k == BuildingKind::Dsf ? "dsf" : "nsf"; }
 
 namespace {
+struct GpuFacts {
+  GpuType type;
+  const char* name;
+  double nvlink_GBps;
+};
+constexpr GpuFacts kGpus[] = {
+    {GpuType::A100, "a100", 300}, {GpuType::H100, "h100", 450}, {GpuType::H200, "h200", 450},
+    {GpuType::H20, "h20", 450},    {GpuType::B200, "b200", 900}, {GpuType::GB200, "gb200", 900},
+    {GpuType::GB300, "gb300", 900},
+};
+const GpuFacts& facts(GpuType g) { return kGpus[static_cast<int>(g)]; }
+}  // namespace
+
+const char* to_string(GpuType g) { return facts(g).name; }
+std::optional<GpuType> parse_gpu_type(std::string_view text) {
+  for (const GpuFacts& f : kGpus)
+    if (text == f.name) return f.type;
+  return std::nullopt;
+}
+double gpu_nvlink_default_Bps(GpuType g) { return facts(g).nvlink_GBps * 1e9; }
+
+namespace {
 constexpr std::size_t kMaxIds = 0xFFFFFFF0u;  // node and link ids are 32-bit; kNoNode / kNoLink are reserved
 }
 

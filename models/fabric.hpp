@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string_view>
 #include <span>
 #include <string>
 #include <vector>
@@ -90,10 +92,21 @@ enum class PortSelect : std::uint8_t { Spray, Hash };
 enum class EcmpHash : std::uint8_t { FiveTuple, QueuePair };
 enum class BagWiring : std::uint8_t { Planar, Spread };
 enum class Attach : std::uint8_t { Rack, Rail };
+// The GPU of every scale-up domain (key gpu.type): what the fabric needs of it is the NVLink bandwidth default
+// (gpu_nvlink_default below); NCCL's per-generation constants are looked up from it in collectives/.
+enum class GpuType : std::uint8_t { A100, H100, H200, H20, B200, GB200, GB300 };
+const char* to_string(GpuType g);
+// Parses a gpu.type value ("a100", "h100", ...); nullopt for anything else.
+std::optional<GpuType> parse_gpu_type(std::string_view text);
+// NVLink bandwidth per GPU per direction, B/s, of the GPU's SXM/NVL part (NVIDIA datasheets): A100 NVLink3, 12 links
+// x 25 GB/s = 300 GB/s; H100, H200 and H20 NVLink4, 18 x 25 = 450 GB/s; B200, GB200 and GB300 NVLink5, 18 x 50 =
+// 900 GB/s.
+double gpu_nvlink_default_Bps(GpuType g);
 
 struct FabricLayout {
   std::string name;             // preset or file it was built from
   std::uint32_t gpus_per_domain = 1;  // scale-up domain size
+  GpuType gpu = GpuType::H100;        // gpu.type
   std::uint32_t planes = 1;
   std::uint32_t nic_ports = 1;  // per NIC; port k is on plane k % planes
   Attach attach = Attach::Rack;

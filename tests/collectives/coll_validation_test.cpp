@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <string>
+#include <tuple>
 
 #include "collectives/coll.hpp"
 #include "common/error.hpp"
@@ -20,7 +22,7 @@ struct Comm {
   models::Network net;
   Communicator comm;
   Comm(const models::Fabric& f, int ranks, Placement p)
-      : net(f, payload_efficiency()), comm(net, models::place_ranks(f.layout, ranks, p)) {}
+      : net(f, payload_efficiency(f)), comm(net, models::place_ranks(f.layout, ranks, p)) {}
   CollResult run(const CollSpec& spec) const {
     return run_collective(comm, spec, models::solver::rate_solver_factory("cpu"));
   }
@@ -186,6 +188,37 @@ TEST(NvlinkDomain, EightH100RingAndNvlsBusbwMatchPublishedFigures) {
   // Small messages: NCCL's model picks LL, whose latency is the smallest (tuning.cc).
   nvls.bytes = 1024;
   EXPECT_EQ(comm.run(nvls).proto, Proto::LL);
+}
+
+TEST(NvlinkDomain, GpuGenerationsTakeNcclsConstantsOfTheirArchitecture) {
+  // 8 GPUs in one NVLink domain, 16 channels, NVLS forced, a size where latency is negligible (25 us of ~10 ms).
+  // NVLS moves S (1 + 1/8) each way on each NVLink at NVLink x NCCL's link efficiency x nvlsEfficiency x 15/16
+  // (tuning.cc: Hopper 20.6/25 and 0.85, Blackwell 40.1/50 and 0.74; topo.h SM90/SM100_NVLINK_BW).
+  const double S = 4.0 * (1 << 30);
+  CollSpec spec;
+  spec.bytes = S;
+  spec.algo = Algo::Nvls;
+  for (const auto& [gpu, nvlink, eff] : {std::tuple{"h100", 450e9, 20.6 / 25 * 0.85},
+                                         std::tuple{"b200", 900e9, 40.1 / 50 * 0.74}}) {
+    auto f = fabric("prometheus", {"region.buildings=1", "building.gpus=8", "bag.enabled=false",
+                                   (std::string("gpu.type=") + gpu).c_str()});
+    Comm comm(f, 8, Placement::Packed);
+    const auto r = comm.run(spec);
+    const double expected = 25e-6 + S * (1 + 1.0 / 8) / (nvlink * eff * 15 / 16);
+    EXPECT_NEAR(r.time_s, expected, 1e-3 * expected) << gpu;
+    EXPECT_EQ(comm.comm.shape().arch, std::string(gpu) == "h100" ? Arch::Hopper : Arch::Blackwell);
+  }
+  // A100: no NVLS (nvlsEfficiency 0 on Ampere: its NVSwitch has no multicast), so the default is not NVLS and
+  // forcing it is refused; its NVLink is 300 GB/s at NCCL's 20 of 25 GB/s.
+  auto f = fabric("prometheus", {"region.buildings=1", "building.gpus=8", "bag.enabled=false", "gpu.type=a100"});
+  Comm comm(f, 8, Placement::Packed);
+  EXPECT_THROW(comm.run(spec), common::InputError);
+  spec.algo.reset();
+  EXPECT_NE(comm.run(spec).algo, Algo::Nvls);
+  // Ring Simple AllReduce over NVLink: 2 (n-1)/n S through each GPU's link at 300 GB/s x 0.8, plus latency.
+  const auto ring = comm.run(ring_simple(CollKind::AllReduce, S, 16));
+  const double link = 300e9 * 0.8;
+  EXPECT_NEAR(ring.busbw_Bps, link, 0.01 * link);
 }
 
 TEST(MultiHost, RingBusbwPerNic400GMatchesPublished) {

@@ -43,7 +43,7 @@ CollSpec ring_allreduce(double bytes) {
 class SharedEngine : public ::testing::Test {
  protected:
   models::Fabric fabric = bag_fabric();
-  models::Network net{fabric, payload_efficiency()};
+  models::Network net{fabric, payload_efficiency(fabric)};
   // GPU i of building 0 is GPU i; of building 1, GPU 16 + i. A and B: one rank in each building, on different hosts.
   Communicator a{net, {0, 16}};
   Communicator b{net, {1, 17}};
@@ -150,7 +150,7 @@ TEST(StridedCommunicator, EveryEighthGpuIsARingOnOneRail) {
   for (const char* s : {"nic.speed=400Gbps", "region.buildings=1", "bag.enabled=false", "fabric.kind=dsf"})
     c.set_assignment(s);
   const auto fabric = models::build_fabric(c);
-  const models::Network net(fabric, payload_efficiency());
+  const models::Network net(fabric, payload_efficiency(fabric));
   const int k = 16;
   std::vector<NodeId> gpus;
   for (int i = 0; i < k; ++i) gpus.push_back(static_cast<NodeId>(8 * i));
@@ -182,7 +182,7 @@ TEST(Communicator, NodesInOrderOfTheirLowestRankAndGpusInLocalOrder) {
   c.set_assignment("region.buildings=1");
   c.set_assignment("bag.enabled=false");
   const auto fabric = models::build_fabric(c);
-  const models::Network net(fabric, payload_efficiency());
+  const models::Network net(fabric, payload_efficiency(fabric));
   // Ranks 0..5 on GPUs 9, 3, 8, 1, 15, 2: domain 1 (GPUs 8-15) holds ranks 0, 2, 4; domain 0 holds ranks 1, 3, 5.
   const Communicator comm(net, {9, 3, 8, 1, 15, 2});
   ASSERT_EQ(comm.nodes(), 2);

@@ -71,7 +71,7 @@ struct Builder {
 class Replay : public ::testing::Test {
  protected:
   models::Fabric fabric = bag_fabric();
-  models::Network net{fabric, collectives::payload_efficiency()};
+  models::Network net{fabric, collectives::payload_efficiency(fabric)};
 
   // The closed forms below leave SM contention out (a compute op at full speed while communication moves), unless a
   // test says otherwise; ContentionSlowsTheComputeItOverlaps checks it.
@@ -599,7 +599,7 @@ TEST_F(Replay, AFailureAtATimeReRoutesFlowsInFlight) {
   b.p2p(0, OpKind::Send, c, 1, static_cast<std::uint64_t>(S));
   b.p2p(1, OpKind::Recv, c, 0, static_cast<std::uint64_t>(S));
   const double L = p2p_latency_s(0, 16, S);
-  const models::Network flat(fabric, collectives::payload_efficiency(), false);
+  const models::Network flat(fabric, collectives::payload_efficiency(fabric), false);
   auto step = [&](const models::Network& n, std::vector<ReplayOptions::TimedFailure> failures, std::size_t* moved = nullptr) {
     Job j{"job", &b.t, {0, 16}, 1, {}};
     ReplayOptions o = no_contention();
@@ -610,7 +610,7 @@ TEST_F(Replay, AFailureAtATimeReRoutesFlowsInFlight) {
   };
   models::Fabric broken = bag_fabric();
   broken.fail("r0.bag0");
-  const models::Network broken_net(broken, collectives::payload_efficiency());
+  const models::Network broken_net(broken, collectives::payload_efficiency(broken));
   const double healthy = step(flat, {}), failed = step(broken_net, {});
   EXPECT_NEAR(healthy, L + S / B, 1e-9 * healthy);
   EXPECT_NEAR(failed, L + S / (0.75 * B), 1e-9 * failed);
@@ -654,7 +654,7 @@ TEST_F(Replay, AFailureAtATimeThatCutsTheJobOrNamesNothingIsAnError) {
   const std::uint32_t c = b.comm("pair", {0, 1});
   b.p2p(0, OpKind::Send, c, 1, 64000000);
   b.p2p(1, OpKind::Recv, c, 0, 64000000);
-  const models::Network flat(fabric, collectives::payload_efficiency(), false);
+  const models::Network flat(fabric, collectives::payload_efficiency(fabric), false);
   Job j{"job", &b.t, {0, 16}, 1, {}};
   ReplayOptions o = no_contention();
   // Every BAG switch at 0.1 ms (the transfer takes about 0.66 ms): GPU 0 can no longer reach GPU 16.

@@ -12,6 +12,7 @@
 
 #include "common/error.hpp"
 #include "fabric_test_util.hpp"
+#include "models/builder.hpp"
 
 namespace collemu::models {
 namespace {
@@ -51,6 +52,27 @@ TEST(Config, FatTreeDefaultsFollowK) {
   c.set_assignment("fat_tree.k=16");
   EXPECT_EQ(c.count("building.gpus"), 16 * 16 * 16 / 4);  // k^3/4 hosts
   EXPECT_EQ(c.count("nsf.spines"), 8);                    // k/2 aggregation switches per pod
+}
+
+TEST(Config, GpuTypeSetsTheNvlinkBandwidthUnlessItIsGiven) {
+  // NVIDIA datasheets: A100 NVLink3 12 x 25 GB/s, H100 NVLink4 18 x 25, B200 NVLink5 18 x 50 per direction.
+  auto c = FabricConfig::from_preset("prometheus");
+  EXPECT_EQ(c.choice("gpu.type"), "h100");
+  EXPECT_DOUBLE_EQ(c.bandwidth_Bps("scaleup.bandwidth"), 450e9);
+  c.set_assignment("gpu.type=b200");
+  EXPECT_DOUBLE_EQ(c.bandwidth_Bps("scaleup.bandwidth"), 900e9);
+  EXPECT_EQ(c.where("scaleup.bandwidth"), "--set gpu.type=b200 (gpu.type b200)");
+  c.set_assignment("gpu.type=a100");
+  EXPECT_DOUBLE_EQ(c.bandwidth_Bps("scaleup.bandwidth"), 300e9);
+  c.set_assignment("scaleup.bandwidth=600GB/s");  // given: it wins over the GPU's
+  EXPECT_DOUBLE_EQ(c.bandwidth_Bps("scaleup.bandwidth"), 600e9);
+  auto msg = input_error([&] { c.set_assignment("gpu.type=mi300x"); });
+  EXPECT_NE(msg.find("key 'gpu.type'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("a100|h100|h200|h20|b200|gb200|gb300"), std::string::npos) << msg;
+  c.set_assignment("region.buildings=1");
+  c.set_assignment("building.gpus=16");
+  c.set_assignment("bag.enabled=false");
+  EXPECT_EQ(build_fabric(c).layout.gpu, GpuType::A100);
 }
 
 TEST(Config, UnknownPresetAndKey) {
