@@ -31,7 +31,22 @@ struct CollOptions {
   std::string algo, proto, granularity = "pipelined", solver = "cpu";
   int channels = -1, qps = 1, root = 0;  // channels -1: not given (NCCL's choice)
   bool json = false;
+  // nccl-tests' own options, with its meanings (its README): the reduction, the datatype, the ranks as processes x
+  // threads x GPUs, an additive step; and those an emulator does not need (accepted, said to be ignored).
+  std::string redop = "sum", datatype = "float", stepbytes;
+  int gpus_per_thread = 0, threads = 0, processes = 0;  // 0: not given
+  std::vector<std::pair<std::string, std::string>> ignored;  // (option, value) given
 };
+
+// nccl-tests prints a figure in a column of `width` characters: 2 decimals, fewer when it does not fit, then an
+// exponent (src/util.cu getFloatStr).
+std::string nccl_float(double v, int width) {
+  char buf[64];
+  for (const char* fmt : {"%*.2f", "%*.1f", "%*.0f"})
+    if (std::snprintf(buf, sizeof buf, fmt, width, v) <= width) return buf;
+  std::snprintf(buf, sizeof buf, width >= 7 ? "%*.1e" : "%*.0e", width, v);
+  return buf;
+}
 
 double size_option(const std::string& name, const std::string& text) {
   double b = 0;
@@ -48,7 +63,7 @@ double size_option(const std::string& name, const std::string& text) {
 void run(const CollOptions& o) {
   const double lo = size_option("--minbytes", o.minbytes), hi = size_option("--maxbytes", o.maxbytes);
   if (hi < lo) throw common::InputError("--maxbytes " + o.maxbytes, "smaller than --minbytes " + o.minbytes);
-  if (!(o.stepfactor > 1) || !std::isfinite(o.stepfactor))
+  if (o.stepbytes.empty() && (!(o.stepfactor > 1) || !std::isfinite(o.stepfactor)))
     throw common::InputError("--stepfactor " + std::to_string(o.stepfactor), "expected a factor > 1");
   // The options as the library's request; a library error about a value names the option it came from.
   collectives::CollSpec spec;
@@ -65,14 +80,41 @@ void run(const CollOptions& o) {
   spec.channels = o.channels == -1 ? 0 : o.channels;
   spec.qps = o.qps;
   spec.root = o.root;
+  spec.type_bytes = collectives::nccl_type_bytes(o.datatype);
+  if (spec.type_bytes == 0)
+    throw common::InputError("-d " + o.datatype, "unknown datatype; expected one of nccl-tests' int8, uint8, int32, "
+                             "uint32, int64, uint64, half, float, double, bfloat16, f8e4m3, f8e5m2 (one at a time)");
+  if (!collectives::is_nccl_redop(o.redop))
+    throw common::InputError("-o " + o.redop, "unknown reduction; expected one of nccl-tests' sum, prod, max, min, "
+                             "avg (one at a time: an emulator's time does not depend on it)");
+  double step_bytes = 0;
+  if (!o.stepbytes.empty()) {
+    step_bytes = size_option("--stepbytes", o.stepbytes);
+    if (step_bytes <= 0) throw common::InputError("--stepbytes " + o.stepbytes, "expected a step above 0 B");
+  }
+  // The ranks: --ranks, or nccl-tests' processes x threads x GPUs per thread (-np of mpirun, -t, -g); both must agree.
+  int ranks = o.ranks;
+  if (o.gpus_per_thread || o.threads || o.processes) {
+    for (const auto& [name, v] : {std::pair{"-g", o.gpus_per_thread}, {"-t", o.threads}, {"--np", o.processes}})
+      if (v < 0) throw common::InputError(std::string(name) + " " + std::to_string(v), "expected at least 1");
+    const long long n = static_cast<long long>(std::max(o.processes, 1)) * std::max(o.threads, 1) *
+                        std::max(o.gpus_per_thread, 1);
+    if (n > 100'000'000) throw common::InputError("--np x -t x -g", std::to_string(n) + " ranks; expected at most 1e8");
+    if (ranks != 0 && ranks != n)
+      throw common::InputError("--ranks " + std::to_string(ranks),
+                               "differs from --np x -t x -g = " + std::to_string(n) + " (nccl-tests' rank count)");
+    ranks = static_cast<int>(n);
+  }
   const auto placement = from_option("--placement", o.placement, [&] { return models::parse_placement(o.placement); });
   const auto solver = from_option("--solver", o.solver, [&] { return models::solver::rate_solver_factory(o.solver); });
 
   models::Fabric fabric = build_fabric_from_options(o.topo, o.sets, o.fails, o.set_files);
-  if (o.ranks < 1) throw common::InputError("--ranks", "expected the number of ranks (GPUs) taking part, at least 1");
+  if (ranks < 1)
+    throw common::InputError("--ranks", "expected the number of ranks (GPUs) taking part, at least 1 (or nccl-tests' "
+                             "--np, -t and -g)");
   const models::Network net(fabric, collectives::payload_efficiency(fabric));
-  const auto gpus = from_option("--ranks", std::to_string(o.ranks),
-                                [&] { return models::place_ranks(fabric.layout, o.ranks, placement); });
+  const auto gpus = from_option("--ranks", std::to_string(ranks),
+                                [&] { return models::place_ranks(fabric.layout, ranks, placement); });
   const collectives::Communicator comm(net, gpus);
   if (o.root < 0 || o.root >= comm.size())
     throw common::InputError("--root " + std::to_string(o.root),
@@ -80,27 +122,48 @@ void run(const CollOptions& o) {
   const auto& sh = comm.shape();
   const int channels = o.channels > 0 ? o.channels : comm.default_channels();
 
+  const bool rooted = spec.op == common::CollKind::Broadcast || spec.op == common::CollKind::Reduce;
+  const bool reduces = spec.op == common::CollKind::AllReduce || spec.op == common::CollKind::ReduceScatter ||
+                       spec.op == common::CollKind::Reduce;
+  const std::string redop = reduces ? o.redop : "none";
+  std::FILE* notes = o.json ? stderr : stdout;
+  for (const auto& [name, value] : o.ignored)
+    std::fprintf(notes, "# %s %s: not needed by an emulator (every iteration takes the same time, nothing is computed "
+                        "to check); ignored\n", name.c_str(), value.c_str());
   if (!o.json) {
     std::printf("# collemu coll: %s on %d ranks (%d NVLink domain(s), up to %d ranks each), fabric %s, placement %s\n",
                 common::to_string(spec.op), sh.ranks, sh.nodes, sh.ranks_per_node, o.topo.c_str(),
                 models::to_string(placement));
-    std::printf("# %d channels, %d QP(s) per connection, %s flows, solver %s\n#\n", channels, o.qps,
-                collectives::to_string(spec.granularity), o.solver.c_str());
-    std::printf("#%11s %13s %9s %7s %7s %11s %9s %9s %6s %7s  %s\n", "size", "count", "type", "redop", "root", "time",
-                "algbw", "busbw", "algo", "proto", "binding tier (utilisation)");
-    std::printf("#%11s %13s %9s %7s %7s %11s %9s %9s\n", "(B)", "(elements)", "", "", "", "(us)", "(GB/s)", "(GB/s)");
+    std::printf("# %d channels, %d QP(s) per connection, %s flows, solver %s; in-place = out-of-place (an emulator "
+                "moves the same bytes); #wrong N/A (nothing is computed)\n",
+                channels, o.qps, collectives::to_string(spec.granularity), o.solver.c_str());
+    // nccl-tests' header (src/util.cu writeResultHeader), then collemu's own columns.
+    std::printf("#\n# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place          \n",
+                "", "", "", "", "");
+    std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s  %8s %7s  %s\n", "size", "count",
+                "type", "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong", "algo",
+                "proto", "binding tier (utilisation)");
+    std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s\n", "(B)", "(elements)", "", "",
+                "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
   }
   nlohmann::json rows = nlohmann::json::array();
-  const bool rooted = spec.op == common::CollKind::Broadcast || spec.op == common::CollKind::Reduce;
-  const bool reduces = spec.op == common::CollKind::AllReduce || spec.op == common::CollKind::ReduceScatter ||
-                       spec.op == common::CollKind::Reduce;
-  for (double size = lo; size <= hi * (1 + 1e-12); size *= o.stepfactor) {
+  double busbw_sum = 0;
+  int nrows = 0;
+  for (double size = lo; size <= hi * (1 + 1e-12);) {
     spec.bytes = size;
     const auto r = collectives::run_collective(comm, spec, solver);
+    busbw_sum += r.busbw_Bps / 1e9;
+    ++nrows;
     if (o.json) {
-      rows.push_back({{"bytes", r.bytes},
+      rows.push_back({{"op", common::to_string(r.op)},
+                      {"ranks", sh.ranks},
+                      {"fabric", o.topo},
+                      {"placement", models::to_string(placement)},
+                      {"bytes", static_cast<std::int64_t>(r.bytes)},
                       {"count", r.count},
-                      {"type", "float"},
+                      {"type", o.datatype},
+                      {"redop", redop},
+                      {"root", rooted ? spec.root : -1},
                       {"time_s", r.time_s},
                       {"algbw_GBps", r.algbw_Bps / 1e9},
                       {"busbw_GBps", r.busbw_Bps / 1e9},
@@ -111,15 +174,23 @@ void run(const CollOptions& o) {
                       {"binding_utilisation", r.binding_utilisation},
                       {"flows", r.flows}});
     } else {
-      std::printf("%12.0f %13lld %9s %7s %7d %11.2f %9.2f %9.2f %6s %7s  %s (%.2f)\n", r.bytes,
-                  static_cast<long long>(r.count), "float", reduces ? "sum" : "none", rooted ? spec.root : -1,
-                  r.time_s * 1e6, r.algbw_Bps / 1e9, r.busbw_Bps / 1e9, collectives::algo_name(r.op, r.algo),
-                  collectives::to_string(r.proto), models::to_string(r.binding_tier), r.binding_utilisation);
+      const std::string cols = "  " + nccl_float(r.time_s * 1e6, 7) + "  " + nccl_float(r.algbw_Bps / 1e9, 6) + "  " +
+                               nccl_float(r.busbw_Bps / 1e9, 6) + "     N/A";
+      std::printf("%12lld  %12lld  %8s  %6s  %6d%s%s  %8s %7s  %s (%.2f)\n", static_cast<long long>(r.bytes),
+                  static_cast<long long>(r.count), o.datatype.c_str(), redop.c_str(), rooted ? spec.root : -1,
+                  cols.c_str(), cols.c_str(), collectives::algo_name(r.op, r.algo), collectives::to_string(r.proto),
+                  models::to_string(r.binding_tier), r.binding_utilisation);
       std::fflush(stdout);
     }
-    if (lo == 0) break;  // a zero size does not grow
+    if (lo == 0 && step_bytes == 0) break;  // a zero size does not grow by a factor
+    size = step_bytes > 0 ? size + step_bytes : size * o.stepfactor;
   }
-  if (o.json) std::cout << rows.dump(2) << "\n";
+  if (o.json) {
+    std::cout << rows.dump(2) << "\n";
+  } else {
+    // nccl-tests' closing lines (writeResultFooter): the mean busbw over the rows (and over in-place, the same here).
+    std::printf("# %-20s : %g \n#\n", "Avg bus bandwidth", nrows ? busbw_sum / nrows : 0.0);
+  }
 }
 
 }  // namespace
@@ -136,12 +207,30 @@ void add_coll_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--fail", o->fails, "fail a switch or a cable (A->B) first (repeatable)");
   cmd->add_option("--op", o->op, "allreduce|allgather|reducescatter|broadcast|reduce|alltoall|sendrecv");
-  cmd->add_option("--ranks", o->ranks, "ranks (GPUs) taking part")->required();
+  cmd->add_option("--ranks", o->ranks, "ranks (GPUs) taking part (or nccl-tests' --np x -t x -g)");
   cmd->add_option("--placement", o->placement,
                   "packed (rank i on GPU i) or spread (the job's NVLink domains dealt over the buildings)");
   cmd->add_option("-b,--minbytes", o->minbytes, "smallest size (nccl-tests: a bare number is bytes; K/M/G binary)");
   cmd->add_option("-e,--maxbytes", o->maxbytes, "largest size");
   cmd->add_option("-f,--stepfactor", o->stepfactor, "size multiplier between rows");
+  cmd->add_option("-i,--stepbytes", o->stepbytes, "size increment between rows (nccl-tests' -i; instead of -f)");
+  cmd->add_option("-o,--redop", o->redop, "nccl-tests' reduction: sum, prod, max, min, avg (printed; no effect on time)")
+      ->capture_default_str();
+  cmd->add_option("-d,--datatype", o->datatype,
+                  "nccl-tests' datatype: int8, uint8, int32, uint32, int64, uint64, half, float, double, bfloat16, "
+                  "f8e4m3, f8e5m2 (sets the element count; sizes round down to whole elements)")
+      ->capture_default_str();
+  cmd->add_option("-g,--ngpus", o->gpus_per_thread, "nccl-tests' GPUs per thread (ranks = --np x -t x -g)");
+  cmd->add_option("-t,--nthreads", o->threads, "nccl-tests' threads per process");
+  cmd->add_option("--np", o->processes, "processes, as mpirun -np launches nccl-tests");
+  // nccl-tests' options an emulator does not need: accepted with a value, said to be ignored.
+  for (const char* name : {"-n,--iters", "-w,--warmup_iters", "-m,--agg_iters", "-a,--average", "-z,--blocking",
+                           "-G,--cudagraph", "-c,--check"}) {
+    const std::string flag = std::string(name).substr(0, 2);
+    cmd->add_option_function<std::string>(
+        name, [o, flag](const std::string& v) { o->ignored.emplace_back(flag, v); },
+        "nccl-tests' option, accepted and ignored (an emulator runs one exact iteration, checks nothing)");
+  }
   cmd->add_option("--algo", o->algo, "force the algorithm, as NCCL_ALGO: Ring, Tree, NVLS, NVLSTree, PAT");
   cmd->add_option("--proto", o->proto, "force the protocol, as NCCL_PROTO: LL, LL128, Simple");
   cmd->add_option("--channels", o->channels, "channels (default: 16 in one node, 2 per NIC across nodes)");
@@ -150,7 +239,9 @@ void add_coll_command(CLI::App& app) {
                   "pipelined (one flow per ring edge), step (one flow per ring step, for small rings) or lockstep (one flow per ring channel, at its slowest edge)");
   cmd->add_option("--root", o->root, "root rank of broadcast and reduce");
   cmd->add_option("--solver", o->solver, "rate solver backend: cpu or cuda");
-  cmd->add_flag("--json", o->json, "rows as a JSON array (bytes, time_s, algbw_GBps, busbw_GBps, algo, proto, ...)");
+  cmd->add_flag("--json", o->json,
+                "rows as a JSON array (op, ranks, fabric, placement, bytes, count, type, redop, root, time_s, algbw_GBps, "
+                "busbw_GBps, algo, proto, ...)");
   cmd->callback([o] { run(*o); });
 }
 

@@ -39,10 +39,15 @@ Proto parse_proto(std::string_view text);
 // nccl-tests' bus bandwidth factor: busbw = algbw x factor. AllReduce 2(n-1)/n; AllGather, ReduceScatter,
 // AllToAll (n-1)/n; Broadcast, Reduce, SendRecv 1.
 double busbw_factor(CollKind op, int ranks);
-// nccl-tests' element count for a size in bytes (float, 4 B): AllGather, ReduceScatter and AllToAll split the size
-// over the ranks (count per rank), the others do not. The size actually moved is count x 4 (x ranks for those).
-std::int64_t nccl_tests_count(CollKind op, double bytes, int ranks);
-double nccl_tests_bytes(CollKind op, std::int64_t count, int ranks);
+// nccl-tests' element count for a size in bytes (elements of `type_bytes`, float's 4 by default): AllGather,
+// ReduceScatter and AllToAll split the size over the ranks (count per rank), the others do not. The size actually
+// moved is count x type_bytes (x ranks for those).
+std::int64_t nccl_tests_count(CollKind op, double bytes, int ranks, int type_bytes = 4);
+double nccl_tests_bytes(CollKind op, std::int64_t count, int ranks, int type_bytes = 4);
+// nccl-tests' datatypes (-d; src/common.cu test_typenames) and their sizes in bytes; 0 for an unknown name.
+int nccl_type_bytes(std::string_view name);
+// nccl-tests' reductions (-o): sum, prod, max, min, avg.
+bool is_nccl_redop(std::string_view name);
 
 // Payload bytes per byte on the wire: LL 8 of 16 (flags), LL128 120 of 128, Simple 1 (FABRIC.md).
 double proto_efficiency(Proto p);

@@ -35,8 +35,10 @@ CollPlan plan_collective(const Communicator& comm, const CollSpec& spec) {
     throw InputError("", "size " + std::to_string(spec.bytes) + " B; expected a size from 0 to 1e18 B");
   CollPlan plan;
   plan.op = spec.op;
-  plan.count = nccl_tests_count(spec.op, spec.bytes, n);
-  plan.bytes = nccl_tests_bytes(spec.op, plan.count, n);
+  if (spec.type_bytes < 1 || spec.type_bytes > 8)
+    throw InputError(std::to_string(spec.type_bytes) + " B elements", "expected an element size of 1 to 8 B");
+  plan.count = nccl_tests_count(spec.op, spec.bytes, n, spec.type_bytes);
+  plan.bytes = nccl_tests_bytes(spec.op, plan.count, n, spec.type_bytes);
   plan.channels = spec.channels ? spec.channels : comm.default_channels();
   plan.qps = spec.qps;
   plan.granularity = spec.granularity;

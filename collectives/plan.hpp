@@ -28,12 +28,13 @@ struct CollSpec {
   int qps = 1;                 // QPs per connection, as NCCL_IB_QPS_PER_CONNECTION
   Granularity granularity = Granularity::Pipelined;
   int root = 0;                // Broadcast and Reduce
+  int type_bytes = 4;          // the element size (nccl-tests' -d; float), B: counts and the size rounded to whole elements
 };
 
 struct CollPlan {
   CollKind op;
-  std::int64_t count = 0;  // nccl-tests' element count (float)
-  double bytes = 0;        // size moved: count x 4 (x ranks where nccl-tests splits it), B
+  std::int64_t count = 0;  // nccl-tests' element count (of type_bytes each)
+  double bytes = 0;        // size moved: count x type_bytes (x ranks where nccl-tests splits it), B
   Algo algo;
   Proto proto;
   int channels = 0;

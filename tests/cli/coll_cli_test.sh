@@ -19,10 +19,10 @@ for r in rows:
 assert all(a["time_s"] <= b["time_s"] for a, b in zip(rows, rows[1:]))
 ' "$out"
 check "the text table has nccl-tests' columns" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 1K -e 1K | grep -q "algbw.*busbw"' _ "${small[@]}"
-check "a bare size is bytes" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 4096 -e 4096 --json | grep -q "\"bytes\": 4096.0"' _ "${small[@]}"
+check "a bare size is bytes" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 4096 -e 4096 --json | grep -q "\"bytes\": 4096,"' _ "${small[@]}"
 check "alltoall reports P2P" bash -c '"$COLLEMU" coll "$@" --op alltoall --ranks 16 -b 1M -e 1M --json | grep -q "\"algo\": \"P2P\""' _ "${small[@]}"
 check "allgather counts are per rank" bash -c '"$COLLEMU" coll "$@" --op allgather --ranks 8 -b 1M -e 1M --json | grep -q "\"count\": 32768"' _ "${small[@]}"
-refused() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" coll "${small[@]}" "$@" 2>&1); local rc=$?; [[ $rc -eq 2 ]] && grep -q "$pattern" <<<"$msg"; }
+refused() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" coll "${small[@]}" "$@" 2>&1); local rc=$?; [[ $rc -eq 2 ]] && grep -q -- "$pattern" <<<"$msg"; }
 check "more ranks than GPUs" refused "more ranks than the fabric's 64 GPUs" --ranks 65
 check "unknown op" refused "unknown collective" --ranks 8 --op allreduxe
 check "a rate is not a size" refused "minbytes 8 GB/s" --ranks 8 -b "8 GB/s"
@@ -43,5 +43,43 @@ check "--channels 64 runs" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 1M -e 1M -
 # before any output.
 check "-b 1m -e 1g is -b 1M -e 1G" bash -c 'diff <("$COLLEMU" coll "$@" --ranks 8 -b 1m -e 1g -f 1024 --json) <("$COLLEMU" coll "$@" --ranks 8 -b 1M -e 1G -f 1024 --json)' _ "${small[@]}"
 check "-b 1e30 names the option, before any output" bash -c 'out=$("$COLLEMU" coll "$@" --ranks 8 -b 1e30 -e 1e30 2>&1); [[ $out == "collemu: error: --minbytes 1e30: expected a size from 0 to 1e18 B" ]] || { echo "$out"; false; }' _ "${small[@]}"
+# nccl-tests' own options and output (its README and src/util.cu), so that its command lines and parsers work.
+text=$("$COLLEMU" coll "${small[@]}" --ranks 16 -b 1M -e 16M -f 4 -n 20 -w 5 -c 1)
+check "out-of-place and in-place columns, #wrong N/A, and the Avg bus bandwidth line (the mean of the rows)" python3 -c '
+import re, sys
+rows = [l.split() for l in sys.argv[1].splitlines() if l and not l.startswith("#")]
+assert len(rows) == 3, rows
+for r in rows:
+    assert r[5:9] == r[9:13] and r[8] == "N/A", r  # time algbw busbw #wrong, twice
+avg = float(re.search(r"^# Avg bus bandwidth    : (\S+)", sys.argv[1], re.M).group(1))
+mean = sum(float(r[7]) for r in rows) / len(rows)
+assert abs(avg - mean) <= 0.01 + 1e-3 * mean, (avg, mean)
+assert "# -n 20: not needed by an emulator" in sys.argv[1] and "# -w 5:" in sys.argv[1] and "# -c 1:" in sys.argv[1]
+assert re.search(r"^#\s+out-of-place\s+in-place", sys.argv[1], re.M)
+' "$text"
+check "-d half: counts of 2-byte elements; -d uint8 AllGather: bytes per rank" python3 -c '
+import json, subprocess, sys
+c, small = sys.argv[1], sys.argv[2:]
+run = lambda *a: json.loads(subprocess.run([c, "coll", *small, *a, "--json"], capture_output=True, text=True, check=True).stdout)[0]
+h = run("--ranks", "8", "-b", "1M", "-e", "1M", "-d", "half")
+assert h["count"] == 2**20 // 2 and h["type"] == "half" and h["bytes"] == 2**20, h
+u = run("--op", "allgather", "--ranks", "8", "-b", "1000003", "-e", "1000003", "-d", "uint8")
+assert u["count"] == 1000003 // 8 and u["bytes"] == 8 * (1000003 // 8), u  # whole elements per rank
+f = run("--op", "allgather", "--ranks", "8", "-b", "1000003", "-e", "1000003")
+assert f["count"] == 1000003 // 32 and f["bytes"] == 32 * (1000003 // 32), f
+' "$COLLEMU" "${small[@]}"
+check "JSON rows say what they are, counts are integers" python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])[0]
+assert (r["op"], r["ranks"], r["fabric"], r["placement"], r["redop"], r["root"]) == ("allreduce", 16, "prometheus", "packed", "sum", -1), r
+assert isinstance(r["bytes"], int) and isinstance(r["count"], int), r
+' "$out"
+check "-o max is printed for a reduction, none for AllGather" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 1M -e 1M -o max | grep -qE "^ +1048576 +262144 +float +max +-1" && "$COLLEMU" coll "$@" --op allgather --ranks 8 -b 1M -e 1M -o max | grep -qE "float +none +-1"' _ "${small[@]}"
+check "--np 2 -t 1 -g 8 is --ranks 16" bash -c 'diff <("$COLLEMU" coll "$@" --np 2 -t 1 -g 8 -b 1M -e 1M --json 2>&1) <("$COLLEMU" coll "$@" --ranks 16 -b 1M -e 1M --json)' _ "${small[@]}"
+check "-i 1M steps by adding" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 1M -e 3M -i 1M --json | python3 -c "import json,sys; assert [r[\"bytes\"] for r in json.load(sys.stdin)] == [1<<20, 2<<20, 3<<20]"' _ "${small[@]}"
+check "--ranks against --np x -g" refused "ranks 8: differs from --np x -t x -g = 16" --ranks 8 --np 2 -g 8
+check "an unknown datatype" refused "^collemu: error: -d fp64: unknown datatype" --ranks 8 -d fp64
+check "-o all is one at a time" refused "^collemu: error: -o all: unknown reduction" --ranks 8 -o all
+check "no ranks at all" refused "expected the number of ranks" -b 1M -e 1M
 echo "$((total - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]
