@@ -24,6 +24,7 @@ struct TopoOptions {
   std::vector<std::string> routes;
   bool json = false;
   bool list_keys = false;
+  bool show_config = false;
 };
 
 nlohmann::json optional_number(const std::optional<double>& v) {
@@ -104,20 +105,24 @@ void print_text(const models::TopoSummary& s, const models::FabricLayout& L) {
     std::printf("inter-region r%u -> r%u: %s\n", r.a, r.b, common::format_bandwidth(r.capacity_Bps).c_str());
 }
 
-void list_keys() {
+// Every key with its kind (and unit), its value in this config (the preset's default unless a file or --set gave one)
+// and its meaning.
+void list_keys(const models::FabricConfig& config) {
+  std::printf("%-28s %-20s %-14s %s\n", "key", "kind", "value", "meaning");
   for (const auto& k : models::config_keys()) {
     std::string kind;
     switch (k.kind) {
       case models::KeyKind::Count: kind = "count"; break;
       case models::KeyKind::CountOrAuto: kind = "count|auto"; break;
-      case models::KeyKind::Bandwidth: kind = "bandwidth"; break;
-      case models::KeyKind::Duration: kind = "duration"; break;
-      case models::KeyKind::Distance: kind = "distance"; break;
-      case models::KeyKind::Ratio: kind = "ratio"; break;
+      case models::KeyKind::Bandwidth: kind = "bandwidth (bps, B/s)"; break;
+      case models::KeyKind::Duration: kind = "duration (s)"; break;
+      case models::KeyKind::Distance: kind = "distance (m)"; break;
+      case models::KeyKind::Ratio: kind = "ratio (N:1)"; break;
       case models::KeyKind::Bool: kind = "bool"; break;
       case models::KeyKind::Choice: kind = std::string(k.choices); break;
     }
-    std::printf("%-28s %-16s %s\n", std::string(k.name).c_str(), kind.c_str(), std::string(k.help).c_str());
+    std::printf("%-28s %-20s %-14s %s\n", std::string(k.name).c_str(), kind.c_str(), config.text(k.name).c_str(),
+                std::string(k.help).c_str());
   }
 }
 
@@ -176,8 +181,15 @@ void print_route(const models::Fabric& f, const models::FlowLabel& flow, const m
 }
 
 void run(const TopoOptions& o) {
-  if (o.list_keys) {
-    list_keys();
+  if (o.list_keys || o.show_config) {
+    auto config = models::FabricConfig::from_preset_or_file(o.source);
+    for (const auto& s : o.sets) config.set_assignment(s);
+    if (o.list_keys) {
+      list_keys(config);
+      return;
+    }
+    models::build_fabric(config);  // an impossible fabric is refused here, not written out
+    std::fputs(config.to_yaml().c_str(), stdout);
     return;
   }
   models::Fabric fabric = build_fabric_from_options(o.source, o.sets, o.fails);
@@ -225,7 +237,10 @@ void add_topo_command(CLI::App& app) {
                   "link with its share of the flow (repeatable)")
       ->allow_extra_args(false);
   cmd->add_flag("--json", opts->json, "print one JSON object instead of tables");
-  cmd->add_flag("--list-keys", opts->list_keys, "list every config key with its kind and meaning");
+  cmd->add_flag("--list-keys", opts->list_keys,
+                "list every config key with its kind, unit, value here (the preset's unless set) and meaning");
+  cmd->add_flag("--show-config", opts->show_config,
+                "print the effective configuration (preset, file, --set) as YAML that `collemu topo FILE` reads back");
   cmd->callback([opts] { run(*opts); });
 }
 

@@ -409,6 +409,22 @@ std::string FabricConfig::choice(std::string_view key) const {
   return parse(key, KeyKind::Choice, [](const std::string& t) { return t; });
 }
 std::string FabricConfig::text(std::string_view key) const { return value(key).text; }
+
+std::string FabricConfig::to_yaml() const {
+  std::string out = "# collemu fabric config: what the preset, files and --set options made (collemu topo FILE reads it)\n";
+  out += "preset: " + preset_ + "\n";
+  for (const KeySpec& k : kKeys) {
+    const Value v = value(k.name);
+    std::string quoted = "\"";
+    for (char ch : v.text) {
+      if (ch == '"' || ch == '\\') quoted += '\\';
+      quoted += ch;
+    }
+    quoted += '"';
+    out += std::string(k.name) + ": " + quoted + "  # " + v.where + "\n";
+  }
+  return out;
+}
 std::string FabricConfig::where(std::string_view key) const { return value(key).where; }
 std::string FabricConfig::describe(std::string_view key) const {
   Value v = value(key);

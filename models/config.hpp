@@ -62,6 +62,9 @@ class FabricConfig {
   std::string where(std::string_view key) const;
   // "file:line: key 'k' (value 'v'): ..." for errors found after parsing (an impossible topology).
   std::string describe(std::string_view key) const;
+  // The effective configuration as a YAML file that from_file reads back to the same config: `preset:`, then every
+  // key in schema order with its value, each with a comment saying where it came from.
+  std::string to_yaml() const;
 
  private:
   struct Value {

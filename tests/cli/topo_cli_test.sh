@@ -76,6 +76,13 @@ check "--route to a GPU that does not exist" expect_error "does not exist" topo 
 check "--route malformed" expect_error "SRC:DST" topo --route 0
 check "--help explains options" bash -c '"$COLLEMU" topo --help | grep -q -- "--set"'
 check "--list-keys lists the BAG ratio" bash -c '"$COLLEMU" topo --list-keys | grep -q "^bag.oversubscription"'
+check "--list-keys shows each key's unit and its value in this config" bash -c '"$COLLEMU" topo llama3-24k --list-keys --set nic.speed=200Gbps | grep -qE "^building.gpus +count +24576 " && "$COLLEMU" topo llama3-24k --list-keys --set nic.speed=200Gbps | grep -qE "^nic.speed +bandwidth \(bps, B/s\) +200Gbps "'
+# --show-config writes what the preset, a file and --set made as YAML that topo reads back to the same fabric.
+printf 'preset: llama3-24k\nnsf: {spine_oversubscription: 3:1}\n' > "$tmp/base.yaml"
+"$COLLEMU" topo "$tmp/base.yaml" --set nic.speed=200Gbps --set gpu.type=b200 --show-config > "$tmp/shown.yaml"
+check "--show-config reads back to the same fabric" bash -c 'diff <("$COLLEMU" topo "$0" --json) <("$COLLEMU" topo "$1" --set nic.speed=200Gbps --set gpu.type=b200 --json)' "$tmp/shown.yaml" "$tmp/base.yaml"
+check "--show-config says where each value came from" bash -c 'grep -q "^nsf.spine_oversubscription: \"3:1\"  # .*base.yaml:2" "$0" && grep -q "^scaleup.bandwidth: \"900GB/s\"  # --set gpu.type=b200 (gpu.type b200)" "$0" && grep -q "^preset: llama3-24k" "$0"' "$tmp/shown.yaml"
+check "--show-config refuses an impossible fabric" expect_error "building.gpus" topo --set building.gpus=12 --show-config
 
 # A config is one YAML document with every key once (yaml-cpp would take the last of two, and ignore a second
 # document); a directory is not a config file.
