@@ -30,6 +30,7 @@ struct CollOptions {
   double stepfactor = 2;
   std::string algo, proto, granularity = "pipelined", solver = "cpu";
   int channels = -1, qps = 1, root = 0;  // channels -1: not given (NCCL's choice)
+  int net_channels_per_peer = 0;          // 0: NCCL's default
   bool json = false;
   // nccl-tests' own options, with its meanings (its README): the reduction, the datatype, the ranks as processes x
   // threads x GPUs, an additive step; and those an emulator does not need (accepted, said to be ignored).
@@ -80,6 +81,10 @@ void run(const CollOptions& o) {
   spec.channels = o.channels == -1 ? 0 : o.channels;
   spec.qps = o.qps;
   spec.root = o.root;
+  if (o.net_channels_per_peer < 0 || o.net_channels_per_peer > 64)
+    throw common::InputError("--nchannels-per-net-peer " + std::to_string(o.net_channels_per_peer),
+                             "expected 1 to 64 channels (NCCL_NCHANNELS_PER_NET_PEER); leave it out for NCCL's default");
+  spec.net_channels_per_peer = o.net_channels_per_peer;
   spec.type_bytes = collectives::nccl_type_bytes(o.datatype);
   if (spec.type_bytes == 0)
     throw common::InputError("-d " + o.datatype, "unknown datatype; expected one of nccl-tests' int8, uint8, int32, "
@@ -235,6 +240,9 @@ void add_coll_command(CLI::App& app) {
   cmd->add_option("--proto", o->proto, "force the protocol, as NCCL_PROTO: LL, LL128, Simple");
   cmd->add_option("--channels", o->channels, "channels (default: 16 in one node, 2 per NIC across nodes)");
   cmd->add_option("--qps", o->qps, "QPs per connection, as NCCL_IB_QPS_PER_CONNECTION (default 1)");
+  cmd->add_option("--nchannels-per-net-peer", o->net_channels_per_peer,
+                  "p2p channels per remote peer, as NCCL_NCHANNELS_PER_NET_PEER (default: NCCL 2.28's, 2 or fewer at "
+                  "scale); each drives at most 14 GB/s across nodes");
   cmd->add_option("--granularity", o->granularity,
                   "pipelined (one flow per ring edge), step (one flow per ring step, for small rings) or lockstep (one flow per ring channel, at its slowest edge)");
   cmd->add_option("--root", o->root, "root rank of broadcast and reduce");

@@ -8,7 +8,9 @@ using models::NodeId;
 // AllToAll: every rank sends S/n to every other. Inside a domain: over NVLink. To another domain, with PXN: over
 // NVLink to the GPU on the destination's rail (same local index), which sends for every rank of its domain over its
 // NIC. Pipelined, each stage is its own flow: per (source, NVLink peer) the bytes of all its destinations through that
-// peer, and per (proxy, destination) one connection with the bytes of the whole source domain.
+// peer, and per (proxy, destination) one connection with the bytes of the whole source domain. A rank receives from
+// other nodes on its few remote p2p channels (plan.p2p_remote_cap_Bps, nccl.hpp): its incoming connections, one per
+// remote domain, share that rate evenly (a per-flow cap: exact when they move alike, as an all-to-all's do).
 void emit_all_to_all(FlowWriter& w) {
   const Communicator& comm = w.comm();
   const CollPlan& plan = w.plan();
@@ -39,9 +41,12 @@ void emit_all_to_all(FlowWriter& w) {
     const double domain_bytes = piece * static_cast<double>(members.size());
     for (int d = 0; d < n; ++d) {
       if (net.domain_of(gpu(d)) == domain) continue;
+      // d's remote senders come from every other node; the wire rate is the payload's over the protocol's efficiency.
+      const double cap = plan.p2p_remote_cap_Bps == models::solver::kNoCap
+                             ? models::solver::kNoCap
+                             : plan.p2p_remote_cap_Bps / (comm.nodes() - 1) / eff;
       w.connection(net.gpu_at(domain, net.local_index(gpu(d))), gpu(d), models::kNoNode,
-                   static_cast<std::uint32_t>(d % 64), domain_bytes / eff, plan.model_latency_s,
-                   models::solver::kNoCap, {});
+                   static_cast<std::uint32_t>(d % 64), domain_bytes / eff, plan.model_latency_s, cap, {});
     }
   }
 }

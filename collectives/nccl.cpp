@@ -238,6 +238,26 @@ double tree_channel_cap_Bps(Arch a, Proto p, int nodes, int channels) {
   return 0;
 }
 
+static int pow2_up(int x) {
+  int p = 1;
+  while (p < x) p <<= 1;
+  return p;
+}
+
+int p2p_net_channels_per_peer(int ranks, int channels, int forced) {
+  const int p2p = pow2_up(std::max(channels, 1));
+  if (forced > 0) return pow2_up(forced);
+  int per_peer = 2;
+  while (per_peer * ranks > p2p * 4 && per_peer > 1) per_peer /= 2;  // "avoid overloading channels with 8+ operations"
+  while (per_peer * ((ranks + 7) / 8) > p2p && per_peer > 1) per_peer /= 2;  // all peers within one round
+  return per_peer;
+}
+
+int p2p_remote_channels(int ranks, int nodes, int channels, int forced) {
+  const int p2p = pow2_up(std::max(channels, 1));
+  return std::min(p2p, std::max(nodes - 1, 0) * p2p_net_channels_per_peer(ranks, channels, forced));
+}
+
 static int btree_parent(int n, int i) {
   if (i == 0) return -1;
   int bit = 1;

@@ -107,6 +107,18 @@ double ll_total_cap_Bps(Arch a, int nodes);
 // channels), payload bytes/s.
 double tree_channel_cap_Bps(Arch a, Proto p, int nodes, int channels);
 
+// p2p across nodes (AllToAll): how many channels (CTAs) of a rank carry its sends to, and its receives from, ranks of
+// other nodes, and what one such channel moves. NCCL 2.28 (src/graph/paths.cc ncclTopoGetNchannels,
+// ncclTopoComputeP2pChannels; src/include/channel.h ncclP2pChannelBaseForRound): a remote peer gets
+// `per_peer` channels (NCCL_NCHANNELS_PER_NET_PEER; default 2, halved while 2 x ranks > 4 x p2p channels, and while
+// per_peer x ceil(ranks / 8) > p2p channels), the p2p channels being the communicator's rounded up to a power of
+// two; all the peers of one remote node share the same base channel, so the remote traffic of a rank runs on
+// min(p2p channels, (nodes - 1) x per_peer) channels. One p2p channel drives NCCL's own estimate of 14 GB/s over
+// the network (NCCL_P2P_PER_CHANNEL_NET_BW, paths.cc, from NCCL 2.29: what it sizes channels by).
+inline constexpr double kP2pChannelNet_Bps = 14e9;
+int p2p_net_channels_per_peer(int ranks, int channels, int forced = 0);
+int p2p_remote_channels(int ranks, int nodes, int channels, int forced = 0);
+
 // NCCL's double binary tree over `n` nodes (trees.cc, ncclGetDtree): the parent of node i in tree t (0 or 1), or -1
 // for the root. Tree 0 is a binary tree rooted at 0 in which a node's parent clears its lowest set bit and sets the
 // next; tree 1 mirrors it (n even) or shifts it by one (n odd), so that a node inside one tree is a leaf of the other.

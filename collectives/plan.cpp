@@ -57,6 +57,13 @@ CollPlan plan_collective(const Communicator& comm, const CollSpec& spec) {
   if (ch.algo == Algo::Tree)
     plan.channel_cap_Bps = tree_channel_cap_Bps(shape.arch, ch.proto, shape.nodes, plan.channels) / plan.efficiency;
   plan.model_latency_s = nccl_latency_s(spec.op, ch.algo, ch.proto, shape);
+  if (spec.net_channels_per_peer < 0 || spec.net_channels_per_peer > 64)
+    throw InputError(std::to_string(spec.net_channels_per_peer) + " channels per net peer",
+                     "expected 1 to 64 (NCCL_NCHANNELS_PER_NET_PEER), or 0 for NCCL's default");
+  plan.p2p_remote_cap_Bps = models::solver::kNoCap;
+  if (spec.op == CollKind::AllToAll && shape.nodes > 1)
+    plan.p2p_remote_cap_Bps =
+        p2p_remote_channels(n, shape.nodes, plan.channels, spec.net_channels_per_peer) * kP2pChannelNet_Bps;
   return plan;
 }
 

@@ -29,6 +29,7 @@ struct CollSpec {
   Granularity granularity = Granularity::Pipelined;
   int root = 0;                // Broadcast and Reduce
   int type_bytes = 4;          // the element size (nccl-tests' -d; float), B: counts and the size rounded to whole elements
+  int net_channels_per_peer = 0;  // p2p channels per remote peer, as NCCL_NCHANNELS_PER_NET_PEER (0: NCCL's default)
 };
 
 struct CollPlan {
@@ -44,6 +45,9 @@ struct CollPlan {
   double efficiency = 1;              // payload bytes per byte on the wire (the protocol's)
   double channel_cap_Bps = 0;         // wire-rate ceiling of one channel's connection (kNoCap: none)
   double model_latency_s = 0;         // NCCL's latency for (op, algo, proto) on this communicator
+  // AllToAll across nodes: the payload rate all of a rank's receives from other nodes share (its remote p2p channels x
+  // kP2pChannelNet_Bps), B/s; kNoCap within one node.
+  double p2p_remote_cap_Bps = 0;
 };
 
 // Checks the request and makes NCCL's choice. Throws common::InputError (in the request's terms: the QP count, the

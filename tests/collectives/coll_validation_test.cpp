@@ -83,16 +83,25 @@ TEST_F(IdealFabric, AllGatherAndReduceScatterAreNMinusOneSteps) {
 TEST_F(IdealFabric, AllToAllIsEveryRankSendingNMinusOneNthsThroughItsNic) {
   // Each rank sends S/n to each of n - 1 peers, all at once, through its own NIC (receiving likewise):
   // t = latency + (n - 1)/n S / B, the latency being one base and one network step (p2p; docs/collectives.md).
+  // With 16 channels NCCL 2.28 runs the remote traffic of a rank on min(16, 31 x 2) = 16 p2p channels (224 GB/s,
+  // nccl.hpp): the NIC binds.
   const int n = 32;
   const double S = 64.0 * (1 << 20);
   Comm comm(f, n, Placement::Packed);
   CollSpec spec;
   spec.op = CollKind::AllToAll;
   spec.bytes = S;
+  spec.channels = 16;
   const auto r = comm.run(spec);
   const double expected = base + alpha + (n - 1.0) / n * r.bytes / B;
   EXPECT_NEAR(r.time_s, expected, 0.01 * expected);
   EXPECT_EQ(r.proto, Proto::Simple);
+  // With the default 2 channels of one rank per node, all 31 remote nodes' peers share those 2 channels: 28 GB/s,
+  // below the 800G NIC's 98.
+  spec.channels = 0;
+  const auto two = comm.run(spec);
+  const double capped = base + alpha + (n - 1.0) / n * two.bytes / (2 * kP2pChannelNet_Bps);
+  EXPECT_NEAR(two.time_s, capped, 0.01 * capped);
 }
 
 TEST_F(IdealFabric, TreeAllReduceMovesTwiceTheSizeThroughEachNic) {
@@ -219,6 +228,31 @@ TEST(NvlinkDomain, GpuGenerationsTakeNcclsConstantsOfTheirArchitecture) {
   const auto ring = comm.run(ring_simple(CollKind::AllReduce, S, 16));
   const double link = 300e9 * 0.8;
   EXPECT_NEAR(ring.busbw_Bps, link, 0.01 * link);
+}
+
+TEST(MultiHost, AllToAllAcrossTwoNodesRunsOnTwoP2pChannelsPerRank) {
+  // 2 hosts x 8 H100, 400G NICs, 16 channels. NCCL 2.28 gives a remote peer 2 p2p channels (2 x 16 <= 4 x 16), and
+  // the 8 peers of the other node share one base channel (channel.h), so each rank receives from the other node on
+  // 2 channels of 14 GB/s: 28 GB/s, below its NIC's 49. Each rank gets S/2 from the other node: t = latency +
+  // (S/2) / 28 GB/s (the NVLink half is faster), busbw = S / t x 15/16. With NCCL_NCHANNELS_PER_NET_PEER=4, 56 GB/s:
+  // the NIC binds (S/2 at 400 Gbps x 4096/4178).
+  auto f = fabric("prometheus", {"nic.speed=400Gbps", "region.buildings=1", "building.gpus=16", "bag.enabled=false"});
+  Comm comm(f, 16, Placement::Packed);
+  const double S = 1.0 * (1 << 30);
+  CollSpec spec;
+  spec.op = CollKind::AllToAll;
+  spec.bytes = S;
+  const auto r = comm.run(spec);
+  const double lat = (8.4 + 14.0) * 1e-6;  // Ring Simple base + one network step (nccl.cpp, p2p)
+  EXPECT_NEAR(r.time_s, lat + (S / 2) / 28e9, 1e-3 * r.time_s);
+  spec.net_channels_per_peer = 4;
+  const auto four = comm.run(spec);
+  const double nic = 400e9 / 8 * kRoceV2PayloadEfficiency;
+  EXPECT_NEAR(four.time_s, lat + (S / 2) / nic, 1e-3 * four.time_s);
+  // At 8 nodes (64 ranks) a remote peer gets 1 channel (2 x 64 > 4 x 16: halved) and the 7 other nodes' peers sit on
+  // 7 base channels: 7 x 14 = 98 GB/s, above the NIC again.
+  EXPECT_EQ(p2p_remote_channels(64, 8, 16), 7);
+  EXPECT_EQ(p2p_net_channels_per_peer(1024, 16), 1);  // 2 x 1024 > 4 x 16: halved
 }
 
 TEST(MultiHost, RingBusbwPerNic400GMatchesPublished) {
