@@ -18,6 +18,21 @@ namespace {
                                      c.text(key) + "')");
 }
 
+// A constraint between keys: blamed on the one the user gave (a file or --set), not a preset's default; when the
+// user gave several, the first is named at its place and the others after it.
+[[noreturn]] void impossible(const FabricConfig& c, std::initializer_list<std::string_view> keys,
+                             const std::string& why) {
+  std::vector<std::string_view> given;
+  for (std::string_view k : keys)
+    if (c.where(k).rfind("preset ", 0) != 0) given.push_back(k);
+  if (given.empty()) impossible(c, *keys.begin(), why);
+  std::string also;
+  for (std::size_t i = 1; i < given.size(); ++i)
+    also += ", with key '" + std::string(given[i]) + "' = '" + c.text(given[i]) + "' at " + c.where(given[i]);
+  throw InputError(c.where(given[0]), "impossible topology: " + why + " (key '" + std::string(given[0]) + "' = '" +
+                                          c.text(given[0]) + "'" + also + ")");
+}
+
 std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<std::uint32_t>((a + b - 1) / b); }
 
 struct Params {
@@ -83,17 +98,17 @@ Params read(const FabricConfig& c) {
   p.bag_switches = c.count_or_auto("bag.switches");
 
   if (p.gpus_per_building % p.gpus_per_domain != 0)
-    impossible(c, "building.gpus", "a building must hold whole scale-up domains of scaleup.gpus = " +
+    impossible(c, {"building.gpus", "scaleup.gpus"}, "a building must hold whole scale-up domains of scaleup.gpus = " +
                                        std::to_string(p.gpus_per_domain) + " GPUs");
   if (p.nic_ports % p.planes != 0)
-    impossible(c, "nic.ports", "every plane needs the same number of ports of each NIC, so nic.ports must be "
+    impossible(c, {"nic.ports", "fabric.planes"}, "every plane needs the same number of ports of each NIC, so nic.ports must be "
                                "a multiple of fabric.planes = " + std::to_string(p.planes));
   if (p.nsf_tiers != 2 && p.nsf_tiers != 3) impossible(c, "nsf.tiers", "an NSF has 2 or 3 tiers");
   // Every port of a NIC in one plane lands on one leaf, so all of a flow's port paths have the same length.
   const std::uint32_t ppp = p.nic_ports / p.planes;
   for (std::string_view key : {"dsf.leaf_ports", "nsf.leaf_ports"})
     if (c.count(key) % ppp != 0)
-      impossible(c, key, "a NIC's " + std::to_string(ppp) + " ports in one plane must land on one leaf, so " +
+      impossible(c, {key, "nic.ports", "fabric.planes"}, "a NIC's " + std::to_string(ppp) + " ports in one plane must land on one leaf, so " +
                              std::string(key) + " must be a multiple of nic.ports / fabric.planes = " +
                              std::to_string(ppp));
   if (std::uint64_t{p.gpus_per_building} * ppp > 2'000'000'000ULL)
@@ -209,7 +224,7 @@ class Builder {
           P.edge_base = add_block(NodeKind::EdgeLeaf, B, pl, P.n_edges);
         }
         if (n_leaves + P.n_edges > p_.dsf_fe_ports)
-          impossible(c_, "building.gpus",
+          impossible(c_, {"building.gpus", "dsf.fe_ports", "dsf.leaf_ports", "fabric.planes", "nic.ports"},
                      "more GPUs than ports: a DSF plane needs " + std::to_string(n_leaves) + " host leaves + " +
                          std::to_string(P.n_edges) + " edge leaves but a fabric element connects at most " +
                          std::to_string(p_.dsf_fe_ports) + " (dsf.fe_ports); use more planes or fewer GPUs");
@@ -219,7 +234,7 @@ class Builder {
         P.n_top = P.n_edges;
       } else if (p_.nsf_tiers == 2) {
         if (n_leaves > p_.nsf_spine_ports)
-          impossible(c_, "building.gpus",
+          impossible(c_, {"building.gpus", "nsf.spine_ports", "nsf.leaf_ports", "fabric.planes", "nic.ports"},
                      "more GPUs than ports: a 2-tier NSF plane needs " + std::to_string(n_leaves) +
                          " leaves but a spine connects at most " + std::to_string(p_.nsf_spine_ports) +
                          " (nsf.spine_ports); use nsf.tiers=3 or more planes");
@@ -237,7 +252,7 @@ class Builder {
         P.leaves_per_pod = p_.nsf_pod_leaves;
         P.n_pods = ceil_div(n_leaves, p_.nsf_pod_leaves);
         if (P.n_pods > p_.nsf_super_ports)
-          impossible(c_, "building.gpus",
+          impossible(c_, {"building.gpus", "nsf.super_ports", "nsf.pod_leaves", "nsf.leaf_ports", "fabric.planes"},
                      "more GPUs than ports: a 3-tier NSF plane needs " + std::to_string(P.n_pods) +
                          " pods but a super-spine connects at most " + std::to_string(p_.nsf_super_ports) +
                          " (nsf.super_ports)");
@@ -264,7 +279,7 @@ class Builder {
     if (p_.bag_switches) {
       if (*p_.bag_switches > 1'000'000) impossible(c_, "bag.switches", "at most a million BAG switches per region");
       if (*p_.bag_switches % p_.planes != 0)
-        impossible(c_, "bag.switches", "BAG switches are split evenly over the planes, so bag.switches must be a "
+        impossible(c_, {"bag.switches", "fabric.planes"}, "BAG switches are split evenly over the planes, so bag.switches must be a "
                                        "multiple of fabric.planes = " + std::to_string(p_.planes));
       n = static_cast<std::uint32_t>(*p_.bag_switches);
     } else {

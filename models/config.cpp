@@ -336,6 +336,41 @@ void check_text(const KeySpec& k, std::string_view text) {
 }
 }  // namespace
 
+namespace {
+// Physical ranges of the keys with units (in B/s, s, m or a ratio), with why: a value outside is a typo or a unit
+// slip, never a fabric (nic.speed=1e-300Gbps would print 300-digit times).
+struct Range {
+  std::string_view key;
+  double lo, hi;
+  std::string_view shown;  // the range as the user writes it
+  std::string_view why;
+};
+constexpr Range kRanges[] = {
+    {"nic.speed", 1e9 / 8, 100e12 / 8, "1Gbps to 100Tbps", "NICs run at 1 Gbps to 1.6 Tbps"},
+    {"bag.port_speed", 1e9 / 8, 100e12 / 8, "1Gbps to 100Tbps", "switch ports run at 1 Gbps to 1.6 Tbps"},
+    {"scaleup.bandwidth", 1e9, 100e12, "1GB/s to 100TB/s", "NVLink5 gives 900 GB/s per GPU"},
+    {"bag.region_capacity", 1e9 / 8, 1e18 / 8, "1Gbps to 1Ebps", "16 to 48 Pbps per region pair are published"},
+    {"fabric.hop_latency", 0, 1e-3, "0s to 1ms", "a switch hop takes hundreds of ns to a few us"},
+    {"scaleup.latency", 0, 1e-3, "0s to 1ms", "an NVLink hop takes under a microsecond"},
+    {"region.distance", 0, 2e7, "0km to 20000km", "half the Earth's circumference"},
+    {"building.distance", 0, 2e7, "0km to 20000km", "half the Earth's circumference"},
+    {"dsf.leaf_oversubscription", 1, 1000, "1:1 to 1000:1", "beyond 1000:1 a tier carries nothing"},
+    {"nsf.leaf_oversubscription", 1, 1000, "1:1 to 1000:1", "beyond 1000:1 a tier carries nothing"},
+    {"nsf.spine_oversubscription", 1, 1000, "1:1 to 1000:1", "beyond 1000:1 a tier carries nothing"},
+    {"bag.oversubscription", 1, 1000, "1:1 to 1000:1", "beyond 1000:1 a tier carries nothing"},
+};
+
+double parsed(const KeySpec& k, std::string_view text) {
+  switch (k.kind) {
+    case KeyKind::Bandwidth: return common::parse_bandwidth_Bps(text);
+    case KeyKind::Duration: return common::parse_duration_s(text);
+    case KeyKind::Distance: return common::parse_distance_m(text);
+    case KeyKind::Ratio: return common::parse_ratio(text);
+    default: return 0;
+  }
+}
+}  // namespace
+
 void FabricConfig::set(std::string_view key, std::string_view value, std::string where) {
   const KeySpec* k = find_key(key);
   if (!k) throw InputError(where, "unknown key '" + std::string(key) + "' (collemu topo --list-keys lists them)");
@@ -344,6 +379,13 @@ void FabricConfig::set(std::string_view key, std::string_view value, std::string
   } catch (const UnitError& e) {
     throw InputError(where, "key '" + std::string(key) + "': " + e.what());
   }
+  for (const Range& r : kRanges)
+    if (r.key == key) {
+      const double v = parsed(*k, value);
+      if (!(v >= r.lo && v <= r.hi))
+        throw InputError(where, "key '" + std::string(key) + "': " + std::string(value) + " is outside " +
+                                    std::string(r.shown) + " (" + std::string(r.why) + ")");
+    }
   user_[std::string(key)] = Value{std::string(value), std::move(where)};
 }
 

@@ -160,6 +160,21 @@ TEST(Builder, ImpossibleTopologiesAreRefused) {
   EXPECT_NE(msg.find("2 or 3"), std::string::npos) << msg;
 }
 
+TEST(Builder, AConstraintBetweenKeysNamesTheKeyTheUserGave) {
+  // 32,768 GPUs per building (prometheus' 16,384 x 2 buildings, default) do not divide into domains of 7: the user set
+  // scaleup.gpus, so the error names it (and its option), not the preset's building.gpus.
+  auto msg = input_error([] { build("prometheus", {"scaleup.gpus=7"}); });
+  EXPECT_NE(msg.find("--set scaleup.gpus=7: impossible topology"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("(key 'scaleup.gpus' = '7')"), std::string::npos) << msg;
+  // Both given: the first of the constraint's keys is named at its place, the other after it.
+  msg = input_error([] { build("prometheus", {"scaleup.gpus=7", "building.gpus=16"}); });
+  EXPECT_NE(msg.find("--set building.gpus=16: impossible topology"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("with key 'scaleup.gpus' = '7' at --set scaleup.gpus=7"), std::string::npos) << msg;
+  // fabric.planes=3 leaves prometheus' 4 NIC ports unevenly over the planes: the planes were the user's.
+  msg = input_error([] { build("prometheus", {"fabric.planes=3"}); });
+  EXPECT_NE(msg.find("--set fabric.planes=3"), std::string::npos) << msg;
+}
+
 TEST(Builder, FailuresThatDisconnectAreDetected) {
   // k=4 fat-tree: an edge switch is the only way out for its two hosts.
   auto f = build("fat-tree", {"fat_tree.k=4"});

@@ -99,6 +99,28 @@ TEST(Config, BadValuesNameKeyAndExpectation) {
   EXPECT_NE(input_error([&] { c.set_assignment("fabric.planes=0"); }).find("at least 1"), std::string::npos);
 }
 
+TEST(Config, ValuesOutsidePhysicsAreRefusedWithTheRangeAndWhy) {
+  // A unit slip or a typo, never a fabric: nic.speed=1e-300Gbps printed 300-digit times; 1e12 km of fibre is 25
+  // million times around the Earth.
+  auto c = FabricConfig::from_preset("prometheus");
+  auto msg = input_error([&] { c.set_assignment("nic.speed=1e-300Gbps"); });
+  EXPECT_NE(msg.find("--set nic.speed=1e-300Gbps: key 'nic.speed': 1e-300Gbps is outside 1Gbps to 100Tbps"),
+            std::string::npos) << msg;
+  msg = input_error([&] { c.set_assignment("building.distance=1e12km"); });
+  EXPECT_NE(msg.find("outside 0km to 20000km (half the Earth's circumference)"), std::string::npos) << msg;
+  EXPECT_NE(input_error([&] { c.set_assignment("bag.oversubscription=5000:1"); }).find("1:1 to 1000:1"),
+            std::string::npos);
+  EXPECT_NE(input_error([&] { c.set_assignment("fabric.hop_latency=2s"); }).find("0s to 1ms"), std::string::npos);
+  EXPECT_NE(input_error([&] { c.set_assignment("scaleup.bandwidth=1PB/s"); }).find("1GB/s to 100TB/s"),
+            std::string::npos);
+  // The edges are inside, and a file's value is blamed on its line.
+  c.set_assignment("nic.speed=1.6Tbps");
+  c.set_assignment("region.distance=20000km");
+  const auto path = write_temp("far.yaml", "preset: prometheus\nnic:\n  speed: 0.5Gbps\n");
+  msg = input_error([&] { FabricConfig::from_file(path); });
+  EXPECT_NE(msg.find("far.yaml:3: key 'nic.speed': 0.5Gbps is outside"), std::string::npos) << msg;
+}
+
 TEST(Config, YamlFileNestedAndDotted) {
   auto path = write_temp("ok.yaml",
                          "preset: llama3-24k\n"
