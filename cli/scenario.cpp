@@ -198,7 +198,12 @@ void run_scenario(const RunOptions& o, RunResult& r) {
     throw common::InputError("--format " + o.format, "unknown trace format; expected " + traces::trace_format_names());
   auto load = [&](const std::vector<std::string>& files) {
     traces::ReadReport report;
-    traces::Trace t = traces::read_trace(files, o.format, &report);
+    traces::Trace t;
+    try {
+      t = traces::read_trace(files, o.format, &report);
+    } catch (const traces::PartialTraceError& e) {
+      throw common::InputError(e.where(), e.detail() + "; the replay runs whole jobs only");
+    }
     for (const auto& w : report.warnings) std::fprintf(stderr, "collemu: warning: %s\n", w.c_str());
     return t;
   };

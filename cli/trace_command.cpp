@@ -23,6 +23,7 @@ struct InfoOptions {
   std::string format = "auto";
   bool json = false;
   bool no_check = false;
+  bool allow_partial = false;
 };
 
 traces::Trace load(const InfoOptions& o, std::vector<std::string>& warnings) {
@@ -32,9 +33,13 @@ traces::Trace load(const InfoOptions& o, std::vector<std::string>& warnings) {
   for (const auto& f : traces::trace_formats()) known = known || o.format == f.name;
   if (!known)
     throw common::InputError("--format " + o.format, "unknown trace format; expected " + traces::trace_format_names());
-  traces::Trace t = traces::read_trace(o.files, o.format, &report);
-  warnings = report.warnings;
-  return t;
+  try {
+    traces::Trace t = traces::read_trace(o.files, o.format, &report, o.allow_partial);
+    warnings = report.warnings;
+    return t;
+  } catch (const traces::PartialTraceError& e) {
+    throw common::InputError(e.where(), e.detail() + "; --allow-partial reads part of a job on purpose");
+  }
 }
 
 void info(const InfoOptions& o) {
@@ -235,6 +240,8 @@ void add_trace_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--format", o->format, format_help());
   cmd->add_flag("--no-check", o->no_check, "do not check that the ranks of each communicator agree");
+  cmd->add_flag("--allow-partial", o->allow_partial,
+                "read a job whose ranks are not all in the files given (a warning names the missing ranks)");
   cmd->add_flag("--json", o->json, "one JSON object");
   cmd->callback([o] { info(*o); });
 
@@ -247,6 +254,8 @@ void add_trace_command(CLI::App& app) {
                                   "per rank, for ASTRA-sim)")->capture_default_str();
   conv->add_option("--format", c->in.format, format_help());
   conv->add_flag("--no-check", c->in.no_check, "convert even when the ranks of a communicator disagree");
+  conv->add_flag("--allow-partial", c->in.allow_partial,
+                 "convert a job whose ranks are not all in the files given (a warning names the missing ranks)");
   conv->callback([c] { convert(*c); });
 
   CLI::App* g = trace->add_subcommand("gen", "Generate a trace of one training step from a model's shapes "

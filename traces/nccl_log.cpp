@@ -331,15 +331,26 @@ Trace read_nccl_logs(const std::vector<std::string>& paths, ReadReport* report) 
     }
   for (const auto& [key, members] : by_shape) {
     const auto [n, ord] = key;
-    const std::size_t groups = std::max<std::size_t>(1, members.size() / static_cast<std::size_t>(n));
-    if (members.size() > static_cast<std::size_t>(n))
-      rep.warnings.push_back(t.source + ": " + std::to_string(members.size()) + " processes use a communicator of " +
-                             std::to_string(n) + " ranks (#" + std::to_string(ord) +
-                             " of that size in each) and no Init lines tell them apart: taken as groups of " +
-                             std::to_string(n) + " consecutive ranks");
+    const std::size_t size = static_cast<std::size_t>(n);
+    // Without Init lines (no commId) the processes that use the ord-th communicator of n ranks are taken as groups of
+    // n consecutive ranks; the warning says exactly that, and what a count that is not a multiple of n means.
+    const std::size_t groups = (members.size() + size - 1) / size;
+    if (members.size() != size) {
+      std::string w = t.source + ": " + std::to_string(members.size()) + " processes use a communicator of " +
+                      std::to_string(n) + " ranks (#" + std::to_string(ord) + " of that size in each) and no Init " +
+                      "lines tell them apart: ";
+      if (members.size() < size)
+        w += "taken as one communicator of which only " + std::to_string(members.size()) + " ranks have logs";
+      else
+        w += "taken as " + std::to_string(groups) + " groups of " + std::to_string(n) + " consecutive ranks" +
+             (members.size() % size ? ", the last with only " + std::to_string(members.size() % size) +
+                                          " (the logs of its other members are missing)"
+                                    : std::string());
+      rep.warnings.push_back(w);
+    }
     for (std::size_t g = 0; g < groups; ++g) {
-      const std::size_t lo = g * static_cast<std::size_t>(n);
-      const std::size_t hi = g + 1 == groups ? members.size() : lo + static_cast<std::size_t>(n);
+      const std::size_t lo = g * size;
+      const std::size_t hi = std::min(members.size(), lo + size);
       Communicator c;
       c.declared_size = static_cast<std::uint32_t>(n);
       c.name = std::to_string(n) + "-rank comm #" + std::to_string(ord);

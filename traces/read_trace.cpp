@@ -1,5 +1,10 @@
 #include "traces/read_trace.hpp"
 
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
+
 #include "common/error.hpp"
 #include "traces/chakra.hpp"
 #include "traces/flight_recorder.hpp"
@@ -54,8 +59,68 @@ std::string trace_format_names() {
   return out;
 }
 
-Trace read_trace(const std::vector<std::string>& files, std::string_view format, ReadReport* report) {
+std::string rank_ranges(const std::vector<std::uint32_t>& ranks, std::size_t max_items) {
+  std::string out;
+  std::size_t items = 0;
+  for (std::size_t i = 0; i < ranks.size();) {
+    std::size_t j = i;
+    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1) ++j;
+    if (items == max_items) {
+      out += ", ... (" + std::to_string(ranks.size()) + " in all)";
+      break;
+    }
+    out += (out.empty() ? "" : ", ") + std::to_string(ranks[i]);
+    if (j > i) out += "-" + std::to_string(ranks[j]);
+    ++items;
+    i = j + 1;
+  }
+  return out;
+}
+
+namespace {
+
+// The same file twice, by the same name, another spelling of it or a link to it: its ranks would be read twice.
+void refuse_repeated_files(const std::vector<std::string>& files) {
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::string> seen;  // (device, inode) -> first name
+  for (const auto& f : files) {
+    struct stat st {};
+    if (::stat(f.c_str(), &st) != 0) continue;  // the reader says what is wrong with it
+    auto [it, fresh] = seen.emplace(std::pair<std::uint64_t, std::uint64_t>{st.st_dev, st.st_ino}, f);
+    if (!fresh)
+      throw InputError(f, it->second == f ? "given twice; give each rank's file once"
+                                          : "the same file as " + it->second + "; give each rank's file once");
+  }
+}
+
+// Readers name a rank that no file holds "no file" (Trace::reset_ranks) or "no log: ..." (an NCCL communicator's
+// member without a log).
+bool rank_without_file(const Trace& t, std::uint32_t r) {
+  if (r >= t.rank_names.size()) return false;
+  const std::string& n = t.rank_names[r];
+  return n == "no file" || n.rfind("no log:", 0) == 0;
+}
+
+void check_whole_job(const Trace& t, ReadReport& report, bool allow_partial) {
+  std::vector<std::uint32_t> missing;
+  for (std::uint32_t r = 0; r < t.world_size; ++r)
+    if (rank_without_file(t, r)) missing.push_back(r);
+    else if (t.program(r).ops.empty())
+      report.warnings.push_back((r < t.rank_names.size() && !t.rank_names[r].empty() ? t.rank_names[r] : t.source) +
+                                ": rank " + std::to_string(r) + " has no op (an empty dump?)");
+  if (missing.empty()) return;
+  const std::string what = std::to_string(missing.size()) + " of the job's " + std::to_string(t.world_size) +
+                           (missing.size() == 1 ? " ranks is" : " ranks are") + " in no file: " + rank_ranges(missing);
+  if (!allow_partial)
+    throw PartialTraceError(t.source, what + "; give every rank's file (a partial job is read only when asked for)");
+  report.warnings.push_back(t.source + ": a partial job: " + what);
+}
+
+}  // namespace
+
+Trace read_trace(const std::vector<std::string>& files, std::string_view format, ReadReport* report,
+                 bool allow_partial) {
   if (files.empty()) throw InputError("", "no trace file given");
+  refuse_repeated_files(files);
   std::string name(format);
   if (name == "auto") {
     // From the contents of each file; every file must then be of the first one's format.
@@ -81,7 +146,9 @@ Trace read_trace(const std::vector<std::string>& files, std::string_view format,
     if (e.format.one_file && files.size() != 1)
       throw InputError(files[1], std::string("one ") + e.format.name + " trace at a time (it holds every rank)");
     ReadReport local;
-    Trace t = e.read(files, report ? report : &local);
+    ReadReport& rep = report ? *report : local;
+    Trace t = e.read(files, &rep);
+    check_whole_job(t, rep, allow_partial);
     return t;
   }
   throw InputError("format '" + name + "'", "unknown trace format; expected " + trace_format_names());

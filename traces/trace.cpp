@@ -49,6 +49,9 @@ OpKind op_kind_of(common::CollKind k) {
 }
 
 std::string join_paths(const std::vector<std::string>& paths) {
+  // Up to three names in full; a longer set as its first and last name and the count, so that a message about a
+  // 1,024-file job does not open with 1,024 paths.
+  if (paths.size() > 3) return paths.front() + " ... " + paths.back() + " (" + std::to_string(paths.size()) + " files)";
   std::string s;
   for (const auto& p : paths) s += (s.empty() ? "" : ", ") + p;
   return s;

@@ -91,6 +91,7 @@ std::optional<std::uint64_t> parse_decimal(std::string_view text);
 // Send and Recv are their own op kinds; every other communication kind is a collective.
 OpKind op_kind_of(common::CollKind k);
 // "a, b, c": the files a trace came from.
+// The files of a trace, for messages: up to three in full, more as "FIRST ... LAST (N files)".
 std::string join_paths(const std::vector<std::string>& paths);
 
 // Merges ranks whose programs are identical into one program (symmetry); keeps everything else.

@@ -139,7 +139,7 @@ assert all(x["step_time_s"] > 0 for x in j["jobs"]) and j["jobs"][1]["placement"
 
 refused() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" run "${small[@]}" "$@" 2>&1); local rc=$?; [[ $rc -eq 2 ]] && grep -q -- "$pattern" <<<"$msg" || { echo "  rc $rc: $msg"; false; }; }
 shared "one rank of a larger job" refused "the ranks of the job other than this one are missing" --trace "$D/all_reduce/8npus_1MB/all_reduce.0.et"
-shared "ranks missing from a set of files" refused "not a whole job" --trace "$D"/all_reduce/8npus_1MB/all_reduce.{0,1,2,4}.et
+shared "ranks missing from a set of files" refused "1 of the job's 5 ranks is in no file: 3" --trace "$D"/all_reduce/8npus_1MB/all_reduce.{0,1,2,4}.et
 shared "more ranks than GPUs" refused "8 ranks but the fabric" --set scaleup.gpus=4 --set building.gpus=4 --trace "$D"/all_reduce/8npus_1MB/*.et
 check "a slow rank past 2^32 does not wrap" refused "^collemu: error: --slow-rank 4294967296=2: expected RANK=FACTOR" --slow-rank 4294967296=2
 check "a bad slow rank" refused "^collemu: error: --slow-rank 3: expected RANK=FACTOR" --slow-rank 3

@@ -57,5 +57,26 @@ check "a generator error names the option" bash -c '"$COLLEMU" trace gen llm --d
 check "an option with a dash is named as given" bash -c '"$COLLEMU" trace gen llm --kv-heads 5 -o "$1" 2>&1 | grep -q -- "--kv-heads 5: expected a divisor of heads"' _ "$tmp/g.h5"
 check "an unknown --format is the option's fault" bash -c '"$COLLEMU" trace info --format pcap "$1" 2>&1 | grep -q -- "--format pcap: unknown trace format"' _ "$tmp/t.h5"
 check "an MoE step of 0 experts is refused (it was written dense)" bash -c '"$COLLEMU" trace gen moe -o "$1" --experts 0 2>&1 | grep -q -- "--experts 0: expected at least 1 expert"' _ "$tmp/moe0.h5"
+# Whole jobs only, unless asked: ranks missing from a set of per-rank files, the same file twice, an empty dump.
+"$COLLEMU" trace gen llm -o "$tmp/eight.h5" --gpus 8 --tp 2 --pp 1 --dp 4 --layers 1 > /dev/null
+"$COLLEMU" trace convert "$tmp/eight.h5" --to chakra -o "$tmp/et" > /dev/null
+et=("$tmp/et/trace.0.et" "$tmp/et/trace.1.et" "$tmp/et/trace.2.et" "$tmp/et/trace.4.et")
+check "Chakra files 0, 1, 2 and 4: rank 3 is named missing, exit 2" bash -c 'out=$("$COLLEMU" trace info "$@" 2>&1); [[ $? -eq 2 ]] && grep -q "trace.0.et ... .*trace.4.et (4 files): 1 of the job.s 5 ranks is in no file: 3; give every rank.s file" <<<"$out" && grep -q -- "--allow-partial" <<<"$out"' _ "${et[@]}"
+check "--allow-partial reads it, with a warning naming rank 3" bash -c '"$COLLEMU" trace info --allow-partial "$@" 2>&1 | grep -q "warning: .*a partial job: 1 of the job.s 5 ranks is in no file: 3"' _ "${et[@]}"
+check "collemu run refuses a partial job" bash -c 'out=$("$COLLEMU" run -q --trace "$@" 2>&1); [[ $? -eq 2 ]] && grep -q "in no file: 3; .*the replay runs whole jobs only" <<<"$out"' _ "${et[@]}"
+ln -s "$tmp/et/trace.1.et" "$tmp/link.1.et"
+check "the same file twice (by a link) is refused" bash -c 'out=$("$COLLEMU" trace info "$1" "$2" 2>&1); [[ $? -eq 2 ]] && grep -q "link.1.et: the same file as .*trace.1.et; give each rank.s file once" <<<"$out"' _ "$tmp/et/trace.1.et" "$tmp/link.1.et"
+check "the same NCCL log twice is refused" bash -c '"$COLLEMU" trace info "$1" "$1" 2>&1 | grep -q "nccl_2ranks.log: given twice"' _ "$log"
+# Three processes on a 2-rank communicator and no Init lines: the warning says how they were grouped.
+printf '%s\n' \
+  'h:1:1 [0] NCCL INFO AllReduce: opCount 0 sendbuff 0x1 recvbuff 0x2 count 8 datatype 7 op 0 root 0 comm 0xa [nranks=2] stream 0x3' \
+  'h:2:1 [1] NCCL INFO AllReduce: opCount 0 sendbuff 0x1 recvbuff 0x2 count 8 datatype 7 op 0 root 0 comm 0xb [nranks=2] stream 0x3' \
+  'h:3:1 [2] NCCL INFO AllReduce: opCount 0 sendbuff 0x1 recvbuff 0x2 count 8 datatype 7 op 0 root 0 comm 0xc [nranks=2] stream 0x3' > "$tmp/three.log"
+check "no Init lines: the grouping warning is what was done" bash -c '"$COLLEMU" trace info --no-check "$1" 2>&1 | grep -q "3 processes use a communicator of 2 ranks (#0 of that size in each) and no Init lines tell them apart: taken as 2 groups of 2 consecutive ranks, the last with only 1 (the logs of its other members are missing)"' _ "$tmp/three.log"
+check "and the communicators are those groups" bash -c '"$COLLEMU" trace info --no-check --json "$1" 2>/dev/null | python3 -c "
+import json, sys
+c = json.load(sys.stdin)[\"communicators\"]
+assert [x[\"ranks\"] for x in c] == [[0, 1], [2]] and all(x[\"size\"] == 2 for x in c), c
+"' _ "$tmp/three.log"
 echo "$((total - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]

@@ -41,8 +41,13 @@ TEST(ReadTrace, TellsTheFormatFromTheContents) {
   const std::string h5 = testing_util::temp_path("t.h5");
   write_hdf5_trace(log, h5);
   EXPECT_EQ(read_trace({h5}).world_size, 2u);
-  EXPECT_NE(error_of({h5, h5}, "auto").find("one collemu trace at a time"), std::string::npos);
+  const std::string h5b = testing_util::temp_path("t2.h5");
+  write_hdf5_trace(log, h5b);
+  EXPECT_NE(error_of({h5, h5b}, "auto").find("one collemu trace at a time"), std::string::npos);
+  // The same file twice is refused before any reading: its ranks would count twice.
+  EXPECT_NE(error_of({h5, h5}, "auto").find("given twice"), std::string::npos);
   std::remove(h5.c_str());
+  std::remove(h5b.c_str());
 }
 
 TEST(ReadTrace, RefusesMixedFormatsUnknownNamesAndUnknownContents) {
