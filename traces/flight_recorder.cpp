@@ -58,7 +58,8 @@ std::uint64_t elements(const json& sizes, const std::string& where, const char* 
   for (const auto& d : sizes[0]) {
     if (!d.is_number_integer() || d.get<std::int64_t>() < 0)
       throw InputError(where, std::string("\"") + key + "\": expected sizes >= 0, got a " + d.type_name());
-    n *= static_cast<std::uint64_t>(d.get<std::int64_t>());
+    if (__builtin_mul_overflow(n, static_cast<std::uint64_t>(d.get<std::int64_t>()), &n))
+      throw InputError(where, std::string("\"") + key + "\": the tensor's element count overflows 64 bits");
   }
   return n;
 }

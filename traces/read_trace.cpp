@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cmath>
 #include <filesystem>
 #include <map>
 
@@ -29,7 +30,13 @@ const std::vector<Entry>& table() {
   static const std::vector<Entry> entries = {
       {{"collemu", "collemu's HDF5 trace (.h5, every rank in one file)", true},
        [](const std::string& head, const std::string&) { return looks_like_hdf5(head); },
-       [](const std::vector<std::string>& paths, ReadReport*) { return read_hdf5_trace(paths.front()); }},
+       [](const std::vector<std::string>& paths, ReadReport*) {
+         // Messages about the trace (consistency, bounds) name this file; where it was converted from follows.
+         Trace t = read_hdf5_trace(paths.front());
+         const std::string& path = paths.front();
+         t.source = t.source.empty() || t.source == path ? path : path + " (converted from " + t.source + ")";
+         return t;
+       }},
       {{"chakra", "Chakra execution traces (.et, one per rank)", false}, looks_like_chakra, read_chakra},
       {{"kineto", "PyTorch profiler (Kineto) JSON (.json, .json.gz, one per rank)", false},
        [](const std::string& head, const std::string&) { return looks_like_kineto(head); }, read_kineto},
@@ -100,19 +107,41 @@ bool rank_without_file(const Trace& t, std::uint32_t r) {
   return n == "no file" || n.rfind("no log:", 0) == 0;
 }
 
-void check_whole_job(const Trace& t, ReadReport& report, bool allow_partial) {
+// Bounds every reader shares: an op's size at most kMaxOpBytes, times finite and >= 0 (an "inf" duration would print
+// "inf s"; a count past 1e18 B would overflow what the replay adds up). Named by the rank's file, rank and op.
+void check_ops(const Trace& t, const std::string& where) {
+  std::vector<std::uint8_t> seen(t.programs.size(), 0);
+  for (std::uint32_t r = 0; r < t.world_size; ++r) {
+    const std::uint32_t p = t.program_of_rank[r];
+    if (seen[p]++) continue;
+    const auto& ops = t.programs[p].ops;
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      const Op& o = ops[i];
+      const std::string what = t.rank_name(r) + " op " + std::to_string(i) + " (" + to_string(o.kind) + ")";
+      if (o.kind != OpKind::Compute && !(o.bytes() <= kMaxOpBytes))
+        throw InputError(where, what + ": " + std::to_string(o.count) + " elements of " +
+                                    std::to_string(common::size_bytes(o.dtype)) + " B; expected at most 1e18 B");
+      if (!std::isfinite(o.duration_s) || o.duration_s < 0)
+        throw InputError(where, what + ": duration " + std::to_string(o.duration_s) + " s; expected a finite time >= 0");
+      if (!std::isfinite(o.start_s))
+        throw InputError(where, what + ": start " + std::to_string(o.start_s) + " s; expected a finite time");
+    }
+  }
+}
+
+void check_whole_job(const Trace& t, const std::string& where, ReadReport& report, bool allow_partial) {
   std::vector<std::uint32_t> missing;
   for (std::uint32_t r = 0; r < t.world_size; ++r)
     if (rank_without_file(t, r)) missing.push_back(r);
     else if (t.program(r).ops.empty())
-      report.warnings.push_back((r < t.rank_names.size() && !t.rank_names[r].empty() ? t.rank_names[r] : t.source) +
+      report.warnings.push_back((r < t.rank_names.size() && !t.rank_names[r].empty() ? t.rank_names[r] : where) +
                                 ": rank " + std::to_string(r) + " has no op (an empty dump?)");
   if (missing.empty()) return;
   const std::string what = std::to_string(missing.size()) + " of the job's " + std::to_string(t.world_size) +
                            (missing.size() == 1 ? " ranks is" : " ranks are") + " in no file: " + rank_ranges(missing);
   if (!allow_partial)
-    throw PartialTraceError(t.source, what + "; give every rank's file (a partial job is read only when asked for)");
-  report.warnings.push_back(t.source + ": a partial job: " + what);
+    throw PartialTraceError(where, what + "; give every rank's file (a partial job is read only when asked for)");
+  report.warnings.push_back(where + ": a partial job: " + what);
 }
 
 }  // namespace
@@ -148,7 +177,10 @@ Trace read_trace(const std::vector<std::string>& files, std::string_view format,
     ReadReport local;
     ReadReport& rep = report ? *report : local;
     Trace t = e.read(files, &rep);
-    check_whole_job(t, rep, allow_partial);
+    // Named by the files read (a .h5 trace's `source` is where it was converted from).
+    const std::string where = join_paths(files);
+    check_ops(t, where);
+    check_whole_job(t, where, rep, allow_partial);
     return t;
   }
   throw InputError("format '" + name + "'", "unknown trace format; expected " + trace_format_names());

@@ -73,6 +73,10 @@ struct Trace {
   std::string rank_name(std::uint32_t rank) const;
 };
 
+// The largest op a trace may hold, B: the same bound for every reader (and `collemu coll`'s sizes): 1e18 B, a million
+// times the largest collective of a training step.
+inline constexpr double kMaxOpBytes = 1e18;
+
 // The most ranks a trace may have (2,097,152): readers refuse larger world sizes and ranks rather than allocate for
 // them (a corrupt number must not exhaust memory).
 inline constexpr std::uint32_t kMaxRanks = 1u << 21;

@@ -52,6 +52,24 @@ check "another format version is refused" bash -c '"$COLLEMU" trace info "$1" 2>
 cp "$tmp/t.h5" "$tmp/2d.h5"
 "$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); del f["comms/name"]; f.create_dataset("comms/name", data=[[b"a", b"b"], [b"c", b"d"]], dtype=h5py.string_dtype())' "$tmp/2d.h5" 2>/dev/null
 check "a 2-D dataset where a column belongs is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "/comms/name: expected a 1-D dataset"' _ "$tmp/2d.h5"
+# The same size and time bounds in every reader: at most 1e18 B per op, finite times (NCCL log, Flight Recorder, .h5).
+cp "$tmp/t.h5" "$tmp/huge.h5"
+"$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); f["ops/count"][0] = 2**62' "$tmp/huge.h5" 2>/dev/null
+check "an .h5 count past 1e18 B is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "huge.h5: rank 0 .* op 0 (collective): 4611686018427387904 elements of 4 B; expected at most 1e18 B"' _ "$tmp/huge.h5"
+cp "$tmp/t.h5" "$tmp/inf.h5"
+"$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); f["ops/duration_s"][0] = float("inf")' "$tmp/inf.h5" 2>/dev/null
+check "an infinite duration is refused, not printed as inf s" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "inf.h5: rank 0 .* op 0 (collective): duration inf s; expected a finite time >= 0"' _ "$tmp/inf.h5"
+printf '%s\n' 'h:1:1 [0] NCCL INFO AllReduce: opCount 0 sendbuff 0x1 recvbuff 0x2 count 400000000000000000 datatype 7 op 0 root 0 comm 0xa [nranks=1] stream 0x3' > "$tmp/big.log"
+check "an NCCL log count past 1e18 B is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "big.log: rank 0 (h:1 \[0\]) op 0 (collective): 400000000000000000 elements of 4 B; expected at most 1e18 B"' _ "$tmp/big.log"
+"$PY" -c '
+import json, sys
+d = {"version": "2.4", "pg_config": {"0": {"name": "0", "desc": "default_pg", "ranks": "[0]"}}, "pg_status": {}, "rank": 0,
+     "entries": [{"record_id": 0, "pg_id": 0, "process_group": ["0", "default_pg"], "collective_seq_id": 1, "p2p_seq_id": 0,
+                  "op_id": 1, "profiling_name": "nccl:all_reduce", "time_created_ns": 1, "input_sizes": [[2**32, 2**32, 2]],
+                  "input_dtypes": ["Float"], "output_sizes": [[2**32, 2**32, 2]], "output_dtypes": ["Float"],
+                  "state": "completed", "is_p2p": False}]}
+json.dump(d, open(sys.argv[1], "w"))' "$tmp/fr_wrap.json"
+check "a Flight Recorder shape whose element count wraps 64 bits is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "fr_wrap.json: entries\[0\]: \"input_sizes\": the tensor.s element count overflows 64 bits"' _ "$tmp/fr_wrap.json"
 # The generator's errors name its fields; the CLI names the option they came from.
 check "a generator error names the option" bash -c '"$COLLEMU" trace gen llm --dp 100 -o "$1" 2>&1 | grep -q "^collemu: error: --gpus 32768: expected tp x pp x dp = 12800"' _ "$tmp/g.h5"
 check "an option with a dash is named as given" bash -c '"$COLLEMU" trace gen llm --kv-heads 5 -o "$1" 2>&1 | grep -q -- "--kv-heads 5: expected a divisor of heads"' _ "$tmp/g.h5"
