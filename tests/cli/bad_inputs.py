@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""Bad inputs a new user tries, each with the error collemu gives: the table of docs/errors.md, and its test.
+
+    bad_inputs.py --collemu build/collemu                        print the table
+    bad_inputs.py --collemu build/collemu --update docs/errors.md rewrite the page's table (between its markers)
+    bad_inputs.py --collemu build/collemu --check docs/errors.md  the test: every case exits 2 (a user error, never a
+        signal or a crash) with a message that contains what the case expects, and the page shows what collemu says
+
+The inputs are made in a temporary folder (small generated traces, edited copies); paths in messages are shown
+relative to it as TMP/.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+NCCL_LINE = ("h:{pid}:1 [{dev}] NCCL INFO AllReduce: opCount 0 sendbuff 0x1 recvbuff 0x2 count {count} datatype 7 op 0 "
+             "root 0 comm 0x{comm:x} [nranks={n}] stream 0x3")
+
+
+def make_inputs(collemu, tmp):
+    def write(name, text):
+        with open(os.path.join(tmp, name), "w") as f:
+            f.write(text)
+    write("dup.yaml", "preset: prometheus\nbag:\n  oversubscription: 7:1\n  oversubscription: 2:1\n")
+    write("multi.yaml", "preset: prometheus\n---\nbag: {oversubscription: 7:1}\n")
+    write("far.yaml", "preset: prometheus\nbuilding:\n  distance: 1e12km\n")
+    os.makedirs(os.path.join(tmp, "confdir"), exist_ok=True)
+    write("unitless.yaml", "preset: prometheus\nnic:\n  speed: 400\n")
+    write("notes.txt", "this is not a trace\n")
+    write("mismatch.log", NCCL_LINE.format(pid=1, dev=0, count=8, comm=10, n=2) + "\n" +
+          NCCL_LINE.format(pid=2, dev=1, count=9, comm=11, n=2) + "\n")
+    write("huge.log", NCCL_LINE.format(pid=1, dev=0, count=400000000000000000, comm=10, n=1) + "\n")
+    fr = {"version": "2.4", "pg_config": {"0": {"name": "0", "desc": "default_pg", "ranks": "[0]"}}, "pg_status": {},
+          "rank": 0, "entries": [{"record_id": 0, "pg_id": 0, "process_group": ["0", "default_pg"],
+                                  "collective_seq_id": 1, "p2p_seq_id": 0, "op_id": 1,
+                                  "profiling_name": "nccl:all_reduce", "time_created_ns": 1,
+                                  "input_sizes": [[2**32, 2**32, 2]], "input_dtypes": ["Float"],
+                                  "output_sizes": [[2**32, 2**32, 2]], "output_dtypes": ["Float"],
+                                  "state": "completed", "is_p2p": False}]}
+    write("fr_wrap.json", json.dumps(fr))
+    subprocess.run([collemu, "trace", "gen", "llm", "-o", os.path.join(tmp, "eight.h5"), "--gpus", "8", "--tp", "2",
+                    "--pp", "1", "--dp", "4", "--layers", "1"], check=True, capture_output=True)
+    subprocess.run([collemu, "trace", "convert", os.path.join(tmp, "eight.h5"), "--to", "chakra", "-o",
+                    os.path.join(tmp, "et")], check=True, capture_output=True)
+    with open(os.path.join(tmp, "eight.h5"), "rb") as f:
+        data = bytearray(f.read())
+    write_bytes = lambda name, b: open(os.path.join(tmp, name), "wb").write(b)
+    write_bytes("truncated.h5", bytes(data[: len(data) // 3]))
+
+
+# (class, what the user did, arguments after `collemu`, text the message must contain)
+CASES = [
+    ("config", "a key given twice in a YAML file", ["topo", "TMP/dup.yaml"], "key 'bag.oversubscription' is given twice"),
+    ("config", "a second YAML document", ["topo", "TMP/multi.yaml"], "a second YAML document"),
+    ("config", "a directory as the config", ["topo", "TMP/confdir"], "is a directory"),
+    ("config", "a number without its unit", ["topo", "TMP/unitless.yaml"], "has no unit"),
+    ("config", "an unknown key", ["topo", "--set", "bag.oversub=4:1"], "unknown key 'bag.oversub'"),
+    ("config", "a value outside physics", ["topo", "--set", "nic.speed=1e-300Gbps"], "is outside 1Gbps to 100Tbps"),
+    ("config", "a value outside physics, in a file", ["topo", "TMP/far.yaml"], "far.yaml:3: key 'building.distance'"),
+    ("config", "a constraint broken by the key the user set", ["topo", "--set", "scaleup.gpus=7"],
+     "--set scaleup.gpus=7: impossible topology"),
+    ("config", "more GPUs than the switches' ports", ["topo", "--set", "fabric.kind=dsf", "--set", "building.gpus=40000"],
+     "more GPUs than ports"),
+    ("config", "an unknown switch to fail", ["topo", "--fail", "r0.b9.p0.fe3"], "r0.b9.p0.fe3"),
+    ("coll", "no rank count", ["coll", "-b", "1M", "-e", "1M"], "expected the number of ranks"),
+    ("coll", "more ranks than GPUs", ["coll", "--topo", "fat-tree", "--ranks", "999"], "more ranks than the fabric's"),
+    ("coll", "a size past what is modelled", ["coll", "--ranks", "8", "-b", "1e30", "-e", "1e30"],
+     "--minbytes 1e30: expected a size from 0 to 1e18 B"),
+    ("coll", "a rate where a size belongs", ["coll", "--ranks", "8", "-b", "8 GB/s"], "minbytes 8 GB/s"),
+    ("coll", "channels beyond NCCL's 64", ["coll", "--ranks", "8", "--channels", "100000"], "expected 1 to 64 channels"),
+    ("coll", "NVLS across NVLink domains", ["coll", "--ranks", "16", "--algo", "NVLS"], "no such algorithm here"),
+    ("coll", "an unknown datatype", ["coll", "--ranks", "8", "-d", "fp64"], "-d fp64: unknown datatype"),
+    ("coll", "nccl-tests' rank count disagreeing with --ranks", ["coll", "--ranks", "8", "--np", "2", "-g", "8"],
+     "differs from --np x -t x -g = 16"),
+    ("trace", "a file that is no trace", ["trace", "info", "TMP/notes.txt"], "cannot tell the trace format"),
+    ("trace", "ranks whose collectives disagree", ["trace", "info", "TMP/mismatch.log"],
+     "op 0 is allreduce count 8 float32 but rank 1"),
+    ("trace", "per-rank files with a rank missing",
+     ["trace", "info", "TMP/et/trace.0.et", "TMP/et/trace.1.et", "TMP/et/trace.2.et", "TMP/et/trace.4.et"],
+     "1 of the job's 5 ranks is in no file: 3"),
+    ("trace", "the same file twice", ["trace", "info", "TMP/et/trace.1.et", "TMP/et/trace.1.et"], "given twice"),
+    ("trace", "a count past 1e18 B", ["trace", "info", "TMP/huge.log"], "expected at most 1e18 B"),
+    ("trace", "a tensor shape whose element count wraps 64 bits", ["trace", "info", "TMP/fr_wrap.json"],
+     "overflows 64 bits"),
+    ("trace", "a truncated .h5", ["trace", "info", "TMP/truncated.h5"], "truncated.h5"),
+    ("trace", "an MoE step without experts", ["trace", "gen", "moe", "-o", "TMP/x.h5", "--experts", "0"],
+     "--experts 0: expected at least 1 expert"),
+    ("run", "a partial job", ["run", "-q", "--trace", "TMP/et/trace.0.et", "TMP/et/trace.2.et"],
+     "the replay runs whole jobs only"),
+    ("run", "an unknown placement", ["run", "-q", "--placement", "diagonal"], "--placement diagonal"),
+]
+
+
+def run_case(collemu, tmp, args):
+    argv = [collemu] + [a.replace("TMP/", tmp + "/") for a in args]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    msg = (p.stderr.strip().splitlines() or [""])[-1].replace(tmp + "/", "TMP/").replace(tmp, "TMP")
+    return p.returncode, msg
+
+
+def table(results):
+    lines = ["| input | what the user did | command | exit | what collemu says |", "|---|---|---|---|---|"]
+    for (cls, what, args, _), (rc, msg) in zip(CASES, results):
+        cmd = "collemu " + " ".join(a if " " not in a else f"'{a}'" for a in args)
+        esc = lambda t: t.replace("|", "\\|")
+        lines.append(f"| {cls} | {what} | `{esc(cmd)}` | {rc} | {esc(msg)} |")
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--collemu", required=True)
+    ap.add_argument("--update", metavar="PAGE")
+    ap.add_argument("--check", metavar="PAGE")
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        make_inputs(a.collemu, tmp)
+        results = [run_case(a.collemu, tmp, c[2]) for c in CASES]
+    md = table(results)
+    begin, end = "<!-- table: begin -->\n", "<!-- table: end -->"
+    if a.update:
+        text = open(a.update).read()
+        head, rest = text.split(begin, 1)
+        out = head + begin + md + end + rest.split(end, 1)[1]
+        with open(a.update + ".tmp", "w") as f:
+            f.write(out)
+        os.replace(a.update + ".tmp", a.update)
+    if a.check:
+        failures = []
+        for (cls, what, args, want), (rc, msg) in zip(CASES, results):
+            if rc != 2:
+                failures.append(f"{what}: exit {rc} (expected 2: a user error), said: {msg}")
+            elif want not in msg:
+                failures.append(f"{what}: said '{msg}', expected it to contain '{want}'")
+        page = open(a.check).read()
+        if md not in page:
+            failures.append(f"{a.check}: its table is not what collemu says now (bad_inputs.py --update {a.check})")
+        for f in failures:
+            print("FAIL", f)
+        print(f"{len(CASES)} bad inputs, {len(failures)} failures")
+        sys.exit(1 if failures else 0)
+    if not a.update:
+        sys.stdout.write(md)
+
+
+if __name__ == "__main__":
+    main()
