@@ -9,6 +9,7 @@
 #include "cli/options.hpp"
 #include "collectives/coll.hpp"
 #include "common/error.hpp"
+#include "common/memory.hpp"
 #include "common/units.hpp"
 #include "models/builder.hpp"
 #include "models/config.hpp"
@@ -126,6 +127,14 @@ void run(const CollOptions& o) {
                              "expected a rank in [0, " + std::to_string(comm.size()) + ")");
   const auto& sh = comm.shape();
   const int channels = o.channels > 0 ? o.channels : comm.default_channels();
+  {
+    const double flows = collectives::estimated_flows(comm, spec.op, channels, o.qps);
+    char what[160];
+    std::snprintf(what, sizeof what, "%s on %d ranks%s (about %.3g flows)", common::to_string(spec.op), sh.ranks,
+                  o.qps > 1 ? (" with " + std::to_string(o.qps) + " QPs per connection").c_str() : "", flows);
+    common::check_memory(flows * collectives::kBytesPerFlow,
+                         o.qps > 1 ? "--qps " + std::to_string(o.qps) : "--ranks " + std::to_string(sh.ranks), what);
+  }
 
   const bool rooted = spec.op == common::CollKind::Broadcast || spec.op == common::CollKind::Reduce;
   const bool reduces = spec.op == common::CollKind::AllReduce || spec.op == common::CollKind::ReduceScatter ||

@@ -1,6 +1,7 @@
 // collemu: a GPU-cluster collective traffic emulator. This file only wires the subcommands together.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <new>
 
 #include "cli/bench_command.hpp"
 #include "cli/coll_command.hpp"
@@ -9,6 +10,7 @@
 #include "cli/topo_command.hpp"
 #include "cli/trace_command.hpp"
 #include "common/error.hpp"
+#include "common/memory.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{
@@ -32,6 +34,11 @@ int main(int argc, char** argv) {
   } catch (const collemu::common::InternalError& e) {
     std::fprintf(stderr, "collemu: %s\nplease report this as a bug\n", e.what());
     return 70;
+  } catch (const std::bad_alloc&) {  // an estimate missed: say so plainly
+    std::fprintf(stderr, "collemu: error: out of memory: the request needs more than this process may use (%s: the "
+                         "smaller of physical memory and its cgroup limit); ask for less or a larger machine\n",
+                 collemu::common::format_bytes(static_cast<double>(collemu::common::available_memory_bytes())).c_str());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "collemu: error: %s\n", e.what());
     return 1;

@@ -1,5 +1,7 @@
 #include "collectives/coll.hpp"
 
+#include <algorithm>
+
 namespace collemu::collectives {
 
 std::array<double, models::kNumLinkTiers> payload_efficiency(models::GpuType gpu) {
@@ -7,6 +9,13 @@ std::array<double, models::kNumLinkTiers> payload_efficiency(models::GpuType gpu
   e.fill(kRoceV2PayloadEfficiency);
   e[static_cast<int>(models::LinkTier::NvLink)] = nvlink_payload_efficiency(nccl_arch(gpu));
   return e;
+}
+
+double estimated_flows(const Communicator& comm, CollKind op, int channels, int qps) {
+  const double n = comm.size(), nodes = comm.nodes();
+  if (op == CollKind::AllToAll) return n * comm.network().gpus_per_domain() + nodes * n * qps;
+  if (op == CollKind::SendRecv) return n * qps;
+  return 2 * n * std::max(channels, 1) * qps;
 }
 
 CollResult run_collective(const Communicator& comm, const CollSpec& spec, const models::solver::SolverFactory& solver) {

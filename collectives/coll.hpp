@@ -38,6 +38,13 @@ inline std::array<double, models::kNumLinkTiers> payload_efficiency(const models
   return payload_efficiency(fabric.layout.gpu);
 }
 
+// About how many engine flows one collective emits (before identical ones merge), for a memory check before any is
+// made: AllToAll n x (GPUs per domain) NVLink flows plus, per node, one connection per rank of the others x QPs;
+// SendRecv n x QPs; the others n x channels x QPs, up and down.
+double estimated_flows(const Communicator& comm, CollKind op, int channels, int qps);
+// Bytes per engine flow, a lower bound (measured about 1 KB with its links and the solver's share; docs/errors.md).
+inline constexpr double kBytesPerFlow = 400;
+
 // Plans, emits and runs one collective alone on the network. Throws common::InputError for an impossible request
 // (plan_collective) and models::RouteError when failures cut a pair.
 CollResult run_collective(const Communicator& comm, const CollSpec& spec, const models::solver::SolverFactory& solver);

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <deque>
 
 #include "common/error.hpp"
+#include "common/memory.hpp"
 #include "common/units.hpp"
 
 namespace collemu::models {
@@ -97,6 +99,20 @@ Params read(const FabricConfig& c) {
   p.bag_ports = as_u32(c, "bag.ports");
   p.bag_switches = c.count_or_auto("bag.switches");
 
+  // About 0.8 KB of graph and index per GPU (its NVLink, NIC, leaf and upper links; measured 0.9-1.1 KB from 32,768 to
+  // 524,288 GPUs): refused at once when even that is more than this process may use.
+  const double gpus = double{p.gpus_per_building} * p.buildings_per_region * p.regions;
+  {
+    std::string where = c.where("building.gpus");
+    for (std::string_view k : {"building.gpus", "region.buildings", "regions"})
+      if (c.where(k).rfind("preset ", 0) != 0) {
+        where = c.where(k);
+        break;
+      }
+    char what[96];
+    std::snprintf(what, sizeof what, "a fabric of %.0f GPUs", gpus);
+    common::check_memory(gpus * 800, where, what);
+  }
   if (p.gpus_per_building % p.gpus_per_domain != 0)
     impossible(c, {"building.gpus", "scaleup.gpus"}, "a building must hold whole scale-up domains of scaleup.gpus = " +
                                        std::to_string(p.gpus_per_domain) + " GPUs");

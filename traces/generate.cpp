@@ -46,6 +46,10 @@ LlmFigures llm_figures(const LlmSpec& s) {
                          {s.ep, "ep"}, {s.moe_every, "moe_every"}})
     require(v > 0, name, "must be at least 1");
   require(s.cp >= 1, "cp", "must be at least 1");
+  // Readers refuse traces of more ranks than kMaxRanks; a generator that wrote one would spend minutes and gigabytes
+  // on a file nothing reads.
+  require(s.gpus <= kMaxRanks, "gpus " + std::to_string(s.gpus),
+          "expected at most " + std::to_string(kMaxRanks) + " ranks (the most a trace may have)");
   require(std::uint64_t{s.tp} * s.cp * s.pp * s.dp == s.gpus, "gpus " + std::to_string(s.gpus),
           std::string(s.cp > 1 ? "expected tp x cp x pp x dp = " : "expected tp x pp x dp = ") +
               std::to_string(std::uint64_t{s.tp} * s.cp * s.pp * s.dp));

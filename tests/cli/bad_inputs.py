@@ -6,7 +6,8 @@
     bad_inputs.py --collemu build/collemu --check docs/errors.md  the test: every case exits 2 (a user error, never a
         signal or a crash) with a message that contains what the case expects, and the page shows what collemu says
 
-The inputs are made in a temporary folder (small generated traces, edited copies); paths in messages are shown
+Every case runs with COLLEMU_MEMORY_LIMIT=1GB (so that the memory refusals read alike on every machine). The inputs
+are made in a temporary folder (small generated traces, edited copies); paths in messages are shown
 relative to it as TMP/.
 """
 import argparse
@@ -89,6 +90,13 @@ CASES = [
     ("trace", "a truncated .h5", ["trace", "info", "TMP/truncated.h5"], "truncated.h5"),
     ("trace", "an MoE step without experts", ["trace", "gen", "moe", "-o", "TMP/x.h5", "--experts", "0"],
      "--experts 0: expected at least 1 expert"),
+    ("memory", "a building of 100 million GPUs", ["topo", "--set", "building.gpus=100000000"],
+     "a fabric of 200000000 GPUs needs about 160.0 GB"),
+    ("memory", "an AllToAll of 32,768 ranks on the whole preset", ["coll", "--ranks", "32768", "--op", "alltoall"],
+     "--ranks 32768: alltoall on 32768 ranks (about 1.34e+08 flows) needs about 53.8 GB"),
+    ("memory", "a million QPs per connection", ["coll", "--ranks", "8", "--qps", "1000000"], "--qps 1000000:"),
+    ("memory", "a trace of 4 million GPUs", ["trace", "gen", "llm", "-o", "TMP/x.h5", "--gpus", "4194304", "--dp",
+                                             "32768"], "expected at most 2097152 ranks"),
     ("run", "a partial job", ["run", "-q", "--trace", "TMP/et/trace.0.et", "TMP/et/trace.2.et"],
      "the replay runs whole jobs only"),
     ("run", "an unknown placement", ["run", "-q", "--placement", "diagonal"], "--placement diagonal"),
@@ -97,7 +105,9 @@ CASES = [
 
 def run_case(collemu, tmp, args):
     argv = [collemu] + [a.replace("TMP/", tmp + "/") for a in args]
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    # 1 GB of memory for every case, whatever the machine has: the memory refusals then read the same everywhere.
+    env = dict(os.environ, COLLEMU_MEMORY_LIMIT="1GB")
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=300, env=env)
     msg = (p.stderr.strip().splitlines() or [""])[-1].replace(tmp + "/", "TMP/").replace(tmp, "TMP")
     return p.returncode, msg
 
