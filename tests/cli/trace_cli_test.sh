@@ -43,22 +43,19 @@ counts = list(ops["count"][begin[prog]:begin[prog + 1]])
 assert counts == [2049000, 53120, 1024, 4096], counts
 assert list(f["comms/ranks"][:]) == [0, 1]
 ' "$tmp/t.h5"
-cp "$tmp/t.h5" "$tmp/bad.h5"
-"$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); f["ops/kind"][0] = 9' "$tmp/bad.h5" 2>/dev/null
-check "a value out of range is named by dataset and index" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "/ops/kind\[0\] = 9: out of range"' _ "$tmp/bad.h5"
-cp "$tmp/t.h5" "$tmp/v2.h5"
-"$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); f.attrs["version"] = 2' "$tmp/v2.h5" 2>/dev/null
-check "another format version is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "trace format version 2; this collemu reads version 1"' _ "$tmp/v2.h5"
-cp "$tmp/t.h5" "$tmp/2d.h5"
-"$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); del f["comms/name"]; f.create_dataset("comms/name", data=[[b"a", b"b"], [b"c", b"d"]], dtype=h5py.string_dtype())' "$tmp/2d.h5" 2>/dev/null
-check "a 2-D dataset where a column belongs is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "/comms/name: expected a 1-D dataset"' _ "$tmp/2d.h5"
+# A copy of t.h5 edited with h5py (f: the file, opened r+), read by trace info: the message must match PATTERN.
+edited() {
+  local what=$1 name=$2 edit=$3 pattern=$4
+  cp "$tmp/t.h5" "$tmp/$name"
+  "$PY" -c "import h5py, sys; f = h5py.File(sys.argv[1], 'r+'); $edit" "$tmp/$name" 2>/dev/null
+  check "$what" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q -- "$2"' _ "$tmp/$name" "$pattern"
+}
+edited "a value out of range is named by dataset and index" bad.h5 'f["ops/kind"][0] = 9' "/ops/kind\[0\] = 9: out of range"
+edited "another format version is refused" v2.h5 'f.attrs["version"] = 2' "trace format version 2; this collemu reads version 1"
+edited "a 2-D dataset where a column belongs is refused" 2d.h5 'del f["comms/name"]; f.create_dataset("comms/name", data=[[b"a", b"b"], [b"c", b"d"]], dtype=h5py.string_dtype())' "/comms/name: expected a 1-D dataset"
 # The same size and time bounds in every reader: at most 1e18 B per op, finite times (NCCL log, Flight Recorder, .h5).
-cp "$tmp/t.h5" "$tmp/huge.h5"
-"$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); f["ops/count"][0] = 2**62' "$tmp/huge.h5" 2>/dev/null
-check "an .h5 count past 1e18 B is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "huge.h5: rank 0 .* op 0 (collective): 4611686018427387904 elements of 4 B; expected at most 1e18 B"' _ "$tmp/huge.h5"
-cp "$tmp/t.h5" "$tmp/inf.h5"
-"$PY" -c 'import h5py, sys; f = h5py.File(sys.argv[1], "r+"); f["ops/duration_s"][0] = float("inf")' "$tmp/inf.h5" 2>/dev/null
-check "an infinite duration is refused, not printed as inf s" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "inf.h5: rank 0 .* op 0 (collective): duration inf s; expected a finite time >= 0"' _ "$tmp/inf.h5"
+edited "an .h5 count past 1e18 B is refused" huge.h5 'f["ops/count"][0] = 2**62' "huge.h5: rank 0 .* op 0 (collective): 4611686018427387904 elements of 4 B; expected at most 1e18 B"
+edited "an infinite duration is refused, not printed as inf s" inf.h5 'f["ops/duration_s"][0] = float("inf")' "inf.h5: rank 0 .* op 0 (collective): duration inf s; expected a finite time >= 0"
 printf '%s\n' 'h:1:1 [0] NCCL INFO AllReduce: opCount 0 sendbuff 0x1 recvbuff 0x2 count 400000000000000000 datatype 7 op 0 root 0 comm 0xa [nranks=1] stream 0x3' > "$tmp/big.log"
 check "an NCCL log count past 1e18 B is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "big.log: rank 0 (h:1 \[0\]) op 0 (collective): 400000000000000000 elements of 4 B; expected at most 1e18 B"' _ "$tmp/big.log"
 "$PY" -c '
