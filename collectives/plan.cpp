@@ -61,9 +61,13 @@ CollPlan plan_collective(const Communicator& comm, const CollSpec& spec) {
     throw InputError(std::to_string(spec.net_channels_per_peer) + " channels per net peer",
                      "expected 1 to 64 (NCCL_NCHANNELS_PER_NET_PEER), or 0 for NCCL's default");
   plan.p2p_remote_cap_Bps = models::solver::kNoCap;
-  if (spec.op == CollKind::AllToAll && shape.nodes > 1)
-    plan.p2p_remote_cap_Bps =
+  if (spec.op == CollKind::AllToAll && shape.nodes > 1) {
+    // A rank receives from other nodes through its own NIC: a ceiling at or above the NIC's rate never binds and is
+    // left out (the solver then does exactly what it did without it).
+    const double cap =
         p2p_remote_channels(n, shape.nodes, plan.channels, spec.net_channels_per_peer) * kP2pChannelNet_Bps;
+    if (cap < shape.nic_Bps) plan.p2p_remote_cap_Bps = cap;
+  }
   return plan;
 }
 
