@@ -51,7 +51,11 @@ std::string read_maybe_gzip(const std::string& path, std::size_t limit) {
     out.append(buf, static_cast<std::size_t>(n));
     if (limit && out.size() >= limit) break;
   }
-  const bool truncated = !limit && !gzeof(f);
+  // Ended before the gzip stream did (zlib's "unexpected end of file"), also when only the head was asked for: a
+  // truncated .json.gz says so rather than "cannot tell the format".
+  int err = Z_OK;
+  gzerror(f, &err);
+  const bool truncated = err == Z_BUF_ERROR || (!limit && !gzeof(f));
   gzclose(f);
   if (truncated) throw InputError(path, "truncated gzip data after " + std::to_string(out.size()) + " bytes");
   return out;

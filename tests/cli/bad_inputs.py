@@ -51,6 +51,11 @@ def make_inputs(collemu, tmp):
         data = bytearray(f.read())
     write_bytes = lambda name, b: open(os.path.join(tmp, name), "wb").write(b)
     write_bytes("truncated.h5", bytes(data[: len(data) // 3]))
+    import gzip
+    kineto = json.dumps({"schemaVersion": 1, "distributedInfo": {"backend": "nccl", "rank": 0, "world_size": 1},
+                         "traceEvents": [{"ph": "X", "name": f"kernel {i}", "ts": i, "dur": 1} for i in range(2000)]})
+    packed = gzip.compress(kineto.encode())
+    write_bytes("cut.json.gz", packed[: len(packed) // 2])
 
 
 # (class, what the user did, arguments after `collemu`, text the message must contain)
@@ -87,6 +92,7 @@ CASES = [
     ("trace", "a count past 1e18 B", ["trace", "info", "TMP/huge.log"], "expected at most 1e18 B"),
     ("trace", "a tensor shape whose element count wraps 64 bits", ["trace", "info", "TMP/fr_wrap.json"],
      "overflows 64 bits"),
+    ("trace", "a truncated .json.gz", ["trace", "info", "TMP/cut.json.gz"], "truncated gzip data"),
     ("trace", "a truncated .h5", ["trace", "info", "TMP/truncated.h5"], "truncated.h5"),
     ("trace", "an MoE step without experts", ["trace", "gen", "moe", "-o", "TMP/x.h5", "--experts", "0"],
      "--experts 0: expected at least 1 expert"),
