@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the trace readers (NCCL logs, Kineto JSON, Chakra ET, Flight Recorder) with libFuzzer and grows the corpus
+# Fuzzes the trace readers (NCCL logs, Kineto JSON, Chakra ET, Flight Recorder) and the fabric config parser with libFuzzer and grows the corpus
 # kept in tests/fuzz/corpus/<reader>/, which every build replays (ctest: fuzz_corpus_test).
 #   bash scripts/fuzz.sh [seconds per reader, default 60]
 # Needs clang (Debian's clang, installed here when missing). Builds in ./build-fuzz with ASan and UBSan.
@@ -14,7 +14,7 @@ if ! command -v clang++ >/dev/null; then
 fi
 cmake -S . -B build-fuzz -DCOLLEMU_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j"$(nproc)"
-for reader in nccl_log kineto chakra flight_recorder; do
+for reader in nccl_log kineto chakra flight_recorder config; do
   corpus=tests/fuzz/corpus/$reader
   fresh=$(mktemp -d)
   echo "fuzz: $reader for ${seconds}s (corpus $corpus: $(ls "$corpus" | wc -l) inputs)"
