@@ -1,6 +1,7 @@
 // collemu: a GPU-cluster collective traffic emulator. This file only wires the subcommands together.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 #include <new>
 
 #include "cli/bench_command.hpp"
@@ -30,7 +31,11 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const collemu::common::UserError& e) {  // bad input of any layer: a config, an option, a trace
     std::fprintf(stderr, "collemu: error: %s\n", e.what());
-    return 2;
+    // Straight out: a damaged HDF5 file can leave libhdf5 unable to close it, and its exit handler would then print
+    // its own noise after our message ("infinite loop closing library"). Nothing is left to write by now.
+    std::fflush(stdout);
+    std::fflush(stderr);
+    std::_Exit(2);
   } catch (const collemu::common::InternalError& e) {
     std::fprintf(stderr, "collemu: %s\nplease report this as a bug\n", e.what());
     return 70;

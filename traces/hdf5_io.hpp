@@ -50,20 +50,39 @@ hid_t native() {
   else return H5T_NATIVE_DOUBLE;
 }
 
+// The longest string a checksummed file holds (fixed-length strings: a name, a path), bytes.
+inline constexpr std::size_t kMaxFixedString = 65535;
+
+// File access for a checksummed file: the 1.10+ file format, whose superblock, object headers (attributes, types,
+// dataset layouts) and chunk indices carry checksums that libhdf5 verifies when it reads them.
+inline hid_t checksummed_fapl() {
+  const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_LATEST);
+  return fapl;
+}
+
 class Writer {
  public:
-  Writer(hid_t file, std::string path) : file_(file), path_(std::move(path)) {}
+  // `checksummed`: every dataset chunked with a Fletcher32 checksum and every string of fixed length (variable-length
+  // strings live in the global heap, which no format version checksums), so that a damaged file is refused by
+  // libhdf5's checks instead of read (the trace format, version 2). Create such a file with checksummed_fapl().
+  Writer(hid_t file, std::string path, bool checksummed = false)
+      : file_(file), path_(std::move(path)), checksummed_(checksummed) {}
 
   template <class T>
   void column(const char* name, const std::vector<T>& v) {
     const hsize_t n = v.size();
-    Id space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+    const hsize_t unlimited = H5S_UNLIMITED;
+    Id space(H5Screate_simple(1, &n, checksummed_ ? &unlimited : nullptr), H5Sclose);
     Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
-    if (n >= 4096) {  // chunked, shuffled and deflated: the columns are repetitive
-      const hsize_t chunk = std::min<hsize_t>(n, 65536);
+    if (n >= 4096 || checksummed_) {  // chunked, shuffled and deflated: the columns are repetitive
+      const hsize_t chunk = std::clamp<hsize_t>(n, 1, 65536);
       H5Pset_chunk(dcpl, 1, &chunk);
-      H5Pset_shuffle(dcpl);
-      H5Pset_deflate(dcpl, 4);
+      if (n >= 4096) {
+        H5Pset_shuffle(dcpl);
+        H5Pset_deflate(dcpl, 4);
+      }
+      if (checksummed_) H5Pset_fletcher32(dcpl);
     }
     Id ds(H5Dcreate2(file_, name, native<T>(), space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose);
     check(ds, name);
@@ -71,9 +90,29 @@ class Writer {
   }
 
   void strings(const char* name, const std::vector<std::string>& v) {
+    const hsize_t n = v.size();
+    if (checksummed_) {
+      std::size_t width = 1;
+      for (const auto& s : v) width = std::max(width, s.size());
+      if (width > kMaxFixedString)
+        throw common::InputError(path_, std::string(name) + ": a string of " + std::to_string(width) +
+                                            " bytes; at most " + std::to_string(kMaxFixedString));
+      std::vector<char> buf(n * width, '\0');
+      for (std::size_t i = 0; i < v.size(); ++i) std::copy(v[i].begin(), v[i].end(), buf.begin() + i * width);
+      const hsize_t unlimited = H5S_UNLIMITED;
+      Id space(H5Screate_simple(1, &n, &unlimited), H5Sclose);
+      Id type(fixed_string(width), H5Tclose);
+      Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+      const hsize_t chunk = std::clamp<hsize_t>(n, 1, std::max<hsize_t>(1, (1u << 20) / width));
+      H5Pset_chunk(dcpl, 1, &chunk);
+      H5Pset_fletcher32(dcpl);
+      Id ds(H5Dcreate2(file_, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose);
+      check(ds, name);
+      if (n && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0) fail(name);
+      return;
+    }
     std::vector<const char*> p;
     for (const auto& s : v) p.push_back(s.c_str());
-    const hsize_t n = v.size();
     Id space(H5Screate_simple(1, &n, nullptr), H5Sclose);
     Id type(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(type, H5T_VARIABLE);
@@ -81,6 +120,15 @@ class Writer {
     Id ds(H5Dcreate2(file_, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
     check(ds, name);
     if (n && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) < 0) fail(name);
+  }
+
+  // A fixed-length UTF-8 string type of `width` bytes, NUL-padded.
+  static hid_t fixed_string(std::size_t width) {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, std::max<std::size_t>(width, 1));
+    H5Tset_strpad(type, H5T_STR_NULLPAD);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    return type;
   }
 
   void group(const char* name) {
@@ -104,6 +152,17 @@ class Writer {
 
   void attr_str(const char* name, const std::string& v) {
     Id space(H5Screate(H5S_SCALAR), H5Sclose);
+    if (checksummed_) {
+      if (v.size() > kMaxFixedString)
+        throw common::InputError(path_, std::string("attribute ") + name + ": longer than " +
+                                            std::to_string(kMaxFixedString) + " bytes");
+      Id type(fixed_string(v.size()), H5Tclose);
+      Id a(H5Acreate2(file_, name, type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+      check(a, name);
+      std::string padded = v.empty() ? std::string(1, '\0') : v;
+      if (H5Awrite(a, type, padded.data()) < 0) fail(name);
+      return;
+    }
     Id type(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(type, H5T_VARIABLE);
     H5Tset_cset(type, H5T_CSET_UTF8);
@@ -120,6 +179,7 @@ class Writer {
   [[noreturn]] void fail(const char* name) { throw common::InputError(path_, std::string("cannot write ") + name); }
   hid_t file_;
   std::string path_;
+  bool checksummed_ = false;
 };
 
 // Writes an HDF5 file atomically: `body(writer)` fills a temporary file beside `path`, which is renamed over `path`

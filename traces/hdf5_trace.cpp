@@ -3,6 +3,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <type_traits>
 #include <vector>
@@ -55,8 +56,25 @@ class Reader {
     H5Sget_simple_extent_dims(space, &n, nullptr);
     if (n > kMaxElements) throw InputError(path_, std::string(name) + ": too many entries (corrupt?)");
     Id stored(H5Dget_type(ds), H5Tclose);
-    if (H5Tget_class(stored) != H5T_STRING || H5Tis_variable_str(stored) <= 0)
-      throw InputError(path_, std::string(name) + ": expected variable-length strings");
+    if (H5Tget_class(stored) != H5T_STRING) throw InputError(path_, std::string(name) + ": expected strings");
+    if (H5Tis_variable_str(stored) <= 0) {  // version 2: fixed-length strings
+      const std::size_t width = H5Tget_size(stored);
+      if (width == 0 || width > h5::kMaxFixedString)
+        throw InputError(path_, std::string(name) + ": strings of " + std::to_string(width) + " bytes; at most " +
+                                    std::to_string(h5::kMaxFixedString) + " expected (corrupt?)");
+      if (static_cast<double>(n) * width > 4e9)
+        throw InputError(path_, std::string(name) + ": more than 4 GB of strings (corrupt?)");
+      Id type(Writer::fixed_string(width), H5Tclose);
+      std::vector<char> buf(n * width);
+      if (n && H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
+        throw InputError(path_, std::string(name) + ": cannot read strings (corrupt data?)");
+      std::vector<std::string> out;
+      for (hsize_t i = 0; i < n; ++i) {
+        const char* b = buf.data() + i * width;
+        out.emplace_back(b, std::find(b, b + width, '\0'));
+      }
+      return out;
+    }
     Id type(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(type, H5T_VARIABLE);
     H5Tset_cset(type, H5T_CSET_UTF8);
@@ -83,8 +101,18 @@ class Reader {
     if (a < 0) throw InputError(path_, std::string("missing attribute ") + name + " (not a collemu trace?)");
     scalar(a, name);
     Id stored(H5Aget_type(a), H5Tclose);
-    if (H5Tget_class(stored) != H5T_STRING || H5Tis_variable_str(stored) <= 0)
-      throw InputError(path_, std::string("attribute ") + name + ": expected a variable-length string");
+    if (H5Tget_class(stored) != H5T_STRING)
+      throw InputError(path_, std::string("attribute ") + name + ": expected a string");
+    if (H5Tis_variable_str(stored) <= 0) {  // version 2: a fixed-length string
+      const std::size_t width = H5Tget_size(stored);
+      if (width == 0 || width > h5::kMaxFixedString)
+        throw InputError(path_, std::string("attribute ") + name + ": a string of " + std::to_string(width) +
+                                    " bytes (corrupt?)");
+      Id type(Writer::fixed_string(width), H5Tclose);
+      std::vector<char> buf(width);
+      if (H5Aread(a, type, buf.data()) < 0) throw InputError(path_, std::string("attribute ") + name + ": not a string");
+      return std::string(buf.data(), std::find(buf.data(), buf.data() + width, '\0'));
+    }
     Id type(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(type, H5T_VARIABLE);
     H5Tset_cset(type, H5T_CSET_UTF8);
@@ -125,9 +153,11 @@ void write_hdf5_trace(const Trace& t, const std::string& path) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   try {
     Quiet quiet;
-    Id file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), H5Fclose);
+    // Version 2: checksummed (hdf5_io.hpp), so that a damaged trace is refused, never read into a crash.
+    Id fapl(h5::checksummed_fapl(), H5Pclose);
+    Id file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose);
     if (file < 0) throw InputError(path, "cannot create the file (" + tmp + ")");
-    Writer w(file, path);
+    Writer w(file, path, /*checksummed=*/true);
     w.attr_str("format", "collemu-trace");
     w.attr_u64("version", kTraceFormatVersion);
     w.attr_u64("world_size", t.world_size);
@@ -216,8 +246,8 @@ Trace read_hdf5_trace(const std::string& path) {
   Reader r(file, path);
   if (r.attr_str("format") != "collemu-trace") throw InputError(path, "attribute format: expected 'collemu-trace'");
   const std::uint64_t version = r.attr_u64("version");
-  if (version != kTraceFormatVersion)
-    throw InputError(path, "trace format version " + std::to_string(version) + "; this collemu reads version " +
+  if (version != 1 && version != kTraceFormatVersion)
+    throw InputError(path, "trace format version " + std::to_string(version) + "; this collemu reads versions 1 and " +
                                std::to_string(kTraceFormatVersion));
   Trace t;
   const std::uint64_t world = r.attr_u64("world_size");

@@ -35,7 +35,8 @@ check "convert writes a trace that info reads" bash -c '"$COLLEMU" trace convert
 check "h5py reads the columns" "$PY" -c '
 import h5py, sys
 f = h5py.File(sys.argv[1], "r")
-assert f.attrs["format"] == "collemu-trace" and f.attrs["version"] == 1 and f.attrs["world_size"] == 2
+assert f.attrs["format"] == b"collemu-trace" and f.attrs["version"] == 2 and f.attrs["world_size"] == 2
+assert all(f[d].fletcher32 for d in ("ops/count", "comms/name", "ranks/program"))  # version 2: checksummed
 ops = f["ops"]
 begin = f["programs/op_begin"][:]
 prog = f["ranks/program"][0]
@@ -51,7 +52,7 @@ edited() {
   check "$what" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q -- "$2"' _ "$tmp/$name" "$pattern"
 }
 edited "a value out of range is named by dataset and index" bad.h5 'f["ops/kind"][0] = 9' "/ops/kind\[0\] = 9: out of range"
-edited "another format version is refused" v2.h5 'f.attrs["version"] = 2' "trace format version 2; this collemu reads version 1"
+edited "another format version is refused" v3.h5 'f.attrs["version"] = 3' "trace format version 3; this collemu reads versions 1 and 2"
 edited "a 2-D dataset where a column belongs is refused" 2d.h5 'del f["comms/name"]; f.create_dataset("comms/name", data=[[b"a", b"b"], [b"c", b"d"]], dtype=h5py.string_dtype())' "/comms/name: expected a 1-D dataset"
 # The same size and time bounds in every reader: at most 1e18 B per op, finite times (NCCL log, Flight Recorder, .h5).
 edited "an .h5 count past 1e18 B is refused" huge.h5 'f["ops/count"][0] = 2**62' "huge.h5: rank 0 .* op 0 (collective): 4611686018427387904 elements of 4 B; expected at most 1e18 B"
