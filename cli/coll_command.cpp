@@ -8,6 +8,7 @@
 
 #include "cli/options.hpp"
 #include "collectives/coll.hpp"
+#include "common/collective.hpp"
 #include "common/error.hpp"
 #include "common/memory.hpp"
 #include "common/units.hpp"
@@ -86,8 +87,10 @@ void run(const CollOptions& o) {
     throw common::InputError("--nchannels-per-net-peer " + std::to_string(o.net_channels_per_peer),
                              "expected 1 to 64 channels (NCCL_NCHANNELS_PER_NET_PEER); leave it out for NCCL's default");
   spec.net_channels_per_peer = o.net_channels_per_peer;
-  spec.type_bytes = collectives::nccl_type_bytes(o.datatype);
-  if (spec.type_bytes == 0)
+  // nccl-tests' datatype names (src/common.cu test_typenames) are among common::parse_data_type's spellings.
+  const auto dtype = common::parse_data_type(o.datatype);
+  spec.type_bytes = dtype ? common::size_bytes(*dtype) : 0;
+  if (!dtype)
     throw common::InputError("-d " + o.datatype, "unknown datatype; expected one of nccl-tests' int8, uint8, int32, "
                              "uint32, int64, uint64, half, float, double, bfloat16, f8e4m3, f8e5m2 (one at a time)");
   if (!collectives::is_nccl_redop(o.redop))

@@ -168,15 +168,6 @@ double nccl_tests_bytes(CollKind op, std::int64_t count, int ranks, int type_byt
   return static_cast<double>(count) * type_bytes * (splits_over_ranks(op) ? ranks : 1);
 }
 
-int nccl_type_bytes(std::string_view name) {
-  static constexpr std::pair<std::string_view, int> kTypes[] = {
-      {"int8", 1},  {"uint8", 1}, {"int32", 4},    {"uint32", 4}, {"int64", 8},  {"uint64", 8},
-      {"half", 2},  {"float", 4}, {"double", 8},   {"bfloat16", 2}, {"f8e4m3", 1}, {"f8e5m2", 1}};
-  for (const auto& [n, b] : kTypes)
-    if (n == name) return b;
-  return 0;
-}
-
 bool is_nccl_redop(std::string_view name) {
   return name == "sum" || name == "prod" || name == "max" || name == "min" || name == "avg";
 }

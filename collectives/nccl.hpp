@@ -44,8 +44,6 @@ double busbw_factor(CollKind op, int ranks);
 // moved is count x type_bytes (x ranks for those).
 std::int64_t nccl_tests_count(CollKind op, double bytes, int ranks, int type_bytes = 4);
 double nccl_tests_bytes(CollKind op, std::int64_t count, int ranks, int type_bytes = 4);
-// nccl-tests' datatypes (-d; src/common.cu test_typenames) and their sizes in bytes; 0 for an unknown name.
-int nccl_type_bytes(std::string_view name);
 // nccl-tests' reductions (-o): sum, prod, max, min, avg.
 bool is_nccl_redop(std::string_view name);
 

@@ -102,8 +102,8 @@ std::optional<DataType> parse_data_type(std::string_view text) {
   if (c == "float32" || c == "float") return DataType::Float32;
   if (c == "float64" || c == "double") return DataType::Float64;
   if (c == "bfloat16" || c == "bf16") return DataType::Bfloat16;
-  if (c == "float8e4m3" || c == "float8e4m3fn" || c == "fp8e4m3") return DataType::Float8e4m3;
-  if (c == "float8e5m2" || c == "fp8e5m2") return DataType::Float8e5m2;
+  if (c == "float8e4m3" || c == "float8e4m3fn" || c == "fp8e4m3" || c == "f8e4m3") return DataType::Float8e4m3;
+  if (c == "float8e5m2" || c == "fp8e5m2" || c == "f8e5m2") return DataType::Float8e5m2;  // f8*: nccl-tests' -d
   return std::nullopt;
 }
 
