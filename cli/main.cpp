@@ -19,6 +19,10 @@ int main(int argc, char** argv) {
       "super-spine) from NCCL traces, with max-min fair flow rates."};
   app.set_version_flag("--version", "collemu 0.1.0");
   app.require_subcommand(1);
+  // CLI11's own parse errors quote the offending argument too: shortened the same way as ours.
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+    return collemu::common::message_for_user(CLI::FailureMessage::simple(a, e));
+  });
   collemu::cli::add_run_command(app);
   collemu::cli::add_sweep_command(app);
   collemu::cli::add_topo_command(app);
@@ -30,7 +34,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   } catch (const collemu::common::UserError& e) {  // bad input of any layer: a config, an option, a trace
-    std::fprintf(stderr, "collemu: error: %s\n", e.what());
+    std::fprintf(stderr, "collemu: error: %s\n", collemu::common::message_for_user(e.what()).c_str());
     // Straight out: a damaged HDF5 file can leave libhdf5 unable to close it, and its exit handler would then print
     // its own noise after our message ("infinite loop closing library"). Nothing is left to write by now.
     std::fflush(stdout);
@@ -45,7 +49,7 @@ int main(int argc, char** argv) {
                  collemu::common::format_bytes(static_cast<double>(collemu::common::available_memory_bytes())).c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "collemu: error: %s\n", e.what());
+    std::fprintf(stderr, "collemu: error: %s\n", collemu::common::message_for_user(e.what()).c_str());
     return 1;
   }
   return 0;

@@ -204,7 +204,7 @@ void run_scenario(const RunOptions& o, RunResult& r) {
     } catch (const traces::PartialTraceError& e) {
       throw common::InputError(e.where(), e.detail() + "; the replay runs whole jobs only");
     }
-    for (const auto& w : report.warnings) std::fprintf(stderr, "collemu: warning: %s\n", w.c_str());
+    for (const auto& w : report.warnings) std::fprintf(stderr, "collemu: warning: %s\n", common::message_for_user(w).c_str());
     return t;
   };
   // The jobs: --trace (or the embedded default when there is no --job either), then every --job, placed in order on

@@ -420,7 +420,7 @@ void sweep(const SweepOptions& so) {
     try {
       for (std::uint64_t job = mpi.next_job(); job < total; job = mpi.next_job()) mine.push_back(job_row(job));
     } catch (const common::UserError& e) {
-      std::fprintf(stderr, "collemu: error: %s\n", e.what());
+      std::fprintf(stderr, "collemu: error: %s\n", collemu::common::message_for_user(e.what()).c_str());
       mpi.abort(2);
     }
     const std::vector<std::string> all = mpi.gather(mine.dump());

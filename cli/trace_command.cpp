@@ -102,7 +102,7 @@ void info(const InfoOptions& o) {
     std::printf("%-6u %-28s %10llu %18.0f %12.6f\n", r, r < t.rank_names.size() ? t.rank_names[r].c_str() : "",
                 static_cast<unsigned long long>(s.per_rank[r].ops), s.per_rank[r].comm_bytes, s.per_rank[r].compute_s);
   if (s.ranks > 64) std::printf("... (%u ranks; --json lists them all)\n", s.ranks);
-  for (const auto& w : warnings) std::fprintf(stderr, "collemu: warning: %s\n", w.c_str());
+  for (const auto& w : warnings) std::fprintf(stderr, "collemu: warning: %s\n", common::message_for_user(w).c_str());
 }
 
 struct ConvertOptions {
@@ -114,7 +114,7 @@ struct ConvertOptions {
 void convert(const ConvertOptions& o) {
   std::vector<std::string> warnings;
   traces::Trace t = load(o.in, warnings);
-  for (const auto& w : warnings) std::fprintf(stderr, "collemu: warning: %s\n", w.c_str());
+  for (const auto& w : warnings) std::fprintf(stderr, "collemu: warning: %s\n", common::message_for_user(w).c_str());
   if (!o.in.no_check) traces::check_consistency(t);
   traces::share_identical_programs(t);
   if (o.to == "chakra") {

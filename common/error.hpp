@@ -47,6 +47,32 @@ class InternalError : public std::logic_error {
   using std::logic_error::logic_error;
 };
 
+// What `collemu` prints of an error message: a message quotes what the user gave, which may be a 10 MB value; a word
+// (a run without spaces) over kMaxWord characters keeps its first and last characters and says how long it was, and
+// a message over kMaxMessage characters keeps its head and tail the same way. Shorter messages pass unchanged.
+inline std::string message_for_user(const std::string& m) {
+  constexpr std::size_t kMaxWord = 200, kWordHead = 64, kWordTail = 16, kMaxMessage = 4000, kHead = 3000, kTail = 600;
+  std::string out;
+  out.reserve(m.size() < 2 * kMaxMessage ? m.size() : 2 * kMaxMessage);
+  for (std::size_t i = 0; i < m.size();) {
+    if (m[i] == ' ' || m[i] == '\n' || m[i] == '\t') {
+      out += m[i++];
+      continue;
+    }
+    std::size_t j = i;
+    while (j < m.size() && m[j] != ' ' && m[j] != '\n' && m[j] != '\t') ++j;
+    if (j - i <= kMaxWord) out.append(m, i, j - i);
+    else
+      out.append(m, i, kWordHead).append("...[" + std::to_string(j - i) + " characters]...").append(m, j - kWordTail,
+                                                                                                  kWordTail);
+    i = j;
+  }
+  if (out.size() > kMaxMessage)
+    out = out.substr(0, kHead) + "...[" + std::to_string(out.size() - kHead - kTail) + " more characters]..." +
+          out.substr(out.size() - kTail);
+  return out;
+}
+
 }  // namespace collemu::common
 
 #define COLLEMU_ASSERT(cond, msg)                                                                   \

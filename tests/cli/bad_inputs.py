@@ -30,6 +30,8 @@ def make_inputs(collemu, tmp):
     write("multi.yaml", "preset: prometheus\n---\nbag: {oversubscription: 7:1}\n")
     write("far.yaml", "preset: prometheus\nbuilding:\n  distance: 1e12km\n")
     os.makedirs(os.path.join(tmp, "confdir"), exist_ok=True)
+    # A 10 MB value: the message quotes it shortened (common::message_for_user), not whole.
+    write("long.yaml", "preset: prometheus\nnic:\n  speed: " + "x" * 10_000_000 + "\n")
     write("unitless.yaml", "preset: prometheus\nnic:\n  speed: 400\n")
     write("notes.txt", "this is not a trace\n")
     write("mismatch.log", NCCL_LINE.format(pid=1, dev=0, count=8, comm=10, n=2) + "\n" +
@@ -64,6 +66,7 @@ CASES = [
     ("config", "a second YAML document", ["topo", "TMP/multi.yaml"], "a second YAML document"),
     ("config", "a directory as the config", ["topo", "TMP/confdir"], "is a directory"),
     ("config", "a number without its unit", ["topo", "TMP/unitless.yaml"], "has no unit"),
+    ("config", "a 10 MB value", ["topo", "TMP/long.yaml"], "...[10000002 characters]..."),
     ("config", "an unknown key", ["topo", "--set", "bag.oversub=4:1"], "unknown key 'bag.oversub'"),
     ("config", "a value outside physics", ["topo", "--set", "nic.speed=1e-300Gbps"], "is outside 1Gbps to 100Tbps"),
     ("config", "a value outside physics, in a file", ["topo", "TMP/far.yaml"], "far.yaml:3: key 'building.distance'"),
@@ -150,6 +153,8 @@ def main():
         for (cls, what, args, want), (rc, msg) in zip(CASES, results):
             if rc != 2:
                 failures.append(f"{what}: exit {rc} (expected 2: a user error), said: {msg}")
+            elif len(msg) > 1000:
+                failures.append(f"{what}: a message of {len(msg)} characters (a quoted value not shortened?)")
             elif want not in msg:
                 failures.append(f"{what}: said '{msg}', expected it to contain '{want}'")
         page = open(a.check).read()
