@@ -101,7 +101,7 @@ Params read(const FabricConfig& c) {
 
   // About 0.8 KB of graph and index per GPU (its NVLink, NIC, leaf and upper links; measured 0.9-1.1 KB from 32,768 to
   // 524,288 GPUs): refused at once when even that is more than this process may use.
-  const double gpus = double{p.gpus_per_building} * p.buildings_per_region * p.regions;
+  const double gpus = static_cast<double>(p.gpus_per_building) * p.buildings_per_region * p.regions;
   {
     std::string where = c.where("building.gpus");
     for (std::string_view k : {"building.gpus", "region.buildings", "regions"})

@@ -145,7 +145,7 @@ Trace generate_llm(const LlmSpec& s) {
   const Slot kCp = kWrap + (v > 1 ? 1 : 0);
 
   Trace t;
-  t.source = "collemu trace gen llm";
+  t.source = moe ? "collemu trace gen moe" : "collemu trace gen llm";
   t.world_size = s.gpus;
   auto rank_of = [&](std::uint32_t tp_i, std::uint32_t dp_i, std::uint32_t pp_i, std::uint32_t cp_i = 0) {
     return tp_i + s.tp * (cp_i + cp * (dp_i + s.dp * pp_i));

@@ -10,7 +10,8 @@
 
 namespace collemu::fuzz {
 
-// The readers by name: "nccl_log", "kineto", "chakra", "flight_recorder".
+// The readers by name: "nccl_log", "kineto", "chakra", "flight_recorder", "h5" (collemu's own format), "config" (a
+// fabric config file).
 const std::vector<std::string>& reader_names();
 
 // Writes the bytes to a temporary file, reads it with the named reader (and checks the trace's consistency when it
