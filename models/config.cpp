@@ -1,9 +1,12 @@
 #include "models/config.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <functional>
 
@@ -231,37 +234,84 @@ void flatten(const std::string& path, const YAML::Node& node, const std::string&
 }  // namespace
 
 namespace {
-// Every key once, anywhere in the tree (YAML 1.2 requires unique keys; yaml-cpp keeps both and the last would win).
-void check_unique_keys(const std::string& path, const YAML::Node& map, const std::string& prefix) {
+// Every key once, anywhere in the tree (YAML 1.2 requires unique keys; yaml-cpp keeps both and the last would win);
+// every key a name (not a mapping or a list); at most kMaxKeys keys in all, counted as aliases expand them (a chain of
+// anchors that doubles at each step would otherwise flatten into billions of keys); at most kMaxDepth mappings deep
+// (an alias to the mapping it is in makes a cycle, found by fuzzing).
+constexpr std::size_t kMaxKeys = 100000, kMaxDepth = 16;
+void check_unique_keys(const std::string& path, const YAML::Node& map, const std::string& prefix,
+                       std::size_t& visited, std::size_t depth = 0) {
+  if (depth > kMaxDepth)
+    throw InputError(yaml_where(path, map),
+                     "mappings nested more than " + std::to_string(kMaxDepth) +
+                         " deep (an alias to the mapping it is in?); a fabric config nests one level");
   std::map<std::string, int> seen;
   for (const auto& kv : map) {
-    const std::string name = kv.first.as<std::string>();
+    if (++visited > kMaxKeys)
+      throw InputError(path, "more than " + std::to_string(kMaxKeys) +
+                                 " keys (aliases that expand into more?); a fabric config has a few dozen");
+    if (!kv.first.IsScalar())
+      throw InputError(yaml_where(path, kv.first),
+                       std::string("a key must be a name, not ") +
+                           (kv.first.IsMap() ? "a mapping" : kv.first.IsSequence() ? "a list" : "empty") +
+                           (prefix.empty() ? "" : " (under '" + prefix + "')"));
+    const std::string name = kv.first.Scalar();
     const std::string key = prefix.empty() ? name : prefix + "." + name;
     const int line = kv.first.Mark().line + 1;
     if (auto [it, fresh] = seen.emplace(name, line); !fresh)
       throw InputError(yaml_where(path, kv.first),
                        "key '" + key + "' is given twice (first at line " + std::to_string(it->second) + ")");
-    if (kv.second.IsMap()) check_unique_keys(path, kv.second, key);
+    if (kv.second.IsMap()) check_unique_keys(path, kv.second, key, visited, depth + 1);
   }
+}
+
+// Where each YAML document of a text starts, at most `limit` of them. yaml-cpp 0.7's LoadAll loops for ever on some
+// malformed texts (`,"i`: every next document starts where the last did, found by fuzzing), so documents are counted
+// here, and one that does not start past the previous one ends the count.
+std::vector<YAML::Mark> document_starts(const std::string& text, std::size_t limit) {
+  struct Starts : YAML::EventHandler {
+    std::vector<YAML::Mark> marks;
+    void OnDocumentStart(const YAML::Mark& m) override { marks.push_back(m); }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+  } starts;
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  while (starts.marks.size() < limit && parser.HandleNextDocument(starts))
+    if (starts.marks.size() > 1 && starts.marks.back().pos <= starts.marks[starts.marks.size() - 2].pos) {
+      starts.marks.pop_back();
+      break;
+    }
+  return starts.marks;
 }
 
 YAML::Node load_config_file(const std::string& path) {
   if (std::filesystem::is_directory(path))
     throw InputError(path, "is a directory; expected a fabric config file (YAML or JSON)");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw InputError(path, "cannot open the fabric config file");
+  const std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
   std::vector<YAML::Node> docs;
   try {
-    docs = YAML::LoadAllFromFile(path);
-  } catch (const YAML::BadFile&) {
-    throw InputError(path, "cannot open the fabric config file");
+    const auto starts = document_starts(text, 2);
+    if (starts.size() > 1)
+      throw InputError(path + ":" + std::to_string(starts[1].line + 1),
+                       "a second YAML document; a fabric config is one document (no '---')");
+    if (!starts.empty()) docs.push_back(YAML::Load(text));
   } catch (const YAML::ParserException& e) {
     throw InputError(path + ":" + std::to_string(e.mark.line + 1), "not valid YAML/JSON: " + e.msg);
   }
-  if (docs.size() > 1)
-    throw InputError(yaml_where(path, docs[1]), "a second YAML document; a fabric config is one document (no '---')");
   const YAML::Node root = docs.empty() ? YAML::Node() : docs.front();
   if (!root.IsMap())
     throw InputError(path, "a fabric config must be a mapping of keys (preset: NAME, nic: {speed: 400Gbps}, ...)");
-  check_unique_keys(path, root, "");
+  std::size_t visited = 0;
+  check_unique_keys(path, root, "", visited);
   return root;
 }
 }  // namespace

@@ -32,6 +32,11 @@ def make_inputs(collemu, tmp):
     os.makedirs(os.path.join(tmp, "confdir"), exist_ok=True)
     # A 10 MB value: the message quotes it shortened (common::message_for_user), not whole.
     write("long.yaml", "preset: prometheus\nnic:\n  speed: " + "x" * 10_000_000 + "\n")
+    # Found by fuzzing (scripts/fuzz.sh): yaml-cpp's LoadAll looped for ever on these 3 bytes; a key that is a mapping
+    # escaped as yaml-cpp's exception; an alias inside the mapping it names made a cycle that overflowed the stack.
+    write("loop.yaml", ',"i')
+    write("mapkey.yaml", '{"preset": "llama3-24k", {"pod_leaves": 192}}\n')
+    write("cycle.yaml", "preset: prometheus\nbag: &b {x: *b}\n")
     write("unitless.yaml", "preset: prometheus\nnic:\n  speed: 400\n")
     write("notes.txt", "this is not a trace\n")
     write("mismatch.log", NCCL_LINE.format(pid=1, dev=0, count=8, comm=10, n=2) + "\n" +
@@ -67,6 +72,9 @@ CASES = [
     ("config", "a directory as the config", ["topo", "TMP/confdir"], "is a directory"),
     ("config", "a number without its unit", ["topo", "TMP/unitless.yaml"], "has no unit"),
     ("config", "a 10 MB value", ["topo", "TMP/long.yaml"], "...[10000002 characters]..."),
+    ("config", "3 bytes that made yaml-cpp loop", ["topo", "TMP/loop.yaml"], "a fabric config must be a mapping"),
+    ("config", "a key that is a mapping", ["topo", "TMP/mapkey.yaml"], "mapkey.yaml:1: a key must be a name"),
+    ("config", "an alias inside the mapping it names", ["topo", "TMP/cycle.yaml"], "nested more than 16 deep"),
     ("config", "an unknown key", ["topo", "--set", "bag.oversub=4:1"], "unknown key 'bag.oversub'"),
     ("config", "a value outside physics", ["topo", "--set", "nic.speed=1e-300Gbps"], "is outside 1Gbps to 100Tbps"),
     ("config", "a value outside physics, in a file", ["topo", "TMP/far.yaml"], "far.yaml:3: key 'building.distance'"),
