@@ -92,7 +92,8 @@ void run(const RunOptions& o) {
                    {"shared_solves", rep.engine.shared_solves}, {"incremental_solves", rep.engine.incremental_solves},
                    {"max_sending", rep.engine.max_sending}, {"max_component", rep.engine.max_component}};
     j["wall_s"] = wall;
-    std::cout << j.dump(2) << "\n";
+    // Names from any file: bytes that are not UTF-8 are shown replaced, never thrown.
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return;
   }
   const emulator::RankTimes& c = jr.critical;

@@ -73,7 +73,8 @@ void info(const InfoOptions& o) {
                        {"compute_s", s.per_rank[r].compute_s}});
     j["per_rank"] = ranks;
     j["warnings"] = warnings;
-    std::cout << j.dump(2) << "\n";
+    // Names from any file: bytes that are not UTF-8 are shown replaced, never thrown.
+    std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return;
   }
   std::printf("trace %s: %u ranks, %zu distinct programs, %zu ops\n", t.source.c_str(), s.ranks, s.programs, s.ops);

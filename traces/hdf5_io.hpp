@@ -27,6 +27,11 @@ struct Id {
   ~Id() {
     if (id >= 0 && close) close(id);
   }
+  // Closes the id held and holds `i` instead.
+  void reset(hid_t i = -1) {
+    if (id >= 0 && close) close(id);
+    id = i;
+  }
   operator hid_t() const { return id; }
 };
 

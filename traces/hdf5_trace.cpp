@@ -1,7 +1,14 @@
 #include "traces/hdf5_trace.hpp"
 
 #include <hdf5.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 
 #include <algorithm>
 #include <cstdio>
@@ -9,6 +16,7 @@
 #include <vector>
 
 #include "common/error.hpp"
+#include "common/text.hpp"
 #include "traces/hdf5_io.hpp"
 
 namespace collemu::traces {
@@ -46,7 +54,17 @@ class Reader {
     return v;
   }
 
+  // Every string UTF-8 text, as names must be (a damaged version-1 file's global heap may hold any bytes).
   std::vector<std::string> strings(const char* name, bool optional = false) {
+    auto out = raw_strings(name, optional);
+    for (std::size_t i = 0; i < out.size(); ++i)
+      if (!common::is_utf8(out[i]))
+        throw InputError(path_, std::string(name) + "[" + std::to_string(i) + "]: not UTF-8 text (damaged?)");
+    return out;
+  }
+
+  // The strings as stored, checked for size but not for content.
+  std::vector<std::string> raw_strings(const char* name, bool optional) {
     if (optional && H5Lexists(file_, name, H5P_DEFAULT) <= 0) return {};
     Id ds(H5Dopen2(file_, name, H5P_DEFAULT), H5Dclose);
     if (ds < 0) throw InputError(path_, std::string("missing dataset ") + name);
@@ -97,6 +115,12 @@ class Reader {
   }
 
   std::string attr_str(const char* name) {
+    std::string s = raw_attr_str(name);
+    if (!common::is_utf8(s)) throw InputError(path_, std::string("attribute ") + name + ": not UTF-8 text (damaged?)");
+    return s;
+  }
+
+  std::string raw_attr_str(const char* name) {
     Id a(H5Aopen(file_, name, H5P_DEFAULT), H5Aclose);
     if (a < 0) throw InputError(path_, std::string("missing attribute ") + name + " (not a collemu trace?)");
     scalar(a, name);
@@ -238,10 +262,12 @@ void write_hdf5_trace(const Trace& t, const std::string& path) {
   }
 }
 
-Trace read_hdf5_trace(const std::string& path) {
-  Quiet quiet;
+namespace {
+
+// The file's format version, after checking that it is a collemu trace; the file stays open in `file`.
+std::uint64_t open_trace(const std::string& path, Id& file) {
   if (H5Fis_hdf5(path.c_str()) <= 0) throw InputError(path, "not an HDF5 file");
-  Id file(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+  file.reset(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (file < 0) throw InputError(path, "cannot open the HDF5 file (truncated or corrupt?)");
   Reader r(file, path);
   if (r.attr_str("format") != "collemu-trace") throw InputError(path, "attribute format: expected 'collemu-trace'");
@@ -249,6 +275,126 @@ Trace read_hdf5_trace(const std::string& path) {
   if (version != 1 && version != kTraceFormatVersion)
     throw InputError(path, "trace format version " + std::to_string(version) + "; this collemu reads versions 1 and " +
                                std::to_string(kTraceFormatVersion));
+  return version;
+}
+
+Trace read_contents(hid_t file, const std::string& path);
+
+// Version 1 carries no checksums: libhdf5 trusts its object headers and its global heap (the variable-length
+// strings), and about 2% of single-byte changes of a small version-1 trace crashed it (issue 13). So a version-1 file
+// is read in a child process, which writes what it read as version 2 to a temporary file; this process then reads
+// that file with every check of version 2. A child that dies of a signal has met a damaged file: refused, with the
+// way out. The child inherits only the calling thread: readers run before any worker thread starts.
+Trace read_version1_isolated(const std::string& path) {
+  static std::atomic<unsigned> serial{0};
+  const std::string tmp = (std::filesystem::temp_directory_path() /
+                           ("collemu-v1-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + ".h5"))
+                              .string();
+  int pipe_fd[2];
+  if (::pipe(pipe_fd) != 0) throw InputError(path, "cannot read a version-1 trace: pipe() failed");
+  std::fflush(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) {
+    ::close(pipe_fd[0]);
+    ::close(pipe_fd[1]);
+    throw InputError(path, "cannot read a version-1 trace: fork() failed");
+  }
+  if (child == 0) {
+    ::close(pipe_fd[0]);
+    int rc = 0;
+    std::string message;
+    try {
+      Quiet quiet;
+      Id file(-1, H5Fclose);
+      open_trace(path, file);
+      Trace t = read_contents(file, path);
+      file.reset();
+      write_hdf5_trace(t, tmp);
+    } catch (const InputError& e) {
+      message = e.where() + '\0' + e.detail();  // the parent throws it again, place and message apart
+      rc = 2;
+    } catch (const std::exception& e) {
+      message = path + ": " + e.what();
+      rc = 3;
+    }
+    for (std::size_t done = 0; done < message.size();) {
+      const ssize_t n = ::write(pipe_fd[1], message.data() + done, message.size() - done);
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    ::_exit(rc);  // no exit handlers: they belong to the parent
+  }
+  ::close(pipe_fd[1]);
+  std::string message;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(pipe_fd[0], buf, sizeof buf)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    message.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(pipe_fd[0]);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status)) {
+    std::remove(tmp.c_str());
+    throw InputError(path, std::string("a damaged version-1 trace: libhdf5 died reading it (") +
+                               ::strsignal(WTERMSIG(status)) +
+                               "); version 1 has no checksums, so damage shows only so. Regenerate the trace, or "
+                               "convert an intact copy to version " + std::to_string(kTraceFormatVersion));
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::remove(tmp.c_str());
+    if (const auto nul = message.find('\0'); WIFEXITED(status) && WEXITSTATUS(status) == 2 && nul != std::string::npos)
+      throw InputError(message.substr(0, nul), message.substr(nul + 1));
+    throw InputError(path, "reading a version-1 trace failed: " + (message.empty() ? "no reason given" : message));
+  }
+  try {
+    Trace t = read_hdf5_trace(tmp);
+    std::remove(tmp.c_str());
+    return t;
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+}
+
+}  // namespace
+
+// The version of the file's superblock: 2 and later carry a checksum, and the 1.10+ format written with them
+// checksums the object headers too. 0 when the signature is not at the start (a user block) or cannot be read.
+int superblock_version(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[9] = {};
+  if (!in.read(head, sizeof head) || !looks_like_hdf5(std::string(head, 8))) return 0;
+  return static_cast<unsigned char>(head[8]);
+}
+
+Trace read_hdf5_trace(const std::string& path, ReadReport* report) {
+  Quiet quiet;
+  if (H5Fis_hdf5(path.c_str()) <= 0) throw InputError(path, "not an HDF5 file");
+  auto version1 = [&] {
+    Trace t = read_version1_isolated(path);
+    if (report)
+      report->warnings.push_back(path + ": trace format version 1, which has no checksums: a damaged value in it reads "
+                                        "as another trace, undetected; convert it to version " +
+                                 std::to_string(kTraceFormatVersion) + " (trace convert) while it is intact");
+    return t;
+  };
+  // Nothing of a file without checksummed metadata is read in this process, not even its version attribute.
+  if (superblock_version(path) < 2) return version1();
+  Id file(-1, H5Fclose);
+  if (open_trace(path, file) == 1) {
+    file.reset();
+    return version1();
+  }
+  return read_contents(file, path);
+}
+
+namespace {
+
+Trace read_contents(hid_t file, const std::string& path) {
+  Reader r(file, path);
   Trace t;
   const std::uint64_t world = r.attr_u64("world_size");
   if (world > kMaxRanks)
@@ -350,5 +496,7 @@ Trace read_hdf5_trace(const std::string& path) {
     throw InputError(path, "/ranks/name: one per rank expected");
   return t;
 }
+
+}  // namespace
 
 }  // namespace collemu::traces

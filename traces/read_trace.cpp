@@ -30,9 +30,9 @@ const std::vector<Entry>& table() {
   static const std::vector<Entry> entries = {
       {{"collemu", "collemu's HDF5 trace (.h5, every rank in one file)", true},
        [](const std::string& head, const std::string&) { return looks_like_hdf5(head); },
-       [](const std::vector<std::string>& paths, ReadReport*) {
+       [](const std::vector<std::string>& paths, ReadReport* report) {
          // Messages about the trace (consistency, bounds) name this file; where it was converted from follows.
-         Trace t = read_hdf5_trace(paths.front());
+         Trace t = read_hdf5_trace(paths.front(), report);
          const std::string& path = paths.front();
          t.source = t.source.empty() || t.source == path ? path : path + " (converted from " + t.source + ")";
          return t;

@@ -58,6 +58,16 @@ def make_inputs(collemu, tmp):
         data = bytearray(f.read())
     write_bytes = lambda name, b: open(os.path.join(tmp, name), "wb").write(b)
     write_bytes("truncated.h5", bytes(data[: len(data) // 3]))
+    # A version-1 trace (no checksums; tests/traces/data/README.md) with one byte changed: at 2373 (to 211) libhdf5
+    # crashed reading it (SIGSEGV, in collemu before version-1 files were read in a child process); at 2317 (to 210) a
+    # communicator's name is no longer UTF-8 (trace info --json failed with an exception from the JSON library).
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "traces", "data", "llm_tp2_dp4_v1.h5"),
+              "rb") as f:
+        v1 = f.read()
+    for name, pos, value in (("v1_crash.h5", 2373, 211), ("v1_utf8.h5", 2317, 210)):
+        b = bytearray(v1)
+        b[pos] = value
+        write_bytes(name, bytes(b))
     import gzip
     kineto = json.dumps({"schemaVersion": 1, "distributedInfo": {"backend": "nccl", "rank": 0, "world_size": 1},
                          "traceEvents": [{"ph": "X", "name": f"kernel {i}", "ts": i, "dur": 1} for i in range(2000)]})
@@ -105,6 +115,10 @@ CASES = [
      "overflows 64 bits"),
     ("trace", "a truncated .json.gz", ["trace", "info", "TMP/cut.json.gz"], "truncated gzip data"),
     ("trace", "a truncated .h5", ["trace", "info", "TMP/truncated.h5"], "truncated.h5"),
+    ("trace", "a damaged version-1 .h5 that crashes libhdf5", ["trace", "info", "TMP/v1_crash.h5"],
+     "libhdf5 died reading it"),
+    ("trace", "a version-1 .h5 whose name is not UTF-8", ["trace", "info", "--json", "TMP/v1_utf8.h5"],
+     "/comms/name[12]: not UTF-8 text"),
     ("trace", "an MoE step without experts", ["trace", "gen", "moe", "-o", "TMP/x.h5", "--experts", "0"],
      "--experts 0: expected at least 1 expert"),
     ("memory", "a building of 100 million GPUs", ["topo", "--set", "building.gpus=100000000"],
