@@ -186,6 +186,23 @@ const CollPlan& Replayer::plan_for(const collectives::Communicator& c, CollKind 
   return it->second;
 }
 
+// The engine keeps every flow of the step, finished ones too (their records make the report), about
+// collectives::kBytesPerFlow each (the default run: 2,293,728 flows, 856 MB at its peak). A collective that would take
+// the step past the memory this process may use is refused before its flows are allocated, naming it. (The step's
+// flows are not estimated before it starts: collectives::estimated_flows, an upper bound for one collective, summed
+// over the default step gives 30 times the flows the engine makes, which merges identical ones.)
+void Replayer::check_memory_for(const collectives::Communicator& c, const CollPlan& plan, std::uint32_t job,
+                                const std::function<std::string()>& what) {
+  if (memory_limit_ == 0) return;
+  const double total =
+      static_cast<double>(engine_.num_flows()) + collectives::estimated_flows(c, plan.op, plan.channels, opt_.qps);
+  if (total * collectives::kBytesPerFlow <= static_cast<double>(memory_limit_)) return;
+  char flows[64];
+  std::snprintf(flows, sizeof flows, " (about %.3g, each kept to the end of the step)", total);
+  common::check_memory(total * collectives::kBytesPerFlow, trace(job).source,
+                       "the step's flows up to " + what() + flows);
+}
+
 void Replayer::own(const CollFlows& flows, std::uint32_t owner, std::uint32_t& remaining) {
   owner_.resize(engine_.num_flows(), kNone);
   for (FlowId f : flows.last) owner_[f] = owner;
@@ -249,6 +266,7 @@ void Replayer::start_instance(std::uint32_t id, double t) {
     add_channels(in.members[i].first, in.plan.channels, t);
   }
   const collectives::Communicator& c = comm_object(in.job, in.comm);
+  check_memory_for(c, in.plan, in.job, [&] { return op_name(in.first_rank, in.first_op); });
   in.flows = collectives::emit_collective(c, in.plan, engine_, t, emit_);
   own(in.flows, id, in.remaining);
 }
@@ -332,6 +350,7 @@ void Replayer::start_transfer(std::uint32_t id, double t) {
   x.plan = plan_for(c, CollKind::SendRecv, x.send_bytes, 0);
   add_channels(x.src, x.plan.channels, t);
   add_channels(x.dst, x.plan.channels, t);
+  check_memory_for(c, x.plan, x.job, [&] { return op_name(x.src, x.send_op) + " to " + rank_name(x.dst); });
   x.flows = collectives::emit_transfer(c, x.plan, engine_, t, 0, 1, emit_);
   own(x.flows, id | kTransferBit, x.remaining);
 }

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -14,9 +15,11 @@
 #include <unordered_map>
 #include <vector>
 
+#include "collectives/coll.hpp"
 #include "collectives/communicator.hpp"
 #include "collectives/emit.hpp"
 #include "common/error.hpp"
+#include "common/memory.hpp"
 #include "emulator/replay.hpp"
 
 namespace collemu::emulator::detail {
@@ -200,6 +203,10 @@ class Replayer {
   void op_data(std::uint32_t g, std::uint32_t op, double t);
   void op_ended(std::uint32_t g, std::uint32_t op, double t);
   std::size_t colls_done_ = 0, colls_total_ = 0;
+  // The memory this process may use (common::available_memory_bytes), read once; 0: no limit known.
+  std::uint64_t memory_limit_ = common::available_memory_bytes();
+  void check_memory_for(const collectives::Communicator& c, const CollPlan& plan, std::uint32_t job,
+                        const std::function<std::string()>& what);
   std::chrono::steady_clock::time_point last_progress_ = std::chrono::steady_clock::now();
 };
 
