@@ -64,7 +64,8 @@ def make_inputs(collemu, tmp):
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "traces", "data", "llm_tp2_dp4_v1.h5"),
               "rb") as f:
         v1 = f.read()
-    for name, pos, value in (("v1_crash.h5", 2373, 211), ("v1_utf8.h5", 2317, 210)):
+    # At 2561 (to 1) libhdf5 loops for ever (found by h5_flip_v1_test): the child reading it is stopped after 10 s.
+    for name, pos, value in (("v1_crash.h5", 2373, 211), ("v1_utf8.h5", 2317, 210), ("v1_loop.h5", 2561, 1)):
         b = bytearray(v1)
         b[pos] = value
         write_bytes(name, bytes(b))
@@ -117,6 +118,8 @@ CASES = [
     ("trace", "a truncated .h5", ["trace", "info", "TMP/truncated.h5"], "truncated.h5"),
     ("trace", "a damaged version-1 .h5 that crashes libhdf5", ["trace", "info", "TMP/v1_crash.h5"],
      "libhdf5 died reading it"),
+    ("trace", "a damaged version-1 .h5 that loops libhdf5", ["trace", "info", "TMP/v1_loop.h5"],
+     "did not finish reading it in 10 s"),
     ("trace", "a version-1 .h5 whose name is not UTF-8", ["trace", "info", "--json", "TMP/v1_utf8.h5"],
      "/comms/name[12]: not UTF-8 text"),
     ("trace", "an MoE step without experts", ["trace", "gen", "moe", "-o", "TMP/x.h5", "--experts", "0"],

@@ -89,7 +89,7 @@ check "--show-config refuses an impossible fabric" expect_error "building.gpus" 
 printf 'preset: prometheus\nbag:\n  oversubscription: 7:1\n  oversubscription: 2:1\n' > "$tmp/dup.yaml"
 check "a key given twice names both lines" expect_error "dup.yaml:4: key 'bag.oversubscription' is given twice (first at line 3)" topo "$tmp/dup.yaml"
 printf 'preset: prometheus\n---\nbag: {oversubscription: 7:1}\n' > "$tmp/multi.yaml"
-check "a second YAML document is refused" expect_error "multi.yaml:3: a second YAML document" topo "$tmp/multi.yaml"
+check "a second YAML document is refused" expect_error "multi.yaml:2: a second YAML document" topo "$tmp/multi.yaml"
 mkdir -p "$tmp/confdir"
 check "a directory is not a config file" expect_error "confdir: is a directory; expected a fabric config file" topo "$tmp/confdir"
 finish
