@@ -1,5 +1,6 @@
 #include "cli/coll_command.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -33,6 +34,7 @@ struct CollOptions {
   std::string algo, proto, granularity = "pipelined", solver = "cpu";
   int channels = -1, qps = 1, root = 0;  // channels -1: not given (NCCL's choice)
   int net_channels_per_peer = 0;          // 0: NCCL's default
+  int min_channels = 0, max_channels = 0;  // NCCL_MIN_NCHANNELS, NCCL_MAX_NCHANNELS; 0: not given
   bool json = false;
   // nccl-tests' own options, with its meanings (its README): the reduction, the datatype, the ranks as processes x
   // threads x GPUs, an additive step; and those an emulator does not need (accepted, said to be ignored).
@@ -81,6 +83,16 @@ void run(const CollOptions& o) {
     throw common::InputError("--channels " + std::to_string(o.channels),
                              "expected 1 to 64 channels (NCCL's MAXCHANNELS); leave it out for NCCL's choice");
   spec.channels = o.channels == -1 ? 0 : o.channels;
+  for (auto [name, v] : {std::pair{"--min-nchannels", o.min_channels}, std::pair{"--max-nchannels", o.max_channels}})
+    if (v < 0 || v > 64)
+      throw common::InputError(std::string(name) + " " + std::to_string(v),
+                               "expected 1 to 64 channels (NCCL's MAXCHANNELS)");
+  if (o.min_channels && o.max_channels && o.min_channels > o.max_channels)
+    throw common::InputError("--min-nchannels " + std::to_string(o.min_channels),
+                             "more than --max-nchannels " + std::to_string(o.max_channels));
+  if (o.channels != -1 && (o.min_channels || o.max_channels))
+    throw common::InputError("--channels " + std::to_string(o.channels),
+                             "sets the channels exactly; give it or --min-nchannels/--max-nchannels, not both");
   spec.qps = o.qps;
   spec.root = o.root;
   if (o.net_channels_per_peer < 0 || o.net_channels_per_peer > 64)
@@ -129,7 +141,12 @@ void run(const CollOptions& o) {
     throw common::InputError("--root " + std::to_string(o.root),
                              "expected a rank in [0, " + std::to_string(comm.size()) + ")");
   const auto& sh = comm.shape();
-  const int channels = o.channels > 0 ? o.channels : comm.default_channels();
+  // NCCL_MIN_NCHANNELS / NCCL_MAX_NCHANNELS (NCCL_MIN_CTAS / NCCL_MAX_CTAS from 2.17) bound the channels NCCL's
+  // topology search found (copied up to the minimum, cut to the maximum).
+  if (o.min_channels || o.max_channels)
+    spec.channels = std::clamp(comm.default_channels(), o.min_channels ? o.min_channels : 1,
+                               o.max_channels ? o.max_channels : 64);
+  const int channels = spec.channels > 0 ? spec.channels : comm.default_channels();
   {
     const double flows = collectives::estimated_flows(comm, spec.op, channels, o.qps);
     char what[160];
@@ -251,6 +268,9 @@ void add_coll_command(CLI::App& app) {
   cmd->add_option("--algo", o->algo, "force the algorithm, as NCCL_ALGO: Ring, Tree, NVLS, NVLSTree, PAT");
   cmd->add_option("--proto", o->proto, "force the protocol, as NCCL_PROTO: LL, LL128, Simple");
   cmd->add_option("--channels", o->channels, "channels (default: 16 in one node, 2 per NIC across nodes)");
+  cmd->add_option("--min-nchannels", o->min_channels,
+                  "at least this many channels, as NCCL_MIN_NCHANNELS (NCCL_MIN_CTAS)");
+  cmd->add_option("--max-nchannels", o->max_channels, "at most this many channels, as NCCL_MAX_NCHANNELS (NCCL_MAX_CTAS)");
   cmd->add_option("--qps", o->qps, "QPs per connection, as NCCL_IB_QPS_PER_CONNECTION (default 1)");
   cmd->add_option("--nchannels-per-net-peer", o->net_channels_per_peer,
                   "p2p channels per remote peer, as NCCL_NCHANNELS_PER_NET_PEER (default: NCCL 2.28's, 2 or fewer at "

@@ -39,6 +39,21 @@ for c in 0 65 100000; do
   check "--channels $c is refused" bash -c '"$COLLEMU" coll "$@" --ranks 8 --channels "$0" 2>&1 | grep -q -- "--channels $0: expected 1 to 64 channels"' "$c" "${small[@]}"
 done
 check "--channels 64 runs" bash -c '"$COLLEMU" coll "$@" --ranks 8 -b 1M -e 1M --channels 64 --json | grep -q "\"channels\": 64"' _ "${small[@]}"
+# NCCL_MIN_NCHANNELS / NCCL_MAX_NCHANNELS bound NCCL's choice (16 channels on these 2 nodes: 2 per NIC): the maximum
+# 4 runs what --channels 4 runs, and is slower with LL128's per-channel ceiling; a minimum below the choice changes
+# nothing, one above it (24) is --channels 24.
+ll128=(--ranks 16 -b 64M -e 64M --algo Ring --proto LL128 --json)
+check "--max-nchannels 4 is --channels 4, and slower" python3 -c '
+import json, subprocess, sys
+run = lambda *a: json.loads(subprocess.run([sys.argv[1], "coll", *sys.argv[2:], *a], check=True, capture_output=True, text=True).stdout)[0]
+m, c, d = run("--max-nchannels", "4"), run("--channels", "4"), run()
+assert m["channels"] == 4 and m["time_s"] == c["time_s"] and d["channels"] == 16 and m["time_s"] > 1.5 * d["time_s"], (m, c, d)
+lo, hi, c24 = run("--min-nchannels", "8"), run("--min-nchannels", "24"), run("--channels", "24")
+assert lo["channels"] == 16 and lo["time_s"] == d["time_s"] and hi["channels"] == 24 and hi["time_s"] == c24["time_s"]
+' "$COLLEMU" "${small[@]}" "${ll128[@]}"
+check "--min-nchannels above --max-nchannels" refused "^collemu: error: --min-nchannels 9: more than --max-nchannels 8" --ranks 16 --min-nchannels 9 --max-nchannels 8
+check "--channels with --max-nchannels" refused "^collemu: error: --channels 4: sets the channels exactly" --ranks 16 --channels 4 --max-nchannels 8
+check "--max-nchannels 65" refused "^collemu: error: --max-nchannels 65: expected 1 to 64 channels" --ranks 16 --max-nchannels 65
 # nccl-tests' size suffixes in either case (its parsesize), and a size beyond what is modelled names its option
 # before any output.
 check "-b 1m -e 1g is -b 1M -e 1G" bash -c 'diff <("$COLLEMU" coll "$@" --ranks 8 -b 1m -e 1g -f 1024 --json) <("$COLLEMU" coll "$@" --ranks 8 -b 1M -e 1G -f 1024 --json)' _ "${small[@]}"
