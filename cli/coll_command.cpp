@@ -36,6 +36,7 @@ struct CollOptions {
   int net_channels_per_peer = 0;          // 0: NCCL's default
   int min_channels = 0, max_channels = 0;  // NCCL_MIN_NCHANNELS, NCCL_MAX_NCHANNELS; 0: not given
   bool json = false;
+  bool pxn_disable = false;  // NCCL_PXN_DISABLE=1
   // nccl-tests' own options, with its meanings (its README): the reduction, the datatype, the ranks as processes x
   // threads x GPUs, an additive step; and those an emulator does not need (accepted, said to be ignored).
   std::string redop = "sum", datatype = "float", stepbytes;
@@ -99,6 +100,7 @@ void run(const CollOptions& o) {
     throw common::InputError("--nchannels-per-net-peer " + std::to_string(o.net_channels_per_peer),
                              "expected 1 to 64 channels (NCCL_NCHANNELS_PER_NET_PEER); leave it out for NCCL's default");
   spec.net_channels_per_peer = o.net_channels_per_peer;
+  spec.pxn = !o.pxn_disable;
   // nccl-tests' datatype names (src/common.cu test_typenames) are among common::parse_data_type's spellings.
   const auto dtype = common::parse_data_type(o.datatype);
   spec.type_bytes = dtype ? common::size_bytes(*dtype) : 0;
@@ -148,7 +150,7 @@ void run(const CollOptions& o) {
                                o.max_channels ? o.max_channels : 64);
   const int channels = spec.channels > 0 ? spec.channels : comm.default_channels();
   {
-    const double flows = collectives::estimated_flows(comm, spec.op, channels, o.qps);
+    const double flows = collectives::estimated_flows(comm, spec.op, channels, o.qps, spec.pxn);
     char what[160];
     std::snprintf(what, sizeof what, "%s on %d ranks%s (about %.3g flows)", common::to_string(spec.op), sh.ranks,
                   o.qps > 1 ? (" with " + std::to_string(o.qps) + " QPs per connection").c_str() : "", flows);
@@ -275,6 +277,9 @@ void add_coll_command(CLI::App& app) {
   cmd->add_option("--nchannels-per-net-peer", o->net_channels_per_peer,
                   "p2p channels per remote peer, as NCCL_NCHANNELS_PER_NET_PEER (default: NCCL 2.28's, 2 or fewer at "
                   "scale); each drives at most 14 GB/s across nodes");
+  cmd->add_flag("--pxn-disable", o->pxn_disable,
+                "as NCCL_PXN_DISABLE=1: a send to another node leaves from the sender's own NIC (across rails through "
+                "the spines), not over NVLink to the GPU on the destination's rail (PXN)");
   cmd->add_option("--granularity", o->granularity,
                   "pipelined (one flow per ring edge), step (one flow per ring step, for small rings) or lockstep (one flow per ring channel, at its slowest edge)");
   cmd->add_option("--root", o->root, "root rank of broadcast and reduce");

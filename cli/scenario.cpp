@@ -169,6 +169,8 @@ void add_scenario_options(CLI::App* cmd, RunOptions& o) {
                   "share of a GPU's compute one NCCL channel moving data takes from the compute it overlaps (one CUDA "
                   "block per channel on H100's 132 SMs: 1/132; 0: none)")->capture_default_str();
   cmd->add_option("--qps", o.qps, "QPs per connection, as NCCL_IB_QPS_PER_CONNECTION")->capture_default_str();
+  cmd->add_flag("--pxn-disable", o.pxn_disable,
+                "as NCCL_PXN_DISABLE=1: sends to another node leave from the sender's own NIC, not through PXN");
   cmd->add_option("--granularity", o.granularity, "pipelined (a flow per ring edge), step (per ring step) or lockstep (a flow per ring channel, at its slowest edge)")->capture_default_str();
   cmd->add_option("--solver", o.solver, "rate solver backend: cpu or cuda")->capture_default_str();
 }
@@ -182,6 +184,7 @@ void run_scenario(const RunOptions& o, RunResult& r) {
                                  [&] { return collectives::parse_granularity(o.granularity); });
   if (o.qps < 1) throw common::InputError("--qps " + std::to_string(o.qps), "expected at least 1 QP per connection");
   ropt.qps = o.qps;
+  ropt.pxn = !o.pxn_disable;
   if (!(o.sm_contention >= 0 && o.sm_contention <= 1))
     throw common::InputError("--sm-contention " + std::to_string(o.sm_contention),
                              "expected a share of the GPU per NCCL channel in [0, 1] (H100: 1/132 = 0.0076)");

@@ -29,6 +29,7 @@ struct RunOptions {
   std::string placement;  // default: packed for a trace, spread for the embedded default
   std::string solver = "cpu", granularity = "pipelined";
   int qps = 1;
+  bool pxn_disable = false;  // NCCL_PXN_DISABLE=1
   double compute_scale = 1;
   double sm_contention = 1.0 / 132;
   std::vector<std::string> slow_ranks;

@@ -11,8 +11,9 @@ std::array<double, models::kNumLinkTiers> payload_efficiency(models::GpuType gpu
   return e;
 }
 
-double estimated_flows(const Communicator& comm, CollKind op, int channels, int qps) {
+double estimated_flows(const Communicator& comm, CollKind op, int channels, int qps, bool pxn) {
   const double n = comm.size(), nodes = comm.nodes();
+  if (op == CollKind::AllToAll && !pxn) return n * comm.network().gpus_per_domain() + n * n * qps;
   if (op == CollKind::AllToAll) return n * comm.network().gpus_per_domain() + nodes * n * qps;
   if (op == CollKind::SendRecv) return n * qps;
   return 2 * n * std::max(channels, 1) * qps;

@@ -40,8 +40,9 @@ inline std::array<double, models::kNumLinkTiers> payload_efficiency(const models
 
 // About how many engine flows one collective emits (before identical ones merge), for a memory check before any is
 // made: AllToAll n x (GPUs per domain) NVLink flows plus, per node, one connection per rank of the others x QPs;
-// SendRecv n x QPs; the others n x channels x QPs, up and down.
-double estimated_flows(const Communicator& comm, CollKind op, int channels, int qps);
+// SendRecv n x QPs; the others n x channels x QPs, up and down. Without PXN an AllToAll has one connection per pair
+// of ranks of different nodes.
+double estimated_flows(const Communicator& comm, CollKind op, int channels, int qps, bool pxn = true);
 // Bytes per engine flow, a lower bound (measured about 1 KB with its links and the solver's share; docs/errors.md).
 inline constexpr double kBytesPerFlow = 400;
 

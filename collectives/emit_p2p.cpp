@@ -11,9 +11,36 @@ using models::NodeId;
 // peer, and per (proxy, destination) one connection with the bytes of the whole source domain. A rank receives from
 // other nodes on its few remote p2p channels (plan.p2p_remote_cap_Bps, nccl.hpp): its incoming connections, one per
 // remote domain, share that rate evenly (a per-flow cap: exact when they move alike, as an all-to-all's do).
+// Without PXN (plan.pxn false, NCCL_PXN_DISABLE=1) every rank sends S/n to each rank of another node out of its own
+// NIC (one connection per pair, across rails through the spines), and its incoming connections share the same rate.
+void emit_all_to_all_direct(FlowWriter& w) {
+  const Communicator& comm = w.comm();
+  const CollPlan& plan = w.plan();
+  const models::Network& net = w.net();
+  const int n = comm.size();
+  const double piece = plan.bytes / n, eff = plan.efficiency;
+  std::vector<int> remote_senders(n, n);
+  for (int node = 0; node < comm.nodes(); ++node)
+    for (int d : comm.node_ranks(node)) remote_senders[d] -= static_cast<int>(comm.node_ranks(node).size());
+  for (int s = 0; s < n; ++s)
+    for (int d = 0; d < n; ++d) {
+      if (d == s) continue;
+      const bool remote = net.domain_of(comm.gpu(s)) != net.domain_of(comm.gpu(d));
+      const double cap = !remote || plan.p2p_remote_cap_Bps == models::solver::kNoCap
+                             ? models::solver::kNoCap
+                             : plan.p2p_remote_cap_Bps / remote_senders[d] / eff;
+      w.connection(comm.gpu(s), comm.gpu(d), models::kNoNode, static_cast<std::uint32_t>(d % 64), piece / eff,
+                   plan.model_latency_s, cap, {});
+    }
+}
+
 void emit_all_to_all(FlowWriter& w) {
   const Communicator& comm = w.comm();
   const CollPlan& plan = w.plan();
+  if (!plan.pxn) {
+    emit_all_to_all_direct(w);
+    return;
+  }
   const models::Network& net = w.net();
   const int n = comm.size();
   const std::uint32_t dom = net.gpus_per_domain();
@@ -58,8 +85,8 @@ void emit_send_recv(FlowWriter& w) {
   const int n = comm.size();
   for (int s = 0; s < n; ++s) {
     const NodeId from = comm.gpu(s), to = comm.gpu((s + 1) % n);
-    w.connection(from, to, w.net().rail_proxy(from, to), 0, plan.bytes / plan.efficiency, plan.model_latency_s,
-                 models::solver::kNoCap, {});
+    w.connection(from, to, plan.pxn ? w.net().rail_proxy(from, to) : models::kNoNode, 0, plan.bytes / plan.efficiency,
+                 plan.model_latency_s, models::solver::kNoCap, {});
   }
 }
 
@@ -70,8 +97,8 @@ CollFlows emit_transfer(const Communicator& comm, const CollPlan& plan, models::
     w.latency_only(plan.model_latency_s);
   } else {
     const NodeId a = comm.gpu(from), b = comm.gpu(to);
-    w.connection(a, b, w.net().rail_proxy(a, b), 0, plan.bytes / plan.efficiency, plan.model_latency_s,
-                 models::solver::kNoCap, {});
+    w.connection(a, b, plan.pxn ? w.net().rail_proxy(a, b) : models::kNoNode, 0, plan.bytes / plan.efficiency,
+                 plan.model_latency_s, models::solver::kNoCap, {});
   }
   return std::move(w).finish();
 }

@@ -43,6 +43,7 @@ CollPlan plan_collective(const Communicator& comm, const CollSpec& spec) {
   plan.qps = spec.qps;
   plan.granularity = spec.granularity;
   plan.root = spec.root;
+  plan.pxn = spec.pxn;
   const CommShape& shape = comm.shape();
   const Choice ch = choose(spec.op, plan.bytes, shape, plan.channels, spec.algo ? &*spec.algo : nullptr,
                            spec.proto ? &*spec.proto : nullptr);

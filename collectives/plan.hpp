@@ -30,6 +30,9 @@ struct CollSpec {
   int root = 0;                // Broadcast and Reduce
   int type_bytes = 4;          // the element size (nccl-tests' -d; float), B: counts and the size rounded to whole elements
   int net_channels_per_peer = 0;  // p2p channels per remote peer, as NCCL_NCHANNELS_PER_NET_PEER (0: NCCL's default)
+  // PXN (NCCL 2.12+): a p2p send to a GPU of another node goes over NVLink to the GPU of this node on the
+  // destination's rail and out of that GPU's NIC; false: out of the sender's own NIC, as NCCL_PXN_DISABLE=1.
+  bool pxn = true;
 };
 
 struct CollPlan {
@@ -48,6 +51,7 @@ struct CollPlan {
   // AllToAll across nodes: the payload rate all of a rank's receives from other nodes share (its remote p2p channels x
   // kP2pChannelNet_Bps), B/s; kNoCap within one node.
   double p2p_remote_cap_Bps = 0;
+  bool pxn = true;  // CollSpec::pxn
 };
 
 // Checks the request and makes NCCL's choice. Throws common::InputError (in the request's terms: the QP count, the

@@ -179,6 +179,7 @@ const CollPlan& Replayer::plan_for(const collectives::Communicator& c, CollKind 
     spec.op = kind;
     spec.bytes = bytes;
     spec.qps = opt_.qps;
+    spec.pxn = opt_.pxn;
     spec.granularity = opt_.granularity;
     spec.root = root;
     it->second = collectives::plan_collective(c, spec);
@@ -195,7 +196,7 @@ void Replayer::check_memory_for(const collectives::Communicator& c, const CollPl
                                 const std::function<std::string()>& what) {
   if (memory_limit_ == 0) return;
   const double total =
-      static_cast<double>(engine_.num_flows()) + collectives::estimated_flows(c, plan.op, plan.channels, opt_.qps);
+      static_cast<double>(engine_.num_flows()) + collectives::estimated_flows(c, plan.op, plan.channels, opt_.qps, plan.pxn);
   if (total * collectives::kBytesPerFlow <= static_cast<double>(memory_limit_)) return;
   char flows[64];
   std::snprintf(flows, sizeof flows, " (about %.3g, each kept to the end of the step)", total);

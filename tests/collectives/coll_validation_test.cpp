@@ -255,6 +255,44 @@ TEST(MultiHost, AllToAllAcrossTwoNodesRunsOnTwoP2pChannelsPerRank) {
   EXPECT_EQ(p2p_net_channels_per_peer(1024, 16), 1);  // 2 x 1024 > 4 x 16: halved
 }
 
+TEST(MultiHost, WithoutPxnSendsToAnotherHostCrossRailsThroughTheSpines) {
+  // 2 hosts x 8 H100, 400G NICs with one port on one plane, attached by rail (GPU l of both hosts on leaf l: 2 NIC
+  // ports per leaf), one spine, leaves 4:1 oversubscribed: a leaf's uplink is 2 x 400 / 4 = 200 Gbps, half a NIC.
+  // NCCL_NCHANNELS_PER_NET_PEER=4: 56 GB/s of p2p channels, so that ceiling does not bind.
+  // With PXN a rank's bytes to the other host go over NVLink to the GPU on the destination's rail and out of its NIC,
+  // so every byte between the hosts stays on its rail's leaf: each NIC sends S/2 (8 sources x S/16), t = lat + (S/2)
+  // / nic. Without PXN (NCCL_PXN_DISABLE=1) rank s sends S/16 to each rank of the other host out of its own NIC; 7 of
+  // the 8 are on other rails, so leaf l's uplink carries 2 x 7 x S/16 = 7S/8 at nic / 2: t = lat + 7S / (4 nic), 3.5
+  // times the PXN transfer (the NIC, with S/2, binds less).
+  auto f = fabric("prometheus", {"nic.speed=400Gbps", "region.buildings=1", "building.gpus=16", "bag.enabled=false",
+                                 "fabric.kind=nsf", "fabric.attach=rail", "fabric.planes=1", "nic.ports=1",
+                                 "nsf.leaf_ports=2", "nsf.leaf_oversubscription=4:1", "nsf.spines=1"});
+  Comm comm(f, 16, Placement::Packed);
+  const double S = 1.0 * (1 << 30);
+  CollSpec spec;
+  spec.op = CollKind::AllToAll;
+  spec.bytes = S;
+  spec.net_channels_per_peer = 4;
+  const double lat = (8.4 + 14.0) * 1e-6;  // as in AllToAllAcrossTwoNodesRunsOnTwoP2pChannelsPerRank
+  const double nic = 400e9 / 8 * kRoceV2PayloadEfficiency;
+  const auto pxn = comm.run(spec);
+  EXPECT_NEAR(pxn.time_s, lat + (S / 2) / nic, 1e-6 * pxn.time_s);
+  EXPECT_EQ(pxn.binding_tier, models::LinkTier::HostNic);
+  spec.pxn = false;
+  const auto direct = comm.run(spec);
+  EXPECT_NEAR(direct.time_s, lat + 7 * S / (4 * nic), 1e-6 * direct.time_s);
+  EXPECT_EQ(direct.binding_tier, models::LinkTier::L1L2);
+  // nccl-tests' sendrecv (rank s to s + 1): 7 -> 8 and 15 -> 0 cross the hosts, both from rail 7 to rail 0. With PXN
+  // each goes over NVLink to GPU 0 of its host and out of that NIC: S at nic. Without, both leave from rail 7's NICs
+  // and share leaf 7's uplink (nic / 2): S at nic / 4 each. The latency is the same, so the times differ by 3S / nic.
+  spec.op = CollKind::SendRecv;
+  spec.pxn = true;
+  const auto sr_pxn = comm.run(spec);
+  spec.pxn = false;
+  const auto sr_direct = comm.run(spec);
+  EXPECT_NEAR(sr_direct.time_s - sr_pxn.time_s, 3 * S / nic, 1e-6 * sr_direct.time_s);
+}
+
 TEST(MultiHost, RingBusbwPerNic400GMatchesPublished) {
   // Hosts of 8 H100 with one 400G NIC per GPU: large-message Ring AllReduce busbw per NIC 46-48 GB/s (FABRIC.md,
   // nccl-tests). Within 5%: [0.95 x 46, 1.05 x 48].
