@@ -34,7 +34,7 @@ struct CollOptions {
   std::string algo, proto, granularity = "pipelined", solver = "cpu";
   int channels = -1, qps = 1, root = 0;  // channels -1: not given (NCCL's choice)
   int net_channels_per_peer = 0;          // 0: NCCL's default
-  int min_channels = 0, max_channels = 0;  // NCCL_MIN_NCHANNELS, NCCL_MAX_NCHANNELS; 0: not given
+  int min_channels = -1, max_channels = -1;  // NCCL_MIN_NCHANNELS, NCCL_MAX_NCHANNELS; -1: not given
   bool json = false;
   bool pxn_disable = false;  // NCCL_PXN_DISABLE=1
   // nccl-tests' own options, with its meanings (its README): the reduction, the datatype, the ranks as processes x
@@ -85,13 +85,13 @@ void run(const CollOptions& o) {
                              "expected 1 to 64 channels (NCCL's MAXCHANNELS); leave it out for NCCL's choice");
   spec.channels = o.channels == -1 ? 0 : o.channels;
   for (auto [name, v] : {std::pair{"--min-nchannels", o.min_channels}, std::pair{"--max-nchannels", o.max_channels}})
-    if (v < 0 || v > 64)
+    if (v != -1 && (v < 1 || v > 64))
       throw common::InputError(std::string(name) + " " + std::to_string(v),
                                "expected 1 to 64 channels (NCCL's MAXCHANNELS)");
-  if (o.min_channels && o.max_channels && o.min_channels > o.max_channels)
+  if (o.min_channels != -1 && o.max_channels != -1 && o.min_channels > o.max_channels)
     throw common::InputError("--min-nchannels " + std::to_string(o.min_channels),
                              "more than --max-nchannels " + std::to_string(o.max_channels));
-  if (o.channels != -1 && (o.min_channels || o.max_channels))
+  if (o.channels != -1 && (o.min_channels != -1 || o.max_channels != -1))
     throw common::InputError("--channels " + std::to_string(o.channels),
                              "sets the channels exactly; give it or --min-nchannels/--max-nchannels, not both");
   spec.qps = o.qps;
@@ -145,9 +145,9 @@ void run(const CollOptions& o) {
   const auto& sh = comm.shape();
   // NCCL_MIN_NCHANNELS / NCCL_MAX_NCHANNELS (NCCL_MIN_CTAS / NCCL_MAX_CTAS from 2.17) bound the channels NCCL's
   // topology search found (copied up to the minimum, cut to the maximum).
-  if (o.min_channels || o.max_channels)
-    spec.channels = std::clamp(comm.default_channels(), o.min_channels ? o.min_channels : 1,
-                               o.max_channels ? o.max_channels : 64);
+  if (o.min_channels != -1 || o.max_channels != -1)
+    spec.channels = std::clamp(comm.default_channels(), o.min_channels != -1 ? o.min_channels : 1,
+                               o.max_channels != -1 ? o.max_channels : 64);
   const int channels = spec.channels > 0 ? spec.channels : comm.default_channels();
   {
     const double flows = collectives::estimated_flows(comm, spec.op, channels, o.qps, spec.pxn);

@@ -29,7 +29,7 @@ for reader in "${readers[@]}"; do
   mkdir -p build-fuzz/artifacts
   rc=0
   export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0
-  build-fuzz/tests/fuzz/fuzz_$reader -max_total_time="$seconds" -max_len=$max_len -timeout=10 -rss_limit_mb=2048 \
+  build-fuzz/tests/fuzz/fuzz_$reader -max_total_time="$seconds" -max_len=$max_len -timeout=30 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix=build-fuzz/artifacts/$reader- "$fresh" "$corpus" >"$log" 2>&1 || rc=$?
   grep -E "^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE|==[0-9]+==ERROR|SUMMARY|artifact_prefix|Test unit written)" "$log" || true
   if [[ $rc -ne 0 ]]; then

@@ -2,13 +2,14 @@
 
 #include <hdf5.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -57,17 +58,7 @@ class Reader {
     return v;
   }
 
-  // Every string UTF-8 text, as names must be (a damaged version-1 file's global heap may hold any bytes).
   std::vector<std::string> strings(const char* name, bool optional = false) {
-    auto out = raw_strings(name, optional);
-    for (std::size_t i = 0; i < out.size(); ++i)
-      if (!common::is_utf8(out[i]))
-        throw InputError(path_, std::string(name) + "[" + std::to_string(i) + "]: not UTF-8 text (damaged?)");
-    return out;
-  }
-
-  // The strings as stored, checked for size but not for content.
-  std::vector<std::string> raw_strings(const char* name, bool optional) {
     if (optional && H5Lexists(file_, name, H5P_DEFAULT) <= 0) return {};
     Id ds(H5Dopen2(file_, name, H5P_DEFAULT), H5Dclose);
     if (ds < 0) throw InputError(path_, std::string("missing dataset ") + name);
@@ -118,12 +109,6 @@ class Reader {
   }
 
   std::string attr_str(const char* name) {
-    std::string s = raw_attr_str(name);
-    if (!common::is_utf8(s)) throw InputError(path_, std::string("attribute ") + name + ": not UTF-8 text (damaged?)");
-    return s;
-  }
-
-  std::string raw_attr_str(const char* name) {
     Id a(H5Aopen(file_, name, H5P_DEFAULT), H5Aclose);
     if (a < 0) throw InputError(path_, std::string("missing attribute ") + name + " (not a collemu trace?)");
     scalar(a, name);
@@ -283,26 +268,56 @@ std::uint64_t open_trace(const std::string& path, Id& file) {
 
 Trace read_contents(hid_t file, const std::string& path);
 
+// Names are text: a damaged version-1 file's global heap may hold any bytes, which no check of version 1 finds (version
+// 2 has checksums; names that other readers took from file paths are kept as they are).
+void check_text(const Trace& t, const std::string& path) {
+  auto bad = [&](const std::string& what) { return InputError(path, what + ": not UTF-8 text (damaged?)"); };
+  if (!common::is_utf8(t.source)) throw bad("attribute source");
+  for (std::size_t c = 0; c < t.comms.size(); ++c)
+    if (!common::is_utf8(t.comms[c].name)) throw bad("/comms/name[" + std::to_string(c) + "]");
+  for (std::size_t r = 0; r < t.rank_names.size(); ++r)
+    if (!common::is_utf8(t.rank_names[r])) throw bad("/ranks/name[" + std::to_string(r) + "]");
+}
+
 // Version 1 carries no checksums: libhdf5 trusts its object headers and its global heap (the variable-length
-// strings), and about 2% of single-byte changes of a small version-1 trace crashed it (issue 13). So a version-1 file
-// is read in a child process, which writes what it read as version 2 to a temporary file; this process then reads
-// that file with every check of version 2. A child that dies of a signal has met a damaged file: refused, with the
-// way out. The child inherits only the calling thread: readers run before any worker thread starts.
+// strings), and about 1% of single-byte changes of a small version-1 trace crashed it (issue 13). So a version-1 file
+// is read in a child process, which writes what it read as version 2 into a private temporary folder; this process
+// then reads that file with every check of version 2. A child that dies, or does not finish within 10 s plus 1 s per
+// MB of the file (some damage loops libhdf5), has met a damaged file: refused, with the way out. The child runs only
+// libhdf5 and this reader (glibc's malloc is safe after fork; no other thread's lock is needed), dies with its parent
+// (PR_SET_PDEATHSIG), and is always reaped.
 Trace read_version1_isolated(const std::string& path) {
-  static std::atomic<unsigned> serial{0};
-  const std::string tmp = (std::filesystem::temp_directory_path() /
-                           ("collemu-v1-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + ".h5"))
-                              .string();
-  int pipe_fd[2];
+  std::string dir = (std::filesystem::temp_directory_path() / "collemu-v1-XXXXXX").string();
+  if (!::mkdtemp(dir.data())) throw InputError(path, "cannot read a version-1 trace: no temporary folder");
+  const std::string tmp = dir + "/trace.h5";
+  int pipe_fd[2] = {-1, -1};
+  pid_t child = -1;
+  bool reaped = false;
+  struct Cleanup {  // on every way out: no fd, no child, no temporary file left
+    const std::string& dir;
+    int* fds;
+    pid_t& child;
+    bool& reaped;
+    ~Cleanup() {
+      for (int i = 0; i < 2; ++i)
+        if (fds[i] >= 0) ::close(fds[i]);
+      if (child > 0 && !reaped) {
+        ::kill(child, SIGKILL);
+        while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+        }
+      }
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } cleanup{dir, pipe_fd, child, reaped};
   if (::pipe(pipe_fd) != 0) throw InputError(path, "cannot read a version-1 trace: pipe() failed");
   std::fflush(nullptr);
-  const pid_t child = ::fork();
-  if (child < 0) {
-    ::close(pipe_fd[0]);
-    ::close(pipe_fd[1]);
-    throw InputError(path, "cannot read a version-1 trace: fork() failed");
-  }
+  const pid_t parent = ::getpid();
+  child = ::fork();
+  if (child < 0) throw InputError(path, "cannot read a version-1 trace: fork() failed");
   if (child == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(4);  // the parent is already gone
     ::close(pipe_fd[0]);
     int rc = 0;
     std::string message;
@@ -312,6 +327,7 @@ Trace read_version1_isolated(const std::string& path) {
       open_trace(path, file);
       Trace t = read_contents(file, path);
       file.reset();
+      check_text(t, path);
       write_hdf5_trace(t, tmp);
     } catch (const InputError& e) {
       message = e.where() + '\0' + e.detail();  // the parent throws it again, place and message apart
@@ -328,11 +344,10 @@ Trace read_version1_isolated(const std::string& path) {
     ::_exit(rc);  // no exit handlers: they belong to the parent
   }
   ::close(pipe_fd[1]);
-  // Some damage loops libhdf5 for ever (found by h5_flip_v1_test): the child gets 10 s plus 1 s per 5 MB of the file
-  // (an intact version-1 trace of 23 kB is read and rewritten in milliseconds), then it is killed.
+  pipe_fd[1] = -1;
   std::error_code size_error;
   const auto file_bytes = std::filesystem::file_size(path, size_error);
-  const double limit_s = 10.0 + (size_error ? 0.0 : static_cast<double>(file_bytes) / 5e6);
+  const double limit_s = 10.0 + (size_error ? 0.0 : static_cast<double>(file_bytes) / 1e6);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit_s);
   std::string message;
   char buf[4096];
@@ -346,50 +361,43 @@ Trace read_version1_isolated(const std::string& path) {
     pollfd pfd{pipe_fd[0], POLLIN, 0};
     const int ready = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
     if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) continue;
+    if (ready < 0) break;  // cannot wait on the pipe: the child's status decides
+    if (ready == 0) continue;
     const ssize_t n = ::read(pipe_fd[0], buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;  // the child closed its end: it is exiting
     message.append(buf, static_cast<std::size_t>(n));
   }
-  ::close(pipe_fd[0]);
   if (timed_out) ::kill(child, SIGKILL);
   int status = 0;
-  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  pid_t waited;
+  while ((waited = ::waitpid(child, &status, 0)) < 0 && errno == EINTR) {
   }
+  reaped = true;
+  const std::string recover =
+      " (version 1 has no checksums, so damage shows only so). Regenerate the trace, or convert an intact copy to "
+      "version " + std::to_string(kTraceFormatVersion);
   if (timed_out) {
-    std::remove(tmp.c_str());
-    std::remove((tmp + ".tmp." + std::to_string(child)).c_str());  // write_hdf5_trace's, if the child got that far
     char limit[32];
     std::snprintf(limit, sizeof limit, "%.0f s", limit_s);
     throw InputError(path, std::string("a damaged version-1 trace: libhdf5 did not finish reading it in ") + limit +
-                               " (version 1 has no checksums, so damage shows only so). Regenerate the trace, or "
-                               "convert an intact copy to version " + std::to_string(kTraceFormatVersion));
+                               recover);
   }
-  if (WIFSIGNALED(status)) {
-    std::remove(tmp.c_str());
+  if (waited < 0) throw InputError(path, "cannot read a version-1 trace: the child process that read it was lost");
+  if (WIFSIGNALED(status))
     throw InputError(path, std::string("a damaged version-1 trace: libhdf5 died reading it (") +
-                               ::strsignal(WTERMSIG(status)) +
-                               "); version 1 has no checksums, so damage shows only so. Regenerate the trace, or "
-                               "convert an intact copy to version " + std::to_string(kTraceFormatVersion));
-  }
+                               ::strsignal(WTERMSIG(status)) + ")" + recover);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::remove(tmp.c_str());
     if (const auto nul = message.find('\0'); WIFEXITED(status) && WEXITSTATUS(status) == 2 && nul != std::string::npos)
       throw InputError(message.substr(0, nul), message.substr(nul + 1));
     throw InputError(path, "reading a version-1 trace failed: " + (message.empty() ? "no reason given" : message));
   }
   try {
-    Trace t = read_hdf5_trace(tmp);
-    std::remove(tmp.c_str());
-    return t;
-  } catch (...) {
-    std::remove(tmp.c_str());
-    throw;
+    return read_hdf5_trace(tmp);
+  } catch (const InputError& e) {  // not expected: the file was just written; name the user's file
+    throw InputError(path, "after rewriting version 1 as version 2: " + e.detail());
   }
 }
-
-}  // namespace
 
 // The version of the file's superblock: 2 and later carry a checksum, and the 1.10+ format written with them
 // checksums the object headers too. 0 when the signature is not at the start (a user block) or cannot be read.
@@ -399,6 +407,8 @@ int superblock_version(const std::string& path) {
   if (!in.read(head, sizeof head) || !looks_like_hdf5(std::string(head, 8))) return 0;
   return static_cast<unsigned char>(head[8]);
 }
+
+}  // namespace
 
 Trace read_hdf5_trace(const std::string& path, ReadReport* report) {
   Quiet quiet;

@@ -54,6 +54,7 @@ assert lo["channels"] == 16 and lo["time_s"] == d["time_s"] and hi["channels"] =
 check "--min-nchannels above --max-nchannels" refused "^collemu: error: --min-nchannels 9: more than --max-nchannels 8" --ranks 16 --min-nchannels 9 --max-nchannels 8
 check "--channels with --max-nchannels" refused "^collemu: error: --channels 4: sets the channels exactly" --ranks 16 --channels 4 --max-nchannels 8
 check "--max-nchannels 65" refused "^collemu: error: --max-nchannels 65: expected 1 to 64 channels" --ranks 16 --max-nchannels 65
+check "--min-nchannels 0" refused "^collemu: error: --min-nchannels 0: expected 1 to 64 channels" --ranks 16 --min-nchannels 0
 # nccl-tests' size suffixes in either case (its parsesize), and a size beyond what is modelled names its option
 # before any output.
 check "-b 1m -e 1g is -b 1M -e 1G" bash -c 'diff <("$COLLEMU" coll "$@" --ranks 8 -b 1m -e 1g -f 1024 --json) <("$COLLEMU" coll "$@" --ranks 8 -b 1M -e 1G -f 1024 --json)' _ "${small[@]}"

@@ -94,6 +94,18 @@ TEST(Hdf5Trace, RoundTripKeepsEveryField) {
   std::remove(path.c_str());
 }
 
+TEST(Hdf5Trace, NamesThatAreNotUtf8RoundTrip) {
+  // Other readers take rank names and the source from file paths, which are bytes (a Latin-1 "/data/rés/"): version 2
+  // keeps them as they are (its checksums find damage; only version 1's names must be UTF-8 to be believed).
+  const std::string path = testing_util::temp_path("latin1.h5");
+  Trace t = sample();
+  t.source = "/data/r\xE9s/trace.0.et";
+  t.rank_names[1] = "h\xF4te-1";
+  write_hdf5_trace(t, path);
+  expect_equal(t, read_hdf5_trace(path));
+  std::remove(path.c_str());
+}
+
 TEST(Hdf5Trace, WritesAreAtomic) {
   // Writing over an existing trace replaces it whole; a write that cannot happen leaves no file behind.
   const std::string path = testing_util::temp_path("atomic.h5");
