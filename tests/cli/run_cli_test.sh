@@ -175,5 +175,20 @@ check "a failure needs a target" fail_at "^collemu: error: --fail-at 20ms: expec
 check "a failure of nothing" fail_at "^collemu: error: --fail-at 20ms:r0.bagx: no such node" --fail-at 20ms:r0.bagx
 check "lockstep rings cannot be re-routed" fail_at "lockstep ring" --fail-at 20ms:r0.bag0 --granularity lockstep
 check "a failure that cuts the job" fail_at "after failing r0.bag3" --fail-at 20ms:r0.bag0 --fail-at 20ms:r0.bag1 --fail-at 20ms:r0.bag2 --fail-at 20ms:r0.bag3
+# NCCL_PXN_DISABLE: an MoE step whose expert all-to-alls cross 2 hosts (EP 8 over DP ranks of TP 2) on a rail-attached
+# fabric with 4:1 leaves: without PXN the sends to the other host leave from the sender's NIC, across rails through
+# the leaf uplinks, one connection per pair of ranks: more flows and more exposed communication (the closed form is
+# tests/collectives/coll_validation_test.cpp, WithoutPxnSendsToAnotherHostCrossRailsThroughTheSpines).
+"$COLLEMU" trace gen moe -o "$tmp/moe16.h5" --gpus 16 --tp 2 --pp 1 --dp 8 --ep 8 --layers 2 >/dev/null
+rail=(--set region.buildings=1 --set bag.enabled=false --set building.gpus=16 --set fabric.kind=nsf
+      --set fabric.attach=rail --set fabric.planes=1 --set nic.ports=1 --set nic.speed=400Gbps --set nsf.leaf_ports=2
+      --set nsf.leaf_oversubscription=4:1 --set nsf.spines=1)
+check "--pxn-disable crosses rails: more flows, more exposed communication" python3 -c '
+import json, subprocess, sys
+run = lambda *a: json.loads(subprocess.run([sys.argv[1], "run", "--trace", sys.argv[2], "--json", "-q", *sys.argv[3:], *a],
+                                           check=True, capture_output=True, text=True).stdout)
+pxn, direct = run(), run("--pxn-disable")
+assert direct["flows"] > pxn["flows"] and direct["exposed_comm_s"] > 1.2 * pxn["exposed_comm_s"], (pxn, direct)
+' "$COLLEMU" "$tmp/moe16.h5" "${rail[@]}"
 echo "$((total - fails)) passed, $fails failed"
 [[ $fails -eq 0 ]]
