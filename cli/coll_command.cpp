@@ -37,6 +37,7 @@ struct CollOptions {
   int min_channels = -1, max_channels = -1;  // NCCL_MIN_NCHANNELS, NCCL_MAX_NCHANNELS; -1: not given
   bool json = false;
   bool pxn_disable = false;  // NCCL_PXN_DISABLE=1
+  std::string nccl_version;  // empty: collectives::kNcclMinor
   // nccl-tests' own options, with its meanings (its README): the reduction, the datatype, the ranks as processes x
   // threads x GPUs, an additive step; and those an emulator does not need (accepted, said to be ignored).
   std::string redop = "sum", datatype = "float", stepbytes;
@@ -101,6 +102,9 @@ void run(const CollOptions& o) {
                              "expected 1 to 64 channels (NCCL_NCHANNELS_PER_NET_PEER); leave it out for NCCL's default");
   spec.net_channels_per_peer = o.net_channels_per_peer;
   spec.pxn = !o.pxn_disable;
+  if (!o.nccl_version.empty())
+    spec.nccl_minor = from_option("--nccl-version", o.nccl_version,
+                                  [&] { return collectives::parse_nccl_minor(o.nccl_version); });
   // nccl-tests' datatype names (src/common.cu test_typenames) are among common::parse_data_type's spellings.
   const auto dtype = common::parse_data_type(o.datatype);
   spec.type_bytes = dtype ? common::size_bytes(*dtype) : 0;
@@ -277,6 +281,9 @@ void add_coll_command(CLI::App& app) {
   cmd->add_option("--nchannels-per-net-peer", o->net_channels_per_peer,
                   "p2p channels per remote peer, as NCCL_NCHANNELS_PER_NET_PEER (default: NCCL 2.28's, 2 or fewer at "
                   "scale); each drives at most 14 GB/s across nodes");
+  cmd->add_option("--nccl-version", o->nccl_version,
+                  "the NCCL version for what collemu models of its differences: the p2p channels per remote peer "
+                  "(changed in 2.20 and 2.29); every other choice is 2.28's (default 2.28)");
   cmd->add_flag("--pxn-disable", o->pxn_disable,
                 "as NCCL_PXN_DISABLE=1: a send to another node leaves from the sender's own NIC (across rails through "
                 "the spines), not over NVLink to the GPU on the destination's rail (PXN)");

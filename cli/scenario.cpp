@@ -171,6 +171,9 @@ void add_scenario_options(CLI::App* cmd, RunOptions& o) {
   cmd->add_option("--qps", o.qps, "QPs per connection, as NCCL_IB_QPS_PER_CONNECTION")->capture_default_str();
   cmd->add_flag("--pxn-disable", o.pxn_disable,
                 "as NCCL_PXN_DISABLE=1: sends to another node leave from the sender's own NIC, not through PXN");
+  cmd->add_option("--nccl-version", o.nccl_version,
+                  "the NCCL version for what collemu models of its differences: the p2p channels per remote peer "
+                  "(changed in 2.20 and 2.29); every other choice is 2.28's (default 2.28)");
   cmd->add_option("--granularity", o.granularity, "pipelined (a flow per ring edge), step (per ring step) or lockstep (a flow per ring channel, at its slowest edge)")->capture_default_str();
   cmd->add_option("--solver", o.solver, "rate solver backend: cpu or cuda")->capture_default_str();
 }
@@ -185,6 +188,9 @@ void run_scenario(const RunOptions& o, RunResult& r) {
   if (o.qps < 1) throw common::InputError("--qps " + std::to_string(o.qps), "expected at least 1 QP per connection");
   ropt.qps = o.qps;
   ropt.pxn = !o.pxn_disable;
+  if (!o.nccl_version.empty())
+    ropt.nccl_minor = from_option("--nccl-version", o.nccl_version,
+                                  [&] { return collectives::parse_nccl_minor(o.nccl_version); });
   if (!(o.sm_contention >= 0 && o.sm_contention <= 1))
     throw common::InputError("--sm-contention " + std::to_string(o.sm_contention),
                              "expected a share of the GPU per NCCL channel in [0, 1] (H100: 1/132 = 0.0076)");

@@ -30,6 +30,7 @@ struct RunOptions {
   std::string solver = "cpu", granularity = "pipelined";
   int qps = 1;
   bool pxn_disable = false;  // NCCL_PXN_DISABLE=1
+  std::string nccl_version;  // empty: collectives::kNcclMinor
   double compute_scale = 1;
   double sm_contention = 1.0 / 132;
   std::vector<std::string> slow_ranks;

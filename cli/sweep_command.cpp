@@ -281,7 +281,8 @@ void sweep(const SweepOptions& so) {
   id["slow_ranks"] = so.base.slow_ranks;
   id["sm_contention"] = so.base.sm_contention;
   id["qps"] = so.base.qps;
-  if (so.base.pxn_disable) id["pxn_disable"] = true;  // only when given: sweeps begun before the option resume as they were
+  if (so.base.pxn_disable) id["pxn_disable"] = true;
+  if (!so.base.nccl_version.empty()) id["nccl_version"] = so.base.nccl_version;  // only when given: sweeps begun before the option resume as they were
   id["granularity"] = so.base.granularity;
   id["solver"] = so.base.solver;
   nlohmann::json keys = nlohmann::json::array();

@@ -46,6 +46,9 @@ Communicator::Communicator(const models::Network& network, std::vector<NodeId> g
   // Per-GPU bandwidths of rank 0's GPU, for NCCL's model.
   shape_.nvlink_Bps = network.nvlink_Bps(gpu_[0]);
   shape_.nic_Bps = network.nic_Bps(gpu_[0]);
+  for (models::LinkId l : network.fabric().out_links(gpu_[0]))
+    if (network.fabric().link(l).tier == models::LinkTier::HostNic)
+      shape_.nic_line_Bps = network.fabric().link(l).capacity_Bps;
 }
 
 int Communicator::default_channels() const {

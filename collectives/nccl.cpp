@@ -235,18 +235,41 @@ static int pow2_up(int x) {
   return p;
 }
 
-int p2p_net_channels_per_peer(int ranks, int channels, int forced) {
-  const int p2p = pow2_up(std::max(channels, 1));
-  if (forced > 0) return pow2_up(forced);
+int p2p_net_channels_per_peer(const P2pContext& c) {
+  const int p2p = pow2_up(std::max(c.channels, 1));
+  if (c.forced > 0) return std::min(p2p, pow2_up(c.forced));
+  if (c.nccl_minor < 20) return 2;
   int per_peer = 2;
-  while (per_peer * ranks > p2p * 4 && per_peer > 1) per_peer /= 2;  // "avoid overloading channels with 8+ operations"
-  while (per_peer * ((ranks + 7) / 8) > p2p && per_peer > 1) per_peer /= 2;  // all peers within one round
-  return per_peer;
+  if (c.nccl_minor < 29) {
+    while (per_peer * c.ranks > p2p * 4 && per_peer > 1) per_peer /= 2;
+    return per_peer;
+  }
+  const int net_GBps = static_cast<int>(c.nic_line_Bps / 1e9);
+  per_peer = pow2_up(std::max(1, (net_GBps + 13) / 14));
+  if (c.nodes > 1)
+    while (per_peer * ((c.ranks + 7) / 8) > p2p && per_peer > 1) per_peer /= 2;
+  return std::min(per_peer, p2p);
 }
 
-int p2p_remote_channels(int ranks, int nodes, int channels, int forced) {
-  const int p2p = pow2_up(std::max(channels, 1));
-  return std::min(p2p, std::max(nodes - 1, 0) * p2p_net_channels_per_peer(ranks, channels, forced));
+int p2p_remote_channels(const P2pContext& c) {
+  const int p2p = pow2_up(std::max(c.channels, 1));
+  return std::min(p2p, std::max(c.nodes - 1, 0) * p2p_net_channels_per_peer(c));
+}
+
+int parse_nccl_minor(std::string_view text) {
+  // 2.MINOR[.PATCH[-BUILD]]
+  int minor = -1;
+  if (text.size() > 2 && text.substr(0, 2) == "2.") {
+    std::size_t i = 2;
+    int v = 0;
+    while (i < text.size() && i < 5 && std::isdigit(static_cast<unsigned char>(text[i]))) v = v * 10 + (text[i++] - '0');
+    if (i > 2 && (i == text.size() || text[i] == '.' || text[i] == '-')) minor = v;
+  }
+  if (minor < 0)
+    throw common::InputError(std::string(text), "expected an NCCL version such as 2.28 or 2.29.2");
+  if (minor < 12 || minor > 40)
+    throw common::InputError(std::string(text), "NCCL versions 2.12 to 2.40 are modelled (2.12 brought PXN)");
+  return minor;
 }
 
 static int btree_parent(int n, int i) {

@@ -75,6 +75,7 @@ struct CommShape {
   Arch arch = Arch::Hopper;  // the GPUs' generation, for NCCL's constants
   double nvlink_Bps = 0;  // payload bandwidth per GPU into its NVLink domain (0: none)
   double nic_Bps = 0;     // payload bandwidth of one GPU's NIC
+  double nic_line_Bps = 0;  // its line rate (what NCCL's topology reads: the NIC's speed / 8)
 };
 
 // NCCL's latency model for (op, algo, proto) on a communicator, seconds: base + per-step hardware latencies,
@@ -106,16 +107,37 @@ double ll_total_cap_Bps(Arch a, int nodes);
 double tree_channel_cap_Bps(Arch a, Proto p, int nodes, int channels);
 
 // p2p across nodes (AllToAll): how many channels (CTAs) of a rank carry its sends to, and its receives from, ranks of
-// other nodes, and what one such channel moves. NCCL 2.28 (src/graph/paths.cc ncclTopoGetNchannels,
-// ncclTopoComputeP2pChannels; src/include/channel.h ncclP2pChannelBaseForRound): a remote peer gets
-// `per_peer` channels (NCCL_NCHANNELS_PER_NET_PEER; default 2, halved while 2 x ranks > 4 x p2p channels, and while
-// per_peer x ceil(ranks / 8) > p2p channels), the p2p channels being the communicator's rounded up to a power of
-// two; all the peers of one remote node share the same base channel, so the remote traffic of a rank runs on
-// min(p2p channels, (nodes - 1) x per_peer) channels. One p2p channel drives NCCL's own estimate of 14 GB/s over
-// the network (NCCL_P2P_PER_CHANNEL_NET_BW, paths.cc, from NCCL 2.29: what it sizes channels by).
+// other nodes, and what one such channel moves. A remote peer gets `per_peer` channels (NCCL_NCHANNELS_PER_NET_PEER
+// when given), by NCCL's version (src/graph/paths.cc ncclTopoGetNchannels, ncclTopoComputeP2pChannels):
+// - up to 2.19: 2;
+// - 2.20 to 2.28: 2, halved while per_peer x ranks > 4 x p2p channels ("avoid overloading channels with 8+
+//   operations"; the halving NVIDIA/nccl#1272 met at 8 nodes);
+// - from 2.29: max(NICs, ceil(NIC GB/s / 14)) (NCCL_P2P_PER_CHANNEL_NET_BW = 14 GB/s, the NIC's speed / 8 as an
+//   integer; the PCIe path's bandwidth, which NCCL takes if lower, is not modelled), then across nodes halved while
+//   per_peer x ceil(ranks / 8) > p2p channels (NCCL_MAX_DEV_WORK_P2P_PER_BATCH = 8: all peers in one round);
+// the p2p channels being the communicator's rounded up to a power of two, and per_peer too. All the peers of one
+// remote node share the same base channel (src/include/channel.h ncclP2pChannelBaseForRound), so the remote traffic
+// of a rank runs on min(p2p channels, (nodes - 1) x per_peer) channels. One p2p channel drives NCCL's own estimate
+// of 14 GB/s over the network (NCCL_P2P_PER_CHANNEL_NET_BW, what 2.29 sizes channels by).
 inline constexpr double kP2pChannelNet_Bps = 14e9;
-int p2p_net_channels_per_peer(int ranks, int channels, int forced = 0);
-int p2p_remote_channels(int ranks, int nodes, int channels, int forced = 0);
+// The NCCL version modelled: its minor number (2.28 -> 28); kNcclMinor is the default.
+inline constexpr int kNcclMinor = 28;
+int parse_nccl_minor(std::string_view text);  // "2.29", "2.29.2", "2.29.2-1"; throws common::InputError
+struct P2pContext {
+  int ranks = 0, nodes = 1, channels = 0;
+  int forced = 0;              // NCCL_NCHANNELS_PER_NET_PEER (0: not given)
+  int nccl_minor = kNcclMinor;
+  double nic_line_Bps = 50e9;  // a 400G NIC
+};
+int p2p_net_channels_per_peer(const P2pContext& p);
+int p2p_remote_channels(const P2pContext& p);
+// The 2.28 rule on `ranks` and `channels` (what the tests of that version's figures call).
+inline int p2p_net_channels_per_peer(int ranks, int channels, int forced = 0) {
+  return p2p_net_channels_per_peer({ranks, 2, channels, forced});
+}
+inline int p2p_remote_channels(int ranks, int nodes, int channels, int forced = 0) {
+  return p2p_remote_channels({ranks, nodes, channels, forced});
+}
 
 // NCCL's double binary tree over `n` nodes (trees.cc, ncclGetDtree): the parent of node i in tree t (0 or 1), or -1
 // for the root. Tree 0 is a binary tree rooted at 0 in which a node's parent clears its lowest set bit and sets the

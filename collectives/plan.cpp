@@ -66,7 +66,9 @@ CollPlan plan_collective(const Communicator& comm, const CollSpec& spec) {
     // A rank receives from other nodes through its own NIC: a ceiling at or above the NIC's rate never binds and is
     // left out (the solver then does exactly what it did without it).
     const double cap =
-        p2p_remote_channels(n, shape.nodes, plan.channels, spec.net_channels_per_peer) * kP2pChannelNet_Bps;
+        p2p_remote_channels({n, shape.nodes, plan.channels, spec.net_channels_per_peer, spec.nccl_minor,
+                             shape.nic_line_Bps}) *
+        kP2pChannelNet_Bps;
     if (cap < shape.nic_Bps) plan.p2p_remote_cap_Bps = cap;
   }
   return plan;

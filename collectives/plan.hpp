@@ -33,6 +33,7 @@ struct CollSpec {
   // PXN (NCCL 2.12+): a p2p send to a GPU of another node goes over NVLink to the GPU of this node on the
   // destination's rail and out of that GPU's NIC; false: out of the sender's own NIC, as NCCL_PXN_DISABLE=1.
   bool pxn = true;
+  int nccl_minor = kNcclMinor;  // the NCCL version modelled (2.MINOR): its p2p channels per remote peer (nccl.hpp)
 };
 
 struct CollPlan {

@@ -180,6 +180,7 @@ const CollPlan& Replayer::plan_for(const collectives::Communicator& c, CollKind 
     spec.bytes = bytes;
     spec.qps = opt_.qps;
     spec.pxn = opt_.pxn;
+    spec.nccl_minor = opt_.nccl_minor;
     spec.granularity = opt_.granularity;
     spec.root = root;
     it->second = collectives::plan_collective(c, spec);

@@ -50,6 +50,7 @@ struct ReplayOptions {
   models::solver::SolverFactory solver = models::solver::rate_solver_factory("cpu");
   int qps = 1;  // QPs per connection (NCCL_IB_QPS_PER_CONNECTION)
   bool pxn = true;  // false: NCCL_PXN_DISABLE=1 (collectives::CollSpec::pxn)
+  int nccl_minor = collectives::kNcclMinor;  // collectives::CollSpec::nccl_minor
   collectives::Granularity granularity = collectives::Granularity::Pipelined;
   // Called now and then (every ~0.25 s of wall time) while the replay runs.
   struct Progress {

@@ -255,6 +255,38 @@ TEST(MultiHost, AllToAllAcrossTwoNodesRunsOnTwoP2pChannelsPerRank) {
   EXPECT_EQ(p2p_net_channels_per_peer(1024, 16), 1);  // 2 x 1024 > 4 x 16: halved
 }
 
+TEST(MultiHost, P2pChannelsPerRemotePeerFollowTheNcclVersion) {
+  // src/graph/paths.cc of each version (nccl.hpp). 2.19: NCCL_NCHANNELS_PER_NET_PEER's default, 2, at any scale.
+  // 2.20-2.28: 2, halved while 2 x ranks > 4 x p2p channels. 2.29+: ceil(NIC GB/s / 14) rounded up to a power of two
+  // (a 400G NIC: 50 GB/s -> 4; 200G: 25 -> 2), halved across nodes while per_peer x ceil(ranks / 8) > p2p channels.
+  using P = P2pContext;
+  EXPECT_EQ(p2p_net_channels_per_peer(P{1024, 128, 16, 0, 19}), 2);
+  EXPECT_EQ(p2p_net_channels_per_peer(P{1024, 128, 16, 0, 28}), 1);  // 2 x 1024 > 4 x 16
+  EXPECT_EQ(p2p_net_channels_per_peer(P{16, 2, 16, 0, 29, 50e9}), 4);  // 4 x 2 <= 16
+  EXPECT_EQ(p2p_net_channels_per_peer(P{16, 2, 16, 0, 29, 25e9}), 2);
+  EXPECT_EQ(p2p_net_channels_per_peer(P{64, 8, 16, 0, 29, 50e9}), 2);  // 4 x 8 > 16, 2 x 8 <= 16
+  EXPECT_EQ(p2p_remote_channels(P{64, 8, 16, 0, 29, 50e9}), 14);       // 7 remote nodes x 2
+  EXPECT_EQ(p2p_remote_channels(P{64, 8, 16, 0, 28, 50e9}), 7);        // x 1
+  EXPECT_EQ(p2p_net_channels_per_peer(P{1024, 128, 16, 0, 29, 50e9}), 1);
+  EXPECT_EQ(p2p_net_channels_per_peer(P{16, 2, 16, 3, 29, 50e9}), 4);  // NCCL_NCHANNELS_PER_NET_PEER=3: 4
+  // So on 2 hosts of 8 H100 with 400G NICs, NCCL 2.29 drives a rank's remote traffic on 4 channels (56 GB/s): the NIC
+  // binds, as NCCL_NCHANNELS_PER_NET_PEER=4 does under 2.28 (AllToAllAcrossTwoNodesRunsOnTwoP2pChannelsPerRank).
+  auto f = fabric("prometheus", {"nic.speed=400Gbps", "region.buildings=1", "building.gpus=16", "bag.enabled=false"});
+  Comm comm(f, 16, Placement::Packed);
+  CollSpec spec;
+  spec.op = CollKind::AllToAll;
+  spec.bytes = 1.0 * (1 << 30);
+  spec.nccl_minor = 29;
+  const auto v29 = comm.run(spec);
+  spec.nccl_minor = 28;
+  spec.net_channels_per_peer = 4;
+  EXPECT_EQ(v29.time_s, comm.run(spec).time_s);
+  EXPECT_EQ(parse_nccl_minor("2.29.2-1"), 29);
+  EXPECT_EQ(parse_nccl_minor("2.28"), 28);
+  for (const char* bad : {"3.1", "2.", "2.x", "2.5", "2.29x", "v2.29"})
+    EXPECT_THROW(parse_nccl_minor(bad), common::InputError) << bad;
+}
+
 TEST(MultiHost, WithoutPxnSendsToAnotherHostCrossRailsThroughTheSpines) {
   // 2 hosts x 8 H100, 400G NICs with one port on one plane, attached by rail (GPU l of both hosts on leaf l: 2 NIC
   // ports per leaf), one spine, leaves 4:1 oversubscribed: a leaf's uplink is 2 x 400 / 4 = 200 Gbps, half a NIC.

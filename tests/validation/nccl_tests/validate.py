@@ -99,6 +99,8 @@ def fabric_for(row):
             args += ["--channels", value]
         # NCCL_P2P_LEVEL, NCCL_SHM_DISABLE, NCCL_IB_ADAPTIVE_ROUTING: no collemu counterpart; the fabric has no
         # adaptive routing and a GPU without NVLink reaches others over its NIC.
+    if row["nccl_version"]:  # where published; else collemu's default (2.28)
+        args += ["--nccl-version", row["nccl_version"]]
     return args, None
 
 
