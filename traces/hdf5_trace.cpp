@@ -328,7 +328,12 @@ Trace read_version1_isolated(const std::string& path) {
       Trace t = read_contents(file, path);
       file.reset();
       check_text(t, path);
-      write_hdf5_trace(t, tmp);
+      try {
+        write_hdf5_trace(t, tmp);
+      } catch (const InputError& e) {  // e.g. a name longer than version 2's 65,535 bytes: the user's file, named
+        throw InputError(path, "cannot be rewritten as version " + std::to_string(kTraceFormatVersion) + ": " +
+                                   e.detail());
+      }
     } catch (const InputError& e) {
       message = e.where() + '\0' + e.detail();  // the parent throws it again, place and message apart
       rc = 2;

@@ -61,15 +61,17 @@ def make_inputs(collemu, tmp):
     # A version-1 trace (no checksums; tests/traces/data/README.md) with one byte changed: at 2373 (to 211) libhdf5
     # crashed reading it (SIGSEGV, in collemu before version-1 files were read in a child process); at 2317 (to 210) a
     # communicator's name is no longer UTF-8 (trace info --json failed with an exception from the JSON library).
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "traces", "data", "llm_tp2_dp4_v1.h5"),
-              "rb") as f:
+    data_dir = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "traces", "data")
+    with open(os.path.join(data_dir, "llm_tp2_dp4_v1.h5"), "rb") as f:
         v1 = f.read()
+    import gzip
+    with gzip.open(os.path.join(data_dir, "long_name_v1.h5.gz"), "rb") as f:
+        write_bytes("long_name_v1.h5", f.read())
     # At 2561 (to 1) libhdf5 loops for ever (found by h5_flip_v1_test): the child reading it is stopped after 10 s.
     for name, pos, value in (("v1_crash.h5", 2373, 211), ("v1_utf8.h5", 2317, 210), ("v1_loop.h5", 2561, 1)):
         b = bytearray(v1)
         b[pos] = value
         write_bytes(name, bytes(b))
-    import gzip
     kineto = json.dumps({"schemaVersion": 1, "distributedInfo": {"backend": "nccl", "rank": 0, "world_size": 1},
                          "traceEvents": [{"ph": "X", "name": f"kernel {i}", "ts": i, "dur": 1} for i in range(2000)]})
     packed = gzip.compress(kineto.encode())
@@ -120,6 +122,8 @@ CASES = [
      "libhdf5 died reading it"),
     ("trace", "a damaged version-1 .h5 that loops libhdf5", ["trace", "info", "TMP/v1_loop.h5"],
      "did not finish reading it in 10 s"),
+    ("trace", "a version-1 .h5 with a name longer than version 2 holds", ["trace", "info", "TMP/long_name_v1.h5"],
+     "long_name_v1.h5: cannot be rewritten as version 2: /comms/name: a string of 65536 bytes"),
     ("trace", "a version-1 .h5 whose name is not UTF-8", ["trace", "info", "--json", "TMP/v1_utf8.h5"],
      "/comms/name[12]: not UTF-8 text"),
     ("trace", "an MoE step without experts", ["trace", "gen", "moe", "-o", "TMP/x.h5", "--experts", "0"],
