@@ -3,6 +3,9 @@
 # kept in tests/fuzz/corpus/<reader>/, which every build replays (ctest: fuzz_corpus_test).
 #   bash scripts/fuzz.sh [seconds per reader, default 60] [reader...]   (default: every reader)
 # Needs clang (Debian's clang, installed here when missing). Builds in ./build-fuzz with ASan and UBSan.
+# A version-1 .h5 is read in a child process (traces/hdf5_trace.cpp): where libhdf5 crashes there, the child's own
+# libFuzzer handler leaves a crash-/oom- file in build-fuzz/artifacts/ and the reader turns the child's death into an
+# error; only a failure of the fuzzer itself (its exit status) stops this script.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds=${1:-60}
