@@ -78,6 +78,12 @@ void emit_all_to_all(FlowWriter& w) {
   }
 }
 
+// The GPU a p2p send to another node goes through: with PXN the one of the sender's domain on the destination's rail,
+// without it none (out of the sender's own NIC).
+static NodeId p2p_via(const FlowWriter& w, NodeId from, NodeId to) {
+  return w.plan().pxn ? w.net().rail_proxy(from, to) : models::kNoNode;
+}
+
 // SendRecv: rank s sends S to rank s + 1 (nccl-tests' sendrecv); to another NVLink domain through PXN.
 void emit_send_recv(FlowWriter& w) {
   const Communicator& comm = w.comm();
@@ -85,7 +91,7 @@ void emit_send_recv(FlowWriter& w) {
   const int n = comm.size();
   for (int s = 0; s < n; ++s) {
     const NodeId from = comm.gpu(s), to = comm.gpu((s + 1) % n);
-    w.connection(from, to, plan.pxn ? w.net().rail_proxy(from, to) : models::kNoNode, 0, plan.bytes / plan.efficiency,
+    w.connection(from, to, p2p_via(w, from, to), 0, plan.bytes / plan.efficiency,
                  plan.model_latency_s, models::solver::kNoCap, {});
   }
 }
@@ -97,7 +103,7 @@ CollFlows emit_transfer(const Communicator& comm, const CollPlan& plan, models::
     w.latency_only(plan.model_latency_s);
   } else {
     const NodeId a = comm.gpu(from), b = comm.gpu(to);
-    w.connection(a, b, plan.pxn ? w.net().rail_proxy(a, b) : models::kNoNode, 0, plan.bytes / plan.efficiency,
+    w.connection(a, b, p2p_via(w, a, b), 0, plan.bytes / plan.efficiency,
                  plan.model_latency_s, models::solver::kNoCap, {});
   }
   return std::move(w).finish();

@@ -296,18 +296,20 @@ void check_text(const Trace& t, const std::string& path) {
 // The child's heap is bounded (RLIMIT_DATA: what it has plus 2 GB plus 200 bytes per byte of the file): a damaged
 // version-1 length made libhdf5 allocate and fill 4 GB for one string dataset (found by fuzzing). Not under
 // AddressSanitizer, whose shadow memory such a limit would break.
-void limit_child_heap(std::uintmax_t file_bytes) {
-#if defined(__SANITIZE_ADDRESS__)
-  (void)file_bytes;
-#elif defined(__has_feature)
+#if defined(__SANITIZE_ADDRESS__)  // GCC's
+#define COLLEMU_UNDER_ASAN 1
+#elif defined(__has_feature)  // clang's
 #if __has_feature(address_sanitizer)
-  (void)file_bytes;
-#else
-  limit_child_heap_now(file_bytes);
+#define COLLEMU_UNDER_ASAN 1
 #endif
-#else
-  limit_child_heap_now(file_bytes);
 #endif
+#ifdef COLLEMU_UNDER_ASAN
+constexpr bool kUnderAsan = true;
+#else
+constexpr bool kUnderAsan = false;
+#endif
+void limit_child_heap(std::uintmax_t file_bytes) {
+  if (!kUnderAsan) limit_child_heap_now(file_bytes);
 }
 
 // Version 1 carries no checksums: libhdf5 trusts its object headers and its global heap (the variable-length
@@ -321,6 +323,8 @@ Trace read_version1_isolated(const std::string& path) {
   std::string dir = (std::filesystem::temp_directory_path() / "collemu-v1-XXXXXX").string();
   if (!::mkdtemp(dir.data())) throw InputError(path, "cannot read a version-1 trace: no temporary folder");
   const std::string tmp = dir + "/trace.h5";
+  std::error_code size_error;
+  const std::uintmax_t file_bytes = std::filesystem::file_size(path, size_error);
   int pipe_fd[2] = {-1, -1};
   pid_t child = -1;
   bool reaped = false;
@@ -353,8 +357,7 @@ Trace read_version1_isolated(const std::string& path) {
     int rc = 0;
     std::string message;
     try {
-      std::error_code size_error;
-      limit_child_heap(std::filesystem::file_size(path, size_error));
+      limit_child_heap(size_error ? 0 : file_bytes);
       Quiet quiet;
       Id file(-1, H5Fclose);
       open_trace(path, file);
@@ -383,8 +386,6 @@ Trace read_version1_isolated(const std::string& path) {
   }
   ::close(pipe_fd[1]);
   pipe_fd[1] = -1;
-  std::error_code size_error;
-  const auto file_bytes = std::filesystem::file_size(path, size_error);
   const double limit_s = 10.0 + (size_error ? 0.0 : static_cast<double>(file_bytes) / 1e6);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(limit_s);
   std::string message;
