@@ -127,7 +127,7 @@ void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
   std::sort(caps_.begin(), caps_.end(), [&](std::uint32_t a, std::uint32_t b) {
     return vars_.cap_share[a] != vars_.cap_share[b] ? vars_.cap_share[a] < vars_.cap_share[b] : a < b;
   });
-  fill(0);
+  fill(0, kNoCap);
   for (FlowIndex f = 0; f < p.num_flows(); ++f) rates[f] = alive_[f] ? p.weight(f) * level_[vars_.of_flow[f]] : 0.0;
 }
 
@@ -185,7 +185,7 @@ void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIn
   // larger than they are (an event head among them leaves its event to the one before: thawing from there is safe).
   thawed_.clear();
   std::size_t kept = start;
-  double lowest = kNoCap;
+  double lowest = kNoCap, highest = 0;
   for (std::size_t i = start; i < ordered_; ++i) {
     const std::uint32_t v = order_[i];
     if (frozen_[v]) {
@@ -195,13 +195,14 @@ void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIn
     } else {
       thawed_.push_back(v);
       lowest = std::min(lowest, level_[v]);
+      highest = std::max(highest, level_[v]);
     }
   }
   ordered_ = kept;
   // Caps bind at or above their variable's old level: the sorted list is entered at the lowest thawed level.
   const auto first_cap = std::lower_bound(caps_.begin(), caps_.end(), lowest,
                                           [&](std::uint32_t v, double x) { return vars_.cap_share[v] < x; });
-  fill(static_cast<std::size_t>(first_cap - caps_.begin()));
+  fill(static_cast<std::size_t>(first_cap - caps_.begin()), highest);
   for (std::size_t i = kept; i < ordered_; ++i) pos_[order_[i]] = static_cast<std::uint32_t>(i);
   positioned_ = ordered_;
 
@@ -357,8 +358,45 @@ void CpuRateSolver::rebuild_from(const RateProblem& p, std::size_t start, bool w
   }
 }
 
-void CpuRateSolver::fill(std::size_t next_cap) {
-  for (LinkIndex l : heap_) key_[l] = share_of(links_[l].rem, links_[l].wsum);
+void CpuRateSolver::admit(double threshold) {
+  std::size_t kept = 0;
+  for (LinkIndex l : waiting_) {
+    if (links_[l].nvars == 0) continue;  // every variable of it froze elsewhere: it can no longer saturate
+    key_[l] = share_of(links_[l].rem, links_[l].wsum);
+    if (key_[l] <= threshold) {
+      heap_.push_back(l);
+      std::push_heap(heap_.begin(), heap_.end(), [&](std::uint32_t x, std::uint32_t y) { return before(y, x); });
+    } else {
+      waiting_[kept++] = l;
+    }
+  }
+  waiting_.resize(kept);
+}
+
+double CpuRateSolver::smallest_waiting_share() const {
+  double m = kNoCap;
+  for (LinkIndex l : waiting_)
+    if (links_[l].nvars > 0) m = std::min(m, share_of(links_[l].rem, links_[l].wsum));
+  return m;
+}
+
+void CpuRateSolver::fill(std::size_t next_cap, double threshold) {
+  // Links whose share starts above `threshold` wait outside the heap (waiting_): shares only grow during the filling,
+  // so while the heap's top has a current share at most the threshold, it is the smallest share of all, the same link
+  // the heap of every link would give. When the top passes the threshold, the threshold doubles past the smallest of
+  // the waiting links' shares and those below it enter the heap. A re-solve passes the highest level its thawed
+  // variables had before: most of the links they cross end with every variable frozen elsewhere and leave without
+  // ever entering the heap.
+  waiting_.clear();
+  std::size_t in_heap = 0;
+  for (LinkIndex l : heap_) {
+    key_[l] = share_of(links_[l].rem, links_[l].wsum);
+    if (key_[l] <= threshold)
+      heap_[in_heap++] = l;
+    else
+      waiting_.push_back(l);
+  }
+  heap_.resize(in_heap);
   std::make_heap(heap_.begin(), heap_.end(), [&](std::uint32_t x, std::uint32_t y) { return before(y, x); });
   LinkState* ls = links_.data();
   // Freezes variable v at `level`: its links lose its load and weight. `skip`: the saturating link, left out (its
@@ -398,6 +436,12 @@ void CpuRateSolver::fill(std::size_t next_cap) {
       if (share <= key_[l]) break;
       key_[l] = share;
       sift_down(0);
+    }
+    if (!waiting_.empty() && (heap_.empty() || key_[heap_.front()] > threshold)) {
+      const double m = std::min(smallest_waiting_share(), heap_.empty() ? kNoCap : key_[heap_.front()]);
+      threshold = m < kNoCap ? std::max(threshold, 2 * m) : kNoCap;
+      admit(threshold);
+      continue;
     }
     while (next_cap < caps_.size() && frozen_[caps_[next_cap]]) ++next_cap;
     if (heap_.empty() && next_cap == caps_.size()) break;
@@ -518,7 +562,7 @@ std::size_t bytes_of(const V&... v) {
 }  // namespace
 
 std::size_t CpuRateSolver::memory_bytes() const {
-  return vars_.memory_bytes() + bytes_of(links_, key_, level_, heap_, caps_, frozen_, event_head_, order_, pos_,
+  return vars_.memory_bytes() + bytes_of(links_, key_, level_, heap_, waiting_, caps_, frozen_, event_head_, order_, pos_,
                                          closure_, in_closure_, link_seen_, link_queue_,
                                          thawed_, in_scope_, changed_, alive_);
 }

@@ -40,7 +40,11 @@ class CpuRateSolver final : public RateSolver {
                        bool rates_current) override;
   // The event loop: from the current state (link loads, frozen flags, heap_ holding every link with a free variable,
   // caps from caps_[next_cap]) until every variable is frozen, appending them to order_.
-  void fill(std::size_t next_cap);
+  // `threshold`: links whose share is above it wait outside the heap until the filling's level nears it (kNoCap:
+  // every link in the heap).
+  void fill(std::size_t next_cap, double threshold);
+  void admit(double threshold);  // waiting links with a share at most `threshold` enter the heap; empty ones leave
+  double smallest_waiting_share() const;
   // The variables a removal can change (closure_, marked in in_closure_): those frozen from position `start` of
   // order_ on that are joined to a removed flow's variable through links, walking only over such variables. Returns
   // true, with closure_ empty, when the walk gave up: then all of the affected components' variables from `start` on
@@ -67,6 +71,7 @@ class CpuRateSolver final : public RateSolver {
   std::vector<LinkState> links_;
   std::vector<double> key_, level_;
   std::vector<std::uint32_t> heap_;
+  std::vector<std::uint32_t> waiting_;  // links out of the heap while their share is above the filling's threshold
   std::vector<std::uint32_t> caps_;  // every capped variable by (cap share, variable), sorted once per build
   std::vector<std::uint8_t> frozen_;
   std::vector<std::uint8_t> event_head_;  // per variable: the first frozen by its event (events are runs in order_)
