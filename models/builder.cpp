@@ -38,7 +38,9 @@ namespace {
 std::uint32_t ceil_div(std::uint64_t a, std::uint64_t b) { return static_cast<std::uint32_t>((a + b - 1) / b); }
 
 struct Params {
-  std::uint32_t regions, buildings_per_region, gpus_per_building, gpus_per_domain, planes, nic_ports;
+  // nic_ports and nic_Bps are those of one NIC node: nic.per_gpu NICs of a GPU are built as one NIC with all their
+  // ports; gpus_per_nic GPUs share each NIC node.
+  std::uint32_t regions, buildings_per_region, gpus_per_building, gpus_per_domain, planes, nic_ports, gpus_per_nic;
   double nic_Bps, port_Bps, nvlink_Bps, nvlink_latency_s, hop_latency_s, building_delay_s, region_delay_s;
   std::string kind;
   Attach attach;
@@ -69,9 +71,17 @@ Params read(const FabricConfig& c) {
   p.gpus_per_building = as_u32(c, "building.gpus", 100'000'000);
   p.gpus_per_domain = as_u32(c, "scaleup.gpus", 1'000'000);
   p.planes = as_u32(c, "fabric.planes", 255);
-  p.nic_ports = as_u32(c, "nic.ports", 256);
-  p.nic_Bps = c.bandwidth_Bps("nic.speed");
-  p.port_Bps = p.nic_Bps / p.nic_ports;
+  const std::uint32_t ports_per_nic = as_u32(c, "nic.ports", 256);
+  p.gpus_per_nic = as_u32(c, "nic.gpus_per_nic", 64);
+  const std::uint32_t nics_per_gpu = as_u32(c, "nic.per_gpu", 64);
+  if (p.gpus_per_nic > 1 && nics_per_gpu > 1)
+    impossible(c, {"nic.gpus_per_nic", "nic.per_gpu"},
+               "GPUs share a NIC (nic.gpus_per_nic > 1) or have several (nic.per_gpu > 1), not both");
+  if (ports_per_nic * nics_per_gpu > 256)
+    impossible(c, {"nic.per_gpu", "nic.ports"}, "more than 256 NIC ports per GPU (nic.ports x nic.per_gpu)");
+  p.nic_ports = ports_per_nic * nics_per_gpu;
+  p.port_Bps = c.bandwidth_Bps("nic.speed") / ports_per_nic;
+  p.nic_Bps = p.port_Bps * p.nic_ports;
   p.nvlink_Bps = c.bandwidth_Bps("scaleup.bandwidth");
   p.nvlink_latency_s = c.duration_s("scaleup.latency");
   p.hop_latency_s = c.duration_s("fabric.hop_latency");
@@ -113,6 +123,10 @@ Params read(const FabricConfig& c) {
     std::snprintf(what, sizeof what, "a fabric of %.0f GPUs", gpus);
     common::check_memory(gpus * 800, where, what);
   }
+  if (p.gpus_per_domain % p.gpus_per_nic != 0)
+    impossible(c, {"nic.gpus_per_nic", "scaleup.gpus"},
+               "the GPUs sharing a NIC sit in one scale-up domain, so nic.gpus_per_nic must divide scaleup.gpus = " +
+                   std::to_string(p.gpus_per_domain));
   if (p.gpus_per_building % p.gpus_per_domain != 0)
     impossible(c, {"building.gpus", "scaleup.gpus"}, "a building must hold whole scale-up domains of scaleup.gpus = " +
                                        std::to_string(p.gpus_per_domain) + " GPUs");
@@ -147,6 +161,7 @@ class Builder {
     L.gpu = *parse_gpu_type(c_.choice("gpu.type"));  // checked against the key's choices when set
     L.planes = p_.planes;
     L.nic_ports = p_.nic_ports;
+    L.gpus_per_nic = p_.gpus_per_nic;
     L.attach = p_.attach;
     L.port_select = c_.choice("nic.port_select") == "hash" ? PortSelect::Hash : PortSelect::Spray;
     L.ecmp_hash = c_.choice("nsf.hash") == "five-tuple" ? EcmpHash::FiveTuple : EcmpHash::QueuePair;
@@ -160,7 +175,7 @@ class Builder {
     L.buildings.resize(nb);
     for (std::uint32_t r = 0; r < p_.regions; ++r)
       L.regions.push_back(RegionLayout{kNoNode, 0, r * p_.buildings_per_region, p_.buildings_per_region});
-    // GPUs first so that a GPU's node id is its global ordinal, then NICs (NIC of GPU g is G + g).
+    // GPUs first so that a GPU's node id is its global ordinal, then NICs (NIC of GPU g is G + g / gpus_per_nic).
     for (std::uint32_t bi = 0; bi < nb; ++bi) {
       BuildingLayout& B = L.buildings[bi];
       B.region = static_cast<std::uint16_t>(bi / p_.buildings_per_region);
@@ -174,11 +189,13 @@ class Builder {
         if (i == 0) B.gpu_base = id;
       }
     }
-    for (auto& B : L.buildings)
-      for (std::uint32_t i = 0; i < B.n_gpus; ++i) {
+    for (auto& B : L.buildings) {
+      B.n_nics = B.n_gpus / p_.gpus_per_nic;
+      for (std::uint32_t i = 0; i < B.n_nics; ++i) {
         NodeId id = f_.add_node(Node{NodeKind::Nic, 0, B.region, B.building, i, 0});
         if (i == 0) B.nic_base = id;
       }
+    }
     for (auto& B : L.buildings) add_switch_nodes(B);
     if (p_.bag) add_bag_nodes();
 
@@ -199,7 +216,7 @@ class Builder {
   }
 
   std::uint32_t ports_per_plane() const { return p_.nic_ports / p_.planes; }
-  std::uint32_t slots(const BuildingLayout& B) const { return B.n_gpus * ports_per_plane(); }
+  std::uint32_t slots(const BuildingLayout& B) const { return B.n_nics * ports_per_plane(); }
   // NIC-facing ports in use on host leaf i.
   std::uint32_t used_ports(const BuildingLayout& B, std::uint32_t leaf) const {
     return std::min(B.leaf_ports, slots(B) - leaf * B.leaf_ports);
@@ -329,7 +346,8 @@ class Builder {
   void add_building_links(BuildingLayout& B) {
     const double lat = p_.hop_latency_s;
     for (std::uint32_t i = 0; i < B.n_gpus; ++i) {
-      const NodeId gpu = B.gpu_base + i, nic = B.nic_base + i;
+      // GPUs that share a NIC each reach it at its full rate (a PCIe switch): they share its ports.
+      const NodeId gpu = B.gpu_base + i, nic = B.nic_base + i / p_.gpus_per_nic;
       if (B.nvs_base != kNoNode)
         f_.add_duplex(gpu, B.nvs_base + i / p_.gpus_per_domain, p_.nvlink_Bps, p_.nvlink_latency_s,
                       LinkTier::NvLink);
@@ -337,9 +355,9 @@ class Builder {
     }
     // NIC port k is on plane k % planes, in slot j = k / planes of that plane. Slots fill leaves in order.
     const std::uint32_t ppp = ports_per_plane();
-    const std::uint32_t nd = domains(B);
-    for (std::uint32_t i = 0; i < B.n_gpus; ++i) {
-      const std::uint32_t d = i / p_.gpus_per_domain, g = i % p_.gpus_per_domain;
+    const std::uint32_t nd = domains(B), nics_per_domain = p_.gpus_per_domain / p_.gpus_per_nic;
+    for (std::uint32_t i = 0; i < B.n_nics; ++i) {
+      const std::uint32_t d = i / nics_per_domain, g = i % nics_per_domain;
       const std::uint32_t order = p_.attach == Attach::Rack ? i : g * nd + d;
       for (std::uint32_t k = 0; k < p_.nic_ports; ++k) {
         const std::uint32_t pl = k % p_.planes, slot = order * ppp + k / p_.planes;

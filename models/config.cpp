@@ -40,8 +40,11 @@ const std::vector<KeySpec> kKeys = {
     {"gpu.type", KeyKind::Choice, "a100|h100|h200|h20|b200|gb200|gb300",
      "GPU generation: NVLink bandwidth default, NVLS (Hopper on), NCCL's per-generation tuning constants"},
     {"scaleup.latency", KeyKind::Duration, "", "latency of a GPU-NVSwitch link"},
-    {"nic.speed", KeyKind::Bandwidth, "", "backend NIC line rate, all ports together (one NIC per GPU)"},
+    {"nic.speed", KeyKind::Bandwidth, "", "backend NIC line rate, all ports together"},
     {"nic.ports", KeyKind::Count, "", "ports per NIC, a multiple of fabric.planes"},
+    {"nic.gpus_per_nic", KeyKind::Count, "",
+     "GPUs that share one NIC through a PCIe switch (2: 4 NICs for 8 GPUs); divides scaleup.gpus"},
+    {"nic.per_gpu", KeyKind::Count, "", "NICs per GPU (2: two NICs for each GPU), built as one NIC with all their ports"},
     {"nic.port_select", KeyKind::Choice, "spray|hash",
      "how a flow uses the NIC's ports: spray (equal share on every plane) or hash (one port per QP)"},
     {"dsf.leaf_ports", KeyKind::Count, "", "NIC-facing ports per DSF leaf (RDSW, Jericho3-AI)"},
@@ -89,6 +92,8 @@ const std::map<std::string_view, std::string_view> kCommon = {
     {"scaleup.latency", "0s"},
     {"nic.speed", "400Gbps"},
     {"nic.ports", "1"},
+    {"nic.gpus_per_nic", "1"},  // HGX/DGX H100, H200, B200: eight NICs for eight GPUs
+    {"nic.per_gpu", "1"},
     {"nic.port_select", "spray"},
     {"dsf.leaf_ports", "36"},  // 18,432-GPU two-stage DSF = 512 leaves x 36 x 400G (FABRIC.md)
     {"dsf.leaf_oversubscription", "1:1"},

@@ -75,7 +75,8 @@ struct BuildingLayout {
   int nsf_tiers = 0;
   NodeId gpu_base = 0;  // GPUs of the building: gpu_base .. gpu_base + n_gpus - 1
   std::uint32_t n_gpus = 0;
-  NodeId nic_base = 0;  // NIC of GPU gpu_base + i is nic_base + i
+  NodeId nic_base = 0;  // NIC of GPU gpu_base + i is nic_base + i / FabricLayout::gpus_per_nic
+  std::uint32_t n_nics = 0;
   NodeId nvs_base = kNoNode;  // NVSwitch of domain d is nvs_base + d (none when scale-up is 1 GPU)
   std::uint32_t leaf_ports = 0;  // NIC-facing ports per host leaf
   std::vector<PlaneLayout> planes;
@@ -109,6 +110,7 @@ struct FabricLayout {
   GpuType gpu = GpuType::H100;        // gpu.type
   std::uint32_t planes = 1;
   std::uint32_t nic_ports = 1;  // per NIC; port k is on plane k % planes
+  std::uint32_t gpus_per_nic = 1;  // GPUs sharing one NIC (nic.gpus_per_nic), all in one scale-up domain
   Attach attach = Attach::Rack;
   PortSelect port_select = PortSelect::Spray;
   EcmpHash ecmp_hash = EcmpHash::QueuePair;

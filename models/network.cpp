@@ -27,9 +27,13 @@ std::size_t Network::num_gpus() const {
 }
 
 NodeId Network::rail_proxy(NodeId src, NodeId dst) const {
-  const std::uint32_t dom = gpus_per_domain();
+  const std::uint32_t dom = gpus_per_domain(), k = fabric_.layout.gpus_per_nic;
   if (dom == 1 || src / dom == dst / dom) return kNoNode;
-  return src / dom * dom + dst % dom;
+  // The destination's rail is its NIC's index in its domain. A sender on that rail's NIC sends itself (the proxy is
+  // src); otherwise the NIC's first GPU relays (NCCL's intermediate rank: the first local GPU closest to the NIC).
+  const std::uint32_t rail = dst % dom / k;
+  if (src % dom / k == rail) return src;
+  return src / dom * dom + rail * k;
 }
 
 void Network::path(NodeId src, NodeId dst, std::uint32_t qp, std::uint32_t udp_sport, PathSet& out, NodeId via) const {
@@ -83,7 +87,7 @@ double Network::nic_Bps(NodeId gpu) const {
   double bw = 0;
   for (LinkId l : fabric_.out_links(gpu))
     if (fabric_.link(l).tier == LinkTier::HostNic) bw = payload_Bps_[l];
-  return bw;
+  return bw / fabric_.layout.gpus_per_nic;  // GPUs that share a NIC share its rate
 }
 
 }  // namespace collemu::models

@@ -49,7 +49,8 @@ class Network {
   std::uint32_t local_index(NodeId gpu) const { return gpu % gpus_per_domain(); }
   NodeId gpu_at(std::uint32_t domain, std::uint32_t local) const { return domain * gpus_per_domain() + local; }
   // The GPU through which `src` reaches `dst`'s rail when they are in different domains (PXN: the GPU of src's domain
-  // with dst's local index), or kNoNode when no hand-over is needed (same domain, or no NVLink).
+  // with dst's local index; when GPUs share NICs, the first GPU of src's domain on dst's NIC index, or src itself when
+  // it is on that NIC), or kNoNode when no hand-over is needed (same domain, or no NVLink).
   NodeId rail_proxy(NodeId src, NodeId dst) const;
 
   // The path set of the flow src -> dst (through `via` over NVLink first when given and not src), QP `qp`, UDP source
@@ -67,7 +68,8 @@ class Network {
     double up_latency_s = 0, down_latency_s = 0;
   };
   NvLinks nvlinks(NodeId gpu) const;
-  // Payload bandwidth of a GPU into its NVLink domain and of its NIC, B/s (0: none).
+  // Payload bandwidth of a GPU into its NVLink domain and of its NIC, B/s (0: none); GPUs that share a NIC get their
+  // share of it (the NIC's rate / nic.gpus_per_nic).
   double nvlink_Bps(NodeId gpu) const;
   double nic_Bps(NodeId gpu) const;
 

@@ -283,20 +283,21 @@ std::vector<std::pair<LinkId, double>> Router::ucmp_weights(NodeId from, std::ui
 NodeId Router::leaf_of(const BuildingLayout& B, std::uint32_t i, std::uint32_t plane, std::uint32_t slot) const {
   const FabricLayout& L = f_.layout;
   const std::uint32_t ppp = L.nic_ports / L.planes;
-  std::uint32_t order = i;
+  const std::uint32_t nic = i / L.gpus_per_nic;  // the GPU's NIC, within the building
+  std::uint32_t order = nic;
   if (L.attach == Attach::Rail) {
-    const std::uint32_t nd = B.n_gpus / L.gpus_per_domain;
-    order = (i % L.gpus_per_domain) * nd + i / L.gpus_per_domain;
+    const std::uint32_t nics_per_domain = L.gpus_per_domain / L.gpus_per_nic, nd = B.n_gpus / L.gpus_per_domain;
+    order = (nic % nics_per_domain) * nd + nic / nics_per_domain;
   }
   return B.planes[plane].leaf_base + (order * ppp + slot) / B.leaf_ports;
 }
 
 LinkId Router::access_up(const BuildingLayout& B, std::uint32_t i, std::uint32_t plane, std::uint32_t slot) const {
-  // A NIC's out-links sorted by destination: its GPU, then its ports plane by plane, slot by slot (a port's
+  // A NIC's out-links sorted by destination: its GPUs, then its ports plane by plane, slot by slot (a port's
   // leaf id grows with its plane and slot; parallel links to one leaf keep port order).
   const std::uint32_t ppp = f_.layout.nic_ports / f_.layout.planes;
-  const NodeId nic = B.nic_base + i;
-  const LinkId l = f_.out_links(nic)[1 + plane * ppp + slot];
+  const NodeId nic = nic_of(B, i);
+  const LinkId l = f_.out_links(nic)[f_.layout.gpus_per_nic + plane * ppp + slot];
   COLLEMU_ASSERT(f_.link(l).dst == leaf_of(B, i, plane, slot), "NIC port order");
   return l;
 }
@@ -304,7 +305,7 @@ LinkId Router::access_up(const BuildingLayout& B, std::uint32_t i, std::uint32_t
 LinkId Router::access_down(const BuildingLayout& B, std::uint32_t i, std::uint32_t plane, std::uint32_t slot) const {
   // Several ports of one NIC on one leaf are parallel links leaf->NIC, in port order: take the one of this slot.
   const NodeId leaf = leaf_of(B, i, plane, slot);
-  auto links = f_.out_links_to(leaf, B.nic_base + i, 1);
+  auto links = f_.out_links_to(leaf, nic_of(B, i), 1);
   std::uint32_t first = slot;
   while (first > 0 && leaf_of(B, i, plane, first - 1) == leaf) --first;
   COLLEMU_ASSERT(slot - first < links.size(), "leaf->NIC port order");
@@ -454,7 +455,7 @@ void Router::route_port(const FlowLabel& flow, std::uint64_t key, std::uint32_t 
   const BuildingLayout &S = L.buildings[bs], &D = L.buildings[bd];
   const std::uint32_t is = flow.src_gpu - S.gpu_base, id = flow.dst_gpu - D.gpu_base;
   const std::uint32_t pl = port % L.planes, slot = port / L.planes;
-  const NodeId nic_d = D.nic_base + id;
+  const NodeId nic_d = nic_of(D, id);
   const NodeId a = leaf_of(S, is, pl, slot);
   em.add(access_up(S, is, pl, slot), mass, 1);
   std::uint16_t hop = 2;
@@ -583,7 +584,7 @@ void Router::route(const FlowLabel& flow, Route& out) const {
   if (L.ecmp_hash == EcmpHash::QueuePair) key = mix64(key ^ (flow.qp + 1) * 0xD1B54A32D192ED03ULL);
   if (L.hash_seed != 1) key = mix64(key ^ L.hash_seed * 0xA24BAED4963EE407ULL);  // routing.hash_seed
 
-  const NodeId nic_s = S.nic_base + is, nic_d = D.nic_base + id;
+  const NodeId nic_s = nic_of(S, is), nic_d = nic_of(D, id);
   em.add(f_.find_link(flow.src_gpu, nic_s), 1.0, 0);
   // Ports whose access links are up on both ends share the flow (spray), or one of them carries it (hash).
   auto& live = tls.nodes;

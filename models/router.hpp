@@ -89,6 +89,10 @@ class Router {
   std::uint16_t route_building_local(std::uint64_t key, const BuildingLayout& B, std::uint32_t pl, std::uint32_t a,
                             std::uint32_t b, double mass, std::uint16_t hop, Emitter& em) const;
   NodeId leaf_of(const BuildingLayout& B, std::uint32_t local_gpu, std::uint32_t plane, std::uint32_t slot) const;
+  // The NIC of the building's GPU `local_gpu` (GPUs sharing a NIC are consecutive).
+  NodeId nic_of(const BuildingLayout& B, std::uint32_t local_gpu) const {
+    return B.nic_base + local_gpu / f_.layout.gpus_per_nic;
+  }
   // The access links of one NIC port (plane, slot within the plane): NIC->leaf and leaf->NIC.
   LinkId access_up(const BuildingLayout& B, std::uint32_t local_gpu, std::uint32_t plane, std::uint32_t slot) const;
   LinkId access_down(const BuildingLayout& B, std::uint32_t local_gpu, std::uint32_t plane, std::uint32_t slot) const;

@@ -325,6 +325,55 @@ TEST(MultiHost, WithoutPxnSendsToAnotherHostCrossRailsThroughTheSpines) {
   EXPECT_NEAR(sr_direct.time_s - sr_pxn.time_s, 3 * S / nic, 1e-6 * sr_direct.time_s);
 }
 
+TEST(MultiHost, GpusSharingNicsHalveTheNodesNetworkBandwidth) {
+  // 2 hosts x 8 H100 with 4 NICs of 400G each (nic.gpus_per_nic=2: GPUs 2j and 2j+1 share NIC j), one DSF building.
+  // nic = 400 Gbps x RoCEv2's 4096/4178 of payload.
+  auto f = fabric("prometheus", {"nic.speed=400Gbps", "region.buildings=1", "building.gpus=16", "bag.enabled=false",
+                                 "nic.gpus_per_nic=2"});
+  Comm comm(f, 16, Placement::Packed);
+  const double nic = 400e9 / 8 * kRoceV2PayloadEfficiency;
+  EXPECT_NEAR(comm.comm.shape().nic_Bps, nic / 2, 1e-6 * nic);  // a GPU's share of its NIC, for NCCL's model
+  // Ring AllReduce: every ring edge between the hosts carries 2 (n-1)/n S, so each direction carries that much over
+  // the host's 4 NICs (16 channels enter on the 8 rails, 2 rails per NIC): busbw = S/t x 2(n-1)/n = 4 nic, half of
+  // what 8 NICs would give (NVLink's 370 GB/s of payload is above 4 nic = 196 GB/s). Latency is < 1% at 8 GiB.
+  const auto ring = comm.run(ring_simple(CollKind::AllReduce, 8.0 * (1 << 30)));
+  EXPECT_NEAR(ring.busbw_Bps, 4 * nic, 0.01 * 4 * nic);
+  // The NIC binds: its ports, or the PCIe link of the GPU that hands both rails' edges to it (as fast as the NIC).
+  EXPECT_TRUE(ring.binding_tier == models::LinkTier::Access || ring.binding_tier == models::LinkTier::HostNic)
+      << models::to_string(ring.binding_tier);
+  // AllToAll with NCCL_NCHANNELS_PER_NET_PEER=4 (so that the 56 GB/s of p2p channels per rank stay above the rate a
+  // rank gets): each rank sends S/2 to the other host, through the NIC on the destination's rail (PXN; a GPU already
+  // on that NIC sends itself), so each NIC sends 2 x S/2 = S: t = lat + S / nic, twice the 1:1 time of
+  // AllToAllAcrossTwoNodesRunsOnTwoP2pChannelsPerRank.
+  CollSpec spec;
+  spec.op = CollKind::AllToAll;
+  spec.bytes = 1.0 * (1 << 30);
+  spec.net_channels_per_peer = 4;
+  const double lat = (8.4 + 14.0) * 1e-6;  // Ring Simple base + one network step (nccl.cpp, p2p)
+  const auto a2a = comm.run(spec);
+  EXPECT_NEAR(a2a.time_s, lat + spec.bytes / nic, 1e-6 * a2a.time_s);
+  EXPECT_TRUE(a2a.binding_tier == models::LinkTier::Access || a2a.binding_tier == models::LinkTier::HostNic)
+      << models::to_string(a2a.binding_tier);
+}
+
+TEST(MultiHost, TwoNicsPerGpuDoubleItsNetworkBandwidth) {
+  // 2 hosts x 8 H100, each GPU with 2 NICs of 400G (nic.per_gpu=2), 4 channels per net peer: the AllToAll of
+  // GpusSharingNicsHalveTheNodesNetworkBandwidth at 4x the NIC bandwidth per GPU: each GPU's NICs send S/2 at 2 nic
+  // unless the 4 p2p channels of 14 GB/s (56 GB/s per rank, NVIDIA/nccl#1272) bind first: they do (2 nic = 98 GB/s).
+  auto f = fabric("prometheus", {"nic.speed=400Gbps", "region.buildings=1", "building.gpus=16", "bag.enabled=false",
+                                 "nic.per_gpu=2", "fabric.planes=1", "nic.ports=1", "dsf.leaf_ports=36"});
+  Comm comm(f, 16, Placement::Packed);
+  const double nic = 400e9 / 8 * kRoceV2PayloadEfficiency;
+  EXPECT_NEAR(comm.comm.shape().nic_Bps, 2 * nic, 1e-6 * nic);
+  CollSpec spec;
+  spec.op = CollKind::AllToAll;
+  spec.bytes = 1.0 * (1 << 30);
+  spec.net_channels_per_peer = 4;
+  const double lat = (8.4 + 14.0) * 1e-6;
+  const auto a2a = comm.run(spec);
+  EXPECT_NEAR(a2a.time_s, lat + (spec.bytes / 2) / 56e9, 1e-6 * a2a.time_s);
+}
+
 TEST(MultiHost, RingBusbwPerNic400GMatchesPublished) {
   // Hosts of 8 H100 with one 400G NIC per GPU: large-message Ring AllReduce busbw per NIC 46-48 GB/s (FABRIC.md,
   // nccl-tests). Within 5%: [0.95 x 46, 1.05 x 48].

@@ -129,6 +129,49 @@ TEST(Builder, RailAttachPutsEqualLocalRanksOnOneLeaf) {
   EXPECT_EQ(leaf_of_gpu(rack, 0), leaf_of_gpu(rack, 1));
 }
 
+TEST(Builder, GpusSharingANicReachItThroughTheirOwnLinks) {
+  // nic.gpus_per_nic=2 (4 NICs for 8 GPUs, e.g. HGX A100 with 4 x 200G): 64 GPUs -> 32 NICs. GPU i links to NIC i / 2
+  // at the NIC's full rate (each can drive it alone through the PCIe switch); the NIC's ports carry both, so the
+  // access tier is half the host-nic tier: 32 NICs x 800G against 64 GPU links x 800G.
+  auto f = build("prometheus", {"region.buildings=1", "building.gpus=64", "bag.enabled=false", "nic.gpus_per_nic=2"});
+  const auto s = summarize(f);
+  EXPECT_EQ(count(s, NodeKind::Nic), 32u);
+  const BuildingLayout& B = f.layout.buildings[0];
+  EXPECT_EQ(B.n_nics, 32u);
+  for (NodeId g = 0; g < 64; ++g) {
+    std::size_t host_links = 0;
+    for (LinkId l : f.out_links(g))
+      if (f.link(l).tier == LinkTier::HostNic) {
+        ++host_links;
+        EXPECT_EQ(f.link(l).dst, B.nic_base + g / 2) << g;
+        EXPECT_NEAR(f.link(l).capacity_Bps, 800e9 / 8, 1e-3);
+      }
+    EXPECT_EQ(host_links, 1u) << g;
+  }
+  ASSERT_NE(tier(s, LinkTier::HostNic), nullptr);
+  ASSERT_NE(tier(s, LinkTier::Access), nullptr);
+  EXPECT_NEAR(tier(s, LinkTier::HostNic)->capacity_Bps, 64 * 800e9 / 8, 1e-3);
+  EXPECT_NEAR(tier(s, LinkTier::Access)->capacity_Bps, 32 * 800e9 / 8, 1e-3);
+  EXPECT_EQ(tier(s, LinkTier::Access)->cables, 32u * 4);  // 4 ports per NIC
+  // One leaf plane: 72 NIC-facing ports per DSF leaf hold 32 NICs' plane-0 ports in one leaf.
+  EXPECT_EQ(B.planes[0].n_leaves, 1u);
+}
+
+TEST(Builder, SeveralNicsPerGpuAreOneNicWithAllTheirPorts) {
+  // nic.per_gpu=2 of 400G NICs with 2 ports on 2 planes: one NIC node per GPU at 800G with 4 ports of 200G, 2 per
+  // plane, both on one leaf of the plane.
+  auto f = build("prometheus", {"region.buildings=1", "building.gpus=16", "bag.enabled=false", "fabric.planes=2",
+                                "nic.speed=400Gbps", "nic.ports=2", "nic.per_gpu=2"});
+  const auto s = summarize(f);
+  EXPECT_EQ(count(s, NodeKind::Nic), 16u);
+  EXPECT_EQ(f.layout.nic_ports, 4u);
+  EXPECT_NEAR(tier(s, LinkTier::HostNic)->capacity_Bps, 16 * 800e9 / 8, 1e-3);
+  EXPECT_EQ(tier(s, LinkTier::Access)->cables, 16u * 4);
+  EXPECT_NEAR(tier(s, LinkTier::Access)->capacity_Bps, 16 * 800e9 / 8, 1e-3);
+  for (const Link& l : f.links())
+    if (l.tier == LinkTier::Access) EXPECT_NEAR(l.capacity_Bps, 200e9 / 8, 1e-3);
+}
+
 TEST(Builder, ImpossibleTopologiesAreRefused) {
   // DSF: 40,000 GPUs need 556 host leaves per plane, more than a 512-port fabric element connects.
   auto msg = input_error([] { build("prometheus", {"fabric.kind=dsf", "building.gpus=40000"}); });
@@ -158,6 +201,17 @@ TEST(Builder, ImpossibleTopologiesAreRefused) {
   EXPECT_NE(msg.find("even"), std::string::npos) << msg;
   msg = input_error([] { build("prometheus", {"nsf.tiers=4"}); });
   EXPECT_NE(msg.find("2 or 3"), std::string::npos) << msg;
+  // NICs shared by GPUs of two domains, both ways of changing the ratio at once, zero counts, too many ports.
+  msg = input_error([] { build("prometheus", {"nic.gpus_per_nic=3"}); });
+  EXPECT_NE(msg.find("nic.gpus_per_nic must divide scaleup.gpus = 8"), std::string::npos) << msg;
+  msg = input_error([] { build("prometheus", {"nic.gpus_per_nic=2", "nic.per_gpu=2"}); });
+  EXPECT_NE(msg.find("not both"), std::string::npos) << msg;
+  for (const char* zero : {"nic.per_gpu=0", "nic.gpus_per_nic=0"}) {
+    msg = input_error([&] { build("prometheus", {zero}); });
+    EXPECT_NE(msg.find("a count must be at least 1"), std::string::npos) << msg;
+  }
+  msg = input_error([] { build("prometheus", {"nic.per_gpu=64", "nic.ports=8"}); });
+  EXPECT_NE(msg.find("more than 256 NIC ports"), std::string::npos) << msg;
 }
 
 TEST(Builder, AConstraintBetweenKeysNamesTheKeyTheUserGave) {

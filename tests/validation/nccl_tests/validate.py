@@ -2,9 +2,9 @@
 """Runs every healthy point of points.csv through `collemu coll` and compares busbw with the published value.
 
 The fabric of a point follows from its published description by one rule (fabric_for below, written out in
-docs/accuracy.md), never chosen per point. A point the rule cannot express (a NIC-to-GPU ratio other than 1:1, an
-NVL72 rack, no message size, an unknown NIC on a platform without a reference design) is listed with the reason and
-left out of the statistics.
+docs/accuracy.md), never chosen per point. A point the rule cannot express (NICs and GPUs per node where neither
+count divides the other, an NVL72 rack, no message size, an unknown NIC on a platform without a reference design) is
+listed with the reason and left out of the statistics.
 
   validate.py --collemu build/collemu                       table and statistics on stdout
   validate.py --collemu build/collemu --update docs/accuracy.md
@@ -57,9 +57,14 @@ def fabric_for(row):
     nvlink = "no NVLink" in gpu or "PCIe" in gpu
     if gen is None and not nvlink:
         return None, "GPU generation not recognised"
-    nics = row["nics_per_node"]
-    if nics and int(float(nics)) != gpn:
-        return None, f"{int(float(nics))} NICs for {gpn} GPUs per node (collemu builds one NIC per GPU)"
+    nics = int(float(row["nics_per_node"])) if row["nics_per_node"] else gpn
+    ratio = {}  # GPUs sharing a NIC (4 NICs for 8 GPUs: 2), or NICs per GPU
+    if nics < gpn and gpn % nics == 0:
+        ratio["nic.gpus_per_nic"] = gpn // nics
+    elif nics > gpn and nics % gpn == 0:
+        ratio["nic.per_gpu"] = nics // gpn
+    elif nics != gpn:
+        return None, f"{nics} NICs for {gpn} GPUs per node (neither divides the other)"
     speed = row["nic_speed_gbps"]
     if not speed:
         if gen not in REFERENCE_NIC_GBPS or nvlink:
@@ -78,6 +83,7 @@ def fabric_for(row):
         "building.gpus": nodes * gpn,
         "scaleup.gpus": scaleup,
         "nic.speed": f"{speed}Gbps",
+        **ratio,
     }
     if gen:
         sets["gpu.type"] = dict(GPU_TYPES)[gen]
