@@ -81,7 +81,7 @@ Params read(const FabricConfig& c) {
     impossible(c, {"nic.per_gpu", "nic.ports"}, "more than 256 NIC ports per GPU (nic.ports x nic.per_gpu)");
   p.nic_ports = ports_per_nic * nics_per_gpu;
   p.port_Bps = c.bandwidth_Bps("nic.speed") / ports_per_nic;
-  p.nic_Bps = p.port_Bps * p.nic_ports;
+  p.nic_Bps = c.bandwidth_Bps("nic.speed") * nics_per_gpu;
   p.nvlink_Bps = c.bandwidth_Bps("scaleup.bandwidth");
   p.nvlink_latency_s = c.duration_s("scaleup.latency");
   p.hop_latency_s = c.duration_s("fabric.hop_latency");
