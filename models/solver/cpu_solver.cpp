@@ -8,6 +8,11 @@ namespace {
 
 double share_of(double rem, double wsum) { return rem > 0 ? rem / wsum : 0.0; }
 
+// How far above the smallest share the heap of a re-solve reaches (fill()): links above it wait outside. 1.25 rather
+// than 2: the shares of a re-solve's links sit in a narrow band, and a link that waits usually ends with every variable
+// frozen elsewhere, leaving without a heap operation (measured: docs/rate-solver.md).
+constexpr double kThresholdStep = 1.25;
+
 // The filling's state at `from_level`: live variables whose saved level is below it stay frozen at that level (their
 // load is taken from the links); the others are free (their weight is on the links). -inf: nothing frozen, the state
 // the build left (every variable free). Only the components listed in `scope` are rebuilt (all when empty): after a
@@ -383,11 +388,17 @@ double CpuRateSolver::smallest_waiting_share() const {
 void CpuRateSolver::fill(std::size_t next_cap, double threshold) {
   // Links whose share starts above `threshold` wait outside the heap (waiting_): shares only grow during the filling,
   // so while the heap's top has a current share at most the threshold, it is the smallest share of all, the same link
-  // the heap of every link would give. When the top passes the threshold, the threshold doubles past the smallest of
-  // the waiting links' shares and those below it enter the heap. A re-solve passes the highest level its thawed
-  // variables had before: most of the links they cross end with every variable frozen elsewhere and leave without
-  // ever entering the heap.
+  // the heap of every link would give. When the top passes the threshold, the threshold grows to kThresholdStep times
+  // the smallest of the waiting links' shares and those below it enter the heap. A re-solve passes the highest level
+  // its thawed variables had before, lowered to kThresholdStep times the smallest share of the links it starts with:
+  // most of the links they cross end with every variable frozen elsewhere and leave without ever entering the heap
+  // (what is left in the heap while the filling climbs is the band of links just above its level).
   waiting_.clear();
+  if (threshold != kNoCap) {
+    double smallest = kNoCap;
+    for (LinkIndex l : heap_) smallest = std::min(smallest, share_of(links_[l].rem, links_[l].wsum));
+    if (smallest < kNoCap) threshold = std::min(threshold, kThresholdStep * smallest);
+  }
   std::size_t in_heap = 0;
   for (LinkIndex l : heap_) {
     key_[l] = share_of(links_[l].rem, links_[l].wsum);
@@ -439,7 +450,7 @@ void CpuRateSolver::fill(std::size_t next_cap, double threshold) {
     }
     if (!waiting_.empty() && (heap_.empty() || key_[heap_.front()] > threshold)) {
       const double m = std::min(smallest_waiting_share(), heap_.empty() ? kNoCap : key_[heap_.front()]);
-      threshold = m < kNoCap ? std::max(threshold, 2 * m) : kNoCap;
+      threshold = m < kNoCap ? std::max(threshold, kThresholdStep * m) : kNoCap;
       admit(threshold);
       continue;
     }
