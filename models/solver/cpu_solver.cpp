@@ -389,19 +389,19 @@ void CpuRateSolver::fill(std::size_t next_cap, double threshold) {
   // Links whose share starts above `threshold` wait outside the heap (waiting_): shares only grow during the filling,
   // so while the heap's top has a current share at most the threshold, it is the smallest share of all, the same link
   // the heap of every link would give. When the top passes the threshold, the threshold grows to kThresholdStep times
-  // the smallest of the waiting links' shares and those below it enter the heap. A re-solve passes the highest level
+  // the smaller of the top's key and the waiting links' smallest share, and the waiting links below it enter the heap. A re-solve passes the highest level
   // its thawed variables had before, lowered to kThresholdStep times the smallest share of the links it starts with:
   // most of the links they cross end with every variable frozen elsewhere and leave without ever entering the heap
   // (what is left in the heap while the filling climbs is the band of links just above its level).
   waiting_.clear();
-  if (threshold != kNoCap) {
-    double smallest = kNoCap;
-    for (LinkIndex l : heap_) smallest = std::min(smallest, share_of(links_[l].rem, links_[l].wsum));
-    if (smallest < kNoCap) threshold = std::min(threshold, kThresholdStep * smallest);
-  }
-  std::size_t in_heap = 0;
+  double smallest = kNoCap;
   for (LinkIndex l : heap_) {
     key_[l] = share_of(links_[l].rem, links_[l].wsum);
+    smallest = std::min(smallest, key_[l]);
+  }
+  if (threshold != kNoCap && smallest < kNoCap) threshold = std::min(threshold, kThresholdStep * smallest);
+  std::size_t in_heap = 0;
+  for (LinkIndex l : heap_) {
     if (key_[l] <= threshold)
       heap_[in_heap++] = l;
     else
