@@ -32,6 +32,7 @@ struct CollOptions {
   std::string minbytes = "8", maxbytes = "8G";
   double stepfactor = 2;
   std::string algo, proto, granularity = "pipelined", solver = "cpu";
+  double finish_tolerance = 0;  // models::solver::FlowEngineOptions::finish_tolerance (0: exact)
   int channels = -1, qps = 1, root = 0;  // channels -1: not given (NCCL's choice)
   int net_channels_per_peer = 0;          // 0: NCCL's default
   int min_channels = -1, max_channels = -1;  // NCCL_MIN_NCHANNELS, NCCL_MAX_NCHANNELS; -1: not given
@@ -134,6 +135,7 @@ void run(const CollOptions& o) {
   }
   const auto placement = from_option("--placement", o.placement, [&] { return models::parse_placement(o.placement); });
   const auto solver = from_option("--solver", o.solver, [&] { return models::solver::rate_solver_factory(o.solver); });
+  const models::solver::FlowEngineOptions engine_options{.finish_tolerance = finish_tolerance_option(o.finish_tolerance)};
 
   models::Fabric fabric = build_fabric_from_options(o.topo, o.sets, o.fails, o.set_files);
   if (ranks < 1)
@@ -177,6 +179,9 @@ void run(const CollOptions& o) {
     std::printf("# %d channels, %d QP(s) per connection, %s flows, solver %s; in-place = out-of-place (an emulator "
                 "moves the same bytes); #wrong N/A (nothing is computed)\n",
                 channels, o.qps, collectives::to_string(spec.granularity), o.solver.c_str());
+    if (o.finish_tolerance > 0)
+      std::printf("# finish tolerance %g: flows that close to their end finish together (an approximation)\n",
+                  o.finish_tolerance);
     // nccl-tests' header (src/util.cu writeResultHeader), then collemu's own columns.
     std::printf("#\n# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place          \n",
                 "", "", "", "", "");
@@ -191,7 +196,7 @@ void run(const CollOptions& o) {
   int nrows = 0;
   for (double size = lo; size <= hi * (1 + 1e-12);) {
     spec.bytes = size;
-    const auto r = collectives::run_collective(comm, spec, solver);
+    const auto r = collectives::run_collective(comm, spec, solver, engine_options);
     busbw_sum += r.busbw_Bps / 1e9;
     ++nrows;
     if (o.json) {
@@ -213,6 +218,7 @@ void run(const CollOptions& o) {
                       {"binding_tier", models::to_string(r.binding_tier)},
                       {"binding_utilisation", r.binding_utilisation},
                       {"flows", r.flows}});
+      if (o.finish_tolerance > 0) rows.back()["finish_tolerance"] = o.finish_tolerance;  // an approximation: say so
     } else {
       const std::string cols = "  " + nccl_float(r.time_s * 1e6, 7) + "  " + nccl_float(r.algbw_Bps / 1e9, 6) + "  " +
                                nccl_float(r.busbw_Bps / 1e9, 6) + "     N/A";
@@ -291,6 +297,7 @@ void add_coll_command(CLI::App& app) {
                   "pipelined (one flow per ring edge), step (one flow per ring step, for small rings) or lockstep (one flow per ring channel, at its slowest edge)");
   cmd->add_option("--root", o->root, "root rank of broadcast and reduce");
   cmd->add_option("--solver", o->solver, "rate solver backend: cpu or cuda");
+  cmd->add_option("--finish-tolerance", o->finish_tolerance, kFinishToleranceHelp);
   cmd->add_flag("--json", o->json,
                 "rows as a JSON array (op, ranks, fabric, placement, bytes, count, type, redop, root, time_s, algbw_GBps, "
                 "busbw_GBps, algo, proto, ...)");

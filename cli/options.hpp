@@ -2,6 +2,7 @@
 // fabric every subcommand builds the same way (--topo, --set, --fail).
 #pragma once
 
+#include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "models/builder.hpp"
 #include "models/config.hpp"
 #include "models/fabric.hpp"
+#include "models/solver/flow_engine.hpp"
 
 namespace collemu::cli {
 
@@ -24,6 +26,24 @@ auto from_option(const std::string& option, const std::string& value, F&& parse)
   } catch (const common::UserError& e) {  // the other user errors carry no place of their own
     throw common::InputError(option + " " + value, e.what());
   }
+}
+
+inline constexpr const char* kFinishToleranceHelp =
+    "an approximation, off by default (0: exact): a flow within this fraction of its sending time of its end finishes "
+    "at the event before it, with that event's completions (one re-solve for completions close together; "
+    "docs/flow-engine.md); at most 0.01";
+
+// --finish-tolerance (coll, run, sweep): a fraction of a flow's sending time, 0 (exact) to
+// models::solver::kMaxFinishTolerance (0.01).
+inline double finish_tolerance_option(double value) {
+  static_assert(models::solver::kMaxFinishTolerance == 0.01, "the message below says 0.01");
+  if (!(value >= 0 && value <= models::solver::kMaxFinishTolerance)) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    throw common::InputError(std::string("--finish-tolerance ") + text,
+                             "expected a fraction of a flow's sending time from 0 (exact) to 0.01");
+  }
+  return value;
 }
 
 // --topo PRESET|FILE, then every --set-file FILE, then every --set KEY=VALUE, built, then every --fail X.

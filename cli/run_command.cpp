@@ -91,6 +91,7 @@ void run(const RunOptions& o) {
     j["engine"] = {{"events", rep.engine.events},         {"full_solves", rep.engine.full_solves},
                    {"shared_solves", rep.engine.shared_solves}, {"incremental_solves", rep.engine.incremental_solves},
                    {"max_sending", rep.engine.max_sending}, {"max_component", rep.engine.max_component}};
+    if (o.finish_tolerance > 0) j["finish_tolerance"] = o.finish_tolerance;  // an approximation: say so
     j["wall_s"] = wall;
     // Names from any file: bytes that are not UTF-8 are shown replaced, never thrown.
     std::cout << j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
@@ -99,8 +100,10 @@ void run(const RunOptions& o) {
   const emulator::RankTimes& c = jr.critical;
   auto pct = [&](double x) { return step > 0 ? 100 * x / step : 0.0; };
   std::printf("collemu run: %s\n", trace.source.c_str());
-  std::printf("  on %s, %u ranks placed %s, solver %s\n\n", o.topo.c_str(), trace.world_size,
+  std::printf("  on %s, %u ranks placed %s, solver %s", o.topo.c_str(), trace.world_size,
               models::to_string(placement).c_str(), o.solver.c_str());
+  if (o.finish_tolerance > 0) std::printf(", finish tolerance %g (an approximation)", o.finish_tolerance);
+  std::printf("\n\n");
   std::printf("step time        %s\n", seconds(step).c_str());
   if (rep.jobs.size() > 1)
     for (std::size_t k = 0; k < rep.jobs.size(); ++k)

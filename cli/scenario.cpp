@@ -176,6 +176,7 @@ void add_scenario_options(CLI::App* cmd, RunOptions& o) {
                   "(changed in 2.20 and 2.29); every other choice is 2.28's (default 2.28)");
   cmd->add_option("--granularity", o.granularity, "pipelined (a flow per ring edge), step (per ring step) or lockstep (a flow per ring channel, at its slowest edge)")->capture_default_str();
   cmd->add_option("--solver", o.solver, "rate solver backend: cpu or cuda")->capture_default_str();
+  cmd->add_option("--finish-tolerance", o.finish_tolerance, kFinishToleranceHelp)->capture_default_str();
 }
 
 void run_scenario(const RunOptions& o, RunResult& r) {
@@ -185,6 +186,7 @@ void run_scenario(const RunOptions& o, RunResult& r) {
   ropt.solver = solver;
   ropt.granularity = from_option("--granularity", o.granularity,
                                  [&] { return collectives::parse_granularity(o.granularity); });
+  ropt.finish_tolerance = finish_tolerance_option(o.finish_tolerance);
   if (o.qps < 1) throw common::InputError("--qps " + std::to_string(o.qps), "expected at least 1 QP per connection");
   ropt.qps = o.qps;
   ropt.pxn = !o.pxn_disable;

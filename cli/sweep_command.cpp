@@ -285,6 +285,7 @@ void sweep(const SweepOptions& so) {
   if (!so.base.nccl_version.empty()) id["nccl_version"] = so.base.nccl_version;  // only when given: sweeps begun before the option resume as they were
   id["granularity"] = so.base.granularity;
   id["solver"] = so.base.solver;
+  if (so.base.finish_tolerance != 0) id["finish_tolerance"] = so.base.finish_tolerance;  // as nccl_version: only when set
   nlohmann::json keys = nlohmann::json::array();
   for (const Param& p : params) keys.push_back(p.key);
   id["params"] = keys;

@@ -19,10 +19,11 @@ double estimated_flows(const Communicator& comm, CollKind op, int channels, int 
   return 2 * n * std::max(channels, 1) * qps;
 }
 
-CollResult run_collective(const Communicator& comm, const CollSpec& spec, const models::solver::SolverFactory& solver) {
+CollResult run_collective(const Communicator& comm, const CollSpec& spec, const models::solver::SolverFactory& solver,
+                          const models::solver::FlowEngineOptions& engine_options) {
   const CollPlan plan = plan_collective(comm, spec);
   const models::Network& net = comm.network();
-  models::solver::FlowEngine engine(net.capacities(), solver);
+  models::solver::FlowEngine engine(net.capacities(), solver, engine_options);
   const CollFlows flows = emit_collective(comm, plan, engine, 0.0);
   engine.run();
   CollResult res;

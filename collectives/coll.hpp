@@ -47,7 +47,9 @@ double estimated_flows(const Communicator& comm, CollKind op, int channels, int 
 inline constexpr double kBytesPerFlow = 400;
 
 // Plans, emits and runs one collective alone on the network. Throws common::InputError for an impossible request
-// (plan_collective) and models::RouteError when failures cut a pair.
-CollResult run_collective(const Communicator& comm, const CollSpec& spec, const models::solver::SolverFactory& solver);
+// (plan_collective) and models::RouteError when failures cut a pair. `engine`: the options of its flow engine (the
+// finish tolerance, an approximation: models/solver/flow_engine.hpp).
+CollResult run_collective(const Communicator& comm, const CollSpec& spec, const models::solver::SolverFactory& solver,
+                          const models::solver::FlowEngineOptions& engine = {});
 
 }  // namespace collemu::collectives

@@ -120,7 +120,8 @@ struct KeyHash {
 class Replayer {
  public:
   Replayer(const models::Network& net, const std::vector<Job>& jobs, const ReplayOptions& options)
-      : net_(&net), jobs_(jobs), opt_(options), engine_(net.capacities(), options.solver) {}
+      : net_(&net), jobs_(jobs), opt_(options),
+        engine_(net.capacities(), options.solver, {.finish_tolerance = options.finish_tolerance}) {}
 
   ReplayReport run();
 

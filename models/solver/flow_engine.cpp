@@ -95,6 +95,10 @@ struct FlowEngine::Shape {
 FlowEngine::FlowEngine(std::vector<double> capacity_Bps, SolverFactory solver, FlowEngineOptions options)
     : capacity_Bps_(std::move(capacity_Bps)), make_solver_(std::move(solver)), options_(options) {
   if (!make_solver_) throw SolverInputError("flow engine: no rate solver factory");
+  if (!(options_.finish_tolerance >= 0 && options_.finish_tolerance <= kMaxFinishTolerance))
+    throw SolverInputError("finish tolerance " + number(options_.finish_tolerance) +
+                           "; expected a fraction of a flow's sending time in [0, " + number(kMaxFinishTolerance) +
+                           "] (0: exact)");
   for (std::size_t l = 0; l < capacity_Bps_.size(); ++l)
     if (!std::isfinite(capacity_Bps_[l]) || capacity_Bps_[l] < 0)
       throw SolverInputError("link " + std::to_string(l) + ": capacity " + number(capacity_Bps_[l]) +
@@ -263,16 +267,21 @@ void FlowEngine::set_rate(FlowId f, double rate_Bps) {
 void FlowEngine::collect_completions(double t, std::vector<FlowId>& out) {
   std::vector<Completion>& keep = keep_scratch_;
   keep.clear();
-  const double bound = t + kCandidateMargin * std::abs(t);
+  // With a finish tolerance tol, a flow that started sending at s >= 0 and ends at e ties when e - t <= tol (e - s),
+  // so e <= t / (1 - tol) at most.
+  const double tol = options_.finish_tolerance;
+  const double bound = t + std::max(kCandidateMargin, 2 * tol / (1 - tol)) * std::abs(t);
   while (!completions_.empty() && completions_.front().time_s <= bound) {
     const Completion c = completions_.front();
     std::pop_heap(completions_.begin(), completions_.end(), completion_later<Completion, Completion>);
     completions_.pop_back();
     const Flow& fl = flows_[c.flow];
     if (fl.version != c.version || fl.comp == kNone) continue;
-    // Due by now, or close enough to tie (the projection itself may round a few ulps past t).
+    // Due by now, or close enough to tie (the projection itself may round a few ulps past t), or within the finish
+    // tolerance.
     const double sent = fl.rate_Bps * (t - fl.updated_s);
-    if (c.time_s <= t || sent >= fl.remaining_B * (1 - kFinishTolerance))
+    if (c.time_s <= t || sent >= fl.remaining_B * (1 - kFinishTolerance) ||
+        (tol > 0 && c.time_s - t <= tol * (c.time_s - fl.send_s)))
       out.push_back(c.flow);
     else
       keep.push_back(c);

@@ -11,7 +11,7 @@
 //
 // Order of events at one time t (deterministic: the same flows give the same bits):
 //   1. sending flows whose bytes are through by t finish, by flow id (within a relative 1e-12 of their end: they tie
-//      with the flow that set t, up to rounding);
+//      with the flow that set t, up to rounding; with a finish tolerance, also those it ties: FlowEngineOptions);
 //   2. the flows they release become ready at t (at their earliest start, if later), in the order they are released;
 //   3. latency timers due at t fire, by (time, flow id): a flow of 0 bytes finishes (and may release others, whose
 //      timers, when due at t, fire in the same pass), the others start sending;
@@ -84,15 +84,26 @@ struct FlowEngineStats {
   std::size_t max_component = 0;       // largest component solved (flows)
 };
 
+// The largest FlowEngineOptions::finish_tolerance accepted.
+inline constexpr double kMaxFinishTolerance = 0.01;
+
 struct FlowEngineOptions {
   // Identical disjoint components share one solved problem (exact: no rate changes by a bit). Off only to check that.
   bool share_identical_components = true;
+  // An approximation, off by default (0: exact, up to rounding). A sending flow whose projected end, at its current
+  // rate, is within this fraction of its sending time (from its send start to that end) after an event finishes at
+  // that event, with the event's other completions: its transfer ends up to that fraction of itself early (its bytes
+  // still count in full on its links), and completions that are close together cost one re-solve instead of one
+  // each. Other flows' rates change when those flows leave, so their times move too, by what the instance makes of it
+  // (docs/flow-engine.md has the measured effect). In [0, kMaxFinishTolerance].
+  double finish_tolerance = 0;
 };
 
 class FlowEngine {
  public:
   // `capacity_Bps`: one capacity per link (the links' indices are the ones flows name). `solver` makes the solver of
-  // each component. Throws SolverInputError naming the link for a capacity that is negative or not finite.
+  // each component. Throws SolverInputError naming the link for a capacity that is negative or not finite, and for a
+  // finish_tolerance outside [0, 0.01].
   explicit FlowEngine(std::vector<double> capacity_Bps, SolverFactory solver = rate_solver_factory("cpu"),
                       FlowEngineOptions options = {});
   FlowEngine(const FlowEngine&) = delete;

@@ -141,6 +141,8 @@ CASES = [
     ("run", "a partial job", ["run", "-q", "--trace", "TMP/et/trace.0.et", "TMP/et/trace.2.et"],
      "the replay runs whole jobs only"),
     ("run", "an unknown placement", ["run", "-q", "--placement", "diagonal"], "--placement diagonal"),
+    ("run", "a finish tolerance that is not a small fraction", ["run", "-q", "--finish-tolerance", "0.5"],
+     "--finish-tolerance 0.5: expected a fraction of a flow's sending time from 0 (exact) to 0.01"),
 ]
 
 

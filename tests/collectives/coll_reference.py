@@ -6,6 +6,9 @@ granularity, packed and spread placement, DSF, NSF and mixed buildings, with and
     python3 tests/collectives/coll_reference.py --collemu build/collemu            # check (exit 1 on a difference)
     python3 tests/collectives/coll_reference.py --collemu build/collemu --record   # rewrite the reference
     python3 tests/collectives/coll_reference.py --collemu build/collemu --slow     # also the slow cases
+    python3 tests/collectives/coll_reference.py --collemu build/collemu --finish-tolerance 1e-6 --rel 1e-6
+        # the approximate engine (flows within 1e-6 of their sending time of their end finish together) against the
+        # exact reference
 
 Numbers must agree to 1e-12 relative (`time_s`, `algbw_GBps`, `busbw_GBps`, `binding_utilisation`; the slow cases'
 recorded run is the one the issue timed at 190-450 s); strings and counts exactly.
@@ -147,9 +150,9 @@ def sensitivity(rows, moved):
     return out
 
 
-def run(collemu, args):
+def run(collemu, args, extra=()):
     t0 = time.perf_counter()
-    out = subprocess.run([collemu, "coll", *args, "--json"], capture_output=True, text=True)
+    out = subprocess.run([collemu, "coll", *args, *extra, "--json"], capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if out.returncode != 0:
         raise RuntimeError(f"collemu coll {' '.join(args)}: exit {out.returncode}: {out.stderr.strip()}")
@@ -185,9 +188,15 @@ def main():
     ap.add_argument("--slow", action="store_true", help="also the slow cases")
     ap.add_argument("--only", help="only the cases whose name contains this text")
     ap.add_argument("--rel", type=float, default=1e-12, help="relative tolerance on numbers")
+    ap.add_argument("--finish-tolerance", type=float,
+                    help="run every case with this finish tolerance (an approximation: flow_engine.hpp) and check it "
+                         "against the exact reference, to --rel")
     ap.add_argument("--sensitivity", action="store_true",
                     help="measure each recorded case's sensitivity with this binary (the one that made the reference)")
     a = ap.parse_args()
+    extra = ["--finish-tolerance", repr(a.finish_tolerance)] if a.finish_tolerance is not None else []
+    if extra and (a.record or a.sensitivity):
+        ap.error("the reference is recorded exact: --finish-tolerance only checks")
     cases = CASES + (SLOW if a.slow else [])
     if a.only:
         cases = [c for c in cases if a.only in c["name"]]
@@ -203,7 +212,7 @@ def main():
             entry["sensitivity"] = sensitivity(entry["rows"], moved)
             print(f"{c['name']:45} {wall:7.2f} s  sensitivity {max(entry['sensitivity']):.3g}", flush=True)
             continue
-        rows, wall = run(a.collemu, c["args"])
+        rows, wall = run(a.collemu, c["args"], extra)
         print(f"{c['name']:45} {wall:7.2f} s  {len(rows)} rows", flush=True)
         if a.record:
             moved, _ = run(a.collemu, perturbed(c["args"]))

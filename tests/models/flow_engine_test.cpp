@@ -43,6 +43,31 @@ TEST(FlowEngine, ACompletionFreesBandwidthForTheOther) {
   EXPECT_EQ(e.stats().incremental_solves, 1u);
 }
 
+TEST(FlowEngine, AFinishToleranceTiesFlowsWithinItOfTheirSendingTime) {
+  // Link of 1e9 B/s; from t = 1 s two flows of B = 5e5 B and B (1 + d). Both at 5e8 B/s until the first is done at
+  // t1 = 1 + 2B/C = 1.001 s; exact, the second then has d B left at the whole link: it ends at t1 + d B/C. At t1 its
+  // projected end is 1 + 2B(1 + d)/C: 2 B d / C after t1, of a sending time of 2B(1 + d)/C, so a finish tolerance tol
+  // ties it to t1 when d <= tol (1 + d), and only then (a tolerance on the clock, tol x t1, would tie any d up to 0.1).
+  const double C = 1e9, B = 5e5, tol = 1e-4, t1 = 1.0 + 2 * B / C;
+  const LinkIndex l[] = {0};
+  for (const double d : {0.5e-4, 2e-4}) {
+    for (const double tolerance : {0.0, tol}) {
+      FlowEngine e({C}, rate_solver_factory("cpu"), {.finish_tolerance = tolerance});
+      const FlowId a = e.add_flow({.bytes = B, .links = l, .start_s = 1.0});
+      const FlowId b = e.add_flow({.bytes = B * (1 + d), .links = l, .start_s = 1.0});
+      e.run();
+      EXPECT_NEAR(e.finish_s(a), t1, 1e-15);
+      const bool ties = tolerance > 0 && d <= tolerance * (1 + d);
+      EXPECT_NEAR(e.finish_s(b), ties ? t1 : t1 + d * B / C, 1e-15) << "d " << d << " tolerance " << tolerance;
+      EXPECT_DOUBLE_EQ(e.link_bytes()[0], B * (2 + d));  // a tied flow's bytes count in full
+      EXPECT_EQ(e.stats().events, ties ? 2u : 3u);          // its start, then one completion event or two
+    }
+  }
+  // Outside [0, 0.01]: refused, naming it.
+  for (const double bad : {-1e-6, 0.02, std::numeric_limits<double>::quiet_NaN()})
+    EXPECT_THROW(FlowEngine({C}, rate_solver_factory("cpu"), {.finish_tolerance = bad}), SolverInputError);
+}
+
 TEST(FlowEngine, ALateStarterSharesFromItsStart) {
   // Link of 1 B/s. A (2 B) alone during [0, 1] sends 1 B; B (0.5 B) starts at t = 1; both at 1/2: B is done at
   // t = 2, A has sent 0.5 B more and has 0.5 B left at full rate: t = 2.5.
