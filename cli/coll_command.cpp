@@ -32,7 +32,7 @@ struct CollOptions {
   std::string minbytes = "8", maxbytes = "8G";
   double stepfactor = 2;
   std::string algo, proto, granularity = "pipelined", solver = "cpu";
-  double finish_tolerance = 0;  // models::solver::FlowEngineOptions::finish_tolerance (0: exact)
+  double finish_tolerance = kDefaultFinishTolerance;  // models::solver::FlowEngineOptions::finish_tolerance
   int channels = -1, qps = 1, root = 0;  // channels -1: not given (NCCL's choice)
   int net_channels_per_peer = 0;          // 0: NCCL's default
   int min_channels = -1, max_channels = -1;  // NCCL_MIN_NCHANNELS, NCCL_MAX_NCHANNELS; -1: not given
@@ -217,7 +217,8 @@ void run(const CollOptions& o) {
                       {"channels", r.channels},
                       {"binding_tier", models::to_string(r.binding_tier)},
                       {"binding_utilisation", r.binding_utilisation},
-                      {"flows", r.flows}});
+                      {"flows", r.flows},
+                      {"events", r.engine.events}});
       if (o.finish_tolerance > 0) rows.back()["finish_tolerance"] = o.finish_tolerance;  // an approximation: say so
     } else {
       const std::string cols = "  " + nccl_float(r.time_s * 1e6, 7) + "  " + nccl_float(r.algbw_Bps / 1e9, 6) + "  " +
@@ -297,7 +298,7 @@ void add_coll_command(CLI::App& app) {
                   "pipelined (one flow per ring edge), step (one flow per ring step, for small rings) or lockstep (one flow per ring channel, at its slowest edge)");
   cmd->add_option("--root", o->root, "root rank of broadcast and reduce");
   cmd->add_option("--solver", o->solver, "rate solver backend: cpu or cuda");
-  cmd->add_option("--finish-tolerance", o->finish_tolerance, kFinishToleranceHelp);
+  cmd->add_option("--finish-tolerance", o->finish_tolerance, kFinishToleranceHelp)->capture_default_str();
   cmd->add_flag("--json", o->json,
                 "rows as a JSON array (op, ranks, fabric, placement, bytes, count, type, redop, root, time_s, algbw_GBps, "
                 "busbw_GBps, algo, proto, ...)");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "analysis/summary.hpp"
+#include "cli/options.hpp"
 #include "emulator/replay.hpp"
 #include "models/fabric.hpp"
 #include "models/network.hpp"
@@ -28,7 +29,7 @@ struct RunOptions {
   std::string format = "auto";
   std::string placement;  // default: packed for a trace, spread for the embedded default
   std::string solver = "cpu", granularity = "pipelined";
-  double finish_tolerance = 0;  // models::solver::FlowEngineOptions::finish_tolerance (0: exact)
+  double finish_tolerance = kDefaultFinishTolerance;  // models::solver::FlowEngineOptions::finish_tolerance
   int qps = 1;
   bool pxn_disable = false;  // NCCL_PXN_DISABLE=1
   std::string nccl_version;  // empty: collectives::kNcclMinor

@@ -160,11 +160,12 @@ void prepare_parts(const SweepOptions& so, const std::string& parts, const std::
       std::string what = "it was made by another sweep";
       try {
         const nlohmann::json other = nlohmann::json::parse(ss.str());
+        std::string differs;
         for (const auto& [k, v] : id.items())
-          if (!other.contains(k) || other[k] != v) {
-            what += " (its " + k + " differ)";
-            break;
-          }
+          if (differs.empty() && (!other.contains(k) || other[k] != v)) differs = k;
+        for (const auto& [k, v] : other.items())  // a key only the other has (an option it was given)
+          if (differs.empty() && !id.contains(k)) differs = k;
+        if (!differs.empty()) what += " (its " + differs + " differ)";
       } catch (const nlohmann::json::exception&) {
         what += " (its identity file cannot be read)";
       }
@@ -285,7 +286,8 @@ void sweep(const SweepOptions& so) {
   if (!so.base.nccl_version.empty()) id["nccl_version"] = so.base.nccl_version;  // only when given: sweeps begun before the option resume as they were
   id["granularity"] = so.base.granularity;
   id["solver"] = so.base.solver;
-  if (so.base.finish_tolerance != 0) id["finish_tolerance"] = so.base.finish_tolerance;  // as nccl_version: only when set
+  // Only when not 0: sweeps begun before the option (exact) resume only exact.
+  if (so.base.finish_tolerance != 0) id["finish_tolerance"] = so.base.finish_tolerance;
   nlohmann::json keys = nlohmann::json::array();
   for (const Param& p : params) keys.push_back(p.key);
   id["params"] = keys;

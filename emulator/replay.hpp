@@ -52,8 +52,9 @@ struct ReplayOptions {
   bool pxn = true;  // false: NCCL_PXN_DISABLE=1 (collectives::CollSpec::pxn)
   int nccl_minor = collectives::kNcclMinor;  // collectives::CollSpec::nccl_minor
   collectives::Granularity granularity = collectives::Granularity::Pipelined;
-  // An approximation, off by default: flows within this fraction of their sending time of their end finish at the
-  // event that comes first (models::solver::FlowEngineOptions::finish_tolerance). 0: exact.
+  // An approximation, 0 (exact) unless set; the CLI sets 2e-4: flows that nothing waits for, within this fraction of
+  // their sending time of their end, finish at the event that comes first
+  // (models::solver::FlowEngineOptions::finish_tolerance).
   double finish_tolerance = 0;
   // Called now and then (every ~0.25 s of wall time) while the replay runs.
   struct Progress {

@@ -277,11 +277,11 @@ void FlowEngine::collect_completions(double t, std::vector<FlowId>& out) {
     completions_.pop_back();
     const Flow& fl = flows_[c.flow];
     if (fl.version != c.version || fl.comp == kNone) continue;
-    // Due by now, or close enough to tie (the projection itself may round a few ulps past t), or within the finish
-    // tolerance.
+    // Due by now, or close enough to tie (the projection itself may round a few ulps past t), or, for a flow that
+    // nothing waits for, within the finish tolerance.
     const double sent = fl.rate_Bps * (t - fl.updated_s);
     if (c.time_s <= t || sent >= fl.remaining_B * (1 - kFinishTolerance) ||
-        (tol > 0 && c.time_s - t <= tol * (c.time_s - fl.send_s)))
+        (tol > 0 && fl.dependents == kNone && c.time_s - t <= tol * (c.time_s - fl.send_s)))
       out.push_back(c.flow);
     else
       keep.push_back(c);

@@ -90,12 +90,13 @@ inline constexpr double kMaxFinishTolerance = 0.01;
 struct FlowEngineOptions {
   // Identical disjoint components share one solved problem (exact: no rate changes by a bit). Off only to check that.
   bool share_identical_components = true;
-  // An approximation, off by default (0: exact, up to rounding). A sending flow whose projected end, at its current
-  // rate, is within this fraction of its sending time (from its send start to that end) after an event finishes at
-  // that event, with the event's other completions: its transfer ends up to that fraction of itself early (its bytes
-  // still count in full on its links), and completions that are close together cost one re-solve instead of one
-  // each. Other flows' rates change when those flows leave, so their times move too, by what the instance makes of it
-  // (docs/flow-engine.md has the measured effect). In [0, kMaxFinishTolerance].
+  // An approximation, off unless set (0: exact, up to rounding). A sending flow that no other flow waits for, whose
+  // projected end at its current rate is within this fraction of its sending time (from its send start to that end)
+  // after an event, finishes at that event, with the event's other completions: its transfer ends up to that fraction
+  // of itself early (its bytes still count in full on its links), and completions that are close together cost one
+  // re-solve instead of one each. Flows that others wait for finish exactly (early ends would add up along chains of
+  // them). Other flows' rates change when the tolerated ones leave, so their times move too, by what the instance makes
+  // of it (docs/flow-engine.md has the measured effect). In [0, kMaxFinishTolerance].
   double finish_tolerance = 0;
 };
 

@@ -98,16 +98,16 @@ TEST(FlowEngineReference, RandomInstancesFinishWhenTheyDidBeforeTheRedesign) {
   }
 }
 
-// The finish tolerance (FlowEngineOptions::finish_tolerance) is an approximation: a flow within tol of its sending
-// time of its end finishes at the event before it. Its own time moves by at most tol of its sending time; the others'
-// move because the tolerated flows leave early, by what the instance makes of it (max-min rates are not monotone in a
-// departure), so the bound here is measured, not derived: on these instances at tol = 1e-5, 1e-4 and 1e-3 no finish
-// time moved by more than 0.9, 1.0 and 1.9 x tol of itself, and no makespan by more than tol. Held to 2 x tol and tol;
-// the tolerance must also merge events (fewer of them), or it did nothing.
+// The finish tolerance (FlowEngineOptions::finish_tolerance) is an approximation: a flow that nothing waits for, within
+// tol of its sending time of its end, finishes at the event before it. Its own time moves by at most tol of its sending
+// time; the others' move because the tolerated flows leave early, by what the instance makes of it (max-min rates are
+// not monotone in a departure), so the bound here is measured, not derived: on these instances at tol = 1e-5, 1e-4 and
+// 1e-3 no finish time moved by more than 0.87, 0.96 and 1.1 x tol of itself, and no makespan by more than 0.14 x tol.
+// Held to 2 x tol and tol; the tolerance must also merge events (fewer of them), or it did nothing.
 TEST(FlowEngineReference, AFinishToleranceMovesFinishTimesByAboutItself) {
   const std::string dir = COLLEMU_ENGINE_DATA;
   const json instances = load(dir + "/engine_instances.json");
-  for (double tol : {1e-5, 1e-4}) {
+  for (double tol : {1e-5, 2e-4, 1e-3}) {
     std::size_t merged = 0;
     for (const json& inst : instances["instances"]) {
       const Times exact = run_instance(inst), approx = run_instance(inst, tol);
