@@ -16,6 +16,7 @@ void write_results_h5(const std::string& path, const emulator::ReplayReport& rep
     w.attr_str("topo", info.topo);
     w.attr_str("placement", info.placement);
     w.attr_str("solver", info.solver);
+    w.attr_f64("finish_tolerance", info.finish_tolerance);
     const emulator::JobReport& j0 = rep.jobs.front();
     w.attr_f64("step_time_s", j0.step_time_s);
     w.attr_f64("compute_s", j0.critical.compute_s);

@@ -14,6 +14,7 @@ inline constexpr int kResultsFormatVersion = 1;
 
 struct RunInfo {
   std::string topo, placement, solver;
+  double finish_tolerance = 0;  // the flow engine's (an approximation; 0: exact)
 };
 
 // Throws common::InputError naming the file when it cannot be written.

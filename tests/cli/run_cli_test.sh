@@ -86,7 +86,7 @@ import h5py, json, sys
 j = json.load(open(sys.argv[2]))
 with h5py.File(sys.argv[1]) as f:
     assert f.attrs["format"] == "collemu-results" and f.attrs["version"] == 1
-    for k in ("step_time_s", "compute_s", "exposed_comm_s", "wait_s", "bubble_s", "bag_bytes"):
+    for k in ("step_time_s", "compute_s", "exposed_comm_s", "wait_s", "bubble_s", "bag_bytes", "finish_tolerance"):
         assert f.attrs[k] == j[k], (k, f.attrs[k], j[k])
     assert len(f["collectives/start_s"]) == j["collective_count"]
     assert (f["collectives/end_s"][:] >= f["collectives/start_s"][:]).all()
