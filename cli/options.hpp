@@ -31,7 +31,7 @@ auto from_option(const std::string& option, const std::string& value, F&& parse)
 // The finish tolerance the commands run with unless told (models::solver::FlowEngineOptions::finish_tolerance; the
 // library's own default is 0, exact): on the reference matrix of `coll` (tests/collectives/coll_reference.py, 2 to
 // 1,024 ranks, the slow all-to-all included) it changes no result beyond 1e-12 of the exact one (or the row's
-// sensitivity), and it takes that all-to-all from about 300 s to 4 s (docs/flow-engine.md). At 3e-4 a step ring moves by
+// sensitivity), and it takes that all-to-all from about 300 s to 5 s (docs/flow-engine.md). At 3e-4 a step ring moves by
 // 1.3e-6: 2e-4 is the largest round value that keeps the matrix at 1e-12.
 inline constexpr double kDefaultFinishTolerance = 2e-4;
 inline constexpr const char* kFinishToleranceHelp =
