@@ -135,7 +135,8 @@ void run(const CollOptions& o) {
   }
   const auto placement = from_option("--placement", o.placement, [&] { return models::parse_placement(o.placement); });
   const auto solver = from_option("--solver", o.solver, [&] { return models::solver::rate_solver_factory(o.solver); });
-  const models::solver::FlowEngineOptions engine_options{.finish_tolerance = finish_tolerance_option(o.finish_tolerance)};
+  const models::solver::FlowEngineOptions engine_options{
+      .finish_tolerance = finish_tolerance_option(o.finish_tolerance)};
 
   models::Fabric fabric = build_fabric_from_options(o.topo, o.sets, o.fails, o.set_files);
   if (ranks < 1)

@@ -41,7 +41,9 @@ void run(const RunOptions& o) {
   const double wall = r.wall_s;
   const emulator::JobReport& jr = rep.jobs.front();
   const double step = jr.step_time_s;
-  if (!o.out.empty()) analysis::write_results_h5(o.out, rep, sum, jobs, {o.topo, models::to_string(placement), o.solver, o.finish_tolerance});
+  if (!o.out.empty())
+    analysis::write_results_h5(o.out, rep, sum, jobs,
+                               {o.topo, models::to_string(placement), o.solver, o.finish_tolerance});
   if (!o.timeline.empty()) analysis::write_timeline(o.timeline, rep, sum, jobs);
   const double bag_bytes = sum.bag_bytes;
   auto breakdown_json = [](const emulator::RankTimes& t) {

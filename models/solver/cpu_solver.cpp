@@ -389,10 +389,11 @@ void CpuRateSolver::fill(std::size_t next_cap, double threshold) {
   // Links whose share starts above `threshold` wait outside the heap (waiting_): shares only grow during the filling,
   // so while the heap's top has a current share at most the threshold, it is the smallest share of all, the same link
   // the heap of every link would give. When the top passes the threshold, the threshold grows to kThresholdStep times
-  // the smaller of the top's key and the waiting links' smallest share, and the waiting links below it enter the heap. A re-solve passes the highest level
-  // its thawed variables had before, lowered to kThresholdStep times the smallest share of the links it starts with:
-  // most of the links they cross end with every variable frozen elsewhere and leave without ever entering the heap
-  // (what is left in the heap while the filling climbs is the band of links just above its level).
+  // the smaller of the top's key and the waiting links' smallest share, and the waiting links below it enter the heap.
+  // A re-solve passes the highest level its thawed variables had before, lowered to kThresholdStep times the smallest
+  // share of the links it starts with: most of the links they cross end with every variable frozen elsewhere and leave
+  // without ever entering the heap (what is left in the heap while the filling climbs is the band of links just above
+  // its level).
   waiting_.clear();
   double smallest = kNoCap;
   for (LinkIndex l : heap_) {

@@ -63,6 +63,20 @@ TEST(FlowEngine, AFinishToleranceTiesFlowsWithinItOfTheirSendingTime) {
       EXPECT_EQ(e.stats().events, ties ? 2u : 3u);          // its start, then one completion event or two
     }
   }
+  // A flow that another waits for (here a 0-byte barrier after it) finishes exactly even within the tolerance: early
+  // ends would add up along chains. The barrier is done with it, at t1 + d B/C.
+  {
+    const double d = 0.5e-4;
+    FlowEngine e({C}, rate_solver_factory("cpu"), {.finish_tolerance = tol});
+    e.add_flow({.bytes = B, .links = l, .start_s = 1.0});
+    const FlowId b = e.add_flow({.bytes = B * (1 + d), .links = l, .start_s = 1.0});
+    const FlowId after_b[] = {b};
+    const FlowId w = e.add_flow({.bytes = 0, .after = after_b});
+    e.run();
+    EXPECT_NEAR(e.finish_s(b), t1 + d * B / C, 1e-15);
+    EXPECT_NEAR(e.finish_s(w), t1 + d * B / C, 1e-15);
+    EXPECT_EQ(e.stats().events, 3u);
+  }
   // Outside [0, 0.01]: refused, naming it.
   for (const double bad : {-1e-6, 0.02, std::numeric_limits<double>::quiet_NaN()})
     EXPECT_THROW(FlowEngine({C}, rate_solver_factory("cpu"), {.finish_tolerance = bad}), SolverInputError);
