@@ -229,26 +229,39 @@ bool completion_later(const auto& a, const auto& b) {
 }
 }  // namespace
 
+namespace {
+// Pushes c onto the lazy heap h; when h has doubled since its last pass, drops its stale entries (one live entry per
+// sending flow at most), so that the passes cost O(1) per push.
+template <class C>
+void push_lazy(std::vector<C>& h, std::size_t& compact_at, const C& c, const auto& stale) {
+  h.push_back(c);
+  std::push_heap(h.begin(), h.end(), completion_later<C, C>);
+  if (h.size() > compact_at) {
+    std::erase_if(h, stale);
+    std::make_heap(h.begin(), h.end(), completion_later<C, C>);
+    compact_at = 2 * h.size() + 1024;
+  }
+}
+}  // namespace
+
+bool FlowEngine::stale(const Completion& c) const {
+  return flows_[c.flow].version != c.version || flows_[c.flow].comp == kNone;
+}
+
 void FlowEngine::push_completion(FlowId f) {
   const Flow& fl = flows_[f];
   if (fl.rate_Bps <= 0) return;
-  completions_.push_back({fl.updated_s + fl.remaining_B / fl.rate_Bps, f, fl.version});
-  std::push_heap(completions_.begin(), completions_.end(), completion_later<Completion, Completion>);
-  if (completions_.size() > compact_at_) {
-    // Drop the stale entries (one live entry per sending flow at most); the next pass when the heap has doubled, so
-    // that the passes cost O(1) per push.
-    std::erase_if(completions_, [&](const Completion& c) {
-      return flows_[c.flow].version != c.version || flows_[c.flow].comp == kNone;
-    });
-    std::make_heap(completions_.begin(), completions_.end(), completion_later<Completion, Completion>);
-    compact_at_ = 2 * completions_.size() + 1024;
-  }
+  auto is_stale = [&](const Completion& c) { return stale(c); };
+  const double end_s = fl.updated_s + fl.remaining_B / fl.rate_Bps;
+  push_lazy(completions_, compact_at_, Completion{end_s, f, fl.version}, is_stale);
+  // A flow that nothing waits for (yet: dependents only grow, and collect_completions checks again) may tie from
+  // end - tol (end - send_s) on.
+  if (const double tol = options_.finish_tolerance; tol > 0 && fl.dependents == kNone)
+    push_lazy(ties_, compact_ties_at_, Completion{end_s - tol * (end_s - fl.send_s), f, fl.version}, is_stale);
 }
 
 void FlowEngine::settle_heap() {
-  while (!completions_.empty()) {
-    const Completion& c = completions_.front();
-    if (flows_[c.flow].version == c.version && flows_[c.flow].comp != kNone) break;
+  while (!completions_.empty() && stale(completions_.front())) {
     std::pop_heap(completions_.begin(), completions_.end(), completion_later<Completion, Completion>);
     completions_.pop_back();
   }
@@ -266,31 +279,44 @@ void FlowEngine::set_rate(FlowId f, double rate_Bps) {
 
 void FlowEngine::collect_completions(double t, std::vector<FlowId>& out) {
   std::vector<Completion>& keep = keep_scratch_;
-  keep.clear();
-  // With a finish tolerance tol, a flow that started sending at s >= 0 and ends at e ties when e - t <= tol (e - s),
-  // so e <= t / (1 - tol) at most.
   const double tol = options_.finish_tolerance;
-  const double bound = t + std::max(kCandidateMargin, 2 * tol / (1 - tol)) * std::abs(t);
-  while (!completions_.empty() && completions_.front().time_s <= bound) {
-    const Completion c = completions_.front();
-    std::pop_heap(completions_.begin(), completions_.end(), completion_later<Completion, Completion>);
-    completions_.pop_back();
+  const double bound = t + kCandidateMargin * std::abs(t);
+  // A flow that started sending at s and ends at e ties when nothing waits for it and e - t <= tol (e - s).
+  auto ties = [&](const Flow& fl, double end_s) {
+    return tol > 0 && fl.dependents == kNone && end_s - t <= tol * (end_s - fl.send_s);
+  };
+  // Pops the candidates of h (keys up to bound); those that `due` refuses go back.
+  auto collect = [&](std::vector<Completion>& h, const auto& due) {
+    keep.clear();
+    while (!h.empty() && h.front().time_s <= bound) {
+      const Completion c = h.front();
+      std::pop_heap(h.begin(), h.end(), completion_later<Completion, Completion>);
+      h.pop_back();
+      if (stale(c)) continue;
+      if (due(c))
+        out.push_back(c.flow);
+      else
+        keep.push_back(c);
+    }
+    for (const Completion& c : keep) {
+      h.push_back(c);
+      std::push_heap(h.begin(), h.end(), completion_later<Completion, Completion>);
+    }
+  };
+  // Due by now, or close enough to tie (the projection itself may round a few ulps past t), or within the tolerance.
+  collect(completions_, [&](const Completion& c) {
     const Flow& fl = flows_[c.flow];
-    if (fl.version != c.version || fl.comp == kNone) continue;
-    // Due by now, or close enough to tie (the projection itself may round a few ulps past t), or, for a flow that
-    // nothing waits for, within the finish tolerance.
-    const double sent = fl.rate_Bps * (t - fl.updated_s);
-    if (c.time_s <= t || sent >= fl.remaining_B * (1 - kFinishTolerance) ||
-        (tol > 0 && fl.dependents == kNone && c.time_s - t <= tol * (c.time_s - fl.send_s)))
-      out.push_back(c.flow);
-    else
-      keep.push_back(c);
-  }
-  for (const Completion& c : keep) {
-    completions_.push_back(c);
-    std::push_heap(completions_.begin(), completions_.end(), completion_later<Completion, Completion>);
-  }
+    return c.time_s <= t || fl.rate_Bps * (t - fl.updated_s) >= fl.remaining_B * (1 - kFinishTolerance) ||
+           ties(fl, c.time_s);
+  });
+  if (tol > 0)
+    collect(ties_, [&](const Completion& c) {
+      const Flow& fl = flows_[c.flow];
+      return ties(fl, fl.updated_s + fl.remaining_B / fl.rate_Bps);
+    });
+  // A flow taken from both heaps (its other entry was not stale yet) is reported once.
   std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
 }
 
 // ---- one event ----

@@ -202,6 +202,7 @@ class FlowEngine {
   void set_rate(FlowId f, double rate_Bps);
   void push_completion(FlowId f);
   void settle_heap();
+  bool stale(const Completion& c) const;  // the flow finished, or its rate changed since c was pushed
   // Merges the components in `touched` with the flows in `joined` into one and solves it (or shares an identical
   // component's solution).
   void rebuild(std::vector<std::uint32_t>& touched, std::span<const FlowId> joined);
@@ -230,6 +231,10 @@ class FlowEngine {
   std::vector<std::pair<double, FlowId>> timers_;  // min-heap of (send start, flow): flows waiting their latency
   std::vector<Completion> completions_;             // min-heap of projected finish times (lazy: stale entries stay)
   std::size_t compact_at_ = 1024;                   // heap size at which stale entries are dropped
+  // With a finish tolerance: a min-heap of the times from which flows that nothing waits for tie (their end e minus
+  // tol (e - send_s)), beside completions_, which alone sets the events (lazy like it).
+  std::vector<Completion> ties_;
+  std::size_t compact_ties_at_ = 1024;
   std::vector<Component> comps_;
   std::vector<std::uint32_t> free_comps_;
   std::vector<std::unique_ptr<Shape>> shapes_;
