@@ -24,6 +24,7 @@ CollResult run_collective(const Communicator& comm, const CollSpec& spec, const 
   const CollPlan plan = plan_collective(comm, spec);
   const models::Network& net = comm.network();
   models::solver::FlowEngine engine(net.capacities(), solver, engine_options);
+  net.propose_guards(engine);
   const CollFlows flows = emit_collective(comm, plan, engine, 0.0);
   engine.run();
   CollResult res;

@@ -121,7 +121,9 @@ class Replayer {
  public:
   Replayer(const models::Network& net, const std::vector<Job>& jobs, const ReplayOptions& options)
       : net_(&net), jobs_(jobs), opt_(options),
-        engine_(net.capacities(), options.solver, {.finish_tolerance = options.finish_tolerance}) {}
+        engine_(net.capacities(), options.solver, {.finish_tolerance = options.finish_tolerance}) {
+    net.propose_guards(engine_);
+  }
 
   ReplayReport run();
 

@@ -54,6 +54,69 @@ void Network::path(NodeId src, NodeId dst, std::uint32_t qp, std::uint32_t udp_s
   groups_.map(combined_, out.links, out.shares);
 }
 
+std::size_t Network::propose_guards(solver::FlowEngine& engine) const {
+  const Fabric& f = fabric_;
+  std::size_t taken = 0;
+  // Hashed ports carry a flow whole (share 1): its host link does not bound a port.
+  if (f.layout.port_select != PortSelect::Spray) return 0;
+  // Per NIC: its host links (GPU -> NIC up, NIC -> GPU down) and its ports (NIC -> leaf); per host leaf, the host
+  // links of the NICs on it and their port count.
+  struct LeafNics {
+    std::vector<EngineLink> up, down;
+    std::uint32_t ports = 0;
+    bool mixed = false;  // NICs with different port counts: no single share
+  };
+  std::vector<LeafNics> leaf_nics(f.num_nodes());
+  std::vector<EngineLink> host_up, host_down;
+  for (NodeId n = 0; n < f.num_nodes(); ++n) {
+    if (f.node(n).kind != NodeKind::Nic) continue;
+    host_up.clear();
+    host_down.clear();
+    std::uint32_t ports = 0;
+    for (LinkId l : f.out_links(n)) {
+      const LinkTier t = f.link(l).tier;
+      if (t == LinkTier::HostNic) {
+        host_down.push_back(groups_.group(l));
+        host_up.push_back(groups_.group(Fabric::reverse(l)));
+      } else if (t == LinkTier::Access) {
+        ++ports;
+      }
+    }
+    if (ports == 0 || host_up.empty()) continue;
+    const double share = 1.0 / ports;
+    for (LinkId l : f.out_links(n)) {
+      if (f.link(l).tier != LinkTier::Access) continue;
+      taken += engine.guard(groups_.group(l), host_up, share);
+      taken += engine.guard(groups_.group(Fabric::reverse(l)), host_down, share);
+      LeafNics& ln = leaf_nics[f.link(l).dst];
+      if (ln.ports != 0 && ln.ports != ports) ln.mixed = true;
+      ln.ports = ports;
+      ln.up.insert(ln.up.end(), host_up.begin(), host_up.end());
+      ln.down.insert(ln.down.end(), host_down.begin(), host_down.end());
+    }
+  }
+  // A host leaf whose links to the fabric elements form one group each way (a DSF plane without failures), and
+  // whose other links all lead to NIC ports.
+  for (NodeId u = 0; u < f.num_nodes(); ++u) {
+    const LeafNics& ln = leaf_nics[u];
+    if (f.node(u).kind != NodeKind::Leaf || ln.ports == 0 || ln.mixed) continue;
+    EngineLink up_group = kNoLink, down_group = kNoLink;
+    bool one_group = true;
+    for (LinkId l : f.out_links(u)) {
+      if (f.link(l).tier == LinkTier::Access) continue;
+      const EngineLink up = groups_.group(l), down = groups_.group(Fabric::reverse(l));
+      if (up_group == kNoLink) up_group = up, down_group = down;
+      one_group = one_group && f.node(f.link(l).dst).kind == NodeKind::FabricElement && up == up_group &&
+                  down == down_group;
+    }
+    if (!one_group || up_group == kNoLink) continue;
+    const double share = 1.0 / ln.ports;
+    taken += engine.guard(up_group, ln.up, share);
+    taken += engine.guard(down_group, ln.down, share);
+  }
+  return taken;
+}
+
 double Network::path_latency_s(NodeId src, NodeId dst, std::uint32_t qp, std::uint32_t udp_sport, NodeId via) const {
   if (via != kNoNode && via != src)
     return path_latency_s(src, via, qp, udp_sport) + path_latency_s(via, dst, qp, udp_sport);

@@ -19,6 +19,7 @@
 #include "models/fabric.hpp"
 #include "models/link_groups.hpp"
 #include "models/router.hpp"
+#include "models/solver/flow_engine.hpp"
 #include "models/solver/rate_problem.hpp"
 
 namespace collemu::models {
@@ -81,6 +82,15 @@ class Network {
   bool up(EngineLink l) const { return fabric_.link(groups_.representative(l)).up; }
   // A fabric link of the group, for its name.
   LinkId representative(EngineLink l) const { return groups_.representative(l); }
+
+  // Proposes to `engine` (before its first flow) the links whose constraint the host links of the NICs imply
+  // (FlowEngine::guard; the engine takes what the capacities allow and checks every flow): each NIC port, over which
+  // the NIC's flows are sprayed evenly (1/ports of each), by the NIC's host links; and on a DSF plane, a leaf's merged
+  // group of links to the fabric elements (and from them) by the host links of the NICs on the leaf, whose flows cross
+  // it with the same 1/ports. A port that hashes (nic.port_select: hash), a failed port, a leaf above 1:1 or host links
+  // faster than the ports: the engine refuses the proposal or puts the link back, and the link constrains. Returns
+  // the number of links the engine took.
+  std::size_t propose_guards(solver::FlowEngine& engine) const;
 
  private:
   const Fabric& fabric_;

@@ -29,6 +29,9 @@ constexpr double kFinishTolerance = 1e-12;
 // Completions projected up to this relative distance after an event's time are checked against the tolerance above
 // (it allows a projected finish up to about t / (1 - 1e-12); rounding adds a few ulps).
 constexpr double kCandidateMargin = 4e-12;
+// Guards compare shares and capacity sums made by different roundings of the same value (a sprayed share summed over
+// the k links of a group, 36 ports of 200G against 9 NICs of 800G): within this relative slack they hold.
+constexpr double kGuardSlack = 1e-12;
 
 // 64-bit mixing (splitmix64's finaliser), for the signature of a component's problem.
 std::uint64_t mix(std::uint64_t h, std::uint64_t v) {
@@ -110,6 +113,101 @@ FlowEngine::FlowEngine(std::vector<double> capacity_Bps, SolverFactory solver, F
 
 FlowEngine::~FlowEngine() = default;
 
+// ---- guards ----
+
+bool FlowEngine::guard(LinkIndex l, std::span<const LinkIndex> by, double share) {
+  const std::size_t nl = capacity_Bps_.size();
+  if (!flows_.empty()) throw SolverInputError("guard of link " + std::to_string(l) + ": after flows were added");
+  if (l >= nl) throw SolverInputError("guard of link " + std::to_string(l) + ": there is no such link");
+  if (!(share > 0 && share <= 1))
+    throw SolverInputError("guard of link " + std::to_string(l) + ": share " + number(share) + "; expected (0, 1]");
+  for (LinkIndex g : by)
+    if (g >= nl)
+      throw SolverInputError("guard of link " + std::to_string(l) + ": by link " + std::to_string(g) +
+                             ", which does not exist");
+  if (guard_of_.empty()) {
+    guard_of_.assign(nl, kNone);
+    is_guard_.assign(nl, 0);
+  }
+  if (by.empty() || guard_of_[l] != kNone || is_guard_[l]) return false;
+  for (LinkIndex g : by)
+    if (g == l || guard_of_[g] != kNone) return false;
+  const auto begin = static_cast<std::uint32_t>(guard_by_.size());
+  guard_by_.insert(guard_by_.end(), by.begin(), by.end());
+  std::sort(guard_by_.begin() + begin, guard_by_.end());
+  guard_by_.erase(std::unique(guard_by_.begin() + begin, guard_by_.end()), guard_by_.end());
+  guards_.push_back({l, begin, static_cast<std::uint32_t>(guard_by_.size()), share});
+  if (!guard_capacity_holds(static_cast<std::uint32_t>(guards_.size() - 1))) {
+    guards_.pop_back();
+    guard_by_.resize(begin);
+    return false;
+  }
+  guard_of_[l] = static_cast<std::uint32_t>(guards_.size() - 1);
+  guard_flows_.push_back(0);
+  for (std::uint32_t i = begin; i < guard_by_.size(); ++i) is_guard_[guard_by_[i]] = 1;
+  ++stats_.guards;
+  return true;
+}
+
+bool FlowEngine::guard_capacity_holds(std::uint32_t g) const {
+  const Guard& gd = guards_[g];
+  double sum = 0;
+  for (std::uint32_t i = gd.by_begin; i < gd.by_end; ++i) sum += capacity_Bps_[guard_by_[i]];
+  return gd.share * sum <= capacity_Bps_[gd.link] * (1 + kGuardSlack);
+}
+
+void FlowEngine::check_guards(std::span<const LinkIndex> links, std::span<const double> coefficients,
+                              std::vector<LinkIndex>& broken) const {
+  if (guards_.empty()) return;
+  auto coeff = [&](std::size_t i) { return coefficients.empty() ? 1.0 : coefficients[i]; };
+  for (std::size_t i = 0; i < links.size(); ++i) {
+    const std::uint32_t g = guard_of_[links[i]];
+    if (g == kNone) continue;
+    const Guard& gd = guards_[g];
+    bool kept = false;
+    for (std::size_t j = 0; j < links.size() && !kept; ++j)
+      kept = is_guard_[links[j]] && coeff(i) <= gd.share * coeff(j) * (1 + kGuardSlack) &&
+             std::binary_search(guard_by_.begin() + gd.by_begin, guard_by_.begin() + gd.by_end, links[j]);
+    if (!kept) broken.push_back(links[i]);
+  }
+}
+
+void FlowEngine::release_guards(std::vector<LinkIndex>& links, std::vector<std::uint32_t>& comps) {
+  std::sort(links.begin(), links.end());
+  links.erase(std::unique(links.begin(), links.end()), links.end());
+  links.erase(std::remove_if(links.begin(), links.end(), [&](LinkIndex l) { return guard_of_[l] == kNone; }),
+              links.end());
+  if (links.empty()) return;
+  bool used = false;
+  for (LinkIndex l : links) {
+    used = used || guard_flows_[guard_of_[l]] > 0;
+    guard_of_[l] = kNone;
+  }
+  stats_.guards_broken += links.size();
+  if (!used) return;
+  // The sending flows on them (rare: a scan of every flow).
+  for (const Flow& fl : flows_) {
+    if (fl.comp == kNone) continue;
+    for (std::uint32_t e = 0; e < fl.entries; ++e)
+      if (std::binary_search(links.begin(), links.end(), entry_link_[fl.entry_begin + e])) {
+        comps.push_back(fl.comp);
+        break;
+      }
+  }
+}
+
+void FlowEngine::count_guard_flows(std::uint64_t entry_begin, std::uint32_t entries, int delta) {
+  if (guards_.empty()) return;
+  for (std::uint32_t e = 0; e < entries; ++e)
+    if (const std::uint32_t g = guard_of_[entry_link_[entry_begin + e]]; g != kNone) guard_flows_[g] += delta;
+}
+
+LinkIndex FlowEngine::first_constraining(const Flow& fl) const {
+  for (std::uint32_t e = 0; e < fl.entries; ++e)
+    if (constrains(entry_link_[fl.entry_begin + e])) return entry_link_[fl.entry_begin + e];
+  return entry_link_[fl.entry_begin];  // not reached: a guarded link's flows cross its guard, which constrains
+}
+
 FlowId FlowEngine::add_flow(const FlowSpec& spec) {
   const std::size_t f = flows_.size();
   if (f >= std::numeric_limits<FlowId>::max() - 1) throw SolverInputError("too many flows for 32-bit flow ids");
@@ -133,6 +231,17 @@ FlowId FlowEngine::add_flow(const FlowSpec& spec) {
     if (d >= f)
       throw SolverInputError(flow_name(f) + ": waits for flow " + std::to_string(d) +
                              ", which is not an earlier flow");
+  // A flow that breaks a guard puts its link back into the problems (the flows already sending on it are solved
+  // again with it) before it is added.
+  if (!guards_.empty()) {
+    std::vector<LinkIndex> broken;
+    check_guards(spec.links, spec.coefficients, broken);
+    if (!broken.empty()) {
+      std::vector<std::uint32_t> comps;
+      release_guards(broken, comps);
+      solve_again(comps, {}, {});
+    }
+  }
 
   Flow fl{};
   fl.bytes = spec.bytes;
@@ -144,6 +253,7 @@ FlowId FlowEngine::add_flow(const FlowSpec& spec) {
   fl.entries = static_cast<std::uint32_t>(spec.links.size());
   fl.coeff_begin = kUnit;
   entry_link_.insert(entry_link_.end(), spec.links.begin(), spec.links.end());
+  count_guard_flows(fl.entry_begin, fl.entries, 1);
   if (!unit) {
     fl.coeff_begin = entry_coeff_.size();
     entry_coeff_.insert(entry_coeff_.end(), spec.coefficients.begin(), spec.coefficients.end());
@@ -183,6 +293,7 @@ void FlowEngine::finish(FlowId f, double now) {
     }
   for (std::uint32_t i = 0; i < fl.entries; ++i)
     link_bytes_[entry_link_[fl.entry_begin + i]] += coefficient(fl, i) * bytes;
+  count_guard_flows(fl.entry_begin, fl.entries, -1);
   for (std::uint32_t e = fl.dependents; e != kNone; e = dep_next_[e]) {
     const FlowId d = dep_flow_[e];
     if (--flows_[d].pending == 0) make_ready(d, now);
@@ -394,9 +505,10 @@ void FlowEngine::join(std::vector<FlowId>& joined) {
     };
     for (const FlowId f : joined) {
       const Flow& fl = flows_[f];
-      const LinkIndex first = entry_link_[fl.entry_begin];
+      const LinkIndex first = first_constraining(fl);
       for (std::uint32_t e = 0; e < fl.entries; ++e) {
         const LinkIndex l = entry_link_[fl.entry_begin + e];
+        if (!constrains(l)) continue;
         unite(l, first);
         if (comp_of_link_[l] != kNone) unite(l, static_cast<std::uint32_t>(nl + comp_of_link_[l]));
       }
@@ -405,7 +517,7 @@ void FlowEngine::join(std::vector<FlowId>& joined) {
     std::vector<std::uint32_t> group_of(joined.size());
     std::uint32_t groups = 0;
     for (std::size_t i = 0; i < joined.size(); ++i) {
-      const std::uint32_t r = find(entry_link_[flows_[joined[i]].entry_begin]);
+      const std::uint32_t r = find(first_constraining(flows_[joined[i]]));
       if (uf_group_[r] == kNone) uf_group_[r] = groups++;
       group_of[i] = uf_group_[r];
     }
@@ -461,8 +573,8 @@ void FlowEngine::update(std::span<const Reroute> reroutes, std::span<const Capac
                              " B/s; expected a finite capacity >= 0");
   }
 
-  // The components to solve again: those of moved sending flows and of changed links. All their flows leave (their
-  // bytes brought to the clock) and join again; the components empty and go.
+  // The components to solve again: those of moved sending flows, of changed links, and of flows on links whose guard
+  // the new routes or capacities break.
   std::vector<std::uint32_t> comps;
   for (const Reroute& r : reroutes)
     if (flows_[r.flow].comp != kNone) comps.push_back(flows_[r.flow].comp);
@@ -470,6 +582,19 @@ void FlowEngine::update(std::span<const Reroute> reroutes, std::span<const Capac
     capacity_Bps_[c.link] = c.capacity_Bps;
     if (comp_of_link_[c.link] != kNone) comps.push_back(comp_of_link_[c.link]);
   }
+  if (!guards_.empty()) {
+    std::vector<LinkIndex> broken;
+    for (const Reroute& r : reroutes) check_guards(r.links, r.coefficients, broken);
+    if (!capacities.empty())
+      for (std::uint32_t g = 0; g < guards_.size(); ++g)
+        if (guard_of_[guards_[g].link] == g && !guard_capacity_holds(g)) broken.push_back(guards_[g].link);
+    release_guards(broken, comps);
+  }
+  solve_again(comps, reroutes, listed);
+}
+
+void FlowEngine::solve_again(std::vector<std::uint32_t>& comps, std::span<const Reroute> reroutes,
+                             const std::vector<std::uint8_t>& listed) {
   std::sort(comps.begin(), comps.end());
   comps.erase(std::unique(comps.begin(), comps.end()), comps.end());
   std::vector<FlowId> moving;
@@ -498,9 +623,11 @@ void FlowEngine::update(std::span<const Reroute> reroutes, std::span<const Capac
   for (const Reroute& r : reroutes) {
     Flow& fl = flows_[r.flow];
     const bool unit = std::all_of(r.coefficients.begin(), r.coefficients.end(), [](double a) { return a == 1.0; });
+    count_guard_flows(fl.entry_begin, fl.entries, -1);
     fl.entry_begin = entry_link_.size();
     fl.entries = static_cast<std::uint32_t>(r.links.size());
     entry_link_.insert(entry_link_.end(), r.links.begin(), r.links.end());
+    count_guard_flows(fl.entry_begin, fl.entries, 1);
     fl.coeff_begin = kUnit;
     if (!unit) {
       fl.coeff_begin = entry_coeff_.size();
@@ -695,9 +822,10 @@ void FlowEngine::rebuild(std::vector<std::uint32_t>& touched, std::span<const Fl
   std::size_t entries = 0;
   for (const FlowId f : k.flow_of) {
     const Flow& fl = flows_[f];
-    entries += fl.entries;
     for (std::uint32_t e = 0; e < fl.entries; ++e) {
       const LinkIndex l = entry_link_[fl.entry_begin + e];
+      if (!constrains(l)) continue;
+      ++entries;
       if (comp_of_link_[l] != id) {
         comp_of_link_[l] = id;
         local_link_[l] = static_cast<std::uint32_t>(k.links.size());
@@ -716,7 +844,9 @@ void FlowEngine::rebuild(std::vector<std::uint32_t>& touched, std::span<const Fl
     local.clear();
     coeffs.clear();
     for (std::uint32_t e = 0; e < fl.entries; ++e) {
-      local.push_back(local_link_[entry_link_[fl.entry_begin + e]]);
+      const LinkIndex l = entry_link_[fl.entry_begin + e];
+      if (!constrains(l)) continue;
+      local.push_back(local_link_[l]);
       coeffs.push_back(coefficient(fl, e));
     }
     problem.add_flow(fl.weight, fl.cap_Bps, local, coeffs);

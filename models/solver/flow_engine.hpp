@@ -28,6 +28,15 @@
 // calls, so that sharing changes no bit of any rate. A flow's bytes advance lazily: only flows whose rate changes are
 // touched at an event, and completions come from a heap of projected finish times.
 //
+// Guards: a link whose constraint the others imply stays out of the rate problems and of the components (exact: the
+// max-min allocation is unique, and leaving out a constraint that it satisfies anyway cannot change it). The caller
+// proposes guard(l, by, share); the engine takes it when share x (the capacities of `by`) <= l's capacity, and keeps
+// it while every flow on l also crosses a link of `by` with at least its share on l / share: then l's load is at most
+// share x the load of `by` <= l's capacity, whatever the rates. A flow or a capacity change that breaks this puts l
+// back into the problems, from then on (the components of the flows on it are solved again). A NIC's ports, over
+// which its flows are sprayed evenly, are guarded by its host link: flows then share a component only where they
+// share a link that can bind.
+//
 // The engine knows links by index and capacity only: no fabric, no NCCL, no traces. Standard library only.
 #pragma once
 
@@ -82,6 +91,8 @@ struct FlowEngineStats {
   std::size_t incremental_solves = 0;  // re-solves after completions only (shared ones counted once)
   std::size_t max_sending = 0;         // largest number of flows sending at once
   std::size_t max_component = 0;       // largest component solved (flows)
+  std::size_t guards = 0;              // links guard() left out of the rate problems
+  std::size_t guards_broken = 0;       // of those, links put back since (a flow or a capacity broke the guard)
 };
 
 // The largest FlowEngineOptions::finish_tolerance accepted.
@@ -110,6 +121,14 @@ class FlowEngine {
   FlowEngine(const FlowEngine&) = delete;
   FlowEngine& operator=(const FlowEngine&) = delete;
   ~FlowEngine();
+
+  // Proposes that link `l` cannot bind because the links `by` (other links, none of them guarded, l a guard of no other
+  // link) bound it: see Guards above; `share` in (0, 1]. Returns whether the engine took it (false when the capacities
+  // do not allow it or the proposal overlaps another guard). Only before the first flow is added; throws
+  // SolverInputError then, and for an unknown link or a share outside (0, 1].
+  bool guard(LinkIndex l, std::span<const LinkIndex> by, double share);
+  // Whether link l is in the rate problems (false while a guard leaves it out).
+  bool constrains(LinkIndex l) const { return guard_of_.empty() || guard_of_[l] == kNone; }
 
   // Adds a flow; returns its id (ids are dense, in order of addition). Throws SolverInputError naming the flow for a
   // negative or non-finite size or latency, an earliest start before the clock, a weight <= 0, a cap <= 0, a flow with
@@ -215,8 +234,31 @@ class FlowEngine {
   std::uint32_t clone_shape(std::uint32_t s);
   // Copies the rates the shape's solver last wrote into the flows of component c.
   void apply_rates(std::uint32_t c, bool every);
+  // Guarded links among a flow's entries that it does not keep guarded (appended to `broken`).
+  void check_guards(std::span<const LinkIndex> links, std::span<const double> coefficients,
+                    std::vector<LinkIndex>& broken) const;
+  bool guard_capacity_holds(std::uint32_t g) const;
+  // Puts the links back into the rate problems; appends the components of sending flows on them to `comps`.
+  void release_guards(std::vector<LinkIndex>& links, std::vector<std::uint32_t>& comps);
+  void count_guard_flows(std::uint64_t entry_begin, std::uint32_t entries, int delta);
+  // Every flow of `comps` leaves its component (its bytes brought to the clock) and joins again; the flows of
+  // `reroutes` (listed[f] set) move to their new links first, their bytes so far counted on the old ones.
+  void solve_again(std::vector<std::uint32_t>& comps, std::span<const Reroute> reroutes,
+                   const std::vector<std::uint8_t>& listed);
+  // The first of a sending flow's links that constrains (a flow always has one: guards are never guarded).
+  LinkIndex first_constraining(const Flow& fl) const;
 
   std::vector<double> capacity_Bps_;
+  struct Guard {
+    LinkIndex link;
+    std::uint32_t by_begin, by_end;  // its `by` links in guard_by_, sorted
+    double share;
+  };
+  std::vector<Guard> guards_;
+  std::vector<LinkIndex> guard_by_;
+  std::vector<std::uint32_t> guard_of_;  // per link (empty until the first guard): its guard while taken, else kNone
+  std::vector<std::uint8_t> is_guard_;   // per link (likewise): in the `by` of a guard taken
+  std::vector<std::uint32_t> guard_flows_;  // per guard: flows added on its link that have not finished
   SolverFactory make_solver_;
   FlowEngineOptions options_;
   std::vector<Flow> flows_;
