@@ -124,8 +124,8 @@ class FlowEngine {
 
   // Proposes that link `l` cannot bind because the links `by` (other links, none of them guarded, l a guard of no other
   // link) bound it: see Guards above; `share` in (0, 1]. Returns whether the engine took it (false when the capacities
-  // do not allow it or the proposal overlaps another guard). Only before the first flow is added; throws
-  // SolverInputError then, and for an unknown link or a share outside (0, 1].
+  // do not allow it or the proposal overlaps another guard). Throws SolverInputError once a flow has been added, for
+  // an unknown link, and for a share outside (0, 1].
   bool guard(LinkIndex l, std::span<const LinkIndex> by, double share);
   // Whether link l is in the rate problems (false while a guard leaves it out).
   bool constrains(LinkIndex l) const { return guard_of_.empty() || guard_of_[l] == kNone; }
