@@ -1,6 +1,7 @@
 #include "models/solver/cpu_solver.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 namespace collemu::models::solver {
 
@@ -12,6 +13,16 @@ double share_of(double rem, double wsum) { return rem > 0 ? rem / wsum : 0.0; }
 // than 2: the shares of a re-solve's links sit in a narrow band, and a link that waits usually ends with every variable
 // frozen elsewhere, leaving without a heap operation (measured: docs/rate-solver.md).
 constexpr double kThresholdStep = 1.25;
+
+// A local re-solve (try_local): a link counts as saturated when its unused capacity is at most this fraction of its
+// capacity (rounding leaves a residue on links whose loads were taken off and put back), and two levels as the same
+// within this relative difference. Both far below the 1e-12 to which the tests hold every re-solve to a fresh one.
+constexpr double kSaturated = 1e-13;
+constexpr double kSameLevel = 1e-13;
+// The margin below the lowest removed level from which variables may change (re-solves).
+constexpr double kLevelMargin = 1e-12;
+// Rounds of a local re-solve before the closure takes over.
+constexpr int kLocalRounds = 12;
 
 // The filling's state at `from_level`: live variables whose saved level is below it stay frozen at that level (their
 // load is taken from the links); the others are free (their weight is on the links). -inf: nothing frozen, the state
@@ -118,14 +129,20 @@ void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
   }
   frozen_.assign(nv, 0);
   in_closure_.assign(nv, 0);
-  link_seen_.assign(nl, 0);
-  event_head_.resize(nv);
-  thawed_since_sweep_ = 0;
-  level_.resize(nv);
   order_.resize(nv);
   pos_.resize(nv);
   ordered_ = 0;
   positioned_ = 0;
+  var_stamp_.assign(nv, 0);
+  link_seen_.assign(nl, 0);
+  link_stamp_.assign(nl, 0);
+  link_max_.resize(nl);
+  was_bottleneck_at_.resize(nl);
+  link_epoch_.assign(nl, 0);
+  epoch_ = 0;
+  stamp_ = 0;
+  thawed_since_sweep_ = 0;
+  level_.resize(nv);
   caps_.clear();
   for (std::uint32_t v = 0; v < nv; ++v)
     if (vars_.cap_share[v] != kNoCap) caps_.push_back(v);
@@ -141,14 +158,6 @@ void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIn
   vars_.index(p.num_flows());
   stats_ = {};
   stats_.variables = vars_.size();
-  if (positioned_ < ordered_) {  // positions are kept from the first re-solve on (a full solve does not need them)
-    for (std::size_t i = 0; i < ordered_; ++i) pos_[order_[i]] = static_cast<std::uint32_t>(i);
-    positioned_ = ordered_;
-  }
-  // The first event that froze a removed flow's variable: back from the earliest such variable to its event's first.
-  std::size_t start = ordered_;
-  for (FlowIndex f : flows) start = std::min<std::size_t>(start, pos_[vars_.of_flow[f]]);
-  while (start > 0 && start < ordered_ && !event_head_[order_[start]]) --start;
   in_scope_.assign(vars_.num_components(), 0);
   for (FlowIndex f : flows) in_scope_[vars_.component_of_variable(vars_.of_flow[f])] = 1;
   // The removed flows' variables, with the weights they froze with.
@@ -159,15 +168,71 @@ void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIn
                              [](const auto& a, const auto& b) { return a.first == b.first; }),
                  changed_.end());
   for (auto& [v, w] : changed_) w = vars_.view(v).weight();
-  vars_.remove_flows(p, flows, level_, alive_);
-
-  // Thaw the variables that can change: those frozen from `start` on that are joined to a removed flow's variable
-  // through links, walking only over variables frozen from `start` on (find_closure). Few of them: one by one, adding
-  // their loads back onto their links. Many: one sweep over the affected components in variable order, which reads the
-  // records sequentially and recomputes their links from capacity. A sweep also comes once the variables thawed one
-  // by one since the last one outnumber the variables, so that rounding cannot pile up over a long run (at a cost
-  // proportional to the work done).
+  // Nothing that froze below the lowest level of a removed flow's variable can change (its links were unsaturated
+  // below it, and less weight only raises their shares): `from`, lowered by a rounding margin (variables that froze
+  // in different events at what is the same level may differ in their last bits).
+  double from = vars_.remove_flows(p, flows, level_, alive_);
+  from -= std::abs(from) * kLevelMargin;
+  // order_ holds the variables by level (the order of a filling, merged with the re-fillings since): those at `from`
+  // or above are its tail from `start`.
+  if (positioned_ < ordered_) {  // positions are kept from the first re-solve on (a full solve does not need them)
+    for (std::size_t i = 0; i < ordered_; ++i) pos_[order_[i]] = static_cast<std::uint32_t>(i);
+    positioned_ = ordered_;
+  }
+  std::size_t start = ordered_;
+  for (const auto& [v, w] : changed_) start = std::min<std::size_t>(start, pos_[v]);
+  while (start > 0 && level_[order_[start - 1]] >= from) --start;
   heap_.clear();
+  thawed_.clear();
+  local_.clear();
+  bool adjusted = false;  // the removed weights' loads are off the links
+  // A short tail is re-solved by the closure at once (its walk is bounded by the tail); a long one is worth a local
+  // attempt first.
+  if (ordered_ - start <= local_from_ || !try_local(p, from, start, adjusted)) {
+    // The re-filled variables of a local attempt that did not hold are frozen at levels from `from` on (up to
+    // rounding), in their old places: the closure takes them again like any other.
+    for (std::uint32_t v : local_) from = std::min(from, level_[v]);
+    while (start > 0 && level_[order_[start - 1]] >= from) --start;
+    thawed_.clear();
+    redo_from(p, start, adjusted);
+  }
+
+  auto write = [&](FlowIndex f) { rates[f] = alive_[f] ? p.weight(f) * level_[vars_.of_flow[f]] : 0.0; };
+  if (!rates_current || (thawed_.size() + local_.size()) * 4 > vars_.size()) {
+    for (FlowIndex f = 0; f < p.num_flows(); ++f) write(f);
+    return;
+  }
+  wrote_all_ = false;
+  next_stamp();
+  auto write_var = [&](std::uint32_t v) {
+    if (var_stamp_[v] == stamp_) return;
+    var_stamp_[v] = stamp_;
+    for (auto i = vars_.var_flow_begin[v]; i < vars_.var_flow_begin[v + 1]; ++i) {
+      write(vars_.var_flow[i]);
+      written_.push_back(vars_.var_flow[i]);
+    }
+  };
+  for (std::uint32_t v : thawed_) write_var(v);
+  for (std::uint32_t v : local_) write_var(v);
+  for (FlowIndex f : flows) {  // also those whose variable emptied and stays frozen
+    rates[f] = 0.0;
+    written_.push_back(f);
+  }
+}
+
+void CpuRateSolver::next_stamp() {
+  if (++stamp_ != 0) return;
+  std::fill(var_stamp_.begin(), var_stamp_.end(), 0);
+  std::fill(link_stamp_.begin(), link_stamp_.end(), 0);
+  stamp_ = 1;
+}
+
+void CpuRateSolver::redo_from(const RateProblem& p, std::size_t start, bool adjusted) {
+  // Thaw the variables that can change: those from `start` on in order_ that are joined to a removed flow's variable
+  // through links, walking only over such variables (find_closure). Few of them: one by one, adding their loads back
+  // onto their links. Many: one sweep over the affected components, which reads the records sequentially and
+  // recomputes their links from capacity. A sweep also comes once the variables thawed one by one since the last one
+  // outnumber the variables, so that rounding cannot pile up over a long run (at a cost proportional to the work done).
   const bool whole = find_closure(start);
   std::size_t thawing = whole ? ordered_ - start : closure_.size();
   std::size_t scoped = 0;
@@ -182,54 +247,247 @@ void CpuRateSolver::do_remove_flows(const RateProblem& p, std::span<const FlowIn
     rebuild_from(p, start, whole);
     thawed_since_sweep_ = 0;
   } else {
-    thawed_since_sweep_ += thaw_closure(start, whole);
+    thawed_since_sweep_ += thaw_closure(start, whole, adjusted);
   }
   for (std::uint32_t v : closure_) in_closure_[v] = 0;
-  // The variables left frozen keep their places in order_, ahead of those the filling will append. Variables whose
-  // flows have all finished leave it: frozen for good and loading nothing, they would only make later re-solves look
-  // larger than they are (an event head among them leaves its event to the one before: thawing from there is safe).
-  thawed_.clear();
+  // The variables left frozen keep their places in order_; those the filling freezes come after them, in the order
+  // it freezes them (by level), and the two runs are merged. Variables whose flows have all finished leave it: frozen
+  // for good and loading nothing, they would only make later re-solves look larger than they are.
   std::size_t kept = start;
-  double lowest = kNoCap, highest = 0;
   for (std::size_t i = start; i < ordered_; ++i) {
     const std::uint32_t v = order_[i];
-    if (frozen_[v]) {
-      if (vars_.live_flows[v] == 0) continue;
-      order_[kept] = v;
-      pos_[v] = static_cast<std::uint32_t>(kept++);
-    } else {
-      thawed_.push_back(v);
-      lowest = std::min(lowest, level_[v]);
-      highest = std::max(highest, level_[v]);
-    }
+    if (frozen_[v] && vars_.live_flows[v] > 0) order_[kept++] = v;
   }
   ordered_ = kept;
+  fill_thawed(thawed_);
+  merge_tail(start, kept);
+}
+
+void CpuRateSolver::merge_tail(std::size_t start, std::size_t mid) {
+  // order_[start, mid) and [mid, ordered_) are each by level (up to rounding: a filling freezes at levels that never
+  // fall by more than a rounding step): one run by level, positions updated.
+  merge_.clear();
+  std::size_t a = start, b = mid;
+  while (a < mid && b < ordered_) merge_.push_back(level_[order_[b]] < level_[order_[a]] ? order_[b++] : order_[a++]);
+  while (a < mid) merge_.push_back(order_[a++]);
+  while (b < ordered_) merge_.push_back(order_[b++]);
+  for (std::size_t i = 0; i < merge_.size(); ++i) {
+    order_[start + i] = merge_[i];
+    pos_[merge_[i]] = static_cast<std::uint32_t>(start + i);
+  }
+  positioned_ = ordered_;
+}
+
+void CpuRateSolver::fill_thawed(std::span<const std::uint32_t> thawed) {
+  double lowest = kNoCap, highest = 0;
+  for (std::uint32_t v : thawed) {
+    lowest = std::min(lowest, level_[v]);
+    highest = std::max(highest, level_[v]);
+  }
   // Caps bind at or above their variable's old level: the sorted list is entered at the lowest thawed level.
   const auto first_cap = std::lower_bound(caps_.begin(), caps_.end(), lowest,
                                           [&](std::uint32_t v, double x) { return vars_.cap_share[v] < x; });
   fill(static_cast<std::size_t>(first_cap - caps_.begin()), highest);
-  for (std::size_t i = kept; i < ordered_; ++i) pos_[order_[i]] = static_cast<std::uint32_t>(i);
-  positioned_ = ordered_;
+}
 
-  auto write = [&](FlowIndex f) { rates[f] = alive_[f] ? p.weight(f) * level_[vars_.of_flow[f]] : 0.0; };
-  if (!rates_current || thawed_.size() * 4 > vars_.size()) {
-    for (FlowIndex f = 0; f < p.num_flows(); ++f) write(f);
-    return;
+bool CpuRateSolver::try_local(const RateProblem& p, double from, std::size_t start, bool& adjusted) {
+  // The variables that change when flows leave are usually few of those the closure holds (a flow that ends frees
+  // its bottleneck's capacity for the variables there, which take it from their other bottlenecks' variables, and
+  // so on: a chain through saturated links). A guess: the variables at `from` or above reached from a removed flow's
+  // variable through saturated links only. They are thawed and filled with every other variable held at its level,
+  // and the result is kept when it is the max-min allocation, which the bottleneck condition tells exactly (feasible,
+  // and every variable at its cap or on a saturated link where no variable has a higher level: Bertsekas and
+  // Gallager, Data Networks, 6.5.2). Only variables on links whose load changed can have lost their bottleneck, so
+  // only those are checked. Variables the check finds wrong join the guess and it is filled again; past a few rounds
+  // or a budget, the closure (exact by construction) takes over from the state the attempt left.
+  const std::size_t budget = std::min<std::size_t>(vars_.size() / 8, 4096) + 16;
+  if (thawed_since_sweep_ + budget > vars_.size()) return false;  // due for a sweep: the closure path makes it
+  const auto tight = [&](LinkIndex l) { return links_[l].rem <= kSaturated * p.capacity_Bps(l); };
+  link_queue_.clear();
+  auto visit = [&](std::uint32_t v) {
+    for (LinkIndex l : vars_.view(v).links())
+      if (!link_seen_[l] && tight(l)) {
+        link_seen_[l] = 1;
+        link_queue_.push_back(l);
+      }
+  };
+  auto join = [&](std::uint32_t w) {
+    in_closure_[w] = 1;
+    local_.push_back(w);
+    visit(w);
+  };
+  for (const auto& [v, old_weight] : changed_) {
+    visit(v);
+    if (vars_.live_flows[v] > 0 && !in_closure_[v]) join(v);
   }
-  wrote_all_ = false;
-  for (std::uint32_t v : thawed_)
-    for (auto i = vars_.var_flow_begin[v]; i < vars_.var_flow_begin[v + 1]; ++i) {
-      write(vars_.var_flow[i]);
-      written_.push_back(vars_.var_flow[i]);
+  bool over = false;
+  for (std::size_t q = 0; q < link_queue_.size() && !over; ++q) {
+    // Of a saturated link's variables, those at its highest level have it as a bottleneck: they take what it frees
+    // or lose what others take on it. The others are held elsewhere (the check finds those the link overtakes).
+    const LinkIndex l = link_queue_[q];
+    const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
+    double top = 0;
+    for (std::uint64_t i = b; i < e; ++i) {
+      const std::uint32_t w = vars_.link_var[i];
+      if (vars_.live_flows[w] > 0) top = std::max(top, level_[w]);
     }
-  for (FlowIndex f : flows) {  // also those whose variable emptied and stays frozen
-    rates[f] = 0.0;
-    written_.push_back(f);
+    top *= 1 - kSameLevel;
+    for (std::uint64_t i = b; i < e; ++i) {
+      const std::uint32_t w = vars_.link_var[i];
+      if (!in_closure_[w] && vars_.live_flows[w] > 0 && level_[w] >= from && level_[w] >= top) join(w);
+    }
+    over = local_.size() > budget;
   }
+  for (LinkIndex l : link_queue_) link_seen_[l] = 0;
+  auto unmark = [&] {
+    for (std::uint32_t v : local_) in_closure_[v] = 0;
+  };
+  if (over) {
+    unmark();
+    local_.clear();
+    return false;
+  }
+  // The links whose load may change, as they were: saturated, and their highest level (check_local).
+  if (++epoch_ == 0) {
+    std::fill(link_epoch_.begin(), link_epoch_.end(), 0);
+    epoch_ = 1;
+  }
+  changed_links_.clear();
+  const auto record = [&](std::uint32_t v) {
+    for (LinkIndex l : vars_.view(v).links()) {
+      if (link_epoch_[l] == epoch_) continue;
+      link_epoch_[l] = epoch_;
+      changed_links_.push_back(l);
+      if (!tight(l)) {
+        was_bottleneck_at_[l] = kNoCap;
+        continue;
+      }
+      double m = 0;
+      const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
+      for (std::uint64_t i = b; i < e; ++i) {
+        const std::uint32_t w = vars_.link_var[i];
+        if (vars_.live_flows[w] > 0) m = std::max(m, level_[w]);
+      }
+      was_bottleneck_at_[l] = m * (1 - kSameLevel);
+    }
+  };
+  for (const auto& [v, old_weight] : changed_) record(v);
+  for (std::uint32_t v : local_) record(v);
+  // Thaw: loads back at their current weights, then the removed weights' loads at the levels they had.
+  for (std::uint32_t v : local_) thaw_one(v);
+  for (const auto& [v, old_weight] : changed_) {
+    const VarView r = vars_.view(v);
+    const double load = (old_weight - r.weight()) * level_[v];
+    auto links = r.links();
+    for (std::uint32_t k = 0; k < links.size(); ++k) links_[links[k]].rem += r.coefficient(k) * load;
+  }
+  adjusted = true;
+  thawed_since_sweep_ += local_.size();
+  // Each filling appends what it freezes to order_ from `appended` on, after the old entries (those of the guess are
+  // still among them, in their old places).
+  const std::size_t appended = ordered_;
+  std::size_t round_begin = 0;
+  for (int round = 0;; ++round) {
+    ordered_ = appended;
+    if (order_.size() < appended + local_.size()) order_.resize(appended + local_.size());
+    fill_thawed(std::span<const std::uint32_t>(local_).subspan(round_begin));
+    const std::size_t before = local_.size();
+    const bool holds = check_local(p, from);
+    if (holds) {
+      // The guess leaves its old places (and so do variables whose flows have all finished), and joins the tail by
+      // its new levels.
+      std::size_t kept = start;
+      for (std::size_t i = start; i < appended; ++i) {
+        const std::uint32_t v = order_[i];
+        if (!in_closure_[v] && vars_.live_flows[v] > 0) order_[kept++] = v;
+      }
+      std::copy(order_.begin() + static_cast<std::ptrdiff_t>(appended),
+                order_.begin() + static_cast<std::ptrdiff_t>(ordered_), order_.begin() + static_cast<std::ptrdiff_t>(kept));
+      ordered_ = kept + (ordered_ - appended);
+      merge_tail(start, kept);
+      unmark();
+      return true;
+    }
+    if (round == kLocalRounds || local_.size() > budget || local_.size() == before) {
+      // Everything is frozen again (a consistent state), the guess in its old places: the closure goes on from it.
+      ordered_ = appended;
+      unmark();
+      return false;
+    }
+    // Again, with the variables the check added: every variable of the guess thaws at its current level.
+    round_begin = 0;
+    for (std::size_t i = before; i < local_.size(); ++i) record(local_[i]);
+    for (std::uint32_t v : local_) thaw_one(v);
+    thawed_since_sweep_ += local_.size();
+  }
+}
+
+bool CpuRateSolver::check_local(const RateProblem& p, double from) {
+  // The links whose load changed: those of the re-filled variables and of the removed flows' variables. The highest
+  // level of a live variable on a link is computed once per check (link_stamp_).
+  next_stamp();
+  const auto saturated = [&](LinkIndex l) { return links_[l].rem <= kSaturated * p.capacity_Bps(l); };
+  const auto highest = [&](LinkIndex l) {
+    if (link_stamp_[l] != stamp_) {
+      link_stamp_[l] = stamp_;
+      double m = 0;
+      const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
+      for (std::uint64_t i = b; i < e; ++i) {
+        const std::uint32_t w = vars_.link_var[i];
+        if (vars_.live_flows[w] > 0) m = std::max(m, level_[w]);
+      }
+      link_max_[l] = m;
+    }
+    return link_max_[l];
+  };
+  const auto bottlenecked = [&](std::uint32_t v) {
+    const double lv = level_[v];
+    if (vars_.cap_share[v] <= lv * (1 + kSameLevel)) return true;
+    for (LinkIndex l : vars_.view(v).links())
+      if (saturated(l) && lv >= highest(l) * (1 - kSameLevel)) return true;
+    return false;
+  };
+  const std::size_t guessed = local_.size();
+  auto add = [&](std::uint32_t w) {
+    if (in_closure_[w]) return;
+    in_closure_[w] = 1;
+    local_.push_back(w);
+  };
+  // A re-filled variable without a bottleneck froze on a link where a variable held at its level is higher: that one
+  // must move too.
+  for (std::size_t i = 0; i < guessed; ++i) {
+    const std::uint32_t v = local_[i];
+    if (bottlenecked(v)) continue;
+    for (LinkIndex l : vars_.view(v).links()) {
+      const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
+      for (std::uint64_t k = b; k < e; ++k) {
+        const std::uint32_t w = vars_.link_var[k];
+        if (vars_.live_flows[w] > 0 && level_[w] > level_[v] && level_[w] >= from) add(w);
+      }
+    }
+    if (local_.size() == guessed) return false;  // no one to blame (rounding): let the closure decide
+  }
+  // A held variable keeps every bottleneck whose link did not change; on a changed link that was one of its
+  // bottlenecks (saturated, nothing higher), it must still have one. Below `from` none was: their bottlenecks
+  // saturated below every re-filled level, so no re-filled variable crosses them.
+  for (LinkIndex l : changed_links_) {
+    const double was = was_bottleneck_at_[l];
+    if (was == kNoCap) continue;
+    const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
+    for (std::uint64_t k = b; k < e; ++k) {
+      const std::uint32_t w = vars_.link_var[k];
+      if (in_closure_[w] || vars_.live_flows[w] == 0 || level_[w] < from || level_[w] < was || var_stamp_[w] == stamp_)
+        continue;
+      var_stamp_[w] = stamp_;
+      if (!bottlenecked(w)) add(w);
+    }
+  }
+  return local_.size() == guessed;
 }
 
 void CpuRateSolver::thaw(std::uint32_t v) {
   frozen_[v] = 0;
+  thawed_.push_back(v);
   const VarView r = vars_.view(v);
   const double w = r.weight();
   auto links = r.links();
@@ -245,13 +503,11 @@ void CpuRateSolver::thaw(std::uint32_t v) {
 }
 
 bool CpuRateSolver::find_closure(std::size_t start) {
-  // Why it is enough (the others keep their levels bit for bit): events before `start` cannot change (the removed
-  // variables were free, their links unsaturated; less weight only raises shares). From `start` on, a link that no
-  // closure variable crosses is crossed, above the start level, only by variables outside the closure, and below it
-  // by variables frozen for good: its share at every level is what it was, so it saturates where it did and its
-  // variables freeze where they did. The closure and the rest are independent problems above the start level, each
-  // filled in its own valid order; the order they leave in order_ (the rest in place, the closure after it) is valid
-  // for every later removal for the same reason.
+  // Why it is enough (the others keep their levels bit for bit): nothing below the tail's level can change (the
+  // removed variables were free there, their links unsaturated; less weight only raises shares). In the tail, a link
+  // that no closure variable crosses is crossed, above that level, only by variables outside the closure, and below
+  // it by variables frozen for good: its share at every level is what it was, so it saturates where it did and its
+  // variables freeze where they did. The closure and the rest are independent problems above that level.
   closure_.clear();
   link_queue_.clear();
   auto visit_links = [&](std::uint32_t v) {
@@ -273,9 +529,8 @@ bool CpuRateSolver::find_closure(std::size_t start) {
     if (vars_.live_flows[v] > 0 && !in_closure_[v]) join(v);
   }
   // The walk reads every variable of every link it reaches, frozen early or not: on a dense problem, where the
-  // closure is most of what froze from `start` on, that costs more than it saves. Past a budget (the closure at an
-  // eighth of those variables, or a quarter as many link entries read) it stops and takes all of them: what thawing from
-  // `start` always did, and as exact.
+  // closure is most of the tail, that costs more than it saves. Past a budget (the closure at an
+  // eighth of those variables, or a quarter as many link entries read) it stops and takes all of them, as exact.
   const std::size_t after_start = ordered_ - start;
   std::size_t read = 0;
   bool whole = false;
@@ -297,46 +552,47 @@ bool CpuRateSolver::find_closure(std::size_t start) {
   return whole;
 }
 
-std::size_t CpuRateSolver::thaw_closure(std::size_t start, bool whole) {
+void CpuRateSolver::thaw_one(std::uint32_t v) {
+  const VarView r = vars_.view(v);
+  const double load = r.weight() * level_[v];
+  auto links = r.links();
+  for (std::uint32_t k = 0; k < links.size(); ++k) links_[links[k]].rem += r.coefficient(k) * load;
+  thaw(v);
+}
+
+std::size_t CpuRateSolver::thaw_closure(std::size_t start, bool whole, bool adjusted) {
   // Each thawed variable's load goes back on its links (at its current weight; the removed weight is added back
-  // below), and its weight becomes free weight there. Records are prefetched ahead of the walk.
+  // below, unless a local attempt did), and its weight becomes free weight there. Records are prefetched ahead.
   const std::uint32_t* record_at = vars_.record_at.data();
   std::size_t thawed = 0;
-  auto thaw_one = [&](std::uint32_t v) {
-    ++thawed;
-    const VarView r = vars_.view(v);
-    const double load = r.weight() * level_[v];
-    auto links = r.links();
-    for (std::uint32_t k = 0; k < links.size(); ++k) links_[links[k]].rem += r.coefficient(k) * load;
-    thaw(v);
-  };
-  if (whole) {  // every live variable of the affected components frozen from `start` on, in freezing order
-    for (std::size_t i = start; i < ordered_; ++i) {
-      if (i + 16 < ordered_) __builtin_prefetch(&record_at[order_[i + 16]]);
-      if (i + 8 < ordered_) __builtin_prefetch(vars_.record_address(record_at[order_[i + 8]]));
-      const std::uint32_t v = order_[i];
-      if (in_scope_[vars_.var_component[v]] && vars_.live_flows[v] > 0) thaw_one(v);
-    }
-  } else {
-    const std::size_t n = closure_.size();
+  auto walk = [&](std::span<const std::uint32_t> vs) {
+    const std::size_t n = vs.size();
     for (std::size_t i = 0; i < n; ++i) {
-      if (i + 16 < n) __builtin_prefetch(&record_at[closure_[i + 16]]);
-      if (i + 8 < n) __builtin_prefetch(vars_.record_address(record_at[closure_[i + 8]]));
-      thaw_one(closure_[i]);
+      if (i + 16 < n) __builtin_prefetch(&record_at[vs[i + 16]]);
+      if (i + 8 < n) __builtin_prefetch(vars_.record_address(record_at[vs[i + 8]]));
+      const std::uint32_t v = vs[i];
+      if (vars_.live_flows[v] > 0 && (!whole || in_scope_[vars_.var_component[v]])) {
+        ++thawed;
+        thaw_one(v);
+      }
     }
-  }
-  for (const auto& [v, old_weight] : changed_) {
-    const VarView r = vars_.view(v);
-    const double load = (old_weight - r.weight()) * level_[v];
-    auto links = r.links();
-    for (std::uint32_t k = 0; k < links.size(); ++k) links_[links[k]].rem += r.coefficient(k) * load;
-  }
+  };
+  // Whole: every live variable of the affected components in the tail, in order.
+  walk(whole ? std::span<const std::uint32_t>(order_.data() + start, ordered_ - start)
+             : std::span<const std::uint32_t>(closure_));
+  if (!adjusted)
+    for (const auto& [v, old_weight] : changed_) {
+      const VarView r = vars_.view(v);
+      const double load = (old_weight - r.weight()) * level_[v];
+      auto links = r.links();
+      for (std::uint32_t k = 0; k < links.size(); ++k) links_[links[k]].rem += r.coefficient(k) * load;
+    }
   return thawed;
 }
 
 void CpuRateSolver::rebuild_from(const RateProblem& p, std::size_t start, bool whole) {
   // The affected components' links start over at full capacity; their variables that stay frozen take their loads
-  // again, the others (the closure, or all from `start` on) thaw.
+  // again, the others (the closure, or the whole tail from `start`) thaw.
   auto place = [&](std::uint32_t v) {
     if (vars_.live_flows[v] == 0) return;  // emptied: stays frozen
     if (whole ? pos_[v] < start : !in_closure_[v]) {
@@ -460,7 +716,6 @@ void CpuRateSolver::fill(std::size_t next_cap, double threshold) {
     ++stats_.rounds;
     if (next_cap < caps_.size() && (heap_.empty() || vars_.cap_share[caps_[next_cap]] <= key_[heap_.front()])) {
       const std::uint32_t v = caps_[next_cap++];
-      event_head_[v] = 1;
       freeze(v, vars_.cap_share[v]);
       continue;
     }
@@ -474,7 +729,6 @@ void CpuRateSolver::fill(std::size_t next_cap, double threshold) {
     const std::uint32_t* record_at = vars_.record_at.data();
     const std::uint8_t* frozen = frozen_.data();
     const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
-    std::uint8_t head = 1;  // the event's first variable
     for (auto i = b; i < e; ++i) {
       if (i + 24 < e) __builtin_prefetch(&frozen[entries[i + 24]]);
       if (i + 16 < e && !frozen[entries[i + 16]]) __builtin_prefetch(&record_at[entries[i + 16]]);
@@ -483,11 +737,7 @@ void CpuRateSolver::fill(std::size_t next_cap, double threshold) {
         __builtin_prefetch(rec);
         __builtin_prefetch(rec + 40);
       }
-      if (!frozen[entries[i]]) {
-        event_head_[entries[i]] = head;
-        head = 0;
-        freeze(entries[i], level, l);
-      }
+      if (!frozen[entries[i]]) freeze(entries[i], level, l);
     }
     ls[l] = LinkState{0.0, 0.0, 0};  // saturated: its capacity is taken, every variable of it is frozen
     pop();
@@ -574,7 +824,7 @@ std::size_t bytes_of(const V&... v) {
 }  // namespace
 
 std::size_t CpuRateSolver::memory_bytes() const {
-  return vars_.memory_bytes() + bytes_of(links_, key_, level_, heap_, waiting_, caps_, frozen_, event_head_, order_, pos_,
+  return vars_.memory_bytes() + bytes_of(links_, key_, level_, heap_, waiting_, caps_, frozen_, order_, pos_, merge_, local_, var_stamp_, link_stamp_, link_max_, was_bottleneck_at_, link_epoch_, changed_links_,
                                          closure_, in_closure_, link_seen_, link_queue_,
                                          thawed_, in_scope_, changed_, alive_);
 }
