@@ -21,6 +21,7 @@ constexpr double kSaturated = 1e-13;
 constexpr double kSameLevel = 1e-13;
 // The margin below the lowest removed level from which variables may change (re-solves).
 constexpr double kLevelMargin = 1e-12;
+constexpr LinkIndex kNoLink = ~0u;
 // Rounds of a local re-solve before the closure takes over.
 constexpr int kLocalRounds = 12;
 
@@ -131,6 +132,7 @@ void CpuRateSolver::do_solve(const RateProblem& p, std::span<double> rates) {
   in_closure_.assign(nv, 0);
   order_.resize(nv);
   pos_.resize(nv);
+  froze_at_.resize(nv);
   ordered_ = 0;
   positioned_ = 0;
   var_stamp_.assign(nv, 0);
@@ -303,6 +305,13 @@ bool CpuRateSolver::try_local(const RateProblem& p, double from, std::size_t sta
   const std::size_t budget = std::min<std::size_t>(vars_.size() / 8, 4096) + 16;
   if (thawed_since_sweep_ + budget > vars_.size()) return false;  // due for a sweep: the closure path makes it
   const auto tight = [&](LinkIndex l) { return links_[l].rem <= kSaturated * p.capacity_Bps(l); };
+  // The links whose load may change, as they were: saturated, and their highest level (check_local); the walk
+  // records the saturated ones it reads.
+  if (++epoch_ == 0) {
+    std::fill(link_epoch_.begin(), link_epoch_.end(), 0);
+    epoch_ = 1;
+  }
+  changed_links_.clear();
   link_queue_.clear();
   auto visit = [&](std::uint32_t v) {
     for (LinkIndex l : vars_.view(v).links())
@@ -332,6 +341,9 @@ bool CpuRateSolver::try_local(const RateProblem& p, double from, std::size_t sta
       if (vars_.live_flows[w] > 0) top = std::max(top, level_[w]);
     }
     top *= 1 - kSameLevel;
+    link_epoch_[l] = epoch_;
+    changed_links_.push_back(l);
+    was_bottleneck_at_[l] = top;
     for (std::uint64_t i = b; i < e; ++i) {
       const std::uint32_t w = vars_.link_var[i];
       if (!in_closure_[w] && vars_.live_flows[w] > 0 && level_[w] >= from && level_[w] >= top) join(w);
@@ -347,12 +359,7 @@ bool CpuRateSolver::try_local(const RateProblem& p, double from, std::size_t sta
     local_.clear();
     return false;
   }
-  // The links whose load may change, as they were: saturated, and their highest level (check_local).
-  if (++epoch_ == 0) {
-    std::fill(link_epoch_.begin(), link_epoch_.end(), 0);
-    epoch_ = 1;
-  }
-  changed_links_.clear();
+  // The other links of the guess and of the removed flows' variables, likewise.
   const auto record = [&](std::uint32_t v) {
     for (LinkIndex l : vars_.view(v).links()) {
       if (link_epoch_[l] == epoch_) continue;
@@ -440,11 +447,15 @@ bool CpuRateSolver::check_local(const RateProblem& p, double from) {
     }
     return link_max_[l];
   };
-  const auto bottlenecked = [&](std::uint32_t v) {
+  // `first`: the link to try first (the one a re-filled variable froze on, or the changed link a held one had as a
+  // bottleneck): usually it still is one.
+  const auto bottlenecked = [&](std::uint32_t v, LinkIndex first) {
     const double lv = level_[v];
     if (vars_.cap_share[v] <= lv * (1 + kSameLevel)) return true;
+    const auto holds = [&](LinkIndex l) { return saturated(l) && lv >= highest(l) * (1 - kSameLevel); };
+    if (first != kNoLink && holds(first)) return true;
     for (LinkIndex l : vars_.view(v).links())
-      if (saturated(l) && lv >= highest(l) * (1 - kSameLevel)) return true;
+      if (l != first && holds(l)) return true;
     return false;
   };
   const std::size_t guessed = local_.size();
@@ -457,7 +468,7 @@ bool CpuRateSolver::check_local(const RateProblem& p, double from) {
   // must move too.
   for (std::size_t i = 0; i < guessed; ++i) {
     const std::uint32_t v = local_[i];
-    if (bottlenecked(v)) continue;
+    if (bottlenecked(v, froze_at_[v])) continue;
     for (LinkIndex l : vars_.view(v).links()) {
       const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
       for (std::uint64_t k = b; k < e; ++k) {
@@ -479,7 +490,7 @@ bool CpuRateSolver::check_local(const RateProblem& p, double from) {
       if (in_closure_[w] || vars_.live_flows[w] == 0 || level_[w] < from || level_[w] < was || var_stamp_[w] == stamp_)
         continue;
       var_stamp_[w] = stamp_;
-      if (!bottlenecked(w)) add(w);
+      if (!bottlenecked(w, l)) add(w);
     }
   }
   return local_.size() == guessed;
@@ -673,6 +684,7 @@ void CpuRateSolver::fill(std::size_t next_cap, double threshold) {
   auto freeze = [&](std::uint32_t v, double level, LinkIndex skip = ~0u) {
     frozen_[v] = 1;
     level_[v] = level;
+    froze_at_[v] = skip;
     order_[ordered_++] = v;
     const VarView r = vars_.view(v);
     const double w = r.weight();
@@ -824,7 +836,7 @@ std::size_t bytes_of(const V&... v) {
 }  // namespace
 
 std::size_t CpuRateSolver::memory_bytes() const {
-  return vars_.memory_bytes() + bytes_of(links_, key_, level_, heap_, waiting_, caps_, frozen_, order_, pos_, merge_, local_, var_stamp_, link_stamp_, link_max_, was_bottleneck_at_, link_epoch_, changed_links_,
+  return vars_.memory_bytes() + bytes_of(links_, key_, level_, heap_, waiting_, caps_, frozen_, order_, pos_, froze_at_, merge_, local_, var_stamp_, link_stamp_, link_max_, was_bottleneck_at_, link_epoch_, changed_links_,
                                          closure_, in_closure_, link_seen_, link_queue_,
                                          thawed_, in_scope_, changed_, alive_);
 }

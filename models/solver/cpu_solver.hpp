@@ -104,6 +104,7 @@ class CpuRateSolver final : public RateSolver {
   std::size_t ordered_ = 0;         // entries of order_ in place
   std::size_t positioned_ = 0;      // pos_ is current for order_[0, positioned_)
   std::vector<std::uint32_t> merge_;  // scratch of merge_tail
+  std::vector<LinkIndex> froze_at_;   // per variable: the link whose saturation froze it (~0: its cap)
   std::vector<std::uint32_t> thawed_;  // the variables the last re-solve thawed
   std::vector<std::uint32_t> local_;   // the variables a local re-solve re-fills
   std::vector<std::uint32_t> var_stamp_, link_stamp_;  // per variable / link: stamp_ when seen by the current pass
