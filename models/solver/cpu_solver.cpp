@@ -382,22 +382,16 @@ bool CpuRateSolver::try_local(const RateProblem& p, double from, std::size_t sta
   for (std::uint32_t v : local_) record(v);
   // Thaw: loads back at their current weights, then the removed weights' loads at the levels they had.
   for (std::uint32_t v : local_) thaw_one(v);
-  for (const auto& [v, old_weight] : changed_) {
-    const VarView r = vars_.view(v);
-    const double load = (old_weight - r.weight()) * level_[v];
-    auto links = r.links();
-    for (std::uint32_t k = 0; k < links.size(); ++k) links_[links[k]].rem += r.coefficient(k) * load;
-  }
+  unload_removed();
   adjusted = true;
   thawed_since_sweep_ += local_.size();
   // Each filling appends what it freezes to order_ from `appended` on, after the old entries (those of the guess are
   // still among them, in their old places).
   const std::size_t appended = ordered_;
-  std::size_t round_begin = 0;
   for (int round = 0;; ++round) {
     ordered_ = appended;
     if (order_.size() < appended + local_.size()) order_.resize(appended + local_.size());
-    fill_thawed(std::span<const std::uint32_t>(local_).subspan(round_begin));
+    fill_thawed(local_);
     const std::size_t before = local_.size();
     const bool holds = check_local(p, from);
     if (holds) {
@@ -422,7 +416,6 @@ bool CpuRateSolver::try_local(const RateProblem& p, double from, std::size_t sta
       return false;
     }
     // Again, with the variables the check added: every variable of the guess thaws at its current level.
-    round_begin = 0;
     for (std::size_t i = before; i < local_.size(); ++i) record(local_[i]);
     for (std::uint32_t v : local_) thaw_one(v);
     thawed_since_sweep_ += local_.size();
@@ -591,14 +584,17 @@ std::size_t CpuRateSolver::thaw_closure(std::size_t start, bool whole, bool adju
   // Whole: every live variable of the affected components in the tail, in order.
   walk(whole ? std::span<const std::uint32_t>(order_.data() + start, ordered_ - start)
              : std::span<const std::uint32_t>(closure_));
-  if (!adjusted)
-    for (const auto& [v, old_weight] : changed_) {
-      const VarView r = vars_.view(v);
-      const double load = (old_weight - r.weight()) * level_[v];
-      auto links = r.links();
-      for (std::uint32_t k = 0; k < links.size(); ++k) links_[links[k]].rem += r.coefficient(k) * load;
-    }
+  if (!adjusted) unload_removed();
   return thawed;
+}
+
+void CpuRateSolver::unload_removed() {
+  for (const auto& [v, old_weight] : changed_) {
+    const VarView r = vars_.view(v);
+    const double load = (old_weight - r.weight()) * level_[v];
+    auto links = r.links();
+    for (std::uint32_t k = 0; k < links.size(); ++k) links_[links[k]].rem += r.coefficient(k) * load;
+  }
 }
 
 void CpuRateSolver::rebuild_from(const RateProblem& p, std::size_t start, bool whole) {

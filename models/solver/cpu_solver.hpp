@@ -76,6 +76,7 @@ class CpuRateSolver final : public RateSolver {
   void rebuild_from(const RateProblem& p, std::size_t start, bool whole);  // one sweep over the affected components
   void thaw(std::uint32_t v);      // v's weight becomes free weight on its links (v joins thawed_)
   void thaw_one(std::uint32_t v);  // v's load leaves its links, then thaw(v)
+  void unload_removed();           // the removed flows' loads leave their variables' links (at the levels they had)
   void next_stamp();
 
   // A link's state in the filling: the capacity not yet taken by frozen variables, and the weight and number of its
