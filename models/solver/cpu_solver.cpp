@@ -304,7 +304,6 @@ bool CpuRateSolver::try_local(const RateProblem& p, double from, std::size_t sta
   // or a budget, the closure (exact by construction) takes over from the state the attempt left.
   const std::size_t budget = std::min<std::size_t>(vars_.size() / 8, 4096) + 16;
   if (thawed_since_sweep_ + budget > vars_.size()) return false;  // due for a sweep: the closure path makes it
-  const auto tight = [&](LinkIndex l) { return links_[l].rem <= kSaturated * p.capacity_Bps(l); };
   // The links whose load may change, as they were: saturated, and their highest level (check_local); the walk
   // records the saturated ones it reads.
   if (++epoch_ == 0) {
@@ -315,7 +314,7 @@ bool CpuRateSolver::try_local(const RateProblem& p, double from, std::size_t sta
   link_queue_.clear();
   auto visit = [&](std::uint32_t v) {
     for (LinkIndex l : vars_.view(v).links())
-      if (!link_seen_[l] && tight(l)) {
+      if (!link_seen_[l] && saturated(p, l)) {
         link_seen_[l] = 1;
         link_queue_.push_back(l);
       }
@@ -335,12 +334,7 @@ bool CpuRateSolver::try_local(const RateProblem& p, double from, std::size_t sta
     // or lose what others take on it. The others are held elsewhere (the check finds those the link overtakes).
     const LinkIndex l = link_queue_[q];
     const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
-    double top = 0;
-    for (std::uint64_t i = b; i < e; ++i) {
-      const std::uint32_t w = vars_.link_var[i];
-      if (vars_.live_flows[w] > 0) top = std::max(top, level_[w]);
-    }
-    top *= 1 - kSameLevel;
+    const double top = highest_live_level(l) * (1 - kSameLevel);
     link_epoch_[l] = epoch_;
     changed_links_.push_back(l);
     was_bottleneck_at_[l] = top;
@@ -365,17 +359,7 @@ bool CpuRateSolver::try_local(const RateProblem& p, double from, std::size_t sta
       if (link_epoch_[l] == epoch_) continue;
       link_epoch_[l] = epoch_;
       changed_links_.push_back(l);
-      if (!tight(l)) {
-        was_bottleneck_at_[l] = kNoCap;
-        continue;
-      }
-      double m = 0;
-      const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
-      for (std::uint64_t i = b; i < e; ++i) {
-        const std::uint32_t w = vars_.link_var[i];
-        if (vars_.live_flows[w] > 0) m = std::max(m, level_[w]);
-      }
-      was_bottleneck_at_[l] = m * (1 - kSameLevel);
+      was_bottleneck_at_[l] = saturated(p, l) ? highest_live_level(l) * (1 - kSameLevel) : kNoCap;
     }
   };
   for (const auto& [v, old_weight] : changed_) record(v);
@@ -422,21 +406,28 @@ bool CpuRateSolver::try_local(const RateProblem& p, double from, std::size_t sta
   }
 }
 
+bool CpuRateSolver::saturated(const RateProblem& p, LinkIndex l) const {
+  return links_[l].rem <= kSaturated * p.capacity_Bps(l);
+}
+
+double CpuRateSolver::highest_live_level(LinkIndex l) const {
+  double m = 0;
+  const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
+  for (std::uint64_t i = b; i < e; ++i) {
+    const std::uint32_t w = vars_.link_var[i];
+    if (vars_.live_flows[w] > 0) m = std::max(m, level_[w]);
+  }
+  return m;
+}
+
 bool CpuRateSolver::check_local(const RateProblem& p, double from) {
   // The links whose load changed: those of the re-filled variables and of the removed flows' variables. The highest
   // level of a live variable on a link is computed once per check (link_stamp_).
   next_stamp();
-  const auto saturated = [&](LinkIndex l) { return links_[l].rem <= kSaturated * p.capacity_Bps(l); };
   const auto highest = [&](LinkIndex l) {
     if (link_stamp_[l] != stamp_) {
       link_stamp_[l] = stamp_;
-      double m = 0;
-      const std::uint64_t b = vars_.link_begin[l], e = b + vars_.link_vars[l];
-      for (std::uint64_t i = b; i < e; ++i) {
-        const std::uint32_t w = vars_.link_var[i];
-        if (vars_.live_flows[w] > 0) m = std::max(m, level_[w]);
-      }
-      link_max_[l] = m;
+      link_max_[l] = highest_live_level(l);
     }
     return link_max_[l];
   };
@@ -445,7 +436,7 @@ bool CpuRateSolver::check_local(const RateProblem& p, double from) {
   const auto bottlenecked = [&](std::uint32_t v, LinkIndex first) {
     const double lv = level_[v];
     if (vars_.cap_share[v] <= lv * (1 + kSameLevel)) return true;
-    const auto holds = [&](LinkIndex l) { return saturated(l) && lv >= highest(l) * (1 - kSameLevel); };
+    const auto holds = [&](LinkIndex l) { return saturated(p, l) && lv >= highest(l) * (1 - kSameLevel); };
     if (first != kNoLink && holds(first)) return true;
     for (LinkIndex l : vars_.view(v).links())
       if (l != first && holds(l)) return true;
@@ -832,8 +823,9 @@ std::size_t bytes_of(const V&... v) {
 }  // namespace
 
 std::size_t CpuRateSolver::memory_bytes() const {
-  return vars_.memory_bytes() + bytes_of(links_, key_, level_, heap_, waiting_, caps_, frozen_, order_, pos_, froze_at_, merge_, local_, var_stamp_, link_stamp_, link_max_, was_bottleneck_at_, link_epoch_, changed_links_,
-                                         closure_, in_closure_, link_seen_, link_queue_,
+  return vars_.memory_bytes() + bytes_of(links_, key_, level_, heap_, waiting_, caps_, frozen_, order_, pos_, froze_at_,
+                                         merge_, local_, var_stamp_, link_stamp_, link_max_, was_bottleneck_at_,
+                                         link_epoch_, changed_links_, closure_, in_closure_, link_seen_, link_queue_,
                                          thawed_, in_scope_, changed_, alive_);
 }
 

@@ -78,6 +78,9 @@ class CpuRateSolver final : public RateSolver {
   void thaw_one(std::uint32_t v);  // v's load leaves its links, then thaw(v)
   void unload_removed();           // the removed flows' loads leave their variables' links (at the levels they had)
   void next_stamp();
+  // A link counts as saturated when its unused capacity is at most a rounding residue of its capacity.
+  bool saturated(const RateProblem& p, LinkIndex l) const;
+  double highest_live_level(LinkIndex l) const;  // of the variables with live flows on link l (0: none)
 
   // A link's state in the filling: the capacity not yet taken by frozen variables, and the weight and number of its
   // free variables. One 32-byte record, so that freezing a variable touches one cache line per link.
