@@ -296,7 +296,8 @@ void add_coll_command(CLI::App& app) {
                 "as NCCL_PXN_DISABLE=1: a send to another node leaves from the sender's own NIC (across rails through "
                 "the spines), not over NVLink to the GPU on the destination's rail (PXN)");
   cmd->add_option("--granularity", o->granularity,
-                  "pipelined (one flow per ring edge), step (one flow per ring step, for small rings) or lockstep (one flow per ring channel, at its slowest edge)");
+                  "pipelined (one flow per ring edge), step (one flow per ring step, for small rings) or lockstep (one "
+                  "flow per ring channel, at its slowest edge); PAT is always in lockstep");
   cmd->add_option("--root", o->root, "root rank of broadcast and reduce");
   cmd->add_option("--solver", o->solver, "rate solver backend: cpu or cuda");
   cmd->add_option("--finish-tolerance", o->finish_tolerance, kFinishToleranceHelp)->capture_default_str();

@@ -174,7 +174,10 @@ void add_scenario_options(CLI::App* cmd, RunOptions& o) {
   cmd->add_option("--nccl-version", o.nccl_version,
                   "the NCCL version for what collemu models of its differences: the p2p channels per remote peer "
                   "(changed in 2.20 and 2.29); every other choice is 2.28's (default 2.28)");
-  cmd->add_option("--granularity", o.granularity, "pipelined (a flow per ring edge), step (per ring step) or lockstep (a flow per ring channel, at its slowest edge)")->capture_default_str();
+  cmd->add_option("--granularity", o.granularity,
+                  "pipelined (a flow per ring edge), step (per ring step) or lockstep (a flow per ring channel, at its "
+                  "slowest edge); PAT is always in lockstep")
+      ->capture_default_str();
   cmd->add_option("--solver", o.solver, "rate solver backend: cpu or cuda")->capture_default_str();
   cmd->add_option("--finish-tolerance", o.finish_tolerance, kFinishToleranceHelp)->capture_default_str();
 }

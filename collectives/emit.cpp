@@ -62,35 +62,67 @@ void FlowWriter::hold(const models::PathSet& path, double bytes, double latency_
   held_shares_.insert(held_shares_.end(), path.shares.begin(), path.shares.end());
 }
 
-void FlowWriter::lockstep(std::span<const Edge> edges, std::uint32_t channel, double bytes, double latency_s,
-                          double cap_Bps) {
-  if (options_.routes)
-    throw common::UserError("a lockstep ring cannot be re-routed (one flow spans every edge of a channel): use "
-                            "pipelined or step granularity with failures at a time");
-  // Every link's load per unit of the ring's rate r: the sum, over the edges and their QPs, of the QP's share of the
-  // link divided by the QPs (each QP carries r / qps of its edge).
-  const int qps = plan_.qps;
-  entries_.clear();
-  for (const Edge& e : edges)
-    for (int q = 0; q < qps; ++q) {
-      net_.path(e.src, e.dst, static_cast<std::uint32_t>(q), kUdpPortBase + channel, path_, e.via);
-      for (std::size_t i = 0; i < path_.links.size(); ++i) entries_.emplace_back(path_.links[i], path_.shares[i] / qps);
+namespace {
+// The sums a of a lockstep flow's links (lockstep_path before the division by k).
+void lockstep_sums(const models::Network& net, const LockstepRoute& route, models::PathSet& out,
+                   std::vector<std::pair<models::EngineLink, double>>& scratch) {
+  scratch.clear();
+  for (const LockstepEdge& e : route.edges)
+    for (int q = 0; q < route.qps; ++q) {
+      net.path(e.src, e.dst, static_cast<std::uint32_t>(q), kUdpPortBase + e.channel, out, e.via);
+      for (std::size_t i = 0; i < out.links.size(); ++i)
+        scratch.emplace_back(out.links[i], e.load * out.shares[i] / route.qps);
     }
-  std::sort(entries_.begin(), entries_.end());  // by link (then share: the sums below do not depend on edge order)
-  ring_.links.clear();
-  ring_.shares.clear();
-  for (const auto& [l, a] : entries_) {
-    if (!ring_.links.empty() && ring_.links.back() == l) {
-      ring_.shares.back() += a;
+  std::sort(scratch.begin(), scratch.end());  // by link (then share: the sums below do not depend on edge order)
+  out.links.clear();
+  out.shares.clear();
+  for (const auto& [l, a] : scratch) {
+    if (!out.links.empty() && out.links.back() == l) {
+      out.shares.back() += a;
     } else {
-      ring_.links.push_back(l);
-      ring_.shares.push_back(a);
+      out.links.push_back(l);
+      out.shares.push_back(a);
     }
   }
+}
+}  // namespace
+
+void lockstep_path(const models::Network& net, const LockstepRoute& route, models::PathSet& out,
+                   std::vector<std::pair<models::EngineLink, double>>& scratch) {
+  lockstep_sums(net, route, out, scratch);
+  for (double& a : out.shares) a = std::min(1.0, a / route.k);  // at most 1 (k >= every a), up to rounding
+}
+
+void FlowWriter::lockstep(std::span<const LockstepEdge> edges, double bytes, double latency_s, double cap_Bps) {
+  lockstep_.edges.assign(edges.begin(), edges.end());
+  lockstep_.qps = plan_.qps;
+  lockstep_sums(net_, lockstep_, ring_, entries_);
   double k = 1;  // the flow's coefficients must be at most 1: r' = k r, coefficients / k, weight k (exact, above)
-  for (double a : ring_.shares) k = std::max(k, a);
+  if (options_.routes) {
+    k = 0;  // no re-route can load a link by more than every edge's whole load
+    for (const LockstepEdge& e : edges) k += e.load;
+    k = std::max(k, 1.0);
+  } else {
+    for (double a : ring_.shares) k = std::max(k, a);
+  }
+  lockstep_.k = k;
   for (double& a : ring_.shares) a = std::min(1.0, a / k);
-  hold(ring_, bytes * k, latency_s, cap_Bps * k, k);
+  if (!options_.routes) {
+    hold(ring_, bytes * k, latency_s, cap_Bps * k, k);
+    return;
+  }
+  COLLEMU_ASSERT(options_.lockstep_routes, "EmitOptions::routes without lockstep_routes");
+  RouteLabel label;
+  label.lockstep = static_cast<std::uint32_t>(options_.lockstep_routes->size());
+  options_.lockstep_routes->push_back(lockstep_);
+  add({.bytes = bytes * k,
+       .links = ring_.links,
+       .coefficients = ring_.shares,
+       .latency_s = latency_s,
+       .start_s = start_s_,
+       .weight = k,
+       .cap_Bps = cap_Bps * k},
+      label);
 }
 
 void FlowWriter::connection(NodeId src, NodeId dst, NodeId via, std::uint32_t channel, double bytes, double latency_s,

@@ -31,11 +31,34 @@ struct CollFlows {
   double tail_latency_s = 0;   // paid after them (0 for every algorithm here: latencies are paid up front)
   double start_s = 0;
 };
-// Where a connection's flow goes: what re-routes it when the fabric changes under it (failures at a time).
+// One connection of a lockstep flow: src -> dst (through `via`: PXN), carrying `load` bytes per byte of the flow's
+// (its largest connection carries 1), on `channel` (the RoCE UDP port 0xC000 + channel that 5-tuple ECMP hashes).
+struct LockstepEdge {
+  models::NodeId src, dst, via;
+  double load = 1;  // in (0, 1]
+  std::uint32_t channel = 0;
+};
+// What a lockstep flow is made of: its connections, each over `qps` QPs, and the unit `k` its coefficients are
+// divided by (FlowWriter::lockstep).
+struct LockstepRoute {
+  std::vector<LockstepEdge> edges;
+  int qps = 1;
+  double k = 1;
+};
+// A lockstep flow's links and shares on `net`: each link's load per unit of the flow's rate (the sum over its
+// connections and QPs of load x the QP's share of the link / qps), divided by route.k; `out.latency_s` is not set.
+// Throws models::RouteError for a pair the fabric cannot connect.
+void lockstep_path(const models::Network& net, const LockstepRoute& route, models::PathSet& out,
+                   std::vector<std::pair<models::EngineLink, double>>& scratch);
+
+// Where a flow goes: what re-routes it when the fabric changes under it (failures at a time). A connection's flow: its
+// source, destination, relay, QP and UDP port; a lockstep flow: its route's index in EmitOptions::lockstep_routes.
 struct RouteLabel {
+  static constexpr std::uint32_t kNoLockstep = ~0u;
   models::NodeId src = models::kNoNode, dst = models::kNoNode, via = models::kNoNode;
   std::uint32_t qp = 0, udp_sport = 0;
-  bool routed() const { return src != models::kNoNode; }
+  std::uint32_t lockstep = kNoLockstep;
+  bool routed() const { return src != models::kNoNode || lockstep != kNoLockstep; }
 };
 
 struct EmitOptions {
@@ -43,9 +66,10 @@ struct EmitOptions {
   // later: the m flows' QPs may then take different paths.
   bool merge_identical = true;
   // When given: the route of every flow written, at its engine flow id (flows no route gives, NVLink transfers and
-  // timers, are not routed()); identical flows are then not merged. Lockstep rings cannot say it (one flow spans every
-  // edge of a channel): refused.
+  // timers, are not routed()); identical flows are then not merged. Lockstep flows need lockstep_routes too, which
+  // their labels index.
   std::vector<RouteLabel>* routes = nullptr;
+  std::vector<LockstepRoute>* lockstep_routes = nullptr;
 };
 
 // When a collective whose flows have all finished was done, s.
@@ -82,16 +106,17 @@ class FlowWriter {
   void connection(models::NodeId src, models::NodeId dst, models::NodeId via, std::uint32_t channel, double bytes,
                   double latency_s, double cap_Bps, std::span<const FlowId> after, std::vector<FlowId>* out = nullptr,
                   int path_times = 1);
-  // A ring channel in lockstep: its edges (each a connection src -> dst through `via`, of qps QPs) all move at the
-  // rate r of the slowest, as a pipelined ring does in steady state (every edge forwards what it receives), so the
-  // channel is one flow that loads each link by the sum of its edges' shares of it, carrying `bytes` (one edge's
-  // share) with the cap `cap_Bps` of one edge. Where a link carries several edges (a sum a > 1) the flow is written
-  // with rate r' = k r, coefficients a / k, weight k, bytes and cap times k (k the largest sum): under weighted
-  // max-min (rate = weight x level) that loads every link as the ring does and finishes when it would.
-  struct Edge {
-    models::NodeId src, dst, via;
-  };
-  void lockstep(std::span<const Edge> edges, std::uint32_t channel, double bytes, double latency_s, double cap_Bps);
+  // Connections in lockstep: edges (each src -> dst through `via`, of qps QPs) that move together, each at `load`
+  // times the rate r of the largest, paced by the slowest, as a pipelined ring does in steady state (every edge
+  // forwards what it receives) and as PAT does (one schedule of steps, each receiving from one peer and sending to
+  // another, every rank in the same order). One flow that loads each link by the sum of its edges' load x share of it,
+  // carrying `bytes` (the largest edge's) with the cap `cap_Bps` of that edge. Written with rate r' = k r,
+  // coefficients a / k, weight k, bytes and cap times k, for any k at least the largest sum a (coefficients are at
+  // most 1): under weighted max-min (rate = weight x level) that loads every link as the edges do, gives r the level
+  // of a flow of weight 1 (the largest edge counts as one flow against others on its links) and finishes when the
+  // edges would. k is the largest sum; where routes are kept (failures at a time), the sum of the edges' loads, which
+  // no re-route can exceed.
+  void lockstep(std::span<const LockstepEdge> edges, double bytes, double latency_s, double cap_Bps);
   // One flow of `bytes` on one engine link (share 1), after `latency_s`: NVLink traffic that no QP splits.
   void direct(double bytes, models::EngineLink link, double latency_s);
   // A flow of 0 bytes over no link: NCCL's latency alone.
@@ -108,6 +133,7 @@ class FlowWriter {
     std::uint32_t begin, count;                // into held_links_ / held_shares_
   };
   models::PathSet ring_;                                            // lockstep()'s flow
+  LockstepRoute lockstep_;                                          // lockstep()'s route
   std::vector<std::pair<models::EngineLink, double>> entries_;      // lockstep()'s (link, share) of every edge
   const Communicator& comm_;
   const CollPlan& plan_;

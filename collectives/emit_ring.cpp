@@ -42,7 +42,7 @@ void emit_ring(FlowWriter& w) {
   auto gpu = [&](int r) { return comm.gpu(r); };
   auto via = [&](int a, int z) { return net.rail_proxy(gpu(a), gpu(z)); };
   std::vector<FlowId> prev_step, this_step;
-  std::vector<FlowWriter::Edge> edges;
+  std::vector<LockstepEdge> edges;
   for (int c = 0; c < nch; ++c) {
     const std::vector<int> order = channel_ring(comm, c);
     auto next = [&](int k) { return order[(k + 1) % n]; };
@@ -62,10 +62,9 @@ void emit_ring(FlowWriter& w) {
       edges.clear();
       for (int k = 0; k < n; ++k) {
         ring_path_s += w.path_latency_s(gpu(order[k]), gpu(next(k)), via(order[k], next(k)));
-        edges.push_back({gpu(order[k]), gpu(next(k)), via(order[k], next(k))});
+        edges.push_back({gpu(order[k]), gpu(next(k)), via(order[k], next(k)), 1.0, static_cast<std::uint32_t>(c)});
       }
-      w.lockstep(edges, static_cast<std::uint32_t>(c), share / plan.efficiency,
-                 plan.model_latency_s + K * ring_path_s / n, plan.channel_cap_Bps);
+      w.lockstep(edges, share / plan.efficiency, plan.model_latency_s + K * ring_path_s / n, plan.channel_cap_Bps);
       continue;
     }
     const CommShape& shape = comm.shape();

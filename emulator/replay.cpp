@@ -411,9 +411,6 @@ void Replayer::check_failures() {
   if (opt_.failures.empty()) return;
   COLLEMU_ASSERT(net_->one_link_per_fabric_link(),
                  "failures at a time need a network whose engine links are the fabric's (group_links false)");
-  if (opt_.granularity == collectives::Granularity::Lockstep)
-    throw InputError("", "failures at a time need pipelined or step granularity: a lockstep ring is one flow over "
-                         "every edge of a channel, which cannot be re-routed edge by edge");
   failure_order_.resize(opt_.failures.size());
   for (std::size_t k = 0; k < failure_order_.size(); ++k) {
     const auto& f = opt_.failures[k];
@@ -434,6 +431,7 @@ void Replayer::check_failures() {
   }
   emit_.merge_identical = false;
   emit_.routes = &routes_;
+  emit_.lockstep_routes = &lockstep_routes_;
 }
 
 void Replayer::fail(std::size_t i) {
@@ -453,11 +451,15 @@ void Replayer::fail(std::size_t i) {
   std::vector<models::EngineLink> links;
   std::vector<double> shares;
   models::PathSet path;
+  std::vector<std::pair<models::EngineLink, double>> scratch;
   for (FlowId f = 0; f < routes_.size(); ++f) {
     const collectives::RouteLabel& r = routes_[f];
     if (!r.routed() || engine_.finished(f)) continue;
     try {
-      next.path(r.src, r.dst, r.qp, r.udp_sport, path, r.via);
+      if (r.lockstep != collectives::RouteLabel::kNoLockstep)
+        collectives::lockstep_path(next, lockstep_routes_[r.lockstep], path, scratch);
+      else
+        next.path(r.src, r.dst, r.qp, r.udp_sport, path, r.via);
     } catch (const models::RouteError& e) {
       throw models::RouteError("at " + std::to_string(t) + " s, after failing " + failure.spec + ": " + e.what());
     }

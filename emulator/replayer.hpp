@@ -173,6 +173,7 @@ class Replayer {
   std::size_t next_failure_ = 0;
   collectives::EmitOptions emit_;
   std::vector<collectives::RouteLabel> routes_;  // per engine flow, when there are failures at a time
+  std::vector<collectives::LockstepRoute> lockstep_routes_;  // what routes_ of lockstep flows index
   const std::vector<Job>& jobs_;
   const ReplayOptions& opt_;
   FlowEngine engine_;

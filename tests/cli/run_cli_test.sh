@@ -180,11 +180,22 @@ assert healthy["step_time_s"] < mid["step_time_s"] < failed["step_time_s"], (hea
 assert mid["rerouted_flows"] > 0 and healthy["rerouted_flows"] == 0
 assert abs(at0["step_time_s"] - failed["step_time_s"]) <= 1e-12 * failed["step_time_s"], (at0["step_time_s"], failed["step_time_s"])
 ' "$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5"
+# Lockstep rings (one flow per channel over all its edges) are re-routed as a whole: in flight at 20 ms they move to
+# the paths left, and the step lands between the healthy and the failed one; failed at 0 it is the failed one.
+check "a lockstep ring is re-routed as a whole" python3 -c '
+import json, subprocess, sys
+def run(*extra):
+    return json.loads(subprocess.run(sys.argv[1:] + list(extra), capture_output=True, text=True, check=True).stdout)
+healthy, failed = run(), run("--fail", "r0.bag0")
+mid, at0 = run("--fail-at", "20ms:r0.bag0"), run("--fail-at", "0s:r0.bag0")
+assert healthy["step_time_s"] < mid["step_time_s"] < failed["step_time_s"], (healthy["step_time_s"], mid["step_time_s"], failed["step_time_s"])
+assert mid["rerouted_flows"] > 0
+assert abs(at0["step_time_s"] - failed["step_time_s"]) <= 1e-12 * failed["step_time_s"], (at0["step_time_s"], failed["step_time_s"])
+' "$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5" --granularity lockstep
 fail_at() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5" "$@" 2>&1); local rc=$?; [[ $rc -eq 2 ]] && grep -q -- "$pattern" <<<"$msg" || { echo "  rc $rc: $msg"; false; }; }
 check "a failure time needs a unit" fail_at "^collemu: error: --fail-at 20:r0.bag0: '20' has no unit" --fail-at 20:r0.bag0
 check "a failure needs a target" fail_at "^collemu: error: --fail-at 20ms: expected TIME:TARGET" --fail-at 20ms
 check "a failure of nothing" fail_at "^collemu: error: --fail-at 20ms:r0.bagx: no such node" --fail-at 20ms:r0.bagx
-check "lockstep rings cannot be re-routed" fail_at "lockstep ring" --fail-at 20ms:r0.bag0 --granularity lockstep
 check "a failure that cuts the job" fail_at "after failing r0.bag3" --fail-at 20ms:r0.bag0 --fail-at 20ms:r0.bag1 --fail-at 20ms:r0.bag2 --fail-at 20ms:r0.bag3
 # NCCL_PXN_DISABLE: an MoE step whose expert all-to-alls cross 2 hosts (EP 8 over DP ranks of TP 2) on a rail-attached
 # fabric with 4:1 leaves: without PXN the sends to the other host leave from the sender's NIC, across rails through

@@ -141,6 +141,51 @@ TEST_F(SharedEngine, ALockstepRingMovesAtItsSlowestEdge) {
   }
 }
 
+// PAT's rounds move in lockstep (emit_pat.cpp: NCCL runs them as one schedule of steps). A reduce-scatter over ranks
+// 0..3 on GPUs 0, 16, 1, 17 (one per host, alternating buildings): round 1 (rank r to r + 1, one chunk c = S/4 / 0.75)
+// crosses the BAG, 0 -> 16 and 1 -> 17 in one direction and 16 -> 1 and 17 -> 0 in the other; round 2 (r to r + 2,
+// 2c) stays in each building. One flow, its largest edge (round 2) at rate r: a NIC carries 2c + c per 2c, 1.5 r; a
+// BAG direction carries two round-1 edges, r/2 each, r in all. Written as weight k = 1.5 (NIC), level lambda = r.
+// Alone the NICs bind: r = B / 1.5, done at L + 2c / r = L + 3c/B = L + S/B, the alpha-beta form (n-1)/n S/(0.75 B),
+// as with independent rounds. Beside D (GPU 2 -> 18, the 0 -> 16 direction, never done): that direction carries
+// r + lambda = 2 lambda <= B, lambda = B/2, below the NICs' 2B/3: the collective moves at r = B/2 and is done at
+// L + 2c / (B/2) = L + 4S/(3B), D at B/2 meanwhile. (Independent round-1 flows would each get B/3 of that direction
+// and round 2 the rest of the NIC; in lockstep round 2 waits for round 1.) L: NCCL's PAT latency (tuning.cc) base 8 us +
+// log2(4 nodes) x Tree NET Simple 14 us / 3.5 + 4 ranks x 2.8 us; no hop latency here.
+TEST_F(SharedEngine, PatRoundsMoveInLockstep) {
+  const Communicator pat(net, {0, 16, 1, 17});
+  CollSpec spec;
+  spec.op = CollKind::ReduceScatter;
+  spec.bytes = S;
+  spec.algo = Algo::Pat;
+  spec.proto = Proto::Simple;
+  spec.channels = 1;
+  const double Lp = (8.0 + 2 * 14.0 / 3.5 + 4 * 2.8) * 1e-6;
+  for (CollKind op : {CollKind::ReduceScatter, CollKind::AllGather}) {
+    spec.op = op;
+    const CollPlan plan = plan_collective(pat, spec);
+    ASSERT_EQ(plan.algo, Algo::Pat);
+    EXPECT_NEAR(plan.model_latency_s, Lp, 1e-15);
+    {
+      FlowEngine engine(net.capacities());
+      const CollFlows f = emit_collective(pat, plan, engine, 0.0);
+      EXPECT_EQ(f.count, 1u) << to_string(op);  // every round's connections: one flow
+      engine.run();
+      EXPECT_NEAR(done_s(engine, f), Lp + S / B, 1e-9 * (Lp + S / B)) << to_string(op);
+    }
+    FlowEngine engine(net.capacities());
+    models::PathSet p;
+    net.path(2, 18, 0, 0xC000u, p);
+    const FlowId d = engine.add_flow({.bytes = 1e12, .links = p.links, .coefficients = p.shares});
+    const CollFlows f = emit_collective(pat, plan, engine, 0.0);
+    engine.advance_to(Lp + 1e-6);
+    EXPECT_NEAR(engine.rate_Bps(d), B / 2, 1e-9 * B) << to_string(op);
+    while (!engine.finished(f.last[0])) engine.advance_to(engine.next_event_s());
+    const double expected = Lp + 4 * S / (3 * B);
+    EXPECT_NEAR(done_s(engine, f), expected, 1e-9 * expected) << to_string(op);
+  }
+}
+
 TEST(StridedCommunicator, EveryEighthGpuIsARingOnOneRail) {
   // A data-parallel group: GPUs 0, 8, 16, ..., 8 (k - 1) of a fabric of 8-GPU hosts, one rank per host, all on rail 0,
   // with 400 Gbps NICs on a DSF building (sprayed: only the NICs bind). Each channel's ring goes NIC to NIC; every NIC
