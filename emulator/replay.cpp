@@ -188,21 +188,19 @@ const CollPlan& Replayer::plan_for(const collectives::Communicator& c, CollKind 
   return it->second;
 }
 
-// The engine keeps every flow of the step, finished ones too (their records make the report), about
-// collectives::kBytesPerFlow each (the default run: 2,293,728 flows, 856 MB at its peak). A collective that would take
-// the step past the memory this process may use is refused before its flows are allocated, naming it. (The step's
-// flows are not estimated before it starts: collectives::estimated_flows, an upper bound for one collective, summed
-// over the default step gives 30 times the flows the engine makes, which merges identical ones.)
+// The engine keeps the flows of the collectives and transfers in flight, about collectives::kBytesPerFlow each; a
+// collective's flows are released once it is recorded (forget). A collective that would take them past the memory
+// this process may use is refused before its flows are allocated, naming it. (collectives::estimated_flows is an upper
+// bound for one collective: the engine merges identical flows.)
 void Replayer::check_memory_for(const collectives::Communicator& c, const CollPlan& plan, std::uint32_t job,
                                 const std::function<std::string()>& what) {
   if (memory_limit_ == 0) return;
-  const double total =
-      static_cast<double>(engine_.num_flows()) + collectives::estimated_flows(c, plan.op, plan.channels, opt_.qps, plan.pxn);
+  const double total = static_cast<double>(engine_.num_flows() - engine_.num_released()) +
+                       collectives::estimated_flows(c, plan.op, plan.channels, opt_.qps, plan.pxn);
   if (total * collectives::kBytesPerFlow <= static_cast<double>(memory_limit_)) return;
   char flows[64];
-  std::snprintf(flows, sizeof flows, " (about %.3g, each kept to the end of the step)", total);
-  common::check_memory(total * collectives::kBytesPerFlow, trace(job).source,
-                       "the step's flows up to " + what() + flows);
+  std::snprintf(flows, sizeof flows, " (about %.3g in flight)", total);
+  common::check_memory(total * collectives::kBytesPerFlow, trace(job).source, "the flows up to " + what() + flows);
 }
 
 void Replayer::own(const CollFlows& flows, std::uint32_t owner, std::uint32_t& remaining) {
@@ -212,13 +210,23 @@ void Replayer::own(const CollFlows& flows, std::uint32_t owner, std::uint32_t& r
   COLLEMU_ASSERT(remaining > 0, "a collective without flows");
 }
 
+void Replayer::forget(CollFlows& flows) {
+  engine_.release(flows.first, flows.count);
+  for (FlowId f = flows.first; f < flows.first + flows.count && f < routes_.size(); ++f) {
+    if (const std::uint32_t k = routes_[f].lockstep; k != collectives::RouteLabel::kNoLockstep)
+      std::vector<collectives::LockstepEdge>().swap(lockstep_routes_[k].edges);
+    routes_[f] = {};
+  }
+  std::vector<FlowId>().swap(flows.last);
+}
+
 void Replayer::arrive(std::uint32_t g, std::uint32_t op, double t) {
   Rank& r = ranks_[g];
   const traces::Trace& tr = trace(r.job);
   const Op& o = r.prog->ops[op];
   const std::uint32_t comm = tr.comm_of_slot[r.rank][o.comm_slot];
   const std::uint64_t n = r.colls_seen[o.comm_slot]++;
-  auto [it, fresh] = open_instances_.try_emplace(Key{r.job, comm, n}, static_cast<std::uint32_t>(instances_.size()));
+  auto [it, fresh] = open_instances_.try_emplace(Key{r.job, comm, n}, kNone);
   if (fresh) {
     Instance in;
     in.job = r.job;
@@ -228,7 +236,7 @@ void Replayer::arrive(std::uint32_t g, std::uint32_t op, double t) {
     in.first_rank = g;
     in.first_op = op;
     in.size = static_cast<std::uint32_t>(tr.comms[comm].ranks.size());
-    instances_.push_back(std::move(in));
+    it->second = slot(instances_, free_instances_, std::move(in));
   }
   const std::uint32_t id = it->second;
   Instance& in = instances_[id];
@@ -276,8 +284,7 @@ void Replayer::start_instance(std::uint32_t id, double t) {
 Transfer& Replayer::transfer_for(std::uint32_t job, std::uint32_t comm, std::uint32_t src, std::uint32_t dst,
                                  std::uint64_t n) {
   auto [it, fresh] = open_transfers_.try_emplace(Key{(std::uint64_t{job} << 32) | comm,
-                                                     (std::uint64_t{src} << 32) | dst, n},
-                                                 static_cast<std::uint32_t>(transfers_.size()));
+                                                     (std::uint64_t{src} << 32) | dst, n}, kNone);
   if (fresh) {
     Transfer tr;
     tr.job = job;
@@ -285,7 +292,7 @@ Transfer& Replayer::transfer_for(std::uint32_t job, std::uint32_t comm, std::uin
     tr.index = n;
     tr.src = src;
     tr.dst = dst;
-    transfers_.push_back(tr);
+    it->second = slot(transfers_, free_transfers_, std::move(tr));
   }
   return transfers_[it->second];
 }
@@ -373,6 +380,7 @@ void Replayer::on_flow_finished(FlowId f, double t) {
     rec.dst_rank = ranks_[x.dst].rank;
     report_.colls.push_back(rec);
     ++colls_done_;
+    forget(x.flows);
     Rank& s = ranks_[x.src];
     Rank& d = ranks_[x.dst];
     touch(d, t);
@@ -382,8 +390,11 @@ void Replayer::on_flow_finished(FlowId f, double t) {
     --s.sends_in_flight;
     add_channels(x.src, -x.plan.channels, t);
     add_channels(x.dst, -x.plan.channels, t);
-    complete(x.dst, x.recv_op, t);
-    finish_if_done(x.src, t);
+    const std::uint32_t src = x.src, dst = x.dst, recv_op = x.recv_op;
+    x = Transfer{};  // done: its slot is free for another
+    free_transfers_.push_back(o & ~kTransferBit);
+    complete(dst, recv_op, t);
+    finish_if_done(src, t);
     return;
   }
   Instance& in = instances_[o];
@@ -396,15 +407,17 @@ void Replayer::on_flow_finished(FlowId f, double t) {
   rec.index = in.index;
   report_.colls.push_back(rec);
   ++colls_done_;
+  forget(in.flows);
   for (auto [g, op] : in.members) {
     Rank& m = ranks_[g];
     touch(m, t);
     --m.moving;
     add_channels(g, -in.plan.channels, t);
   }
-  for (auto [g, op] : in.members) complete(g, op, t);
-  std::vector<std::pair<std::uint32_t, std::uint32_t>>().swap(in.members);  // done: free what is no longer needed
-  std::vector<double>().swap(in.arrive_s);
+  const auto members = std::move(in.members);
+  in = Instance{};  // done: its slot is free for another
+  free_instances_.push_back(o);
+  for (auto [g, op] : members) complete(g, op, t);
 }
 
 void Replayer::check_failures() {

@@ -156,6 +156,8 @@ class Replayer {
   void start_transfer(std::uint32_t id, double t);
   void on_flow_finished(FlowId f, double t);
   void own(const CollFlows& flows, std::uint32_t owner, std::uint32_t& remaining);
+  // A collective or transfer recorded: its flows are released from the engine (and their routes dropped).
+  void forget(CollFlows& flows);
   CollRecord record(const CollFlows& flows, const CollPlan& plan, int ranks, double end_s);
   const collectives::Communicator& comm_object(std::uint32_t job, std::uint32_t comm);
   const collectives::Communicator& pair_object(NodeId a, NodeId b);
@@ -190,11 +192,25 @@ class Replayer {
   };
   std::priority_queue<Timer, std::vector<Timer>, std::greater<>> timers_;
   std::uint64_t timer_seq_ = 0;
+  // Collectives and transfers not done yet: a done one's slot is taken by the next (slot()).
   std::vector<Instance> instances_;
+  std::vector<std::uint32_t> free_instances_;
   std::unordered_map<Key, std::uint32_t, KeyHash> open_instances_;
   std::vector<Transfer> transfers_;
+  std::vector<std::uint32_t> free_transfers_;
   std::unordered_map<Key, std::uint32_t, KeyHash> open_transfers_;
-  std::vector<std::uint32_t> owner_;  // per engine flow: instance (or transfer | kTransferBit), kNone
+  template <class T>
+  static std::uint32_t slot(std::vector<T>& all, std::vector<std::uint32_t>& free, T&& item) {
+    if (free.empty()) {
+      all.push_back(std::move(item));
+      return static_cast<std::uint32_t>(all.size() - 1);
+    }
+    const std::uint32_t id = free.back();
+    free.pop_back();
+    all[id] = std::move(item);
+    return id;
+  }
+  std::deque<std::uint32_t> owner_;  // per engine flow: instance (or transfer | kTransferBit), kNone
   std::vector<std::vector<std::unique_ptr<collectives::Communicator>>> comms_;  // [job][comm], lazily
   std::map<std::pair<NodeId, NodeId>, std::unique_ptr<collectives::Communicator>> pairs_;
   std::map<std::tuple<const collectives::Communicator*, CollKind, double, int>, CollPlan> plans_;

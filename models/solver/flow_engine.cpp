@@ -95,6 +95,33 @@ struct FlowEngine::Shape {
   bool fresh = true;  // no flow has left it yet: a new identical component may share it
 };
 
+// A page of flows and the arena of their links and coefficients. Its flow table is reserved whole (untouched memory is
+// not resident until written); the arena grows by blocks that never move, a flow's entries contiguous in one block.
+struct FlowEngine::Page {
+  std::vector<Flow> flows;
+  std::uint32_t released = 0;
+  template <class T>
+  struct Arena {
+    static constexpr std::size_t kBlock = std::size_t{1} << 16;  // entries
+    std::vector<std::unique_ptr<T[]>> blocks, big;  // big: one each for flows of more than kBlock entries
+    std::size_t used = kBlock;                      // of the last block
+    T* take(std::size_t n) {
+      if (n == 0) return nullptr;
+      if (n > kBlock) return big.emplace_back(new T[n]).get();
+      if (used + n > kBlock) {
+        blocks.emplace_back(new T[kBlock]);
+        used = 0;
+      }
+      T* p = blocks.back().get() + used;
+      used += n;
+      return p;
+    }
+  };
+  Arena<LinkIndex> links;
+  Arena<double> coeffs;
+  Page() { flows.reserve(kPageFlows); }
+};
+
 FlowEngine::FlowEngine(std::vector<double> capacity_Bps, SolverFactory solver, FlowEngineOptions options)
     : capacity_Bps_(std::move(capacity_Bps)), make_solver_(std::move(solver)), options_(options) {
   if (!make_solver_) throw SolverInputError("flow engine: no rate solver factory");
@@ -117,7 +144,7 @@ FlowEngine::~FlowEngine() = default;
 
 bool FlowEngine::guard(LinkIndex l, std::span<const LinkIndex> by, double share) {
   const std::size_t nl = capacity_Bps_.size();
-  if (!flows_.empty()) throw SolverInputError("guard of link " + std::to_string(l) + ": after flows were added");
+  if (num_flows_ > 0) throw SolverInputError("guard of link " + std::to_string(l) + ": after flows were added");
   if (l >= nl) throw SolverInputError("guard of link " + std::to_string(l) + ": there is no such link");
   if (!(share > 0 && share <= 1))
     throw SolverInputError("guard of link " + std::to_string(l) + ": share " + number(share) + "; expected (0, 1]");
@@ -185,31 +212,81 @@ void FlowEngine::release_guards(std::vector<LinkIndex>& links, std::vector<std::
   }
   stats_.guards_broken += links.size();
   if (!used) return;
-  // The sending flows on them (rare: a scan of every flow).
-  for (const Flow& fl : flows_) {
-    if (fl.comp == kNone) continue;
-    for (std::uint32_t e = 0; e < fl.entries; ++e)
-      if (std::binary_search(links.begin(), links.end(), entry_link_[fl.entry_begin + e])) {
-        comps.push_back(fl.comp);
-        break;
-      }
+  // The sending flows on them (rare: a scan of every flow not freed).
+  for (const auto& page : pages_) {
+    if (!page) continue;
+    for (const Flow& fl : page->flows) {
+      if (fl.comp == kNone) continue;
+      for (std::uint32_t e = 0; e < fl.entries; ++e)
+        if (std::binary_search(links.begin(), links.end(), fl.links[e])) {
+          comps.push_back(fl.comp);
+          break;
+        }
+    }
   }
 }
 
-void FlowEngine::count_guard_flows(std::uint64_t entry_begin, std::uint32_t entries, int delta) {
+void FlowEngine::count_guard_flows(const Flow& fl, int delta) {
   if (guards_.empty()) return;
-  for (std::uint32_t e = 0; e < entries; ++e)
-    if (const std::uint32_t g = guard_of_[entry_link_[entry_begin + e]]; g != kNone) guard_flows_[g] += delta;
+  for (std::uint32_t e = 0; e < fl.entries; ++e)
+    if (const std::uint32_t g = guard_of_[fl.links[e]]; g != kNone) guard_flows_[g] += delta;
 }
 
 LinkIndex FlowEngine::first_constraining(const Flow& fl) const {
   for (std::uint32_t e = 0; e < fl.entries; ++e)
-    if (constrains(entry_link_[fl.entry_begin + e])) return entry_link_[fl.entry_begin + e];
-  return entry_link_[fl.entry_begin];  // not reached: a guarded link's flows cross its guard, which constrains
+    if (constrains(fl.links[e])) return fl.links[e];
+  return fl.links[0];  // not reached: a guarded link's flows cross its guard, which constrains
+}
+
+// ---- the flow table: pages, and their release ----
+
+const FlowEngine::Flow& FlowEngine::kept(FlowId f) const {
+  if (f >= num_flows_) throw SolverInputError(flow_name(f) + ": there is no such flow");
+  const Flow* fl = find(f);
+  if (!fl) throw SolverInputError(flow_name(f) + ": released, its record is gone");
+  return *fl;
+}
+
+void FlowEngine::store_entries(FlowId f, Flow& fl, std::span<const LinkIndex> links,
+                               std::span<const double> coefficients, bool unit) {
+  Page& page = *pages_[f >> kPageBits];
+  LinkIndex* l = page.links.take(links.size());
+  std::copy(links.begin(), links.end(), l);
+  fl.links = l;
+  fl.entries = static_cast<std::uint32_t>(links.size());
+  fl.coeffs = nullptr;
+  if (!unit) {
+    double* a = page.coeffs.take(coefficients.size());
+    std::copy(coefficients.begin(), coefficients.end(), a);
+    fl.coeffs = a;
+  }
+}
+
+void FlowEngine::release(FlowId first, std::size_t count) {
+  if (count == 0) return;
+  if (first >= num_flows_ || count > num_flows_ - first)
+    throw SolverInputError("release of flows " + std::to_string(first) + " to " + std::to_string(first + count - 1) +
+                           ": there are " + std::to_string(num_flows_) + " flows");
+  for (std::size_t i = 0; i < count; ++i) {
+    const FlowId f = static_cast<FlowId>(first + i);
+    const Flow* fl = find(f);
+    if (!fl || fl->dependents == kReleased) throw SolverInputError(flow_name(f) + ": released twice");
+    if (fl->finish_s < 0) throw SolverInputError(flow_name(f) + ": released before it finished");
+  }
+  for (std::size_t i = 0; i < count; ++i) {
+    const FlowId f = static_cast<FlowId>(first + i);
+    flow(f).dependents = kReleased;
+    Page& page = *pages_[f >> kPageBits];
+    if (++page.released == kPageFlows) {  // a full page, every flow released: gone
+      pages_[f >> kPageBits].reset();
+      page_flows_[f >> kPageBits] = nullptr;
+    }
+  }
+  released_ += count;
 }
 
 FlowId FlowEngine::add_flow(const FlowSpec& spec) {
-  const std::size_t f = flows_.size();
+  const std::size_t f = num_flows_;
   if (f >= std::numeric_limits<FlowId>::max() - 1) throw SolverInputError("too many flows for 32-bit flow ids");
   require_finite_nonnegative(spec.bytes, f, "size", "B");
   require_finite_nonnegative(spec.latency_s, f, "latency", "s");
@@ -227,10 +304,13 @@ FlowId FlowEngine::add_flow(const FlowSpec& spec) {
   // a re-solve in the middle of a run.
   const bool unit = RateProblem::check_flow(f, capacity_Bps_.size(), spec.weight, spec.cap_Bps, spec.links,
                                             spec.coefficients);
-  for (FlowId d : spec.after)
+  for (FlowId d : spec.after) {
     if (d >= f)
       throw SolverInputError(flow_name(f) + ": waits for flow " + std::to_string(d) +
                              ", which is not an earlier flow");
+    if (const Flow* w = find(d); !w || w->dependents == kReleased)
+      throw SolverInputError(flow_name(f) + ": waits for flow " + std::to_string(d) + ", which was released");
+  }
   // A flow that breaks a guard puts its link back into the problems (the flows already sending on it are solved
   // again with it) before it is added.
   if (!guards_.empty()) {
@@ -243,35 +323,34 @@ FlowId FlowEngine::add_flow(const FlowSpec& spec) {
     }
   }
 
+  if ((f & (kPageFlows - 1)) == 0) {
+    pages_.push_back(std::make_unique<Page>());
+    page_flows_.push_back(pages_.back()->flows.data());
+  }
   Flow fl{};
   fl.bytes = spec.bytes;
   fl.latency_s = spec.latency_s;
   fl.start_s = spec.start_s;
   fl.weight = spec.weight;
   fl.cap_Bps = spec.cap_Bps;
-  fl.entry_begin = entry_link_.size();
-  fl.entries = static_cast<std::uint32_t>(spec.links.size());
-  fl.coeff_begin = kUnit;
-  entry_link_.insert(entry_link_.end(), spec.links.begin(), spec.links.end());
-  count_guard_flows(fl.entry_begin, fl.entries, 1);
-  if (!unit) {
-    fl.coeff_begin = entry_coeff_.size();
-    entry_coeff_.insert(entry_coeff_.end(), spec.coefficients.begin(), spec.coefficients.end());
-  }
+  store_entries(static_cast<FlowId>(f), fl, spec.links, spec.coefficients, unit);
+  count_guard_flows(fl, 1);
   for (FlowId d : spec.after) {
-    if (flows_[d].finish_s >= 0) continue;
+    Flow& w = flow(d);
+    if (w.finish_s >= 0) continue;
     ++fl.pending;
     dep_flow_.push_back(static_cast<FlowId>(f));
-    dep_next_.push_back(flows_[d].dependents);
-    flows_[d].dependents = static_cast<std::uint32_t>(dep_flow_.size() - 1);
+    dep_next_.push_back(w.dependents);
+    w.dependents = static_cast<std::uint32_t>(dep_flow_.size() - 1);
   }
-  flows_.push_back(fl);
+  pages_.back()->flows.push_back(fl);
+  ++num_flows_;
   if (fl.pending == 0) make_ready(static_cast<FlowId>(f), now_s_);
   return static_cast<FlowId>(f);
 }
 
 void FlowEngine::make_ready(FlowId f, double now) {
-  Flow& fl = flows_[f];
+  Flow& fl = flow(f);
   fl.ready_s = std::max(now, fl.start_s);
   fl.send_s = fl.ready_s + fl.latency_s;
   timers_.emplace_back(fl.send_s, f);
@@ -279,7 +358,7 @@ void FlowEngine::make_ready(FlowId f, double now) {
 }
 
 void FlowEngine::finish(FlowId f, double now) {
-  Flow& fl = flows_[f];
+  Flow& fl = flow(f);
   fl.finish_s = now;
   fl.remaining_B = 0;
   ++finished_;
@@ -291,12 +370,11 @@ void FlowEngine::finish(FlowId f, double now) {
       bytes -= it->second;  // sent over links it left (update())
       credited_B_.erase(it);
     }
-  for (std::uint32_t i = 0; i < fl.entries; ++i)
-    link_bytes_[entry_link_[fl.entry_begin + i]] += coefficient(fl, i) * bytes;
-  count_guard_flows(fl.entry_begin, fl.entries, -1);
+  for (std::uint32_t i = 0; i < fl.entries; ++i) link_bytes_[fl.links[i]] += coefficient(fl, i) * bytes;
+  count_guard_flows(fl, -1);
   for (std::uint32_t e = fl.dependents; e != kNone; e = dep_next_[e]) {
     const FlowId d = dep_flow_[e];
-    if (--flows_[d].pending == 0) make_ready(d, now);
+    if (--flow(d).pending == 0) make_ready(d, now);
   }
 }
 
@@ -321,11 +399,11 @@ void FlowEngine::run() {
   while (!done()) {
     const double t = next_event_s();
     if (!std::isfinite(t)) {
-      for (FlowId f = 0; f < flows_.size(); ++f)
-        if (flows_[f].comp != kNone)
+      for (FlowId f = 0; f < num_flows_; ++f)
+        if (const Flow* fl = find(f); fl && fl->comp != kNone)
           throw SolverInputError(flow_name(f) + " can never finish: every sending flow has rate 0");
-      for (FlowId f = 0; f < flows_.size(); ++f)
-        if (flows_[f].finish_s < 0)
+      for (FlowId f = 0; f < num_flows_; ++f)
+        if (const Flow* fl = find(f); fl && fl->finish_s < 0)
           throw SolverInputError(flow_name(f) + " never became ready: it waits for a flow that cannot finish");
     }
     advance_to(t);
@@ -356,11 +434,12 @@ void push_lazy(std::vector<C>& h, std::size_t& compact_at, const C& c, const aut
 }  // namespace
 
 bool FlowEngine::stale(const Completion& c) const {
-  return flows_[c.flow].version != c.version || flows_[c.flow].comp == kNone;
+  const Flow* fl = find(c.flow);
+  return !fl || fl->version != c.version || fl->comp == kNone;
 }
 
 void FlowEngine::push_completion(FlowId f) {
-  const Flow& fl = flows_[f];
+  const Flow& fl = flow(f);
   if (fl.rate_Bps <= 0) return;
   auto is_stale = [&](const Completion& c) { return stale(c); };
   const double end_s = fl.updated_s + fl.remaining_B / fl.rate_Bps;
@@ -379,7 +458,7 @@ void FlowEngine::settle_heap() {
 }
 
 void FlowEngine::set_rate(FlowId f, double rate_Bps) {
-  Flow& fl = flows_[f];
+  Flow& fl = flow(f);
   if (rate_Bps == fl.rate_Bps) return;
   fl.remaining_B -= fl.rate_Bps * (now_s_ - fl.updated_s);
   fl.updated_s = now_s_;
@@ -416,13 +495,13 @@ void FlowEngine::collect_completions(double t, std::vector<FlowId>& out) {
   };
   // Due by now, or close enough to tie (the projection itself may round a few ulps past t), or within the tolerance.
   collect(completions_, [&](const Completion& c) {
-    const Flow& fl = flows_[c.flow];
+    const Flow& fl = flow(c.flow);
     return c.time_s <= t || fl.rate_Bps * (t - fl.updated_s) >= fl.remaining_B * (1 - kFinishTolerance) ||
            ties(fl, c.time_s);
   });
   if (tol > 0)
     collect(ties_, [&](const Completion& c) {
-      const Flow& fl = flows_[c.flow];
+      const Flow& fl = flow(c.flow);
       return ties(fl, fl.updated_s + fl.remaining_B / fl.rate_Bps);
     });
   // A flow taken from both heaps (its other entry was not stale yet) is reported once.
@@ -448,7 +527,7 @@ void FlowEngine::process_event(double t) {
     std::pop_heap(timers_.begin(), timers_.end(), later);
     const FlowId f = timers_.back().second;
     timers_.pop_back();
-    Flow& fl = flows_[f];
+    Flow& fl = flow(f);
     if (fl.bytes == 0) {
       finish(f, t);
       continue;
@@ -463,9 +542,9 @@ void FlowEngine::process_event(double t) {
   std::vector<std::uint32_t>& touched = touched_scratch_;
   touched.clear();
   for (FlowId f : joined) {
-    const Flow& fl = flows_[f];
+    const Flow& fl = flow(f);
     for (std::uint32_t i = 0; i < fl.entries; ++i)
-      if (const std::uint32_t c = comp_of_link_[entry_link_[fl.entry_begin + i]]; c != kNone) touched.push_back(c);
+      if (const std::uint32_t c = comp_of_link_[fl.links[i]]; c != kNone) touched.push_back(c);
   }
   std::sort(touched.begin(), touched.end());
   touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
@@ -504,10 +583,10 @@ void FlowEngine::join(std::vector<FlowId>& joined) {
       if (a != b) uf_parent_[std::max(a, b)] = std::min(a, b);
     };
     for (const FlowId f : joined) {
-      const Flow& fl = flows_[f];
+      const Flow& fl = flow(f);
       const LinkIndex first = first_constraining(fl);
       for (std::uint32_t e = 0; e < fl.entries; ++e) {
-        const LinkIndex l = entry_link_[fl.entry_begin + e];
+        const LinkIndex l = fl.links[e];
         if (!constrains(l)) continue;
         unite(l, first);
         if (comp_of_link_[l] != kNone) unite(l, static_cast<std::uint32_t>(nl + comp_of_link_[l]));
@@ -517,7 +596,7 @@ void FlowEngine::join(std::vector<FlowId>& joined) {
     std::vector<std::uint32_t> group_of(joined.size());
     std::uint32_t groups = 0;
     for (std::size_t i = 0; i < joined.size(); ++i) {
-      const std::uint32_t r = find(first_constraining(flows_[joined[i]]));
+      const std::uint32_t r = find(first_constraining(flow(joined[i])));
       if (uf_group_[r] == kNone) uf_group_[r] = groups++;
       group_of[i] = uf_group_[r];
     }
@@ -534,9 +613,9 @@ void FlowEngine::join(std::vector<FlowId>& joined) {
       const std::span<const FlowId> group_flows(by_group.data() + begin[g], begin[g + 1] - begin[g]);
       group_comps.clear();
       for (const FlowId f : group_flows) {
-        const Flow& fl = flows_[f];
+        const Flow& fl = flow(f);
         for (std::uint32_t e = 0; e < fl.entries; ++e)
-          if (const std::uint32_t c = comp_of_link_[entry_link_[fl.entry_begin + e]]; c != kNone)
+          if (const std::uint32_t c = comp_of_link_[fl.links[e]]; c != kNone)
             group_comps.push_back(c);
       }
       rebuild(group_comps, group_flows);
@@ -550,13 +629,14 @@ void FlowEngine::update(std::span<const Reroute> reroutes, std::span<const Capac
   // Everything is checked before anything changes.
   std::vector<std::uint8_t> listed;
   for (const Reroute& r : reroutes) {
-    if (r.flow >= flows_.size())
+    if (r.flow >= num_flows_)
       throw SolverInputError(flow_name(r.flow) + ": re-routed, but there is no such flow");
-    const Flow& fl = flows_[r.flow];
+    if (!find(r.flow)) throw SolverInputError(flow_name(r.flow) + ": re-routed, but it was released");
+    const Flow& fl = flow(r.flow);
     if (fl.finish_s >= 0)
       throw SolverInputError(flow_name(r.flow) + ": re-routed at " + number(now_s_) + " s, but it finished at " +
                              number(fl.finish_s) + " s");
-    if (listed.size() < flows_.size()) listed.assign(flows_.size(), 0);
+    if (listed.size() < num_flows_) listed.assign(num_flows_, 0);
     if (listed[r.flow]++) throw SolverInputError(flow_name(r.flow) + ": re-routed twice in one update");
     if (!r.coefficients.empty() && r.links.size() != r.coefficients.size())
       throw SolverInputError(flow_name(r.flow) + ": " + std::to_string(r.links.size()) + " links but " +
@@ -577,7 +657,7 @@ void FlowEngine::update(std::span<const Reroute> reroutes, std::span<const Capac
   // the new routes or capacities break.
   std::vector<std::uint32_t> comps;
   for (const Reroute& r : reroutes)
-    if (flows_[r.flow].comp != kNone) comps.push_back(flows_[r.flow].comp);
+    if (flow(r.flow).comp != kNone) comps.push_back(flow(r.flow).comp);
   for (const CapacityChange& c : capacities) {
     capacity_Bps_[c.link] = c.capacity_Bps;
     if (comp_of_link_[c.link] != kNone) comps.push_back(comp_of_link_[c.link]);
@@ -600,9 +680,9 @@ void FlowEngine::solve_again(std::vector<std::uint32_t>& comps, std::span<const 
   std::vector<FlowId> moving;
   for (std::uint32_t c : comps)
     for (FlowId f : comps_[c].flow_of)
-      if (flows_[f].comp == c) moving.push_back(f);
+      if (in_component(f, c)) moving.push_back(f);
   for (FlowId f : moving) {
-    Flow& fl = flows_[f];
+    Flow& fl = flow(f);
     fl.remaining_B -= fl.rate_Bps * (now_s_ - fl.updated_s);
     fl.remaining_B = std::max(fl.remaining_B, 0.0);
     fl.updated_s = now_s_;
@@ -611,8 +691,7 @@ void FlowEngine::solve_again(std::vector<std::uint32_t>& comps, std::span<const 
     if (f < listed.size() && listed[f]) {  // it moves: the bytes sent so far count on its old links
       double& credited = credited_B_[f];
       const double sent = fl.bytes - fl.remaining_B;
-      for (std::uint32_t i = 0; i < fl.entries; ++i)
-        link_bytes_[entry_link_[fl.entry_begin + i]] += coefficient(fl, i) * (sent - credited);
+      for (std::uint32_t i = 0; i < fl.entries; ++i) link_bytes_[fl.links[i]] += coefficient(fl, i) * (sent - credited);
       credited = sent;
     }
   }
@@ -621,18 +700,11 @@ void FlowEngine::solve_again(std::vector<std::uint32_t>& comps, std::span<const 
   sending_ -= moving.size();
 
   for (const Reroute& r : reroutes) {
-    Flow& fl = flows_[r.flow];
+    Flow& fl = flow(r.flow);
     const bool unit = std::all_of(r.coefficients.begin(), r.coefficients.end(), [](double a) { return a == 1.0; });
-    count_guard_flows(fl.entry_begin, fl.entries, -1);
-    fl.entry_begin = entry_link_.size();
-    fl.entries = static_cast<std::uint32_t>(r.links.size());
-    entry_link_.insert(entry_link_.end(), r.links.begin(), r.links.end());
-    count_guard_flows(fl.entry_begin, fl.entries, 1);
-    fl.coeff_begin = kUnit;
-    if (!unit) {
-      fl.coeff_begin = entry_coeff_.size();
-      entry_coeff_.insert(entry_coeff_.end(), r.coefficients.begin(), r.coefficients.end());
-    }
+    count_guard_flows(fl, -1);
+    store_entries(r.flow, fl, r.links, r.coefficients, unit);  // the old entries stay in the arena until the page goes
+    count_guard_flows(fl, 1);
   }
   join(moving);
   settle_heap();
@@ -642,7 +714,7 @@ void FlowEngine::remove_finished(std::vector<FlowId>& finished, const std::vecto
   // Finished flows leave their components; a component that is rebuilt anyway (touched) just loses them.
   // By (component, flow): pairs sort faster than a comparator that looks the components up.
   std::vector<std::pair<std::uint32_t, FlowId>> by_comp(finished.size());
-  for (std::size_t i = 0; i < finished.size(); ++i) by_comp[i] = {flows_[finished[i]].comp, finished[i]};
+  for (std::size_t i = 0; i < finished.size(); ++i) by_comp[i] = {flow(finished[i]).comp, finished[i]};
   std::sort(by_comp.begin(), by_comp.end());
   for (std::size_t i = 0; i < finished.size(); ++i) finished[i] = by_comp[i].second;
   struct Removal {
@@ -651,10 +723,10 @@ void FlowEngine::remove_finished(std::vector<FlowId>& finished, const std::vecto
   };
   std::vector<Removal> removals;
   for (std::size_t i = 0; i < finished.size();) {
-    const std::uint32_t c = flows_[finished[i]].comp;
+    const std::uint32_t c = flow(finished[i]).comp;
     std::size_t j = i;
     std::vector<FlowIndex> removed;
-    while (j < finished.size() && flows_[finished[j]].comp == c) removed.push_back(flows_[finished[j++]].index);
+    while (j < finished.size() && flow(finished[j]).comp == c) removed.push_back(flow(finished[j++]).index);
     Component& k = comps_[c];
     k.live -= static_cast<std::uint32_t>(removed.size());
     if (k.live == 0) {
@@ -666,8 +738,8 @@ void FlowEngine::remove_finished(std::vector<FlowId>& finished, const std::vecto
     i = j;
   }
   for (FlowId f : finished) {
-    flows_[f].comp = kNone;
-    flows_[f].index = kNone;
+    flow(f).comp = kNone;
+    flow(f).index = kNone;
   }
   // Per shape: components that lose the same flows at this event stay together; the shape's solver re-solves once for
   // them. Components that lose other flows (or none) than the group that keeps the shape get copies.
@@ -727,7 +799,7 @@ void FlowEngine::apply_rates(std::uint32_t c, bool every) {
   const Shape& sh = *shapes_[k.shape];
   auto one = [&](FlowIndex i) {
     const FlowId f = k.flow_of[i];
-    if (flows_[f].comp == c) set_rate(f, sh.rates[i]);
+    if (in_component(f, c)) set_rate(f, sh.rates[i]);
   };
   if (every) {
     for (FlowIndex i = 0; i < k.flow_of.size(); ++i) one(i);
@@ -803,7 +875,7 @@ void FlowEngine::rebuild(std::vector<std::uint32_t>& touched, std::span<const Fl
   std::vector<FlowId> flows(joined.begin(), joined.end());
   for (std::uint32_t c : touched) {
     for (FlowId f : comps_[c].flow_of)
-      if (flows_[f].comp == c) flows.push_back(f);
+      if (in_component(f, c)) flows.push_back(f);
     free_component(c);
   }
   std::sort(flows.begin(), flows.end());
@@ -821,9 +893,9 @@ void FlowEngine::rebuild(std::vector<std::uint32_t>& touched, std::span<const Fl
   // The component's problem knows its own links only: local index = position in k.links (first appearance).
   std::size_t entries = 0;
   for (const FlowId f : k.flow_of) {
-    const Flow& fl = flows_[f];
+    const Flow& fl = flow(f);
     for (std::uint32_t e = 0; e < fl.entries; ++e) {
-      const LinkIndex l = entry_link_[fl.entry_begin + e];
+      const LinkIndex l = fl.links[e];
       if (!constrains(l)) continue;
       ++entries;
       if (comp_of_link_[l] != id) {
@@ -840,11 +912,11 @@ void FlowEngine::rebuild(std::vector<std::uint32_t>& touched, std::span<const Fl
   std::vector<double> coeffs;
   for (std::size_t i = 0; i < k.flow_of.size(); ++i) {
     const FlowId f = k.flow_of[i];
-    Flow& fl = flows_[f];
+    Flow& fl = flow(f);
     local.clear();
     coeffs.clear();
     for (std::uint32_t e = 0; e < fl.entries; ++e) {
-      const LinkIndex l = entry_link_[fl.entry_begin + e];
+      const LinkIndex l = fl.links[e];
       if (!constrains(l)) continue;
       local.push_back(local_link_[l]);
       coeffs.push_back(coefficient(fl, e));

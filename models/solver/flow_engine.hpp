@@ -151,27 +151,41 @@ class FlowEngine {
   // them, an unknown link or a capacity that is negative or not finite.
   void update(std::span<const Reroute> reroutes, std::span<const CapacityChange> capacities = {});
   // Every flow added so far has finished.
-  bool done() const { return finished_ == flows_.size(); }
+  bool done() const { return finished_ == num_flows_; }
   // Advances from event to event until done(). Throws SolverInputError naming a flow when flows can never finish (a
   // rate of 0 with nothing else pending).
   void run();
 
-  std::size_t num_flows() const { return flows_.size(); }
+  // The caller will not ask about flows [first, first + count) again: they have finished, and their records (times,
+  // links, size) may be freed. A released flow counts as finished (finished() is true, rate_Bps() 0); the accessors
+  // below throw for it once its storage is gone, and a flow added later may not wait for it. Its bytes stay in
+  // link_bytes(). Throws SolverInputError, before anything changes, for a flow that does not exist, has not finished or
+  // was released already. The replay releases a collective's flows once it has recorded them: the step's memory is
+  // then the flows in flight, not every flow of the step.
+  void release(FlowId first, std::size_t count);
+  // Flows released so far.
+  std::size_t num_released() const { return released_; }
+
+  std::size_t num_flows() const { return num_flows_; }
   std::size_t num_links() const { return capacity_Bps_.size(); }
   // When the flow became ready, started sending and finished, in seconds; -1 until then.
-  double ready_s(FlowId f) const { return flows_[f].ready_s; }
-  double send_start_s(FlowId f) const { return flows_[f].send_s; }
-  double finish_s(FlowId f) const { return flows_[f].finish_s; }
-  bool finished(FlowId f) const { return flows_[f].finish_s >= 0; }
-  // The links a flow loads (as given), and its size, B.
-  std::span<const LinkIndex> links(FlowId f) const {
-    return {entry_link_.data() + flows_[f].entry_begin, flows_[f].entries};
+  double ready_s(FlowId f) const { return kept(f).ready_s; }
+  double send_start_s(FlowId f) const { return kept(f).send_s; }
+  double finish_s(FlowId f) const { return kept(f).finish_s; }
+  bool finished(FlowId f) const {
+    const Flow* fl = find(f);
+    return !fl || fl->finish_s >= 0;
   }
-  double bytes(FlowId f) const { return flows_[f].bytes; }
+  // The links a flow loads (as given), and its size, B.
+  std::span<const LinkIndex> links(FlowId f) const { return {kept(f).links, kept(f).entries}; }
+  double bytes(FlowId f) const { return kept(f).bytes; }
   // Its share on its i-th link (as given; 1 when none was given).
-  double coefficient(FlowId f, std::uint32_t i) const { return coefficient(flows_[f], i); }
+  double coefficient(FlowId f, std::uint32_t i) const { return coefficient(kept(f), i); }
   // While it sends: its current rate, B/s (0 otherwise).
-  double rate_Bps(FlowId f) const { return flows_[f].comp == kNone ? 0.0 : flows_[f].rate_Bps; }
+  double rate_Bps(FlowId f) const {
+    const Flow* fl = find(f);
+    return !fl || fl->comp == kNone ? 0.0 : fl->rate_Bps;
+  }
   // The time the last flow finished so far.
   double makespan_s() const { return makespan_s_; }
   double capacity_Bps(LinkIndex l) const { return capacity_Bps_[l]; }
@@ -181,20 +195,43 @@ class FlowEngine {
 
  private:
   static constexpr std::uint32_t kNone = ~0u;
+  static constexpr std::uint32_t kReleased = kNone - 1;  // Flow::dependents of a released flow
   struct Flow {
     double bytes, latency_s, start_s, weight, cap_Bps;
-    std::uint64_t entry_begin;  // into entry_link_ (and entry_coeff_ from coeff_begin, unless unit)
-    std::uint64_t coeff_begin;  // kUnit when every coefficient is 1
+    const LinkIndex* links;     // its entries, in its page's arena
+    const double* coeffs;       // its coefficients there; nullptr when every coefficient is 1
     std::uint32_t entries;
     std::uint32_t pending = 0;          // flows it waits for that have not finished
-    std::uint32_t dependents = kNone;   // head of its list in dep_flow_/dep_next_
+    std::uint32_t dependents = kNone;   // head of its list in dep_flow_/dep_next_ (kReleased once released)
     std::uint32_t comp = kNone;         // component while sending
     std::uint32_t index = kNone;        // its index in the component's problem
     std::uint32_t version = 0;          // completion heap entries of another version are stale
     double ready_s = -1, send_s = -1, finish_s = -1;
     double remaining_B = 0, updated_s = 0, rate_Bps = 0;  // remaining bytes at updated_s, sent at rate_Bps since
   };
-  static constexpr std::uint64_t kUnit = ~std::uint64_t{0};
+  // Flows live in pages of kPageFlows, each with an arena for its flows' links and coefficients: a page never moves
+  // (the table grows without copying it), and a full page whose flows have all been released is freed.
+  static constexpr unsigned kPageBits = 16;
+  static constexpr std::uint32_t kPageFlows = 1u << kPageBits;
+  struct Page;
+  // A flow's record (the page must not have been freed).
+  Flow& flow(FlowId f) { return page_flows_[f >> kPageBits][f & (kPageFlows - 1)]; }
+  const Flow& flow(FlowId f) const { return page_flows_[f >> kPageBits][f & (kPageFlows - 1)]; }
+  // A flow's record, or nullptr once its page was freed.
+  const Flow* find(FlowId f) const {
+    const Flow* page = page_flows_[f >> kPageBits];
+    return page ? page + (f & (kPageFlows - 1)) : nullptr;
+  }
+  // A flow's record for the public accessors: throws SolverInputError for a flow that does not exist or was freed.
+  const Flow& kept(FlowId f) const;
+  // Whether flow f is in component c (false once its page was freed: it finished, and left every component).
+  bool in_component(FlowId f, std::uint32_t c) const {
+    const Flow* fl = find(f);
+    return fl && fl->comp == c;
+  }
+  // Copies links (and coefficients, unless all are 1) into the arena of flow f's page; sets fl's pointers.
+  void store_entries(FlowId f, Flow& fl, std::span<const LinkIndex> links, std::span<const double> coefficients,
+                     bool unit);
   struct Shape;
   struct Component {
     std::vector<FlowId> flow_of;  // per problem index (finished flows stay, as in the problem)
@@ -208,9 +245,7 @@ class FlowEngine {
     std::uint32_t version;
   };
 
-  double coefficient(const Flow& fl, std::uint32_t i) const {
-    return fl.coeff_begin == kUnit ? 1.0 : entry_coeff_[fl.coeff_begin + i];
-  }
+  static double coefficient(const Flow& fl, std::uint32_t i) { return fl.coeffs ? fl.coeffs[i] : 1.0; }
   void make_ready(FlowId f, double now);
   void finish(FlowId f, double now);
   void process_event(double t);
@@ -240,7 +275,7 @@ class FlowEngine {
   bool guard_capacity_holds(std::uint32_t g) const;
   // Puts the links back into the rate problems; appends the components of sending flows on them to `comps`.
   void release_guards(std::vector<LinkIndex>& links, std::vector<std::uint32_t>& comps);
-  void count_guard_flows(std::uint64_t entry_begin, std::uint32_t entries, int delta);
+  void count_guard_flows(const Flow& fl, int delta);
   // Every flow of `comps` leaves its component (its bytes brought to the clock) and joins again; the flows of
   // `reroutes` (listed[f] set) move to their new links first, their bytes so far counted on the old ones.
   void solve_again(std::vector<std::uint32_t>& comps, std::span<const Reroute> reroutes,
@@ -261,9 +296,9 @@ class FlowEngine {
   std::vector<std::uint32_t> guard_flows_;  // per guard: flows added on its link that have not finished
   SolverFactory make_solver_;
   FlowEngineOptions options_;
-  std::vector<Flow> flows_;
-  std::vector<LinkIndex> entry_link_;
-  std::vector<double> entry_coeff_;
+  std::vector<std::unique_ptr<Page>> pages_;
+  std::vector<Flow*> page_flows_;  // pages_[p]'s flows (nullptr once freed): one load to reach a flow
+  std::size_t num_flows_ = 0, released_ = 0;
   std::vector<FlowId> dep_flow_;        // dependents lists: flow, next (kNone ends)
   std::vector<std::uint32_t> dep_next_;
 

@@ -133,9 +133,10 @@ CASES = [
     ("memory", "an AllToAll of 32,768 ranks on the whole preset", ["coll", "--ranks", "32768", "--op", "alltoall"],
      "--ranks 32768: alltoall on 32768 ranks (about 1.34e+08 flows) needs about 53.8 GB"),
     ("memory", "a million QPs per connection", ["coll", "--ranks", "8", "--qps", "1000000"], "--qps 1000000:"),
-    # The default step keeps about 2.3M flows (917 MB at 400 B each) to its end; with 4 QPs about 9.2M: refused where
-    # the step crosses the 1 GB this test allows, before those flows are allocated.
-    ("memory", "a replay whose flows outgrow memory", ["run", "-q", "--qps", "4"], "kept to the end of the step"),
+    # A replay keeps the flows in flight (400 B each; a collective's are released once it is recorded): with a million
+    # QPs per connection its first collective alone would need about 2.6e8 of them, refused before they are allocated.
+    ("memory", "a replay whose flows in flight outgrow memory", ["run", "-q", "--qps", "1000000"],
+     "op 0 (collective allgather on tp pp0 dp0) (about 2.56e+08 in flight) needs about 102.4 GB"),
     ("memory", "a trace of 4 million GPUs", ["trace", "gen", "llm", "-o", "TMP/x.h5", "--gpus", "4194304", "--dp",
                                              "32768"], "expected at most 2097152 ranks"),
     ("run", "a partial job", ["run", "-q", "--trace", "TMP/et/trace.0.et", "TMP/et/trace.2.et"],

@@ -289,6 +289,84 @@ TEST(FlowEngine, OnlineFlowsAtTheClockOrLaterAndWhatFinishedIsReported) {
   EXPECT_EQ(e.next_event_s(), std::numeric_limits<double>::infinity());
 }
 
+// Released flows: their pages are freed once full and all released, and nothing else changes. Two waves of 35,000
+// flows (a page of 65,536 and more) on 1,000 links, each wave added when the one before is done: each flow on one link, or
+// on two with shares (half of them), sizes drawn per link. Run twice, once releasing every flow as soon as it is
+// reported finished: the same finish times bit for bit, and the first pages gone.
+TEST(FlowEngine, ReleasedFlowsFreeTheirPagesAndChangeNothingElse) {
+  constexpr std::size_t kLinks = 1000, kWave = 35000;
+  auto run = [&](bool release, std::vector<double>& finish) {
+    FlowEngine e(std::vector<double>(kLinks, 1e9));
+    std::mt19937_64 rng(7);
+    std::uniform_int_distribution<std::size_t> link(0, kLinks - 1);
+    std::uniform_real_distribution<double> size(1e5, 1e7), share(0.1, 1.0);
+    finish.clear();
+    for (int w = 0; w < 2; ++w) {
+      for (std::size_t i = 0; i < kWave; ++i) {
+        const LinkIndex l1 = static_cast<LinkIndex>(link(rng)), l2 = static_cast<LinkIndex>((l1 + 1) % kLinks);
+        const LinkIndex two[] = {l1, l2};
+        const double a[] = {share(rng), share(rng)};
+        if (i % 2)
+          e.add_flow({.bytes = size(rng), .links = two, .coefficients = a});
+        else
+          e.add_flow({.bytes = size(rng), .links = {two, 1}});
+      }
+      while (!e.done())
+        for (const FinishedFlow& d : e.advance_to(e.next_event_s())) {
+          if (finish.size() <= d.flow) finish.resize(d.flow + 1, -1);
+          finish[d.flow] = d.time_s;
+          if (release) e.release(d.flow, 1);
+        }
+    }
+    if (release) EXPECT_THROW(e.finish_s(0), SolverInputError);  // the first page is gone
+    return e.num_released();
+  };
+  std::vector<double> kept, released;
+  EXPECT_EQ(run(false, kept), 0u);
+  EXPECT_EQ(run(true, released), 2 * kWave);
+  ASSERT_EQ(kept.size(), released.size());
+  for (std::size_t f = 0; f < kept.size(); ++f) ASSERT_EQ(kept[f], released[f]) << "flow " << f;
+
+  // The accessors, on a small engine of one page: a released flow counts as finished; its record stays until its page
+  // is full and released (here it never is), and it can no longer be waited for.
+  FlowEngine e({1.0});
+  const LinkIndex l[] = {0};
+  const FlowId a = e.add_flow({.bytes = 1, .links = l});
+  const FlowId b = e.add_flow({.bytes = 1, .links = l, .start_s = 5});
+  e.advance_to(2.0);
+  EXPECT_THROW(e.release(b, 1), SolverInputError);  // not finished
+  EXPECT_THROW(e.release(a, 2), SolverInputError);  // b among them: nothing released
+  EXPECT_THROW(e.release(a, 3), SolverInputError);  // past the last flow
+  e.release(a, 1);
+  EXPECT_THROW(e.release(a, 1), SolverInputError);  // twice
+  EXPECT_TRUE(e.finished(a));
+  EXPECT_DOUBLE_EQ(e.finish_s(a), 1.0);
+  EXPECT_THROW(e.add_flow({.bytes = 1, .links = l, .after = std::span<const FlowId>(&a, 1)}), SolverInputError);
+  EXPECT_EQ(e.num_released(), 1u);
+}
+
+// A page freed: its flows' accessors throw, finished() is true and rate_Bps() 0, a re-route of one is refused; a flow
+// over more links than an arena block (a lockstep collective's) is stored whole.
+TEST(FlowEngine, AFreedPageIsGoneAndLongFlowsFit) {
+  constexpr std::size_t kPage = 1 << 16, kLinks = 70000;
+  FlowEngine e(std::vector<double>(kLinks, 1.0));
+  std::vector<LinkIndex> all(kLinks);
+  for (LinkIndex l = 0; l < kLinks; ++l) all[l] = l;
+  for (std::size_t i = 0; i < kPage; ++i) e.add_flow({.latency_s = 1.0});  // timers: done at 1 s
+  const FlowId wide = e.add_flow({.bytes = 2, .links = all});              // 2 B at 1 B/s on every link
+  e.advance_to(1.5);
+  e.release(0, kPage);
+  EXPECT_TRUE(e.finished(0));
+  EXPECT_EQ(e.rate_Bps(0), 0.0);
+  EXPECT_THROW(e.finish_s(kPage - 1), SolverInputError);
+  const Reroute moved{0, {all.data(), 1}};
+  EXPECT_THROW(e.update({&moved, 1}), SolverInputError);
+  EXPECT_EQ(e.links(wide).size(), kLinks);
+  EXPECT_EQ(e.links(wide)[kLinks - 1], kLinks - 1);
+  e.run();
+  EXPECT_DOUBLE_EQ(e.finish_s(wide), 2.0);
+}
+
 TEST(FlowEngine, BadFlowsAreRejectedByName) {
   FlowEngine e({1.0});
   const LinkIndex l[] = {0}, bad[] = {3};
