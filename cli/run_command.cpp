@@ -89,6 +89,7 @@ void run(const RunOptions& o) {
     j["collective_count"] = rep.colls.size();
     j["flows"] = rep.flows;
     j["rerouted_flows"] = rep.rerouted_flows;
+    j["reused_collectives"] = rep.reused;
     j["events"] = rep.replay_events;
     j["engine"] = {{"events", rep.engine.events},         {"full_solves", rep.engine.full_solves},
                    {"shared_solves", rep.engine.shared_solves}, {"incremental_solves", rep.engine.incremental_solves},

@@ -180,6 +180,9 @@ void add_scenario_options(CLI::App* cmd, RunOptions& o) {
       ->capture_default_str();
   cmd->add_option("--solver", o.solver, "rate solver backend: cpu or cuda")->capture_default_str();
   cmd->add_option("--finish-tolerance", o.finish_tolerance, kFinishToleranceHelp)->capture_default_str();
+  cmd->add_flag("--no-symmetry", o.no_symmetry,
+                "compute every collective on its own: identical NVLink domains solved apart, every collective routed "
+                "afresh (slower, the same result bit for bit: a check of the reduction)");
 }
 
 void run_scenario(const RunOptions& o, RunResult& r) {
@@ -190,6 +193,7 @@ void run_scenario(const RunOptions& o, RunResult& r) {
   ropt.granularity = from_option("--granularity", o.granularity,
                                  [&] { return collectives::parse_granularity(o.granularity); });
   ropt.finish_tolerance = finish_tolerance_option(o.finish_tolerance);
+  ropt.symmetry = !o.no_symmetry;
   if (o.qps < 1) throw common::InputError("--qps " + std::to_string(o.qps), "expected at least 1 QP per connection");
   ropt.qps = o.qps;
   ropt.pxn = !o.pxn_disable;

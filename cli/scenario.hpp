@@ -40,6 +40,7 @@ struct RunOptions {
   std::string out, timeline;
   int timeline_ranks = 16;
   bool json = false, quiet = false;
+  bool no_symmetry = false;  // emulator::ReplayOptions::symmetry off
 };
 
 // What run_scenario builds: the traces, the fabric and network, the jobs and their placements, the replay's report

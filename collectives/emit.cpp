@@ -26,6 +26,20 @@ double FlowWriter::path_latency_s(NodeId src, NodeId dst, NodeId via) const {
 
 FlowId FlowWriter::add(const FlowSpec& flow, const RouteLabel& route) {
   const FlowId id = engine_.add_flow(flow);
+  if (FlowTemplate* t = options_.record) {
+    t->flows.push_back({flow.bytes, flow.latency_s, flow.weight, flow.cap_Bps, static_cast<std::uint32_t>(t->links.size()),
+                        static_cast<std::uint32_t>(flow.links.size()), static_cast<std::uint32_t>(t->after.size()),
+                        static_cast<std::uint32_t>(flow.after.size()), flow.coefficients.empty()});
+    t->links.insert(t->links.end(), flow.links.begin(), flow.links.end());
+    if (flow.coefficients.empty())
+      t->coefficients.resize(t->links.size(), 1.0);
+    else
+      t->coefficients.insert(t->coefficients.end(), flow.coefficients.begin(), flow.coefficients.end());
+    for (FlowId d : flow.after) {
+      COLLEMU_ASSERT(d >= first_, "a collective's flow waits for a flow of another");
+      t->after.push_back(d - first_);
+    }
+  }
   if (options_.routes) {
     options_.routes->resize(engine_.num_flows());
     (*options_.routes)[id] = route;
@@ -169,6 +183,37 @@ CollFlows FlowWriter::finish() && {
   out.start_s = start_s_;
   for (std::size_t i = 0; i < waited_for_.size(); ++i)
     if (!waited_for_[i]) out.last.push_back(first_ + static_cast<FlowId>(i));
+  if (FlowTemplate* t = options_.record) {
+    for (FlowId f : out.last) t->last.push_back(f - first_);
+    t->tail_latency_s = out.tail_latency_s;
+  }
+  return out;
+}
+
+CollFlows emit_template(const FlowTemplate& t, models::solver::FlowEngine& engine, double start_s) {
+  CollFlows out;
+  out.first = static_cast<FlowId>(engine.num_flows());
+  out.count = t.flows.size();
+  out.start_s = start_s;
+  out.tail_latency_s = t.tail_latency_s;
+  std::vector<FlowId> after;
+  for (const FlowTemplate::Flow& f : t.flows) {
+    after.clear();
+    for (std::uint32_t i = 0; i < f.after_count; ++i) after.push_back(out.first + t.after[f.after_begin + i]);
+    const std::span<const models::EngineLink> links(t.links.data() + f.links_begin, f.links_count);
+    std::span<const double> coefficients;
+    if (!f.unit) coefficients = {t.coefficients.data() + f.links_begin, f.links_count};
+    engine.add_flow({.bytes = f.bytes,
+                     .links = links,
+                     .coefficients = coefficients,
+                     .latency_s = f.latency_s,
+                     .start_s = start_s,
+                     .after = after,
+                     .weight = f.weight,
+                     .cap_Bps = f.cap_Bps});
+  }
+  out.last.reserve(t.last.size());
+  for (std::uint32_t k : t.last) out.last.push_back(out.first + k);
   return out;
 }
 

@@ -61,6 +61,34 @@ struct RouteLabel {
   bool routed() const { return src != models::kNoNode || lockstep != kNoLockstep; }
 };
 
+// A collective's flows as FlowWriter wrote them, kept to be written again from another start time: the same flows in
+// the same order with the same sizes, links, shares, latencies, weights, caps and waits, so that the engine cannot
+// tell them from freshly emitted ones (exact). A communicator's repeated collective (the same op and size) is written
+// from its first one's flows instead of being routed and merged again.
+struct FlowTemplate {
+  struct Flow {
+    double bytes, latency_s, weight, cap_Bps;
+    std::uint32_t links_begin, links_count;  // into links (and coefficients, unless unit)
+    std::uint32_t after_begin, after_count;  // into after
+    bool unit;                               // every coefficient 1
+  };
+  std::vector<Flow> flows;
+  std::vector<models::EngineLink> links;
+  std::vector<double> coefficients;  // beside links
+  std::vector<std::uint32_t> after;  // flows waited for, as offsets from the first
+  std::vector<std::uint32_t> last;   // CollFlows::last, as offsets
+  double tail_latency_s = 0;
+  // Memory it holds, B.
+  std::size_t bytes() const {
+    return flows.size() * sizeof(Flow) + links.size() * sizeof(models::EngineLink) +
+           coefficients.size() * sizeof(double) + (after.size() + last.size()) * sizeof(std::uint32_t);
+  }
+};
+
+// Writes the flows of `t` into `engine` from `start_s` (>= the engine's clock), as the collective it was recorded from
+// wrote them.
+CollFlows emit_template(const FlowTemplate& t, models::solver::FlowEngine& engine, double start_s);
+
 struct EmitOptions {
   // Identical flows that nothing waits for become one flow of weight m (exact). Off where flows may be re-routed
   // later: the m flows' QPs may then take different paths.
@@ -70,6 +98,8 @@ struct EmitOptions {
   // their labels index.
   std::vector<RouteLabel>* routes = nullptr;
   std::vector<LockstepRoute>* lockstep_routes = nullptr;
+  // When given (and empty): receives the flows written, to write them again with emit_template.
+  FlowTemplate* record = nullptr;
 };
 
 // When a collective whose flows have all finished was done, s.

@@ -172,7 +172,7 @@ const collectives::Communicator& Replayer::pair_object(NodeId a, NodeId b) {
   return *slot;
 }
 
-const CollPlan& Replayer::plan_for(const collectives::Communicator& c, CollKind kind, double bytes, int root) {
+Replayer::Planned& Replayer::plan_for(const collectives::Communicator& c, CollKind kind, double bytes, int root) {
   auto [it, fresh] = plans_.try_emplace({&c, kind, bytes, root});
   if (fresh) {
     CollSpec spec;
@@ -183,9 +183,29 @@ const CollPlan& Replayer::plan_for(const collectives::Communicator& c, CollKind 
     spec.nccl_minor = opt_.nccl_minor;
     spec.granularity = opt_.granularity;
     spec.root = root;
-    it->second = collectives::plan_collective(c, spec);
+    it->second.plan = collectives::plan_collective(c, spec);
   }
   return it->second;
+}
+
+CollFlows Replayer::emit(Planned& p, const collectives::Communicator& c, double t, bool transfer) {
+  if (p.flows) {
+    ++report_.reused;
+    return collectives::emit_template(*p.flows, engine_, t);
+  }
+  // Recorded where flows are never re-routed (a failure at a time re-routes them one by one), once per plan.
+  collectives::EmitOptions options = emit_;
+  collectives::FlowTemplate kept;
+  const bool record = opt_.symmetry && !emit_.routes && !p.recorded && template_bytes_ < kTemplateBytes;
+  if (record) options.record = &kept;
+  CollFlows flows = transfer ? collectives::emit_transfer(c, p.plan, engine_, t, 0, 1, options)
+                             : collectives::emit_collective(c, p.plan, engine_, t, options);
+  if (record) {
+    p.recorded = true;
+    template_bytes_ += kept.bytes();
+    p.flows = std::make_unique<collectives::FlowTemplate>(std::move(kept));
+  }
+  return flows;
 }
 
 // The engine keeps the flows of the collectives and transfers in flight, about collectives::kBytesPerFlow each; a
@@ -259,11 +279,13 @@ void Replayer::arrive(std::uint32_t g, std::uint32_t op, double t) {
 
 void Replayer::start_instance(std::uint32_t id, double t) {
   Instance& in = instances_[id];
+  Planned* planned = nullptr;
   {
     const collectives::Communicator& c = comm_object(in.job, in.comm);
     const Op& o = *in.op;
     const int root = (o.coll == CollKind::Broadcast || o.coll == CollKind::Reduce) && o.root >= 0 ? o.root : 0;
-    in.plan = plan_for(c, run_kind(o.coll), spec_bytes(o, c.size()), root);
+    planned = &plan_for(c, run_kind(o.coll), spec_bytes(o, c.size()), root);
+    in.plan = planned->plan;
   }
   Rank& late = ranks_[in.members.back().first];
   for (std::size_t i = 0; i < in.members.size(); ++i) {
@@ -277,7 +299,7 @@ void Replayer::start_instance(std::uint32_t id, double t) {
   }
   const collectives::Communicator& c = comm_object(in.job, in.comm);
   check_memory_for(c, in.plan, in.job, [&] { return op_name(in.first_rank, in.first_op); });
-  in.flows = collectives::emit_collective(c, in.plan, engine_, t, emit_);
+  in.flows = emit(*planned, c, t, false);
   own(in.flows, id, in.remaining);
 }
 
@@ -356,11 +378,12 @@ void Replayer::start_transfer(std::uint32_t id, double t) {
   ++s.moving;
   const NodeId a = jobs_[x.job].gpus[s.rank], b = jobs_[x.job].gpus[d.rank];
   const collectives::Communicator& c = pair_object(a, b);
-  x.plan = plan_for(c, CollKind::SendRecv, x.send_bytes, 0);
+  Planned& planned = plan_for(c, CollKind::SendRecv, x.send_bytes, 0);
+  x.plan = planned.plan;
   add_channels(x.src, x.plan.channels, t);
   add_channels(x.dst, x.plan.channels, t);
   check_memory_for(c, x.plan, x.job, [&] { return op_name(x.src, x.send_op) + " to " + rank_name(x.dst); });
-  x.flows = collectives::emit_transfer(c, x.plan, engine_, t, 0, 1, emit_);
+  x.flows = emit(planned, c, t, true);
   own(x.flows, id | kTransferBit, x.remaining);
 }
 
@@ -496,6 +519,7 @@ void Replayer::fail(std::size_t i) {
     for (auto& c : job) c.reset();
   pairs_.clear();
   plans_.clear();
+  template_bytes_ = 0;
 }
 
 ReplayReport Replayer::run() {

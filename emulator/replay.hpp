@@ -56,6 +56,11 @@ struct ReplayOptions {
   // their sending time of their end, finish at the event that comes first
   // (models::solver::FlowEngineOptions::finish_tolerance).
   double finish_tolerance = 0;
+  // Computed once where it is identical (exact: the same bits): identical disjoint components (the same collective in
+  // every NVLink domain) share one solved rate problem (models::solver::FlowEngineOptions), and a communicator's
+  // repeated collective (the same op and size) is written from the flows its first instance made, not routed again
+  // (collectives::FlowTemplate). false: everything per instance, to check that (tests/emulator/replay_test.cpp).
+  bool symmetry = true;
   // Called now and then (every ~0.25 s of wall time) while the replay runs.
   struct Progress {
     double sim_time_s;
@@ -74,7 +79,7 @@ struct ReplayOptions {
   // cable), after every event at that time. Routes are computed again on the changed fabric (UCMP re-weighted), every
   // flow not yet finished whose path set changes moves to the new one keeping the bytes it has sent (in-flight flows
   // go on over the new paths), and later collectives route on it. Needs a network whose engine links are the fabric's
-  // (models::Network with group_links false) and pipelined or step granularity; identical flows are then not merged.
+  // (models::Network with group_links false); identical flows are then not merged, and a lockstep flow moves whole.
   // A flow that has been given its latency (waiting, or in its latency) keeps the old path's latency.
   struct TimedFailure {
     double at_s = 0;
@@ -150,6 +155,7 @@ struct ReplayReport {
   TierSeries tiers;                // bytes per tier over time
   std::vector<RankOp> rank_ops;    // the ops of ReplayOptions::record_ranks, in order of end
   std::size_t rerouted_flows = 0;  // flows moved by failures at a time (ReplayOptions::failures)
+  std::size_t reused = 0;  // collectives and transfers written from their first instance's flows (ReplayOptions::symmetry)
 };
 
 // Replays `jobs` on `network`. Throws common::InputError for a job the fabric cannot hold (a GPU it does not have, a

@@ -121,7 +121,8 @@ class Replayer {
  public:
   Replayer(const models::Network& net, const std::vector<Job>& jobs, const ReplayOptions& options)
       : net_(&net), jobs_(jobs), opt_(options),
-        engine_(net.capacities(), options.solver, {.finish_tolerance = options.finish_tolerance}) {
+        engine_(net.capacities(), options.solver,
+                {.share_identical_components = options.symmetry, .finish_tolerance = options.finish_tolerance}) {
     net.propose_guards(engine_);
   }
 
@@ -161,7 +162,19 @@ class Replayer {
   CollRecord record(const CollFlows& flows, const CollPlan& plan, int ranks, double end_s);
   const collectives::Communicator& comm_object(std::uint32_t job, std::uint32_t comm);
   const collectives::Communicator& pair_object(NodeId a, NodeId b);
-  const CollPlan& plan_for(const collectives::Communicator& c, CollKind kind, double bytes, int root);
+  // NCCL's plan for a collective on a communicator, and the flows its first instance wrote (the next ones are written
+  // from them: collectives::FlowTemplate), made once per (communicator, op, size, root).
+  struct Planned {
+    CollPlan plan;
+    std::unique_ptr<collectives::FlowTemplate> flows;
+    bool recorded = false;  // its first instance has written (and, within the budget, kept) its flows
+  };
+  Planned& plan_for(const collectives::Communicator& c, CollKind kind, double bytes, int root);
+  // The flows of `p` on `c` from t: from its template when there is one (ReplayOptions::symmetry), else emitted (and
+  // kept as its template, the first time, while templates hold less than kTemplateBudget).
+  CollFlows emit(Planned& p, const collectives::Communicator& c, double t, bool transfer);
+  static constexpr std::size_t kTemplateBytes = std::size_t{256} << 20;
+  std::size_t template_bytes_ = 0;
   [[noreturn]] void deadlock(double t);
   void check_failures();
   // Applies the i-th failure in time order (ReplayOptions::failures): the network after it, flows re-routed.
@@ -213,7 +226,7 @@ class Replayer {
   std::deque<std::uint32_t> owner_;  // per engine flow: instance (or transfer | kTransferBit), kNone
   std::vector<std::vector<std::unique_ptr<collectives::Communicator>>> comms_;  // [job][comm], lazily
   std::map<std::pair<NodeId, NodeId>, std::unique_ptr<collectives::Communicator>> pairs_;
-  std::map<std::tuple<const collectives::Communicator*, CollKind, double, int>, CollPlan> plans_;
+  std::map<std::tuple<const collectives::Communicator*, CollKind, double, int>, Planned> plans_;
   std::vector<double> scratch_bytes_;
   std::vector<models::EngineLink> scratch_links_;
   ReplayReport report_;

@@ -180,6 +180,17 @@ assert healthy["step_time_s"] < mid["step_time_s"] < failed["step_time_s"], (hea
 assert mid["rerouted_flows"] > 0 and healthy["rerouted_flows"] == 0
 assert abs(at0["step_time_s"] - failed["step_time_s"]) <= 1e-12 * failed["step_time_s"], (at0["step_time_s"], failed["step_time_s"])
 ' "$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5"
+# --no-symmetry computes every collective on its own: the same step, breakdown and collectives, bit for bit.
+check "--no-symmetry gives the same step" python3 -c '
+import json, subprocess, sys
+def run(*extra):
+    return json.loads(subprocess.run(sys.argv[1:] + list(extra), capture_output=True, text=True, check=True).stdout)
+reduced, full = run(), run("--no-symmetry")
+assert reduced["reused_collectives"] > 0 and full["reused_collectives"] == 0, (reduced["reused_collectives"], full["reused_collectives"])
+assert full["engine"]["shared_solves"] == 0 < reduced["engine"]["shared_solves"]
+for k in ("step_time_s", "critical", "mean", "collectives", "tiers", "bag_bytes", "collective_count", "flows"):
+    assert reduced[k] == full[k], k
+' "$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5"
 # Lockstep rings (one flow per channel over all its edges) are re-routed as a whole: in flight at 20 ms they move to
 # the paths left, and the step lands between the healthy and the failed one; failed at 0 it is the failed one.
 check "a lockstep ring is re-routed as a whole" python3 -c '

@@ -661,6 +661,77 @@ TEST_F(Replay, AFailureAtATimeReRoutesFlowsInFlight) {
   }
 }
 
+// The reduction by symmetry (ReplayOptions::symmetry: identical disjoint components solved once, a communicator's
+// repeated collective written from its first one's flows) is exact: the same bits as the replay that computes every
+// collective on its own. A generated step of TP 8 x PP 2 x DP 4 spread over two 64-GPU buildings (a sprayed DSF and
+// a hashed NSF, 8-GPU NVLink domains, behind the BAG): TP collectives in every domain, PAT across buildings, the
+// pipeline's transfers. As generated; with a straggler (its domain's collectives diverge from the others'); at step
+// granularity (flows that wait for others: the template's waits); with a failure at a time (no templates: flows are
+// re-routed one by one); with a second job of the same step on the GPUs left (their flows meet at the BAG).
+TEST(ReplaySymmetry, TheReducedReplayEqualsTheFullOne) {
+  auto c = models::FabricConfig::from_preset("prometheus");
+  c.set_assignment("building.gpus=64");
+  const auto fab = models::build_fabric(c);
+  const models::Network net(fab, collectives::payload_efficiency(fab));
+  const models::Network flat(fab, collectives::payload_efficiency(fab), false);
+  traces::LlmSpec s;
+  s.gpus = 64, s.tp = 8, s.pp = 2, s.dp = 4, s.layers = 2, s.hidden = 1024, s.ffn = 4096, s.heads = 8;
+  s.kv_heads = 8, s.vocab = 32000, s.seq = 2048, s.microbatches = 2;
+  const traces::Trace t = traces::generate_llm(s);
+  std::vector<NodeId> gpus, others;  // domain d of a job on building d % 2
+  for (NodeId r = 0; r < 64; ++r) {
+    gpus.push_back((r / 8) % 2 * 64 + (r / 16) * 8 + r % 8);
+    others.push_back(gpus.back() + 32);
+  }
+  struct Case {
+    const char* name;
+    std::vector<std::pair<std::uint32_t, double>> slow;
+    collectives::Granularity granularity;
+    std::vector<ReplayOptions::TimedFailure> failures;
+    bool two_jobs = false;
+  };
+  const std::vector<Case> cases = {{"as generated", {}, collectives::Granularity::Pipelined, {}},
+                                   {"a straggler", {{5, 1.3}}, collectives::Granularity::Pipelined, {}},
+                                   {"step granularity", {}, collectives::Granularity::Step, {}},
+                                   {"a failure at 1 ms", {}, collectives::Granularity::Pipelined, {{1e-3, "r0.bag0"}}},
+                                   {"two jobs", {}, collectives::Granularity::Pipelined, {}, true}};
+  for (const Case& k : cases) {
+    auto run = [&](bool symmetry) {
+      std::vector<Job> jobs = {{"job", &t, gpus, 1, k.slow}};
+      if (k.two_jobs) jobs.push_back({"other", &t, others, 1, {}});
+      ReplayOptions o;
+      o.symmetry = symmetry;
+      o.granularity = k.granularity;
+      o.failures = k.failures;
+      return replay(k.failures.empty() ? net : flat, jobs, o);
+    };
+    const ReplayReport reduced = run(true), full = run(false);
+    EXPECT_EQ(full.reused, 0u) << k.name;
+    EXPECT_EQ(full.engine.shared_solves, 0u) << k.name;
+    EXPECT_GT(reduced.engine.shared_solves, 0u) << k.name;
+    if (k.failures.empty()) {
+      EXPECT_GT(reduced.reused, reduced.colls.size() / 2) << k.name;
+    }
+    ASSERT_EQ(reduced.jobs.size(), k.two_jobs ? 2u : 1u);
+    for (std::size_t j = 0; j < reduced.jobs.size(); ++j)
+      EXPECT_EQ(reduced.jobs[j].step_time_s, full.jobs[j].step_time_s) << k.name << ", job " << j;
+    for (std::size_t r = 0; r < 64; ++r) {
+      const RankTimes &a = reduced.jobs[0].ranks[r], &b = full.jobs[0].ranks[r];
+      EXPECT_EQ(a.compute_s, b.compute_s) << k.name << ", rank " << r;
+      EXPECT_EQ(a.exposed_comm_s, b.exposed_comm_s) << k.name << ", rank " << r;
+      EXPECT_EQ(a.bubble_s, b.bubble_s) << k.name << ", rank " << r;
+      EXPECT_EQ(a.wait_s, b.wait_s) << k.name << ", rank " << r;
+    }
+    ASSERT_EQ(reduced.colls.size(), full.colls.size()) << k.name;
+    for (std::size_t i = 0; i < reduced.colls.size(); ++i) {
+      EXPECT_EQ(reduced.colls[i].start_s, full.colls[i].start_s) << k.name << ", collective " << i;
+      EXPECT_EQ(reduced.colls[i].end_s, full.colls[i].end_s) << k.name << ", collective " << i;
+      EXPECT_EQ(reduced.colls[i].binding_utilisation, full.colls[i].binding_utilisation) << k.name << ", " << i;
+    }
+    EXPECT_EQ(reduced.link_bytes, full.link_bytes) << k.name;
+  }
+}
+
 TEST_F(Replay, AFailureAtATimeThatCutsTheJobOrNamesNothingIsAnError) {
   Builder b(2);
   const std::uint32_t c = b.comm("pair", {0, 1});
