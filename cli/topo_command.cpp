@@ -118,6 +118,7 @@ void list_keys(const models::FabricConfig& config) {
       case models::KeyKind::Duration: kind = "duration (s)"; break;
       case models::KeyKind::Distance: kind = "distance (m)"; break;
       case models::KeyKind::Ratio: kind = "ratio (N:1)"; break;
+      case models::KeyKind::Percent: kind = "share (%)"; break;
       case models::KeyKind::Bool: kind = "bool"; break;
       case models::KeyKind::Choice: kind = std::string(k.choices); break;
     }

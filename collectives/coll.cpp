@@ -4,10 +4,11 @@
 
 namespace collemu::collectives {
 
-std::array<double, models::kNumLinkTiers> payload_efficiency(models::GpuType gpu) {
+std::array<double, models::kNumLinkTiers> payload_efficiency(models::GpuType gpu, double nic_efficiency,
+                                                            double scaleup_efficiency) {
   std::array<double, models::kNumLinkTiers> e;
-  e.fill(kRoceV2PayloadEfficiency);
-  e[static_cast<int>(models::LinkTier::NvLink)] = nvlink_payload_efficiency(nccl_arch(gpu));
+  e.fill(kRoceV2PayloadEfficiency * nic_efficiency);
+  e[static_cast<int>(models::LinkTier::NvLink)] = nvlink_payload_efficiency(nccl_arch(gpu)) * scaleup_efficiency;
   return e;
 }
 

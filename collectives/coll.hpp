@@ -32,10 +32,12 @@ struct CollResult {
 
 // The payload share of each tier's line rate that collectives see: NVLink at NCCL's model of the GPU generation's
 // link (Hopper 20.6 of 25 GB/s; nvlink_payload_efficiency), Ethernet (every other tier) at RoCEv2's 4096 of 4178
-// bytes (nccl.hpp).
-std::array<double, models::kNumLinkTiers> payload_efficiency(models::GpuType gpu);
+// bytes (nccl.hpp); each times the share of it the fabric achieves (nic.efficiency, scaleup.efficiency: 1 unless
+// set, a measured or fitted value).
+std::array<double, models::kNumLinkTiers> payload_efficiency(models::GpuType gpu, double nic_efficiency = 1,
+                                                            double scaleup_efficiency = 1);
 inline std::array<double, models::kNumLinkTiers> payload_efficiency(const models::Fabric& fabric) {
-  return payload_efficiency(fabric.layout.gpu);
+  return payload_efficiency(fabric.layout.gpu, fabric.layout.nic_efficiency, fabric.layout.scaleup_efficiency);
 }
 
 // About how many engine flows one collective emits (before identical ones merge), for a memory check before any is

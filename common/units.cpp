@@ -119,6 +119,14 @@ double parse_ratio(std::string_view text) {
   return r;
 }
 
+double parse_percent(std::string_view text) {
+  constexpr const char* kExpected = "a share such as 90% or 100%";
+  auto [x, unit] = split(text, kExpected);
+  if (unit != "%") bad_unit(text, unit, kExpected);
+  if (!(x > 0)) throw UnitError("'" + std::string(trim(text)) + "': a share must be greater than zero");
+  return x / 100;
+}
+
 double parse_size_B(std::string_view text, bool allow_bare) {
   constexpr const char* kExpected = "a size such as 8B, 1KB, 4MiB or 8G";
   auto [x, unit] = split(text, kExpected);

@@ -27,6 +27,8 @@ double parse_duration_s(std::string_view text);
 double parse_distance_m(std::string_view text);
 // "4.5:1", "7:1", "1:1". Oversubscription ratio as a number (4.5). Must be >= 1.
 double parse_ratio(std::string_view text);
+// "90%", "100 %": a share as a fraction (0.9). Must be > 0.
+double parse_percent(std::string_view text);
 // "8", "8B", "1KB", "4MiB", "8G" (nccl-tests style: K/M/G without B are binary, as nccl-tests' -b/-e).
 // A bare number is bytes only when allow_bare is true (nccl-tests options); configs pass false.
 double parse_size_B(std::string_view text, bool allow_bare);

@@ -159,6 +159,8 @@ class Builder {
     L.name = c_.preset();
     L.gpus_per_domain = p_.gpus_per_domain;
     L.gpu = *parse_gpu_type(c_.choice("gpu.type"));  // checked against the key's choices when set
+    L.nic_efficiency = c_.fraction("nic.efficiency");
+    L.scaleup_efficiency = c_.fraction("scaleup.efficiency");
     L.planes = p_.planes;
     L.nic_ports = p_.nic_ports;
     L.gpus_per_nic = p_.gpus_per_nic;

@@ -14,7 +14,7 @@
 
 namespace collemu::models {
 
-enum class KeyKind { Count, CountOrAuto, Bandwidth, Duration, Distance, Ratio, Bool, Choice };
+enum class KeyKind { Count, CountOrAuto, Bandwidth, Duration, Distance, Ratio, Percent, Bool, Choice };
 
 struct KeySpec {
   std::string_view name;
@@ -54,6 +54,7 @@ class FabricConfig {
   double duration_s(std::string_view key) const;
   double distance_m(std::string_view key) const;
   double ratio(std::string_view key) const;
+  double fraction(std::string_view key) const;  // a Percent key, as a fraction
   bool boolean(std::string_view key) const;
   std::string choice(std::string_view key) const;
 

@@ -108,6 +108,9 @@ struct FabricLayout {
   std::string name;             // preset or file it was built from
   std::uint32_t gpus_per_domain = 1;  // scale-up domain size
   GpuType gpu = GpuType::H100;        // gpu.type
+  // Achieved shares of the payload rates collectives see (nic.efficiency on every network tier, scaleup.efficiency on
+  // NVLink; collectives::payload_efficiency): the links keep their line rates.
+  double nic_efficiency = 1, scaleup_efficiency = 1;
   std::uint32_t planes = 1;
   std::uint32_t nic_ports = 1;  // per NIC; port k is on plane k % planes
   std::uint32_t gpus_per_nic = 1;  // GPUs sharing one NIC (nic.gpus_per_nic), all in one scale-up domain

@@ -67,6 +67,32 @@ TEST_F(IdealFabric, RingAllReduceIsTwoNMinusOneAlphaBetaSteps) {
   }
 }
 
+// The achieved shares (nic.efficiency, scaleup.efficiency) scale what collectives see of a link's payload rate: the
+// same ring at 80% of the NIC's rate is n - 1 steps of S/n at 0.8 B; a ring inside one NVLink domain of 8 H100s at
+// 50% of NVLink's modelled payload rate takes twice its bandwidth term (its latency unchanged: the run at 100% minus
+// its alpha-beta bandwidth term is the latency, and the term doubles).
+TEST_F(IdealFabric, AchievedSharesScaleTheLinksCollectivesSee) {
+  const int n = 12;
+  const double S = 96.0 * (1 << 20);
+  const models::Fabric slow =
+      fabric("prometheus", {"scaleup.gpus=1", "region.buildings=1", "bag.enabled=false", "nic.efficiency=80%"});
+  Comm comm(slow, n, Placement::Packed);
+  const auto r = comm.run(ring_simple(CollKind::AllGather, S, 4));
+  const double expected = base + (n - 1) * (alpha + r.bytes / (n * 0.8 * B));
+  EXPECT_NEAR(r.time_s, expected, 0.01 * expected);
+  EXPECT_EQ(r.binding_tier, models::LinkTier::HostNic);
+
+  // One domain of 8 H100s: NVLink 450 GB/s per GPU at NCCL's Hopper payload model, 20.6 of 25 GB/s per link.
+  const double Snv = 1024.0 * (1 << 20), Bnv = 450e9 * 20.6 / 25.0;
+  auto nvlink = [&](const char* share) {
+    const models::Fabric f8 = fabric("prometheus", {"region.buildings=1", "bag.enabled=false", share});
+    return Comm(f8, 8, Placement::Packed).run(ring_simple(CollKind::AllGather, Snv, 16)).time_s;
+  };
+  const double full = nvlink("scaleup.efficiency=100%"), half = nvlink("scaleup.efficiency=50%");
+  const double term = 7.0 / 8 * Snv / Bnv;  // the alpha-beta bandwidth term at the full rate
+  EXPECT_NEAR(half - full, term, 0.01 * term);
+}
+
 TEST_F(IdealFabric, AllGatherAndReduceScatterAreNMinusOneSteps) {
   // n - 1 steps of S/n each (S: the gathered size, nccl-tests' convention).
   const int n = 12;

@@ -68,6 +68,16 @@ TEST(Units, Ratios) {
   EXPECT_THROW(parse_ratio("a:1"), UnitError);
 }
 
+TEST(Units, Percents) {
+  EXPECT_DOUBLE_EQ(parse_percent("90%"), 0.9);
+  EXPECT_DOUBLE_EQ(parse_percent("100 %"), 1.0);
+  EXPECT_DOUBLE_EQ(parse_percent("12.5%"), 0.125);
+  EXPECT_THROW(parse_percent("0.9"), UnitError);  // a share needs its unit
+  EXPECT_THROW(parse_percent("0%"), UnitError);
+  EXPECT_THROW(parse_percent("-5%"), UnitError);
+  EXPECT_THROW(parse_percent("90 percent"), UnitError);
+}
+
 TEST(Units, Sizes) {
   EXPECT_DOUBLE_EQ(parse_size_B("8", true), 8.0);  // nccl-tests: a bare number is bytes
   EXPECT_DOUBLE_EQ(parse_size_B("8G", true), 8.0 * 1024 * 1024 * 1024);
