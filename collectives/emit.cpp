@@ -27,6 +27,7 @@ double FlowWriter::path_latency_s(NodeId src, NodeId dst, NodeId via) const {
 FlowId FlowWriter::add(const FlowSpec& flow, const RouteLabel& route) {
   const FlowId id = engine_.add_flow(flow);
   if (FlowTemplate* t = options_.record) {
+    COLLEMU_ASSERT(flow.start_s == start_s_, "a template's flows all start with their collective");
     t->flows.push_back({flow.bytes, flow.latency_s, flow.weight, flow.cap_Bps, static_cast<std::uint32_t>(t->links.size()),
                         static_cast<std::uint32_t>(flow.links.size()), static_cast<std::uint32_t>(t->after.size()),
                         static_cast<std::uint32_t>(flow.after.size()), flow.coefficients.empty()});
@@ -78,14 +79,14 @@ void FlowWriter::hold(const models::PathSet& path, double bytes, double latency_
 
 namespace {
 // The sums a of a lockstep flow's links (lockstep_path before the division by k).
-void lockstep_sums(const models::Network& net, const LockstepRoute& route, models::PathSet& out,
+void lockstep_sums(const models::Network& net, std::span<const LockstepEdge> edges, int qps, models::PathSet& out,
                    std::vector<std::pair<models::EngineLink, double>>& scratch) {
   scratch.clear();
-  for (const LockstepEdge& e : route.edges)
-    for (int q = 0; q < route.qps; ++q) {
+  for (const LockstepEdge& e : edges)
+    for (int q = 0; q < qps; ++q) {
       net.path(e.src, e.dst, static_cast<std::uint32_t>(q), kUdpPortBase + e.channel, out, e.via);
       for (std::size_t i = 0; i < out.links.size(); ++i)
-        scratch.emplace_back(out.links[i], e.load * out.shares[i] / route.qps);
+        scratch.emplace_back(out.links[i], e.load * out.shares[i] / qps);
     }
   std::sort(scratch.begin(), scratch.end());  // by link (then share: the sums below do not depend on edge order)
   out.links.clear();
@@ -103,14 +104,12 @@ void lockstep_sums(const models::Network& net, const LockstepRoute& route, model
 
 void lockstep_path(const models::Network& net, const LockstepRoute& route, models::PathSet& out,
                    std::vector<std::pair<models::EngineLink, double>>& scratch) {
-  lockstep_sums(net, route, out, scratch);
+  lockstep_sums(net, route.edges, route.qps, out, scratch);
   for (double& a : out.shares) a = std::min(1.0, a / route.k);  // at most 1 (k >= every a), up to rounding
 }
 
 void FlowWriter::lockstep(std::span<const LockstepEdge> edges, double bytes, double latency_s, double cap_Bps) {
-  lockstep_.edges.assign(edges.begin(), edges.end());
-  lockstep_.qps = plan_.qps;
-  lockstep_sums(net_, lockstep_, ring_, entries_);
+  lockstep_sums(net_, edges, plan_.qps, ring_, entries_);
   double k = 1;  // the flow's coefficients must be at most 1: r' = k r, coefficients / k, weight k (exact, above)
   if (options_.routes) {
     k = 0;  // no re-route can load a link by more than every edge's whole load
@@ -119,7 +118,6 @@ void FlowWriter::lockstep(std::span<const LockstepEdge> edges, double bytes, dou
   } else {
     for (double a : ring_.shares) k = std::max(k, a);
   }
-  lockstep_.k = k;
   for (double& a : ring_.shares) a = std::min(1.0, a / k);
   if (!options_.routes) {
     hold(ring_, bytes * k, latency_s, cap_Bps * k, k);
@@ -128,7 +126,7 @@ void FlowWriter::lockstep(std::span<const LockstepEdge> edges, double bytes, dou
   COLLEMU_ASSERT(options_.lockstep_routes, "EmitOptions::routes without lockstep_routes");
   RouteLabel label;
   label.lockstep = static_cast<std::uint32_t>(options_.lockstep_routes->size());
-  options_.lockstep_routes->push_back(lockstep_);
+  options_.lockstep_routes->push_back({{edges.begin(), edges.end()}, plan_.qps, k});
   add({.bytes = bytes * k,
        .links = ring_.links,
        .coefficients = ring_.shares,

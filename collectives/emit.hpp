@@ -163,7 +163,6 @@ class FlowWriter {
     std::uint32_t begin, count;                // into held_links_ / held_shares_
   };
   models::PathSet ring_;                                            // lockstep()'s flow
-  LockstepRoute lockstep_;                                          // lockstep()'s route
   std::vector<std::pair<models::EngineLink, double>> entries_;      // lockstep()'s (link, share) of every edge
   const Communicator& comm_;
   const CollPlan& plan_;

@@ -571,6 +571,7 @@ ReplayReport Replayer::run() {
   }
   for (const Rank& r : ranks_)
     if (!r.done) deadlock(t);
+  COLLEMU_ASSERT(engine_.num_released() == engine_.num_flows(), "a flow not released with its collective (forget)");
   report_progress(t, true);
 
   // Per job: the step time, every rank's breakdown up to it, the critical rank and the mean.

@@ -170,39 +170,31 @@ shared "jobs that do not fit" refused "more ranks than the 0 free GPUs" --trace 
 bag=(--set scaleup.gpus=8 --set building.gpus=64 --set bag.oversubscription=16:1 --placement spread -q --json)
 "$COLLEMU" trace gen llm -o "$tmp/t128.h5" --gpus 128 --tp 8 --pp 1 --dp 16 --layers 2 --hidden 2048 --ffn 8192 \
   --heads 16 --kv-heads 8 --vocab 32000 --seq 2048 --microbatches 2 --dp-mode allreduce > /dev/null
-check "a failure at a time lands between the healthy and the failed step" python3 -c '
-import json, subprocess, sys
+# Python for the checks below: run(*extra) runs the command given after the script, with `extra` appended, as JSON.
+runs='import json, subprocess, sys
 def run(*extra):
     return json.loads(subprocess.run(sys.argv[1:] + list(extra), capture_output=True, text=True, check=True).stdout)
+'
+failure_lands() {
+  python3 -c "$runs"'
 healthy, failed = run(), run("--fail", "r0.bag0")
 mid, at0 = run("--fail-at", "20ms:r0.bag0"), run("--fail-at", "0s:r0.bag0")
 assert healthy["step_time_s"] < mid["step_time_s"] < failed["step_time_s"], (healthy["step_time_s"], mid["step_time_s"], failed["step_time_s"])
 assert mid["rerouted_flows"] > 0 and healthy["rerouted_flows"] == 0
 assert abs(at0["step_time_s"] - failed["step_time_s"]) <= 1e-12 * failed["step_time_s"], (at0["step_time_s"], failed["step_time_s"])
-' "$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5"
+' "$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5" "$@"
+}
+check "a failure at a time lands between the healthy and the failed step" failure_lands
+# Lockstep rings (one flow per channel over all its edges) are re-routed as a whole, with the same outcome.
+check "a lockstep ring is re-routed as a whole" failure_lands --granularity lockstep
 # --no-symmetry computes every collective on its own: the same step, breakdown and collectives, bit for bit.
-check "--no-symmetry gives the same step" python3 -c '
-import json, subprocess, sys
-def run(*extra):
-    return json.loads(subprocess.run(sys.argv[1:] + list(extra), capture_output=True, text=True, check=True).stdout)
+check "--no-symmetry gives the same step" python3 -c "$runs"'
 reduced, full = run(), run("--no-symmetry")
 assert reduced["reused_collectives"] > 0 and full["reused_collectives"] == 0, (reduced["reused_collectives"], full["reused_collectives"])
 assert full["engine"]["shared_solves"] == 0 < reduced["engine"]["shared_solves"]
 for k in ("step_time_s", "critical", "mean", "collectives", "tiers", "bag_bytes", "collective_count", "flows"):
     assert reduced[k] == full[k], k
 ' "$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5"
-# Lockstep rings (one flow per channel over all its edges) are re-routed as a whole: in flight at 20 ms they move to
-# the paths left, and the step lands between the healthy and the failed one; failed at 0 it is the failed one.
-check "a lockstep ring is re-routed as a whole" python3 -c '
-import json, subprocess, sys
-def run(*extra):
-    return json.loads(subprocess.run(sys.argv[1:] + list(extra), capture_output=True, text=True, check=True).stdout)
-healthy, failed = run(), run("--fail", "r0.bag0")
-mid, at0 = run("--fail-at", "20ms:r0.bag0"), run("--fail-at", "0s:r0.bag0")
-assert healthy["step_time_s"] < mid["step_time_s"] < failed["step_time_s"], (healthy["step_time_s"], mid["step_time_s"], failed["step_time_s"])
-assert mid["rerouted_flows"] > 0
-assert abs(at0["step_time_s"] - failed["step_time_s"]) <= 1e-12 * failed["step_time_s"], (at0["step_time_s"], failed["step_time_s"])
-' "$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5" --granularity lockstep
 fail_at() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5" "$@" 2>&1); local rc=$?; [[ $rc -eq 2 ]] && grep -q -- "$pattern" <<<"$msg" || { echo "  rc $rc: $msg"; false; }; }
 check "a failure time needs a unit" fail_at "^collemu: error: --fail-at 20:r0.bag0: '20' has no unit" --fail-at 20:r0.bag0
 check "a failure needs a target" fail_at "^collemu: error: --fail-at 20ms: expected TIME:TARGET" --fail-at 20ms

@@ -113,6 +113,11 @@ TEST(Config, ValuesOutsidePhysicsAreRefusedWithTheRangeAndWhy) {
   EXPECT_NE(input_error([&] { c.set_assignment("fabric.hop_latency=2s"); }).find("0s to 1ms"), std::string::npos);
   EXPECT_NE(input_error([&] { c.set_assignment("scaleup.bandwidth=1PB/s"); }).find("1GB/s to 100TB/s"),
             std::string::npos);
+  // An achieved share is a share of the payload rate, with its unit: more than all of it is no link.
+  EXPECT_NE(input_error([&] { c.set_assignment("nic.efficiency=150%"); }).find("outside 1% to 100%"),
+            std::string::npos);
+  EXPECT_NE(input_error([&] { c.set_assignment("scaleup.efficiency=0.5"); }).find("'0.5' has no unit"),
+            std::string::npos);
   // The edges are inside, and a file's value is blamed on its line.
   c.set_assignment("nic.speed=1.6Tbps");
   c.set_assignment("region.distance=20000km");
