@@ -109,6 +109,7 @@ void lockstep_path(const models::Network& net, const LockstepRoute& route, model
 }
 
 void FlowWriter::lockstep(std::span<const LockstepEdge> edges, double bytes, double latency_s, double cap_Bps) {
+  latency_s += plan_.extra_latency_s;
   lockstep_sums(net_, edges, plan_.qps, ring_, entries_);
   double k = 1;  // the flow's coefficients must be at most 1: r' = k r, coefficients / k, weight k (exact, above)
   if (options_.routes) {
@@ -140,6 +141,7 @@ void FlowWriter::lockstep(std::span<const LockstepEdge> edges, double bytes, dou
 void FlowWriter::connection(NodeId src, NodeId dst, NodeId via, std::uint32_t channel, double bytes, double latency_s,
                             double cap_Bps, std::span<const FlowId> after, std::vector<FlowId>* out, int path_times) {
   const int qps = plan_.qps;
+  if (after.empty()) latency_s += plan_.extra_latency_s;  // the fabric's extra, once before the first flows
   for (int q = 0; q < qps; ++q) {
     net_.path(src, dst, static_cast<std::uint32_t>(q), kUdpPortBase + channel, path_, via);
     if (after.empty() && !out && options_.merge_identical && !options_.routes) {
@@ -160,10 +162,12 @@ void FlowWriter::connection(NodeId src, NodeId dst, NodeId via, std::uint32_t ch
 
 void FlowWriter::direct(double bytes, models::EngineLink link, double latency_s) {
   const models::EngineLink links[] = {link};
-  add({.bytes = bytes, .links = links, .latency_s = latency_s, .start_s = start_s_});
+  add({.bytes = bytes, .links = links, .latency_s = latency_s + plan_.extra_latency_s, .start_s = start_s_});
 }
 
-void FlowWriter::latency_only(double latency_s) { add({.latency_s = latency_s, .start_s = start_s_}); }
+void FlowWriter::latency_only(double latency_s) {
+  add({.latency_s = latency_s + plan_.extra_latency_s, .start_s = start_s_});
+}
 
 CollFlows FlowWriter::finish() && {
   for (const Held& h : held_) {

@@ -5,8 +5,9 @@
 // Flows: a connection is `qps` flows of equal share (each its own QP, which E-ECMP hashes), over the path set the
 // Network gives for (source, destination, QP, RoCE UDP source port 0xC000 + channel), through the rail's GPU (PXN)
 // where NCCL hands data over NVLink first. Bytes on the wire are payload over the protocol's efficiency; NCCL's
-// modelled latency, plus the path's own, is paid before sending. Each algorithm's flows are documented in its file
-// and in docs/collectives.md.
+// modelled latency, plus the path's own, is paid before sending; the fabric's extra latency (CollPlan::extra_latency_s)
+// is added to every flow that waits for no other, so that the collective pays it once. Each algorithm's flows are
+// documented in its file and in docs/collectives.md.
 #pragma once
 
 #include <cstdint>

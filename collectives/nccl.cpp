@@ -194,6 +194,15 @@ double tree_step_latency_s(Proto p, bool inter) {
   return (inter ? kTreeNet_us[proto_index(p)] : kTreeNvlink_us[proto_index(p)]) * 1e-6;
 }
 
+int nccl_net_steps(CollKind op, Algo a, const CommShape& c) {
+  if (c.nodes <= 1 || a == Algo::Nvls) return 0;
+  if (a == Algo::NvlsTree || a == Algo::Tree) return 2 * log2_floor(c.nodes);
+  if (a == Algo::Pat) return log2_floor(c.nodes);
+  if (op == CollKind::AllToAll || op == CollKind::SendRecv || op == CollKind::Broadcast || op == CollKind::Reduce)
+    return 1;
+  return op == CollKind::AllReduce ? 2 * (c.nodes - 1) : c.nodes - 1;
+}
+
 double nccl_latency_s(CollKind op, Algo a, Proto p, const CommShape& c) {
   const int i = proto_index(p);
   if (a == Algo::Nvls) return kNvlsNvlink_us * 1e-6;

@@ -81,6 +81,10 @@ struct CommShape {
 // NCCL's latency model for (op, algo, proto) on a communicator, seconds: base + per-step hardware latencies,
 // tuning.cc's formulas (Ring: base + (nsteps - nInter) intra + nInter inter; NVLS: its NVLink latency).
 double nccl_latency_s(CollKind op, Algo a, Proto p, const CommShape& c);
+// The network steps on the critical path of (op, algo) in NCCL's latency model (tuning.cc): Ring AllReduce
+// 2 (nodes - 1), Ring AllGather / ReduceScatter nodes - 1, Tree 2 log2(nodes), NVLSTree 2 log2(nodes), PAT log2(nodes),
+// NVLS 0, p2p, Broadcast and Reduce 1 across nodes; 0 within one node.
+int nccl_net_steps(CollKind op, Algo a, const CommShape& c);
 // The latency of one ring step over NVLink (intra) or the network (inter), seconds; with one rank per node NCCL
 // charges the Tree network latency (fully exposed).
 double ring_step_latency_s(Proto p, bool inter, const CommShape& c);

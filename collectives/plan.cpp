@@ -58,6 +58,9 @@ CollPlan plan_collective(const Communicator& comm, const CollSpec& spec) {
   if (ch.algo == Algo::Tree)
     plan.channel_cap_Bps = tree_channel_cap_Bps(shape.arch, ch.proto, shape.nodes, plan.channels) / plan.efficiency;
   plan.model_latency_s = nccl_latency_s(spec.op, ch.algo, ch.proto, shape);
+  const models::FabricLayout& layout = comm.network().fabric().layout;
+  plan.extra_latency_s =
+      layout.extra_latency_s + nccl_net_steps(spec.op, ch.algo, shape) * layout.extra_hop_latency_s;
   if (spec.net_channels_per_peer < 0 || spec.net_channels_per_peer > 64)
     throw InputError(std::to_string(spec.net_channels_per_peer) + " channels per net peer",
                      "expected 1 to 64 (NCCL_NCHANNELS_PER_NET_PEER), or 0 for NCCL's default");

@@ -49,6 +49,9 @@ struct CollPlan {
   double efficiency = 1;              // payload bytes per byte on the wire (the protocol's)
   double channel_cap_Bps = 0;         // wire-rate ceiling of one channel's connection (kNoCap: none)
   double model_latency_s = 0;         // NCCL's latency for (op, algo, proto) on this communicator
+  // Latency the fabric adds to it (nccl.extra_latency + nccl_net_steps x nccl.extra_hop_latency), paid once before the
+  // collective's first flows (the emitters add it to every flow that waits for no other). NCCL's choice does not see it.
+  double extra_latency_s = 0;
   // AllToAll across nodes: the payload rate all of a rank's receives from other nodes share (its remote p2p channels x
   // kP2pChannelNet_Bps), B/s; kNoCap within one node.
   double p2p_remote_cap_Bps = 0;

@@ -161,6 +161,11 @@ class Builder {
     L.gpu = *parse_gpu_type(c_.choice("gpu.type"));  // checked against the key's choices when set
     L.nic_efficiency = c_.fraction("nic.efficiency");
     L.scaleup_efficiency = c_.fraction("scaleup.efficiency");
+    L.extra_latency_s = c_.duration_s("nccl.extra_latency");
+    L.extra_hop_latency_s = c_.duration_s("nccl.extra_hop_latency");
+    // A second or more per collective is a unit slip (1s for 1us), not a cost of software.
+    if (L.extra_latency_s >= 1) impossible(c_, "nccl.extra_latency", "expected under 1s per collective");
+    if (L.extra_hop_latency_s >= 1) impossible(c_, "nccl.extra_hop_latency", "expected under 1s per network step");
     L.planes = p_.planes;
     L.nic_ports = p_.nic_ports;
     L.gpus_per_nic = p_.gpus_per_nic;

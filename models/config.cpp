@@ -50,6 +50,12 @@ const std::vector<KeySpec> kKeys = {
     {"nic.efficiency", KeyKind::Percent, "",
      "achieved share of the payload rate the NIC's framing allows, on every network link (RoCE clusters: about "
      "85-95%, 40-46 of 49 GB/s per 400G NIC)"},
+    {"nccl.extra_latency", KeyKind::Duration, "",
+     "a fixed cost added to every collective and transfer on top of NCCL's modelled latency (0s: that model; a fitted "
+     "value, collemu calibrate)"},
+    {"nccl.extra_hop_latency", KeyKind::Duration, "",
+     "added for every network step on a collective's critical path (Ring AllReduce 2(nodes-1), Tree and NVLSTree "
+     "2 log2(nodes), ...) on top of NCCL's per-hop latency (0s; a fitted value, collemu calibrate)"},
     {"nic.port_select", KeyKind::Choice, "spray|hash",
      "how a flow uses the NIC's ports: spray (equal share on every plane) or hash (one port per QP)"},
     {"dsf.leaf_ports", KeyKind::Count, "", "NIC-facing ports per DSF leaf (RDSW, Jericho3-AI)"},
@@ -97,6 +103,8 @@ const std::map<std::string_view, std::string_view> kCommon = {
     {"scaleup.latency", "0s"},
     {"scaleup.efficiency", "100%"},  // NCCL's NVLink payload model as it is (collectives/nccl.cpp)
     {"nic.efficiency", "100%"},      // the framing's payload rate as it is (RoCEv2 4096 of 4178 bytes)
+    {"nccl.extra_latency", "0s"},    // NCCL's latency model as it is (collectives/nccl.cpp, tuning.cc)
+    {"nccl.extra_hop_latency", "0s"},
     {"nic.speed", "400Gbps"},
     {"nic.ports", "1"},
     {"nic.gpus_per_nic", "1"},  // HGX/DGX H100, H200, B200: eight NICs for eight GPUs

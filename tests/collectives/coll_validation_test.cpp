@@ -93,6 +93,39 @@ TEST_F(IdealFabric, AchievedSharesScaleTheLinksCollectivesSee) {
   EXPECT_NEAR(half - full, term, 0.01 * term);
 }
 
+// nccl.extra_latency and nccl.extra_hop_latency add to NCCL's modelled latency, once per collective: E + h x H, h the
+// network steps on its critical path in NCCL's model (tuning.cc): a Ring AllReduce over n nodes 2 (n - 1), a Ring
+// AllGather n - 1, a Tree AllReduce 2 log2(n), NVLS inside one node none. Pipelined and step-by-step rings alike
+// (a step's flows wait for the previous step's, so only the first pays it).
+TEST_F(IdealFabric, ExtraLatenciesAddOncePerCollective) {
+  const int n = 16;
+  const double S = 64.0 * (1 << 20), E = 100e-6, H = 7e-6;
+  const models::Fabric late = fabric("prometheus", {"scaleup.gpus=1", "region.buildings=1", "bag.enabled=false",
+                                                    "nccl.extra_latency=100us", "nccl.extra_hop_latency=7us"});
+  Comm plain(f, n, Placement::Packed), slow(late, n, Placement::Packed);
+  for (auto g : {Granularity::Pipelined, Granularity::Step}) {
+    for (auto [op, hops] : {std::pair{CollKind::AllReduce, 2 * (n - 1)}, std::pair{CollKind::AllGather, n - 1}}) {
+      auto spec = ring_simple(op, S, 4);
+      spec.granularity = g;
+      EXPECT_NEAR(slow.run(spec).time_s - plain.run(spec).time_s, E + hops * H, 1e-9) << to_string(g);
+    }
+    auto tree = ring_simple(CollKind::AllReduce, S, 4);
+    tree.algo = Algo::Tree;
+    tree.granularity = g;
+    EXPECT_NEAR(slow.run(tree).time_s - plain.run(tree).time_s, E + 2 * 4 * H, 1e-9) << to_string(g);  // log2 16 = 4
+  }
+  // One H100 node, NVLS: no network step.
+  const models::Fabric node = fabric("prometheus", {"region.buildings=1", "bag.enabled=false"});
+  const models::Fabric node_late = fabric("prometheus", {"region.buildings=1", "bag.enabled=false",
+                                                         "nccl.extra_latency=100us", "nccl.extra_hop_latency=7us"});
+  CollSpec nvls;
+  nvls.op = CollKind::AllReduce;
+  nvls.bytes = S;
+  nvls.algo = Algo::Nvls;
+  const double t0 = Comm(node, 8, Placement::Packed).run(nvls).time_s;
+  EXPECT_NEAR(Comm(node_late, 8, Placement::Packed).run(nvls).time_s - t0, E, 1e-9);
+}
+
 TEST_F(IdealFabric, AllGatherAndReduceScatterAreNMinusOneSteps) {
   // n - 1 steps of S/n each (S: the gathered size, nccl-tests' convention).
   const int n = 12;
