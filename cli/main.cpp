@@ -5,6 +5,7 @@
 #include <new>
 
 #include "cli/bench_command.hpp"
+#include "cli/calibrate_command.hpp"
 #include "cli/coll_command.hpp"
 #include "cli/run_command.hpp"
 #include "cli/sweep_command.hpp"
@@ -29,6 +30,7 @@ int main(int argc, char** argv) {
   collemu::cli::add_bench_command(app);
   collemu::cli::add_coll_command(app);
   collemu::cli::add_trace_command(app);
+  collemu::cli::add_calibrate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

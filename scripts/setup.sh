@@ -11,6 +11,7 @@ packages=(
   libyaml-cpp-dev nlohmann-json3-dev        # fabric configs, JSON output, Kineto traces
   zlib1g-dev                                # gzipped traces
   libhdf5-dev python3-h5py python3-numpy    # the native trace format; h5py to read it from Python
+  libeigen3-dev                             # collemu calibrate's least-squares fit
   python3-pandas python3-matplotlib chromium  # collemu-plot (analysis/python); its report is tested in headless Chromium
   protobuf-compiler libprotobuf-dev         # Chakra execution traces
   libgtest-dev libgmock-dev libbenchmark-dev  # tests and benchmarks

@@ -116,13 +116,13 @@ def load_points():
     return rows
 
 
-def predict(collemu, rows):
+def predict(collemu, rows, extra=()):
     out = []
     for i, row in enumerate(rows):
         args, why = fabric_for(row)
         rec = {"row": row, "why": why}
         if args:
-            p = subprocess.run([collemu, "coll", *args, "--json"], capture_output=True, text=True)
+            p = subprocess.run([collemu, "coll", *args, *extra, "--json"], capture_output=True, text=True)
             if p.returncode != 0:
                 raise SystemExit(f"point {i} ({row['cluster_id']} {row['collective']} {row['size_bytes']}): "
                                  f"collemu coll failed:\n{' '.join(args)}\n{p.stderr}")
@@ -131,6 +131,109 @@ def predict(collemu, rows):
             rec["err"] = rec["pred"] / float(row["busbw_GBps"]) - 1
         out.append(rec)
     return out
+
+
+def busbw_factor(collective, n):
+    return 2 * (n - 1) / n if collective == "allreduce" else (n - 1) / n
+
+
+def measured_time_us(row):
+    """The published time of a point: size / algbw (algbw from busbw and nccl-tests' factor where only busbw is given)."""
+    n = int(row["nodes"]) * int(row["gpus_per_node"])
+    algbw = float(row["algbw_GBps"]) if row["algbw_GBps"] else float(row["busbw_GBps"]) / busbw_factor(row["collective"], n)
+    return float(row["size_bytes"]) / (algbw * 1e3)
+
+
+CASE_OPTIONS = {"--algo": "algo", "--proto": "proto", "--channels": "channels", "--qps": "qps",
+                "--nccl-version": "nccl_version"}
+
+
+def write_cases(recs, path):
+    """The fit half's expressible points as `collemu calibrate --cases` rows: each on its machine (the rule's --set
+    values over --topo prometheus), grouped by cluster."""
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(["group", "op", "ranks", "bytes", "time_us", "sets", *CASE_OPTIONS.values()])
+        for r in recs:
+            if r["why"] or r["row"]["half"] != "fit":
+                continue
+            a = r["args"]
+            sets = [a[i + 1] for i in range(len(a)) if a[i] == "--set"]
+            opt = {CASE_OPTIONS[a[i]]: a[i + 1] for i in range(len(a)) if a[i] in CASE_OPTIONS}
+            row = r["row"]
+            w.writerow([row["cluster_id"], row["collective"], a[a.index("--ranks") + 1], a[a.index("-b") + 1],
+                        f"{measured_time_us(row):.6g}", " ".join(sets), *(opt.get(k, "") for k in CASE_OPTIONS.values())])
+
+
+def calibrated(collemu, recs, directory):
+    """Fits the keys on the fit half (collemu calibrate --cases) and predicts every point again with them."""
+    os.makedirs(directory, exist_ok=True)
+    cases, fitted = os.path.join(directory, "fit_cases.csv"), os.path.join(directory, "fitted.yaml")
+    write_cases(recs, cases)
+    p = subprocess.run([collemu, "calibrate", "--topo", "prometheus", "--cases", cases, "--holdout", "0",
+                        "--out", fitted, "--json"], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise SystemExit(f"collemu calibrate failed:\n{p.stderr}")
+    fit = json.loads(p.stdout)
+    after = predict(collemu, [r["row"] for r in recs], ["--set-file", fitted])
+    return fit, after
+
+
+def calibrated_markdown(fit, before, after):
+    lines = ["Fitted on the fit half's points (`collemu calibrate --cases`, every point on its own machine):", "",
+             "| key | fitted | +/- | note |", "|---|---|---|---|"]
+    for p in fit["parameters"]:
+        pct = p["key"].endswith("efficiency")
+        val = (lambda v: f"{100 * v:.2f}%") if pct else (lambda v: f"{1e6 * v:.1f} us")
+        err = val(p["std_error"]) if p["std_error"] is not None and not p["at_bound"] and p["determined"] else "-"
+        note = f"held at its {p['at_bound']} bound" if p["at_bound"] else "" if p["determined"] else "not determined"
+        for a, b in fit["confounded"]:
+            if p["key"] in (a, b):
+                note += ("; " if note else "") + "cannot be told apart from " + (b if p["key"] == a else a)
+        lines.append(f"| {p['key']} | {val(p['value'])} | {err} | {note} |")
+    lines += ["", "| half | collective | points | median abs before | after | max abs before | after | "
+              "mean signed before | after |", "|---|---|---|---|---|---|---|---|---|"]
+    for half in ("fit", "check"):
+        for coll in ("all",) + COLLECTIVES:
+            sel = [i for i, r in enumerate(before) if not r["why"] and r["row"]["half"] == half and
+                   (coll == "all" or r["row"]["collective"] == coll)]
+            if not sel:
+                continue
+            b, a = stats([before[i] for i in sel]), stats([after[i] for i in sel])
+            lines.append(f"| {half} | {coll} | {b['n']} | {100 * b['median_abs']:.1f}% | {100 * a['median_abs']:.1f}% | "
+                         f"{100 * b['max_abs']:.1f}% | {100 * a['max_abs']:.1f}% | {100 * b['mean_signed']:+.1f}% | "
+                         f"{100 * a['mean_signed']:+.1f}% |")
+    return "\n".join(lines) + "\n"
+
+
+def check_calibrated(recorded, computed, page):
+    """The calibrated statistics as the page records them (to 0.3 points: the fit's last digits may differ between
+    builds), and the check half better after the fit than before on all three figures."""
+    pat = re.compile(r"^\| (fit|check) \| (\w+) \| (\d+) \| ([-+\d.%| ]+)\|$", re.M)
+    def rows(text):
+        return {(m[1], m[2]): [float(x.strip().rstrip("%")) for x in m[4].split("|")] for m in pat.finditer(text)}
+    want, got = rows(recorded), rows(computed)
+    failures = []
+    if set(want) != set(got):
+        failures.append(f"{page}'s calibrated table has rows {sorted(want)}, the fit gives {sorted(got)}")
+    for key in set(want) & set(got):
+        if any(abs(x - y) > 0.3 for x, y in zip(want[key], got[key])):
+            failures.append(f"calibrated {key}: {got[key]}, {page} records {want[key]}")
+    c = got.get(("check", "all"))
+    if not c or not (c[1] < c[0] and c[3] < c[2] and abs(c[5]) < abs(c[4])):
+        failures.append(f"the fit does not improve the check half: {c}")
+    for f in failures:
+        print("FAIL", f)
+    if failures:
+        print(computed)
+    return not failures
+
+
+def replace_between(text, begin, end, body, page):
+    if begin not in text or end not in text:
+        raise SystemExit(f"{page}: no '{begin.strip()}' / '{end}' markers")
+    head, rest = text.split(begin, 1)
+    return head + begin + body + end + rest.split(end, 1)[1]
 
 
 def stats(recs):
@@ -219,24 +322,34 @@ def main():
     ap.add_argument("--collemu", required=True)
     ap.add_argument("--update", metavar="PAGE", help="rewrite the table and statistics of this page")
     ap.add_argument("--check", metavar="PAGE", help="compare with the table and bounds of this page")
+    ap.add_argument("--calibrate", metavar="DIR", help="also fit the keys on the fit half (files in DIR) and compare")
     a = ap.parse_args()
     recs = predict(a.collemu, load_points())
     md = markdown(recs)
+    cal_md = None
+    if a.calibrate:
+        fit, after = calibrated(a.collemu, recs, a.calibrate)
+        cal_md = calibrated_markdown(fit, recs, after)
     if a.update:
-        text = open(a.update).read()
-        begin, end = "<!-- table: begin -->\n", "<!-- table: end -->"
-        if begin not in text or end not in text:
-            raise SystemExit(f"{a.update}: no '{begin.strip()}' / '{end}' markers")
-        head, rest = text.split(begin, 1)
-        tail = rest.split(end, 1)[1]
+        text = replace_between(open(a.update).read(), "<!-- table: begin -->\n", "<!-- table: end -->", md, a.update)
+        if cal_md:
+            text = replace_between(text, "<!-- calibrated: begin -->\n", "<!-- calibrated: end -->", cal_md, a.update)
         tmp = a.update + ".tmp"
         with open(tmp, "w") as f:
-            f.write(head + begin + md + end + tail)
+            f.write(text)
         os.replace(tmp, a.update)
     if a.check:
-        sys.exit(0 if check(recs, a.check) else 1)
+        ok = check(recs, a.check)
+        if cal_md:
+            text = open(a.check).read()
+            recorded = text.split("<!-- calibrated: begin -->\n", 1)[1].split("<!-- calibrated: end -->", 1)[0] \
+                if "<!-- calibrated: begin -->" in text else ""
+            ok = check_calibrated(recorded, cal_md, a.check) and ok
+        sys.exit(0 if ok else 1)
     if not a.update:
         sys.stdout.write(md)
+        if cal_md:
+            sys.stdout.write("\n" + cal_md)
 
 
 if __name__ == "__main__":

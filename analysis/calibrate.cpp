@@ -1,0 +1,213 @@
+#include "analysis/calibrate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <random>
+
+#include "collectives/coll.hpp"
+#include "common/error.hpp"
+#include "models/builder.hpp"
+#include "models/placement.hpp"
+
+namespace collemu::analysis {
+
+using common::InputError;
+
+bool fittable(const models::KeySpec& key) {
+  return key.kind == models::KeyKind::Percent || key.kind == models::KeyKind::Duration;
+}
+
+std::string key_text(const models::KeySpec& key, double value) {
+  char text[64];
+  if (key.kind == models::KeyKind::Percent)
+    std::snprintf(text, sizeof text, "%.6f%%", value * 100);
+  else
+    std::snprintf(text, sizeof text, "%.6fus", std::max(value, 0.0) * 1e6);
+  return text;
+}
+
+FitParam default_param(const models::KeySpec& key) {
+  FitParam p;
+  p.name = std::string(key.name);
+  if (key.kind == models::KeyKind::Percent) {
+    p.lower = 0.2;
+    p.upper = 1;
+  } else {
+    p.lower = 0;
+    p.upper = 2e-3;
+  }
+  p.start = std::nan("");
+  return p;
+}
+
+namespace {
+
+// Predicts every measurement with the parameters at `theta`: one fabric per machine (distinct sets).
+class Model {
+ public:
+  Model(const models::FabricConfig& base, const std::vector<Measurement>& ms, const CalibrateOptions& o)
+      : base_(base), ms_(ms), o_(o), solver_(models::solver::rate_solver_factory(o.solver)) {
+    for (std::size_t i = 0; i < ms.size(); ++i) {
+      std::string key;
+      for (const auto& s : ms[i].sets) key += s + "\n";
+      machines_[key].push_back(i);
+    }
+  }
+
+  std::vector<double> predict(const Eigen::VectorXd& theta) const {
+    std::vector<double> t(ms_.size());
+    for (const auto& [key, idx] : machines_) {
+      models::FabricConfig c = base_;
+      for (std::size_t j = 0; j < o_.params.size(); ++j) {
+        const models::KeySpec* k = models::find_key(o_.params[j].name);
+        c.set(o_.params[j].name, key_text(*k, theta[static_cast<Eigen::Index>(j)]), "calibrate");
+      }
+      const Measurement& first = ms_[idx.front()];
+      models::Fabric fabric;
+      try {
+        for (const auto& s : first.sets) c.set_assignment(s);
+        fabric = models::build_fabric(c);
+      } catch (const common::UserError& e) {
+        throw InputError(first.source, std::string("its machine: ") + e.what());
+      }
+      const models::Network net(fabric, collectives::payload_efficiency(fabric));
+      std::map<int, collectives::Communicator> comms;
+      for (std::size_t i : idx) {
+        const Measurement& m = ms_[i];
+        try {
+          auto it = comms.find(m.ranks);
+          if (it == comms.end())
+            it = comms.emplace(m.ranks, collectives::Communicator(
+                                            net, models::place_ranks(fabric.layout, m.ranks, models::Placement::Packed)))
+                     .first;
+          t[i] = collectives::run_collective(it->second, m.spec, solver_).time_s;
+        } catch (const common::UserError& e) {
+          throw InputError(m.source, e.what());
+        }
+      }
+    }
+    return t;
+  }
+
+ private:
+  const models::FabricConfig& base_;
+  const std::vector<Measurement>& ms_;
+  const CalibrateOptions& o_;
+  models::solver::SolverFactory solver_;
+  std::map<std::string, std::vector<std::size_t>> machines_;
+};
+
+// Fisher-Yates with mt19937_64 (whose sequence the standard fixes; std::shuffle's use of it is not): the same seed
+// holds out the same groups everywhere.
+std::vector<std::string> pick_held(std::vector<std::string> groups, double share, std::uint64_t seed) {
+  if (share <= 0 || groups.size() < 2) return {};
+  std::mt19937_64 rng(seed);
+  for (std::size_t i = groups.size() - 1; i > 0; --i) std::swap(groups[i], groups[rng() % (i + 1)]);
+  const auto n = std::clamp<std::size_t>(static_cast<std::size_t>(std::lround(share * groups.size())), 1,
+                                         groups.size() - 1);
+  groups.resize(n);
+  std::sort(groups.begin(), groups.end());
+  return groups;
+}
+
+}  // namespace
+
+ErrorStats error_stats(const std::vector<Measurement>& ms, const std::vector<PointResult>& pts, bool held, bool after) {
+  std::vector<double> e;
+  for (std::size_t i = 0; i < ms.size(); ++i)
+    if (pts[i].held_out == held) e.push_back(ms[i].time_s / (after ? pts[i].after_s : pts[i].before_s) - 1);
+  ErrorStats s;
+  s.n = static_cast<int>(e.size());
+  if (e.empty()) return s;
+  std::vector<double> a;
+  for (double x : e) {
+    a.push_back(std::abs(x));
+    s.mean_signed += x / static_cast<double>(e.size());
+  }
+  std::sort(a.begin(), a.end());
+  const std::size_t n = a.size();
+  s.median_abs = n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
+  s.p90_abs = a[std::min(n - 1, static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(n))) - 1)];
+  s.max_abs = a.back();
+  return s;
+}
+
+Calibration calibrate(const models::FabricConfig& base, const std::vector<Measurement>& ms,
+                      const CalibrateOptions& options) {
+  if (ms.empty()) throw common::UserError("no measurement to fit");
+  for (const Measurement& m : ms)
+    if (!(m.time_s > 0) || !std::isfinite(m.time_s))
+      throw InputError(m.source, "measured time " + std::to_string(m.time_s) + " s; expected above 0 s");
+  CalibrateOptions o = options;
+  Calibration out;
+  for (FitParam& p : o.params) {
+    const models::KeySpec* k = models::find_key(p.name);
+    if (!k || !fittable(*k))
+      throw common::UserError("'" + p.name + "' cannot be fitted: expected a fabric key that is a share (%) or a "
+                              "duration (collemu topo --list-keys)");
+    if (!(p.lower < p.upper))
+      throw common::UserError("'" + p.name + "': empty bounds, the lower one must be below the upper one");
+    const double now = k->kind == models::KeyKind::Percent ? base.fraction(p.name) : base.duration_s(p.name);
+    if (std::isnan(p.start)) p.start = std::clamp(now, p.lower, p.upper);
+    out.start.push_back(p.start);
+  }
+  std::vector<std::string> groups;
+  for (const Measurement& m : ms) groups.push_back(m.group);
+  std::sort(groups.begin(), groups.end());
+  groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+  out.held_groups = pick_held(groups, o.holdout, o.seed);
+  out.points.resize(ms.size());
+  std::vector<std::size_t> fitted;
+  for (std::size_t i = 0; i < ms.size(); ++i) {
+    out.points[i].held_out = std::binary_search(out.held_groups.begin(), out.held_groups.end(), ms[i].group);
+    if (!out.points[i].held_out) fitted.push_back(i);
+  }
+  const Model model(base, ms, o);
+  // The uncalibrated model: the base config's own values (the parameters not set).
+  {
+    Eigen::VectorXd now(static_cast<Eigen::Index>(o.params.size()));
+    for (std::size_t j = 0; j < o.params.size(); ++j) {
+      const models::KeySpec* k = models::find_key(o.params[j].name);
+      now[static_cast<Eigen::Index>(j)] =
+          k->kind == models::KeyKind::Percent ? base.fraction(o.params[j].name) : base.duration_s(o.params[j].name);
+    }
+    const auto before = model.predict(now);
+    for (std::size_t i = 0; i < ms.size(); ++i) out.points[i].before_s = before[i];
+  }
+  // Residuals: ln(predicted / measured) of the fitted points (every point is predicted: the machines are built once).
+  std::vector<double> last;
+  out.fit = fit_least_squares(
+      o.params,
+      [&](const Eigen::VectorXd& theta) {
+        last = model.predict(theta);
+        Eigen::VectorXd r(static_cast<Eigen::Index>(fitted.size()));
+        for (std::size_t a = 0; a < fitted.size(); ++a)
+          r[static_cast<Eigen::Index>(a)] = std::log(last[fitted[a]] / ms[fitted[a]].time_s);
+        return r;
+      },
+      o.fit);
+  const auto after = model.predict(out.fit.value);
+  for (std::size_t i = 0; i < ms.size(); ++i) out.points[i].after_s = after[i];
+  return out;
+}
+
+std::string overlay_yaml(const std::vector<FitParam>& params, const FitResult& fit, const std::string& header) {
+  std::string y = header;
+  for (std::size_t j = 0; j < params.size(); ++j) {
+    const models::KeySpec* k = models::find_key(params[j].name);
+    const auto J = static_cast<Eigen::Index>(j);
+    y += params[j].name + ": " + key_text(*k, fit.value[J]);
+    if (fit.at_bound[j])
+      y += "  # held at its " + std::string(fit.at_bound[j] < 0 ? "lower" : "upper") + " bound";
+    else if (!fit.determined[j])
+      y += "  # not determined by the data (its start)";
+    else if (std::isfinite(fit.std_error[J]))
+      y += "  # +/- " + key_text(*k, fit.std_error[J]);
+    y += "\n";
+  }
+  return y;
+}
+
+}  // namespace collemu::analysis
