@@ -1,5 +1,7 @@
 #include "traces/hdf5_trace.hpp"
 
+#include <cmath>
+
 #include <hdf5.h>
 #include <poll.h>
 #include <sys/prctl.h>
@@ -240,6 +242,21 @@ void write_hdf5_trace(const Trace& t, const std::string& path) {
     w.column("/ranks/slot_begin", slot_begin);
     w.column("/ranks/slot_comm", slot_comm);
     if (!t.rank_names.empty()) w.strings("/ranks/name", t.rank_names);
+    if (t.has_measured()) {  // version 3: measured times per rank, beside the shared programs
+      w.group("/measured");
+      std::vector<std::uint64_t> mbegin{0};
+      std::vector<double> mstart, mduration;
+      for (std::uint32_t r = 0; r < t.world_size; ++r) {
+        for (const OpTime& m : t.measured[r]) {
+          mstart.push_back(m.start_s);
+          mduration.push_back(m.duration_s);
+        }
+        mbegin.push_back(mstart.size());
+      }
+      w.column("/measured/op_begin", mbegin);
+      w.column("/measured/start_s", mstart);
+      w.column("/measured/duration_s", mduration);
+    }
     if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw InputError(path, "cannot flush the file");
   } catch (...) {
     std::remove(tmp.c_str());  // no partial file left behind
@@ -261,13 +278,13 @@ std::uint64_t open_trace(const std::string& path, Id& file) {
   Reader r(file, path);
   if (r.attr_str("format") != "collemu-trace") throw InputError(path, "attribute format: expected 'collemu-trace'");
   const std::uint64_t version = r.attr_u64("version");
-  if (version != 1 && version != kTraceFormatVersion)
-    throw InputError(path, "trace format version " + std::to_string(version) + "; this collemu reads versions 1 and " +
+  if (version < 1 || version > kTraceFormatVersion)
+    throw InputError(path, "trace format version " + std::to_string(version) + "; this collemu reads versions 1 to " +
                                std::to_string(kTraceFormatVersion));
   return version;
 }
 
-Trace read_contents(hid_t file, const std::string& path);
+Trace read_contents(hid_t file, const std::string& path, std::uint64_t version);
 
 void limit_child_heap_now(std::uintmax_t file_bytes) {
   std::ifstream status("/proc/self/status");
@@ -360,8 +377,8 @@ Trace read_version1_isolated(const std::string& path) {
       limit_child_heap(size_error ? 0 : file_bytes);
       Quiet quiet;
       Id file(-1, H5Fclose);
-      open_trace(path, file);
-      Trace t = read_contents(file, path);
+      const std::uint64_t version = open_trace(path, file);
+      Trace t = read_contents(file, path, version);
       file.reset();
       check_text(t, path);
       try {
@@ -463,16 +480,17 @@ Trace read_hdf5_trace(const std::string& path, ReadReport* report) {
   // Nothing of a file without checksummed metadata is read in this process, not even its version attribute.
   if (superblock_version(path) < 2) return version1();
   Id file(-1, H5Fclose);
-  if (open_trace(path, file) == 1) {
+  const std::uint64_t version = open_trace(path, file);
+  if (version == 1) {
     file.reset();
     return version1();
   }
-  return read_contents(file, path);
+  return read_contents(file, path, version);
 }
 
 namespace {
 
-Trace read_contents(hid_t file, const std::string& path) {
+Trace read_contents(hid_t file, const std::string& path, std::uint64_t version) {
   Reader r(file, path);
   Trace t;
   const std::uint64_t world = r.attr_u64("world_size");
@@ -573,6 +591,29 @@ Trace read_contents(hid_t file, const std::string& path) {
   t.rank_names = r.strings("/ranks/name", /*optional=*/true);
   if (!t.rank_names.empty() && t.rank_names.size() != t.world_size)
     throw InputError(path, "/ranks/name: one per rank expected");
+  if (H5Lexists(file, "/measured", H5P_DEFAULT) > 0) {  // version 3
+    const auto mbegin = r.column<std::uint64_t>("/measured/op_begin");
+    const auto mstart = r.column<double>("/measured/start_s");
+    const auto mduration = r.column<double>("/measured/duration_s");
+    if (mduration.size() != mstart.size()) throw InputError(path, "/measured: columns of different lengths");
+    check_offsets(path, "/measured/op_begin", mbegin, t.world_size, mstart.size());
+    t.measured.resize(t.world_size);
+    for (std::uint32_t rk = 0; rk < t.world_size; ++rk) {
+      const std::uint64_t n = mbegin[rk + 1] - mbegin[rk];
+      if (n != 0 && n != t.program(rk).ops.size())
+        throw InputError(path, "/measured/op_begin: rank " + std::to_string(rk) + " has " + std::to_string(n) +
+                                   " measured times for " + std::to_string(t.program(rk).ops.size()) + " ops");
+      for (std::uint64_t i = mbegin[rk]; i < mbegin[rk + 1]; ++i) {
+        if (!std::isfinite(mstart[i]) || !std::isfinite(mduration[i]) || mduration[i] < 0 || (mstart[i] < 0 && mstart[i] != -1))
+          throw InputError(path, "/measured/ row " + std::to_string(i) + ": start " + std::to_string(mstart[i]) +
+                                     " s, duration " + std::to_string(mduration[i]) +
+                                     " s; expected finite times, a duration >= 0 and a start >= 0 (or -1: none)");
+        t.measured[rk].push_back({mstart[i], mduration[i]});
+      }
+    }
+  } else if (version < 3) {
+    separate_measurements(t);  // versions 1 and 2 kept observations in the ops
+  }
   return t;
 }
 

@@ -12,7 +12,7 @@
 
 namespace collemu::traces {
 
-inline constexpr int kTraceFormatVersion = 2;  // written; version 1 (no checksums) is still read
+inline constexpr int kTraceFormatVersion = 3;  // written; versions 1 (no checksums) and 2 are still read
 
 // Writes atomically: a temporary file beside `path`, renamed over it when complete. Throws common::InputError when
 // the file cannot be written.

@@ -69,6 +69,7 @@ namespace {
 
 struct CommOp {
   double ts_us = 0, end_us = 0;
+  double dur_us = 0;  // as written: end_us - ts_us loses digits at epoch-sized timestamps
   common::CollKind kind = common::CollKind::AllReduce;
   std::uint64_t count = 0;
   common::DataType dtype = common::DataType::Uint8;
@@ -77,6 +78,9 @@ struct CommOp {
   std::int64_t peer_global = -1;
   std::int64_t seq = -1;
   std::size_t event = 0;
+  // From an NCCL kernel (its span on the GPU: what the rank measured of the collective); an "nccl:" annotation of the
+  // older format spans the CPU's enqueue only, which says nothing of how long the collective took.
+  bool kernel = false;
 };
 
 struct RankFile {
@@ -253,9 +257,11 @@ Trace read_kineto(const std::vector<std::string>& paths, ReadReport* report) {
       CommOp op;
       op.ts_us = ts;
       op.end_us = ts + dur;
+      op.dur_us = dur;
       op.event = i;
       if (nccl_kernel) {
         if (!a.contains("Collective name")) continue;  // a kernel of the older format: metadata on the CPU side
+        op.kernel = true;
         op.kind = kind_of(text(a, "Collective name", c), c);
         const std::int64_t in = integer(a, "In msg nelems", c);
         const std::int64_t out = a.contains("Out msg nelems") ? integer(a, "Out msg nelems", c) : in;
@@ -371,8 +377,10 @@ Trace read_kineto(const std::vector<std::string>& paths, ReadReport* report) {
       o.count = op.count;
       o.comm_slot = t.slot_for(rf.rank, ci->second);
       o.seq = op.seq >= 0 ? static_cast<std::uint64_t>(op.seq) : next_seq[ci->second]++;
-      o.start_s = op.ts_us * 1e-6;
-      o.duration_s = (op.end_us - op.ts_us) * 1e-6;
+      if (op.kernel) {  // measured (Trace::measured once separated); an annotation's CPU span is not
+        o.start_s = op.ts_us * 1e-6;
+        o.duration_s = op.dur_us * 1e-6;
+      }
       if (o.kind != OpKind::Collective) {
         const bool in_range = op.peer_global >= 0 && op.peer_global < kMaxRanks;
         auto p = in_range ? std::find(pg_ranks.begin(), pg_ranks.end(), static_cast<std::uint32_t>(op.peer_global))

@@ -1,5 +1,6 @@
 #include "traces/trace.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <tuple>
@@ -80,7 +81,66 @@ std::string describe(const Op& o) {
 
 }  // namespace
 
+bool Trace::has_measured() const {
+  for (const auto& m : measured)
+    if (!m.empty()) return true;
+  return false;
+}
+
+void separate_measurements(Trace& t) {
+  bool any = false;
+  for (const Program& p : t.programs)
+    for (const Op& o : p.ops)
+      any = any || o.start_s >= 0 || (o.kind != OpKind::Compute && o.duration_s > 0);
+  if (!any) return;
+  if (t.measured.size() != t.world_size) t.measured.resize(t.world_size);
+  for (std::uint32_t r = 0; r < t.world_size && r < t.program_of_rank.size(); ++r) {
+    if (t.program_of_rank[r] >= t.programs.size()) continue;  // check_consistency names it
+    const auto& ops = t.program(r).ops;
+    bool observed = false;
+    std::vector<OpTime> times(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      times[i].start_s = ops[i].start_s;
+      if (ops[i].kind != OpKind::Compute) times[i].duration_s = ops[i].duration_s;
+      else if (ops[i].start_s >= 0) times[i].duration_s = ops[i].duration_s;
+      observed = observed || times[i].observed();
+    }
+    if (observed) t.measured[r] = std::move(times);
+  }
+  for (Program& p : t.programs)
+    for (Op& o : p.ops) {
+      o.start_s = -1;
+      if (o.kind != OpKind::Compute) o.duration_s = 0;
+    }
+}
+
+std::vector<std::uint32_t> fill_missing_ranks(Trace& t) {
+  std::vector<std::uint32_t> filled;
+  for (std::uint32_t r = 0; r < t.world_size; ++r) {
+    if (!t.program(r).ops.empty()) continue;
+    bool done = false;
+    for (std::uint32_t c = 0; c < t.world_size && !done; ++c) {
+      if (t.program(c).ops.empty()) continue;
+      bool member = true;
+      for (std::uint32_t comm : t.comm_of_slot[c]) {
+        const auto& ranks = t.comms[comm].ranks;
+        member = member && std::find(ranks.begin(), ranks.end(), r) != ranks.end();
+      }
+      if (!member) continue;
+      t.program_of_rank[r] = t.program_of_rank[c];
+      t.comm_of_slot[r] = t.comm_of_slot[c];
+      filled.push_back(r);
+      done = true;
+    }
+    if (!done)
+      throw InputError(t.source, t.rank_name(r) + " has no op and no rank with ops can stand for it: every candidate "
+                       "is in a communicator that " + t.rank_name(r) + " is not a member of");
+  }
+  return filled;
+}
+
 void share_identical_programs(Trace& t) {
+  separate_measurements(t);
   using Key = std::pair<bool, std::vector<decltype(op_key(Op{}))>>;
   std::map<Key, std::uint32_t> seen;
   std::vector<Program> programs;
@@ -114,6 +174,15 @@ void check_consistency(const Trace& t) {
   for (std::uint32_t r = 0; r < t.world_size; ++r)
     if (t.program_of_rank[r] >= t.programs.size())
       throw InputError(src, t.rank_name(r) + ": program " + std::to_string(t.program_of_rank[r]) + " does not exist");
+  if (!t.measured.empty()) {
+    if (t.measured.size() != t.world_size)
+      throw InputError(src, "trace structure: measured times for " + std::to_string(t.measured.size()) + " ranks of " +
+                                std::to_string(t.world_size));
+    for (std::uint32_t r = 0; r < t.world_size; ++r)
+      if (!t.measured[r].empty() && t.measured[r].size() != t.program(r).ops.size())
+        throw InputError(src, t.rank_name(r) + ": " + std::to_string(t.measured[r].size()) + " measured times for " +
+                                  std::to_string(t.program(r).ops.size()) + " ops");
+  }
   auto absent = [&](std::uint32_t r) { return t.program(r).ops.empty(); };
   for (std::uint32_t r = 0; r < t.world_size; ++r) {
     if (t.program_of_rank[r] >= t.programs.size())

@@ -54,6 +54,13 @@ struct Program {
   bool dag = false;  // deps are complete (empty: no dependency), not "the previous op"
 };
 
+// What the source observed of one op of one rank: when it started and how long it took (a kernel's span, a Flight
+// Recorder entry's start and duration, an NCCL capture's timestamp). start_s -1 and duration_s 0: not observed.
+struct OpTime {
+  double start_s = -1, duration_s = 0;
+  bool observed() const { return start_s >= 0 || duration_s > 0; }
+};
+
 struct Trace {
   std::string source;  // files it came from, for messages
   std::uint32_t world_size = 0;
@@ -62,6 +69,12 @@ struct Trace {
   std::vector<std::uint32_t> program_of_rank;          // size world_size
   std::vector<std::vector<std::uint32_t>> comm_of_slot;  // [rank][slot] -> index into comms
   std::vector<std::string> rank_names;  // where each rank came from ("host:pid [dev]", a file); may be empty
+  // Measured times beside the shared programs: measured[rank][i] for op i of the rank's program; empty when the source
+  // has none (and measured[rank] empty for a rank without any). Programs hold what the replay needs (compute
+  // durations); what was observed of each rank's communication stays here, per rank, so that ranks whose measurements
+  // differ still share their program (separate_measurements).
+  std::vector<std::vector<OpTime>> measured;
+  bool has_measured() const;
 
   // For readers: one empty program per rank (rank r runs program r), named `name` until a source names it.
   void reset_ranks(std::uint32_t world, const std::string& name = "no file");
@@ -98,8 +111,20 @@ OpKind op_kind_of(common::CollKind k);
 // The files of a trace, for messages: up to three in full, more as "FIRST ... LAST (N files)".
 std::string join_paths(const std::vector<std::string>& paths);
 
-// Merges ranks whose programs are identical into one program (symmetry); keeps everything else.
+// Moves what readers wrote into ops as observations (every op's start_s; a collective's, send's or receive's
+// duration_s) into t.measured, per rank, and clears them in the programs (a compute op keeps its duration: the replay
+// runs it). Ranks that share a program each get their own copy of its observations. Idempotent.
+void separate_measurements(Trace& t);
+
+// Merges ranks whose programs are identical into one program (symmetry), after separate_measurements (so that
+// measured times do not keep ranks apart); keeps everything else.
 void share_identical_programs(Trace& t);
+
+// Gives each rank that has no op (a partial job: one Kineto file of two) the program of the lowest rank that has ops
+// and whose communicators all have it as a member, on the same slots: the symmetry of data-parallel ranks, an
+// assumption the caller states. Its measured times stay empty. Returns the ranks filled; throws common::InputError
+// naming a rank that no rank with ops can stand for (a communicator of every candidate lacks it).
+std::vector<std::uint32_t> fill_missing_ranks(Trace& t);
 
 // Throws common::InputError naming the ranks and op indices when the ranks of a communicator would not agree in the
 // real job (it would hang or fail): the n-th collective on a communicator differs in kind, count, data type or root

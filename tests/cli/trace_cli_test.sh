@@ -35,7 +35,7 @@ check "convert writes a trace that info reads" bash -c '"$COLLEMU" trace convert
 check "h5py reads the columns" "$PY" -c '
 import h5py, sys
 f = h5py.File(sys.argv[1], "r")
-assert f.attrs["format"] == b"collemu-trace" and f.attrs["version"] == 2 and f.attrs["world_size"] == 2
+assert f.attrs["format"] == b"collemu-trace" and f.attrs["version"] == 3 and f.attrs["world_size"] == 2
 assert all(f[d].fletcher32 for d in ("ops/count", "comms/name", "ranks/program"))  # version 2: checksummed
 ops = f["ops"]
 begin = f["programs/op_begin"][:]
@@ -43,6 +43,7 @@ prog = f["ranks/program"][0]
 counts = list(ops["count"][begin[prog]:begin[prog + 1]])
 assert counts == [2049000, 53120, 1024, 4096], counts
 assert list(f["comms/ranks"][:]) == [0, 1]
+assert "measured" not in f  # version 3 keeps observed times in /measured; this log has no timestamps
 ' "$tmp/t.h5"
 # A copy of t.h5 edited with h5py (f: the file, opened r+), read by trace info: the message must match PATTERN.
 edited() {
@@ -52,10 +53,11 @@ edited() {
   check "$what" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q -- "$2"' _ "$tmp/$name" "$pattern"
 }
 edited "a value out of range is named by dataset and index" bad.h5 'f["ops/kind"][0] = 9' "/ops/kind\[0\] = 9: out of range"
-edited "another format version is refused" v3.h5 'f.attrs["version"] = 3' "trace format version 3; this collemu reads versions 1 and 2"
+edited "another format version is refused" v4.h5 'f.attrs["version"] = 4' "trace format version 4; this collemu reads versions 1 to 3"
 edited "a 2-D dataset where a column belongs is refused" 2d.h5 'del f["comms/name"]; f.create_dataset("comms/name", data=[[b"a", b"b"], [b"c", b"d"]], dtype=h5py.string_dtype())' "/comms/name: expected a 1-D dataset"
 # The same size and time bounds in every reader: at most 1e18 B per op, finite times (NCCL log, Flight Recorder, .h5).
 edited "an .h5 count past 1e18 B is refused" huge.h5 'f["ops/count"][0] = 2**62' "huge.h5: rank 0 .* op 0 (collective): 4611686018427387904 elements of 4 B; expected at most 1e18 B"
+edited "an infinite measured time is refused" infm.h5 'f["measured/op_begin"] = [0, 4, 8]; f["measured/start_s"] = [0.0] * 8; f["measured/duration_s"] = [0, float("inf")] + [0] * 6' "infm.h5: /measured/ row 1: start .* duration inf s; expected finite times"
 edited "an infinite duration is refused, not printed as inf s" inf.h5 'f["ops/duration_s"][0] = float("inf")' "inf.h5: rank 0 .* op 0 (collective): duration inf s; expected a finite time >= 0"
 printf '%s\n' 'h:1:1 [0] NCCL INFO AllReduce: opCount 0 sendbuff 0x1 recvbuff 0x2 count 400000000000000000 datatype 7 op 0 root 0 comm 0xa [nranks=1] stream 0x3' > "$tmp/big.log"
 check "an NCCL log count past 1e18 B is refused" bash -c '"$COLLEMU" trace info "$1" 2>&1 | grep -q "big.log: rank 0 (h:1 \[0\]) op 0 (collective): 400000000000000000 elements of 4 B; expected at most 1e18 B"' _ "$tmp/big.log"

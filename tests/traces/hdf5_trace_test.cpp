@@ -52,6 +52,17 @@ Trace sample() {
   return t;
 }
 
+// `f` throws common::InputError with `text` in its message.
+template <class F>
+void expect_input_error(F&& f, const std::string& text) {
+  try {
+    f();
+    ADD_FAILURE() << "no error; expected one saying: " << text;
+  } catch (const common::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+  }
+}
+
 void expect_equal(const Trace& a, const Trace& b) {
   EXPECT_EQ(a.source, b.source);
   EXPECT_EQ(a.world_size, b.world_size);
@@ -104,6 +115,90 @@ TEST(Hdf5Trace, NamesThatAreNotUtf8RoundTrip) {
   write_hdf5_trace(t, path);
   expect_equal(t, read_hdf5_trace(path));
   std::remove(path.c_str());
+}
+
+// Measured times (version 3) are kept per rank beside the shared programs: ranks 1 and 2 run program 0 and keep their
+// own observations; a rank without any has none; the reader refuses measured times that do not fit the program.
+TEST(Hdf5Trace, MeasuredTimesRoundTripPerRank) {
+  const std::string path = testing_util::temp_path("measured.h5");
+  Trace t = sample();
+  t.measured.resize(4);
+  t.measured[1] = {{0.0, 0}, {1.0e-3, 2.5e-4}, {1.3e-3, 4e-4}};
+  t.measured[2] = {{0.0, 0}, {1.1e-3, 2.0e-4}, {1.4e-3, 5e-4}};
+  t.measured[3] = {{-1, 0}, {-1, 3e-4}, {-1, 0}, {2e-3, 1e-4}};
+  check_consistency(t);
+  write_hdf5_trace(t, path);
+  const Trace back = read_hdf5_trace(path);
+  expect_equal(t, back);
+  ASSERT_EQ(back.measured.size(), 4u);
+  for (std::uint32_t r = 0; r < 4; ++r) {
+    ASSERT_EQ(back.measured[r].size(), t.measured[r].size()) << r;
+    for (std::size_t i = 0; i < t.measured[r].size(); ++i) {
+      EXPECT_EQ(back.measured[r][i].start_s, t.measured[r][i].start_s);
+      EXPECT_EQ(back.measured[r][i].duration_s, t.measured[r][i].duration_s);
+    }
+  }
+  t.measured[2].pop_back();  // 2 times for 3 ops
+  write_hdf5_trace(t, path);
+  expect_input_error([&] { read_hdf5_trace(path); }, "rank 2 has 2 measured times for 3 ops");
+  std::remove(path.c_str());
+}
+
+// Readers write observations into ops; separate_measurements moves them out, so that two ranks whose programs differ
+// only in what was measured share one program, each keeping its own times. A compute op keeps its duration.
+TEST(Trace, MeasurementsDoNotKeepRanksApart) {
+  Trace t;
+  t.source = "hand-made";
+  t.reset_ranks(2);
+  const std::uint32_t c = 0;
+  t.comms = {{"world", {0, 1}, 2}};
+  for (std::uint32_t r = 0; r < 2; ++r) {
+    t.slot_for(r, c);
+    Op comp;
+    comp.duration_s = 1e-3;
+    comp.start_s = 0.1 * r;
+    Op ar;
+    ar.kind = OpKind::Collective;
+    ar.count = 1024;
+    ar.start_s = 0.2 + r;
+    ar.duration_s = 3e-4 * (r + 1);
+    t.programs[r].ops = {comp, ar};
+  }
+  share_identical_programs(t);
+  check_consistency(t);
+  ASSERT_EQ(t.programs.size(), 1u);
+  EXPECT_EQ(t.programs[0].ops[0].duration_s, 1e-3);
+  EXPECT_EQ(t.programs[0].ops[1].duration_s, 0);
+  EXPECT_EQ(t.programs[0].ops[1].start_s, -1);
+  ASSERT_EQ(t.measured.size(), 2u);
+  EXPECT_EQ(t.measured[1][1].duration_s, 6e-4);
+  EXPECT_EQ(t.measured[1][1].start_s, 1.2);
+  EXPECT_EQ(t.measured[0][0].start_s, 0);
+}
+
+// A partial job (one rank's file of two): the missing rank takes the program of a rank with ops whose communicators
+// it is a member of; none such is an error naming it.
+TEST(Trace, MissingRanksTakeASymmetricRanksProgram) {
+  Trace t;
+  t.source = "hand-made";
+  t.reset_ranks(3);
+  t.comms = {{"pair", {0, 1}, 2}};
+  t.slot_for(0, 0);
+  Op ar;
+  ar.kind = OpKind::Collective;
+  ar.count = 8;
+  t.programs[0].ops = {ar};
+  Trace two = t;
+  two.world_size = 2;
+  two.program_of_rank.resize(2);
+  two.comm_of_slot.resize(2);
+  two.programs.resize(2);
+  two.rank_names.clear();
+  EXPECT_EQ(fill_missing_ranks(two), std::vector<std::uint32_t>{1});
+  EXPECT_EQ(two.program_of_rank[1], two.program_of_rank[0]);
+  EXPECT_EQ(two.comm_of_slot[1], two.comm_of_slot[0]);
+  check_consistency(two);
+  expect_input_error([&] { fill_missing_ranks(t); }, "no rank with ops can stand for it");
 }
 
 TEST(Hdf5Trace, WritesAreAtomic) {
