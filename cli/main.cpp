@@ -11,6 +11,7 @@
 #include "cli/sweep_command.hpp"
 #include "cli/topo_command.hpp"
 #include "cli/trace_command.hpp"
+#include "cli/validate_command.hpp"
 #include "common/error.hpp"
 #include "common/memory.hpp"
 
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   collemu::cli::add_coll_command(app);
   collemu::cli::add_trace_command(app);
   collemu::cli::add_calibrate_command(app);
+  collemu::cli::add_validate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -218,11 +218,18 @@ void run_scenario(const RunOptions& o, RunResult& r) {
     traces::ReadReport report;
     traces::Trace t;
     try {
-      t = traces::read_trace(files, o.format, &report);
+      t = traces::read_trace(files, o.format, &report, o.fill_missing);
     } catch (const traces::PartialTraceError& e) {
       throw common::InputError(e.where(), e.detail() + "; the replay runs whole jobs only");
     }
     for (const auto& w : report.warnings) std::fprintf(stderr, "collemu: warning: %s\n", common::message_for_user(w).c_str());
+    if (o.fill_missing) {
+      const auto filled = traces::fill_missing_ranks(t);
+      if (!filled.empty())
+        std::fprintf(stderr, "collemu: assumed (--fill-missing): rank(s) %s, in no file, run the program of a rank "
+                     "of the same communicators (data-parallel symmetry); they have no measured times\n",
+                     traces::rank_ranges(filled).c_str());
+    }
     return t;
   };
   // The jobs: --trace (or the embedded default when there is no --job either), then every --job, placed in order on
@@ -339,6 +346,11 @@ void run_scenario(const RunOptions& o, RunResult& r) {
       if (!seen[trace.program_of_rank[r]]++) ropt.record_ranks.push_back(r), picked[r] = 1;
     for (std::uint32_t r = 0; r < trace.world_size && ropt.record_ranks.size() < static_cast<std::size_t>(o.timeline_ranks); ++r)
       if (!picked[r]) ropt.record_ranks.push_back(r);
+  }
+  if (o.record_measured) {
+    ropt.record_ranks.clear();
+    for (std::uint32_t rk = 0; rk < trace.measured.size(); ++rk)
+      if (!trace.measured[rk].empty()) ropt.record_ranks.push_back(rk);
   }
   r.rep = emulator::replay(net, jobs, ropt);
   if (bar) std::fprintf(stderr, "\r%100s\r", "");

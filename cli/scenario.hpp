@@ -41,6 +41,9 @@ struct RunOptions {
   int timeline_ranks = 16;
   bool json = false, quiet = false;
   bool no_symmetry = false;  // emulator::ReplayOptions::symmetry off
+  // collemu validate: a partial job's missing ranks take a symmetric rank's program (traces::fill_missing_ranks), and
+  // the ranks with measured times are recorded op by op (emulator::ReplayOptions::record_ranks).
+  bool fill_missing = false, record_measured = false;
 };
 
 // What run_scenario builds: the traces, the fabric and network, the jobs and their placements, the replay's report

@@ -76,6 +76,13 @@ def make_inputs(collemu, tmp):
                          "traceEvents": [{"ph": "X", "name": f"kernel {i}", "ts": i, "dur": 1} for i in range(2000)]})
     packed = gzip.compress(kineto.encode())
     write_bytes("cut.json.gz", packed[: len(packed) // 2])
+    # An nccl-tests output (its header lines, then collemu coll's rows: nccl-tests' row format) of all_gather_perf.
+    rows = subprocess.run([collemu, "coll", "--op", "allgather", "--ranks", "8", "-b", "1M", "-e", "16M", "-f", "4",
+                           "--set", "region.buildings=1", "--set", "bag.enabled=false"],
+                          check=True, capture_output=True, text=True).stdout
+    write("ag.log", "# Collective test starting: all_gather_perf\n" +
+          "".join(f"#  Rank {r:2d} Group  0 Pid {100 + r:6d} on     node00 device {r:2d} [0000:18:00] NVIDIA H100\n"
+                  for r in range(8)) + "".join(l + "\n" for l in rows.splitlines() if not l.startswith("# collemu")))
 
 
 # (class, what the user did, arguments after `collemu`, text the message must contain)
@@ -123,7 +130,7 @@ CASES = [
     ("trace", "a damaged version-1 .h5 that loops libhdf5", ["trace", "info", "TMP/v1_loop.h5"],
      "did not finish reading it in 10 s"),
     ("trace", "a version-1 .h5 with a name longer than version 2 holds", ["trace", "info", "TMP/long_name_v1.h5"],
-     "long_name_v1.h5: cannot be rewritten as version 2: /comms/name: a string of 65536 bytes"),
+     "long_name_v1.h5: cannot be rewritten as version 3: /comms/name: a string of 65536 bytes"),
     ("trace", "a version-1 .h5 whose name is not UTF-8", ["trace", "info", "--json", "TMP/v1_utf8.h5"],
      "/comms/name[12]: not UTF-8 text"),
     ("trace", "an MoE step without experts", ["trace", "gen", "moe", "-o", "TMP/x.h5", "--experts", "0"],
@@ -142,6 +149,14 @@ CASES = [
     ("run", "a partial job", ["run", "-q", "--trace", "TMP/et/trace.0.et", "TMP/et/trace.2.et"],
      "the replay runs whole jobs only"),
     ("run", "an unknown placement", ["run", "-q", "--placement", "diagonal"], "--placement diagonal"),
+    ("calibrate", "an nccl-tests output of another collective", ["calibrate", "--nccl-tests", "TMP/ag.log", "--op",
+                                                                    "allreduce", "--set", "region.buildings=1",
+                                                                    "--set", "bag.enabled=false"],
+     "is all_gather_perf (allgather), not allreduce"),
+    ("calibrate", "a key that cannot be fitted", ["calibrate", "--nccl-tests", "TMP/ag.log", "--fit", "scaleup.gpus"],
+     "expected a fabric key that is a share (%) or a duration"),
+    ("validate", "a trace without measured times", ["validate", "-q", "--trace", "TMP/eight.h5"],
+     "no measured time of a collective, send or receive"),
     ("run", "a finish tolerance that is not a small fraction", ["run", "-q", "--finish-tolerance", "0.5"],
      "--finish-tolerance 0.5: expected a fraction of a flow's sending time from 0 (exact) to 0.01"),
 ]

@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .read import read_run, read_sweep, sweep_bands  # noqa: E402
+from .read import read_run, read_sweep, read_validation, sweep_bands  # noqa: E402
 
 BREAKDOWN = ["compute_s", "exposed_comm_s", "bubble_s", "wait_s"]
 
@@ -183,6 +183,37 @@ def plot_run(path, out):
     save(fig, os.path.join(out, "links.png"))
 
 
+def plot_validation(path, out):
+    """Predicted against measured, op by op (log-log, the diagonal: no error), and the error by size."""
+    ops, spans, groups = read_validation(path)
+    os.makedirs(out, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 5.5))
+    for kind, g in ops.groupby("kind"):
+        ax.scatter(g["measured_s"] * 1e6, g["predicted_s"] * 1e6, s=12, label=f"{kind} ({len(g)})")
+    lo = min(ops["measured_s"].min(), ops["predicted_s"].min()) * 1e6 / 1.5
+    hi = max(ops["measured_s"].max(), ops["predicted_s"].max()) * 1e6 * 1.5
+    ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--", label="predicted = measured")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("measured (us)")
+    ax.set_ylabel("predicted by collemu (us)")
+    ax.set_title("collemu validate: " + os.path.basename(ops.attrs["trace"])[:60], fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save(fig, os.path.join(out, "predicted_vs_measured.png"))
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for kind, g in ops.groupby("kind"):
+        ax.scatter(g["bytes"], g["error"] * 100, s=12, label=kind)
+    ax.axhline(0, color="grey", lw=1)
+    ax.set_xscale("log")
+    ax.set_xlabel("bytes")
+    ax.set_ylabel("measured / predicted - 1 (%)")
+    ax.set_title("error by size (positive: collemu optimistic)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    save(fig, os.path.join(out, "error_by_size.png"))
+
+
 def svg(fig):
     buf = io.StringIO()
     fig.savefig(buf, format="svg")
@@ -237,6 +268,9 @@ def main(argv=None):
     r = sub.add_parser("run", help="plots of one run's results.h5 (PNG)")
     r.add_argument("file")
     r.add_argument("-o", "--out", default="plots")
+    v = sub.add_parser("validate", help="plots of collemu validate --out: predicted against measured (PNG)")
+    v.add_argument("file")
+    v.add_argument("-o", "--out", default="plots")
     h = sub.add_parser("report", help="one self-contained HTML page of a sweep")
     h.add_argument("file")
     h.add_argument("-o", "--out", required=True)
@@ -247,6 +281,8 @@ def main(argv=None):
             plot_sweep(a.file, a.out, a.x)
         elif a.cmd == "run":
             plot_run(a.file, a.out)
+        elif a.cmd == "validate":
+            plot_validation(a.file, a.out)
         else:
             report(a.file, a.out, a.x)
     except (OSError, ValueError, KeyError) as e:

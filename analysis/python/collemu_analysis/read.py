@@ -7,6 +7,7 @@ import pandas as pd
 
 RESULTS_VERSION = 1
 SWEEP_VERSION = 1
+VALIDATION_VERSION = 1
 
 
 def _text(v):
@@ -85,3 +86,19 @@ def read_run(path):
         links = table("links", {"tier": "tier"})
         series = table("series") if "series" in f else pd.DataFrame()
         return Run(summary, colls, table("ranks"), tiers, links, series)
+
+
+def read_validation(path):
+    """collemu validate --out: (ops, spans, groups) as DataFrames; ops: rank, op, kind, bytes, measured_s,
+    predicted_s, error (measured / predicted - 1: positive when collemu is optimistic)."""
+    with _open(path, "collemu-validation", VALIDATION_VERSION) as f:
+        ops = pd.DataFrame({k: f["ops"][k][:] for k in ("rank", "op", "bytes", "measured_s", "predicted_s")})
+        ops["kind"] = [_text(v) for v in f["ops/kind"][:]]
+        ops["error"] = ops["measured_s"] / ops["predicted_s"] - 1
+        spans = pd.DataFrame({k: f["spans"][k][:] for k in ("rank", "ops", "measured_s", "predicted_s")})
+        groups = pd.DataFrame({k: f["groups"][k][:] for k in ("n", "median_measured_s", "median_predicted_s",
+                                                             "median_signed", "median_abs", "p90_abs", "max_abs")})
+        groups.insert(0, "label", [_text(v) for v in f["groups/label"][:]])
+        ops.attrs["trace"] = _text(f.attrs["trace"])
+        ops.attrs["topo"] = _text(f.attrs["topo"])
+    return ops, spans, groups

@@ -1,0 +1,185 @@
+#include "analysis/validate.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "common/error.hpp"
+#include "traces/hdf5_io.hpp"
+
+namespace collemu::analysis {
+
+namespace {
+
+// A factor of 4 ("1MiB-4MiB"), as calibrate's buckets.
+std::string size_bucket(double bytes) {
+  if (bytes < 1) return "0B";
+  const int k = static_cast<int>(std::floor(std::log2(bytes) / 2));
+  auto text = [](int log2) {
+    static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    return std::to_string(1LL << (log2 % 10)) + units[std::min(log2 / 10, 6)];
+  };
+  return text(2 * k) + "-" + text(2 * k + 2);
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n == 0 ? 0 : n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+PairStats stats(std::string label, const std::vector<std::pair<double, double>>& mp) {
+  PairStats s;
+  s.label = std::move(label);
+  s.n = static_cast<int>(mp.size());
+  std::vector<double> m, p, e, a;
+  for (const auto& [meas, pred] : mp) {
+    m.push_back(meas);
+    p.push_back(pred);
+    const double err = pred > 0 ? meas / pred - 1 : std::numeric_limits<double>::infinity();
+    e.push_back(err);
+    a.push_back(std::abs(err));
+  }
+  s.median_measured_s = median(m);
+  s.median_predicted_s = median(p);
+  s.median_signed = median(e);
+  s.median_abs = median(a);
+  std::sort(a.begin(), a.end());
+  if (!a.empty()) {
+    s.p90_abs = a[std::min(a.size() - 1, static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(a.size()))) - 1)];
+    s.max_abs = a.back();
+  }
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::uint32_t> measured_ranks(const traces::Trace& t) {
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t r = 0; r < t.measured.size(); ++r)
+    if (!t.measured[r].empty()) out.push_back(r);
+  return out;
+}
+
+Validation compare_measured(const traces::Trace& t, const emulator::ReplayReport& report) {
+  // The replay's ops of each recorded rank, by op index.
+  std::map<std::pair<std::uint32_t, std::uint32_t>, const emulator::RankOp*> ran;
+  for (const emulator::RankOp& o : report.rank_ops) ran[{o.rank, o.op}] = &o;
+  Validation v;
+  for (std::uint32_t r : measured_ranks(t)) {
+    const auto& ops = t.program(r).ops;
+    double m_first = std::numeric_limits<double>::infinity(), m_last = -m_first;
+    double p_first = m_first, p_last = -m_first;
+    std::uint32_t spanned = 0;
+    for (std::uint32_t i = 0; i < ops.size(); ++i) {
+      const traces::OpTime& m = t.measured[r][i];
+      const auto it = ran.find({r, i});
+      if (!m.observed() || it == ran.end()) continue;
+      const emulator::RankOp& p = *it->second;
+      if (ops[i].kind != traces::OpKind::Compute && m.duration_s > 0)
+        v.ops.push_back({r, i, ops[i].kind, ops[i].coll, ops[i].bytes(), m.duration_s, p.end_s - p.start_s});
+      if (m.start_s >= 0) {
+        m_first = std::min(m_first, m.start_s);
+        m_last = std::max(m_last, m.start_s + m.duration_s);
+        p_first = std::min(p_first, p.start_s);
+        p_last = std::max(p_last, p.end_s);
+        ++spanned;
+      }
+    }
+    if (spanned >= 2) v.spans.push_back({r, spanned, m_last - m_first, p_last - p_first});
+  }
+  if (v.ops.empty())
+    throw common::InputError(t.source, "no measured time of a collective, send or receive (the trace holds "
+                             "what ranks did, not how long it took there: a Kineto trace's NCCL kernels, a Flight "
+                             "Recorder dump with durations, Chakra nodes with durations have them)");
+  struct Group {
+    std::vector<std::pair<double, double>> pairs;
+    double smallest = 1e300;  // the bucket's order among the kind's
+  };
+  std::map<std::pair<int, std::string>, Group> groups;
+  std::vector<std::pair<double, double>> all, spans;
+  for (const OpPair& p : v.ops) {
+    const bool p2p = p.kind != traces::OpKind::Collective;
+    const std::string kind = p2p ? traces::to_string(p.kind) : common::to_string(p.coll);
+    Group& g = groups[{p2p ? 100 + static_cast<int>(p.kind) : static_cast<int>(p.coll), kind + " " + size_bucket(p.bytes)}];
+    g.pairs.emplace_back(p.measured_s, p.predicted_s);
+    g.smallest = std::min(g.smallest, p.bytes);
+    all.emplace_back(p.measured_s, p.predicted_s);
+  }
+  std::vector<std::pair<std::pair<int, double>, PairStats>> rows;
+  for (const auto& [key, g] : groups) rows.push_back({{key.first, g.smallest}, stats(key.second, g.pairs)});
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [k, s] : rows) v.groups.push_back(std::move(s));
+  v.groups.push_back(stats("all", all));
+  for (const SpanPair& s : v.spans) spans.emplace_back(s.measured_s, s.predicted_s);
+  if (!spans.empty()) v.groups.push_back(stats("span", spans));
+  return v;
+}
+
+void write_validation_h5(const std::string& path, const Validation& v, const std::string& trace,
+                         const std::string& topo) {
+  traces::h5::write_atomically(path, [&](traces::h5::Writer& w) {
+    w.attr_str("format", "collemu-validation");
+    w.attr_u64("version", 1);
+    w.attr_str("trace", trace);
+    w.attr_str("topo", topo);
+    w.group("/ops");
+    std::vector<std::uint32_t> rank, op;
+    std::vector<std::string> kind;
+    std::vector<double> bytes, meas, pred;
+    for (const OpPair& p : v.ops) {
+      rank.push_back(p.rank);
+      op.push_back(p.op);
+      kind.push_back(p.kind == traces::OpKind::Collective ? common::to_string(p.coll) : traces::to_string(p.kind));
+      bytes.push_back(p.bytes);
+      meas.push_back(p.measured_s);
+      pred.push_back(p.predicted_s);
+    }
+    w.column("/ops/rank", rank);
+    w.column("/ops/op", op);
+    w.strings("/ops/kind", kind);
+    w.column("/ops/bytes", bytes);
+    w.column("/ops/measured_s", meas);
+    w.column("/ops/predicted_s", pred);
+    w.group("/spans");
+    rank.clear();
+    op.clear();
+    meas.clear();
+    pred.clear();
+    for (const SpanPair& s : v.spans) {
+      rank.push_back(s.rank);
+      op.push_back(s.ops);
+      meas.push_back(s.measured_s);
+      pred.push_back(s.predicted_s);
+    }
+    w.column("/spans/rank", rank);
+    w.column("/spans/ops", op);
+    w.column("/spans/measured_s", meas);
+    w.column("/spans/predicted_s", pred);
+    w.group("/groups");
+    std::vector<std::string> label;
+    std::vector<std::uint32_t> n;
+    std::vector<double> mm, mp, ms, ma, p90, mx;
+    for (const PairStats& g : v.groups) {
+      label.push_back(g.label);
+      n.push_back(static_cast<std::uint32_t>(g.n));
+      mm.push_back(g.median_measured_s);
+      mp.push_back(g.median_predicted_s);
+      ms.push_back(g.median_signed);
+      ma.push_back(g.median_abs);
+      p90.push_back(g.p90_abs);
+      mx.push_back(g.max_abs);
+    }
+    w.strings("/groups/label", label);
+    w.column("/groups/n", n);
+    w.column("/groups/median_measured_s", mm);
+    w.column("/groups/median_predicted_s", mp);
+    w.column("/groups/median_signed", ms);
+    w.column("/groups/median_abs", ma);
+    w.column("/groups/p90_abs", p90);
+    w.column("/groups/max_abs", mx);
+  });
+}
+
+}  // namespace collemu::analysis

@@ -1,0 +1,131 @@
+// collemu validate's pairing: measured times made from the replay itself, each scaled by a known factor, come back as
+// errors of exactly that factor, op by op (the right rank and op) and over each rank's span; a trace without measured
+// communication times is refused.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <algorithm>
+
+#include "analysis/validate.hpp"
+#include "collectives/coll.hpp"
+#include "common/error.hpp"
+#include "models/builder.hpp"
+#include "models/placement.hpp"
+
+namespace collemu::analysis {
+namespace {
+
+using traces::Op;
+using traces::OpKind;
+
+// 4 ranks on one H100 node: compute, then an AllReduce and an AllGather of different sizes, twice.
+traces::Trace four_ranks() {
+  traces::Trace t;
+  t.source = "test trace";
+  t.reset_ranks(4, "test");
+  t.comms = {{"world", {0, 1, 2, 3}, 4}};
+  for (std::uint32_t r = 0; r < 4; ++r) {
+    t.slot_for(r, 0);
+    for (int rep = 0; rep < 2; ++rep) {
+      Op comp;
+      comp.duration_s = 1e-3 * (1 + r);  // ranks arrive apart: the kernel of an early rank waits for the late one
+      Op ar;
+      ar.kind = OpKind::Collective;
+      ar.coll = common::CollKind::AllReduce;
+      ar.dtype = common::DataType::Float32;
+      ar.count = 1 << 22;
+      Op ag = ar;
+      ag.coll = common::CollKind::AllGather;
+      ag.count = 1 << 18;
+      t.programs[r].ops.insert(t.programs[r].ops.end(), {comp, ar, ag});
+    }
+  }
+  return t;
+}
+
+struct Replayed {
+  models::Fabric fabric;
+  models::Network net;
+  emulator::ReplayReport rep;
+  explicit Replayed(const traces::Trace& t)
+      : fabric([] {
+          auto c = models::FabricConfig::from_preset("prometheus");
+          c.set_assignment("region.buildings=1");
+          c.set_assignment("bag.enabled=false");
+          return models::build_fabric(c);
+        }()),
+        net(fabric, collectives::payload_efficiency(fabric)) {
+    emulator::Job job;
+    job.name = "job";
+    job.trace = &t;
+    job.gpus = models::place_ranks(fabric.layout, 4, models::Placement::Packed);
+    emulator::ReplayOptions o;
+    o.record_ranks = measured_ranks(t);
+    rep = emulator::replay(net, {job}, o);
+  }
+};
+
+TEST(Validate, MeasuredTimesPairWithTheirOpsAndRanks) {
+  traces::Trace t = four_ranks();
+  // First a replay to take the times from, with every rank recorded.
+  t.measured.assign(4, std::vector<traces::OpTime>(6));
+  for (auto& m : t.measured) m[0].start_s = 0;  // observed: the ranks get recorded
+  const Replayed truth(t);
+  ASSERT_EQ(truth.rep.rank_ops.size(), 24u);
+  // Measured = the replay's times x (1 + e), e different for every (rank, op), starts as the replay's.
+  auto e = [](std::uint32_t r, std::uint32_t i) { return 0.01 * (1 + r) + 0.001 * i; };
+  for (const auto& o : truth.rep.rank_ops) {
+    traces::OpTime& m = t.measured[o.rank][o.op];
+    m.start_s = o.start_s;
+    m.duration_s = o.kind == OpKind::Compute ? o.end_s - o.start_s : (o.end_s - o.start_s) * (1 + e(o.rank, o.op));
+  }
+  t.measured[3].assign(6, {});  // rank 3: nothing measured
+  const Replayed again(t);
+  const Validation v = compare_measured(t, again.rep);
+  ASSERT_EQ(v.ops.size(), 12u);  // ranks 0-2, 2 collectives each, twice
+  for (const OpPair& p : v.ops) {
+    EXPECT_LT(p.rank, 3u);
+    EXPECT_EQ(p.kind, OpKind::Collective);
+    EXPECT_EQ(p.bytes, p.coll == common::CollKind::AllReduce ? 4.0 * (1 << 22) : 4.0 * (1 << 18));
+    EXPECT_NEAR(p.measured_s / p.predicted_s - 1, e(p.rank, p.op), 1e-12) << p.rank << " " << p.op;
+  }
+  // The group statistics: allreduce and allgather, then all; the median error of AllReduce (ops 1 and 4 of ranks
+  // 0-2: e = 0.011, 0.014, 0.021, 0.024, 0.031, 0.034) is 0.0225.
+  ASSERT_GE(v.groups.size(), 3u);
+  EXPECT_EQ(v.groups[0].label, "allreduce 16MiB-64MiB");
+  EXPECT_NEAR(v.groups[0].median_signed, 0.0225, 1e-12);
+  EXPECT_NEAR(v.groups[0].max_abs, 0.034, 1e-12);
+  EXPECT_EQ(v.groups[1].label, "allgather 1MiB-4MiB");
+  // Spans: a rank's measured span is from its first op's start to the latest end of its ops as measured (each
+  // collective (1 + e) times longer), the replay's over the same ops to their latest end.
+  ASSERT_EQ(v.spans.size(), 3u);
+  for (const SpanPair& s : v.spans) {
+    double first = 1e300, m_end = 0, p_end = 0;
+    for (const auto& o : truth.rep.rank_ops) {
+      if (o.rank != s.rank) continue;
+      first = std::min(first, o.start_s);
+      p_end = std::max(p_end, o.end_s);
+      m_end = std::max(m_end, o.start_s + t.measured[o.rank][o.op].duration_s);
+    }
+    EXPECT_NEAR(s.measured_s, m_end - first, 1e-15);
+    EXPECT_NEAR(s.predicted_s, p_end - first, 1e-15);
+    EXPECT_GT(s.measured_s, s.predicted_s);
+    EXPECT_EQ(s.ops, 6u);
+  }
+}
+
+TEST(Validate, ATraceWithoutMeasuredCommunicationIsRefused) {
+  traces::Trace t = four_ranks();
+  t.measured.assign(4, std::vector<traces::OpTime>(6));
+  for (auto& m : t.measured) m[0] = {0, 1e-3};  // compute only
+  const Replayed r(t);
+  try {
+    compare_measured(t, r.rep);
+    FAIL() << "no error";
+  } catch (const common::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("test trace: no measured time of a collective"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace collemu::analysis
