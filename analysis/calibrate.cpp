@@ -4,12 +4,15 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <functional>
 #include <random>
 
 #include "collectives/coll.hpp"
 #include "common/error.hpp"
 #include "models/builder.hpp"
 #include "models/placement.hpp"
+#include "analysis/validate.hpp"
+#include "emulator/replay.hpp"
 
 namespace collemu::analysis {
 
@@ -31,7 +34,10 @@ std::string key_text(const models::KeySpec& key, double value) {
 FitParam default_param(const models::KeySpec& key) {
   FitParam p;
   p.name = std::string(key.name);
-  if (key.kind == models::KeyKind::Percent) {
+  if (key.name == "gpu.compute_time") {  // a share of the trace's compute time either way
+    p.lower = 0.25;
+    p.upper = 4;
+  } else if (key.kind == models::KeyKind::Percent) {
     p.lower = 0.2;
     p.upper = 1;
   } else {
@@ -134,23 +140,36 @@ ErrorStats error_stats(const std::vector<Measurement>& ms, const std::vector<Poi
   return s;
 }
 
-Calibration calibrate(const models::FabricConfig& base, const std::vector<Measurement>& ms,
-                      const CalibrateOptions& options) {
-  if (ms.empty()) throw common::UserError("no measurement to fit");
-  for (const Measurement& m : ms)
-    if (!(m.time_s > 0) || !std::isfinite(m.time_s))
-      throw InputError(m.source, "measured time " + std::to_string(m.time_s) + " s; expected above 0 s");
-  CalibrateOptions o = options;
-  Calibration out;
-  for (FitParam& p : o.params) {
+namespace {
+
+// The parameters' values in `base` (the uncalibrated model), checking that each can be fitted.
+Eigen::VectorXd base_values(const models::FabricConfig& base, const std::vector<FitParam>& params) {
+  Eigen::VectorXd now(static_cast<Eigen::Index>(params.size()));
+  for (std::size_t j = 0; j < params.size(); ++j) {
+    const FitParam& p = params[j];
     const models::KeySpec* k = models::find_key(p.name);
     if (!k || !fittable(*k))
       throw common::UserError("'" + p.name + "' cannot be fitted: expected a fabric key that is a share (%) or a "
                               "duration (collemu topo --list-keys)");
     if (!(p.lower < p.upper))
       throw common::UserError("'" + p.name + "': empty bounds, the lower one must be below the upper one");
-    const double now = k->kind == models::KeyKind::Percent ? base.fraction(p.name) : base.duration_s(p.name);
-    if (std::isnan(p.start)) p.start = std::clamp(now, p.lower, p.upper);
+    now[static_cast<Eigen::Index>(j)] = k->kind == models::KeyKind::Percent ? base.fraction(p.name) : base.duration_s(p.name);
+  }
+  return now;
+}
+
+// The fit itself, whatever predicts the measurements: hold-out, before, fit on ln(predicted / measured), after.
+Calibration fit_measurements(const std::vector<Measurement>& ms,
+                             const std::function<std::vector<double>(const Eigen::VectorXd&)>& predict,
+                             const Eigen::VectorXd& now, CalibrateOptions o) {
+  if (ms.empty()) throw common::UserError("no measurement to fit");
+  for (const Measurement& m : ms)
+    if (!(m.time_s > 0) || !std::isfinite(m.time_s))
+      throw InputError(m.source, "measured time " + std::to_string(m.time_s) + " s; expected above 0 s");
+  Calibration out;
+  for (std::size_t j = 0; j < o.params.size(); ++j) {
+    FitParam& p = o.params[j];
+    if (std::isnan(p.start)) p.start = std::clamp(now[static_cast<Eigen::Index>(j)], p.lower, p.upper);
     out.start.push_back(p.start);
   }
   std::vector<std::string> groups;
@@ -164,33 +183,97 @@ Calibration calibrate(const models::FabricConfig& base, const std::vector<Measur
     out.points[i].held_out = std::binary_search(out.held_groups.begin(), out.held_groups.end(), ms[i].group);
     if (!out.points[i].held_out) fitted.push_back(i);
   }
-  const Model model(base, ms, o);
-  // The uncalibrated model: the base config's own values (the parameters not set).
-  {
-    Eigen::VectorXd now(static_cast<Eigen::Index>(o.params.size()));
-    for (std::size_t j = 0; j < o.params.size(); ++j) {
-      const models::KeySpec* k = models::find_key(o.params[j].name);
-      now[static_cast<Eigen::Index>(j)] =
-          k->kind == models::KeyKind::Percent ? base.fraction(o.params[j].name) : base.duration_s(o.params[j].name);
-    }
-    const auto before = model.predict(now);
-    for (std::size_t i = 0; i < ms.size(); ++i) out.points[i].before_s = before[i];
-  }
+  const auto before = predict(now);  // the uncalibrated model: the base config's own values
+  for (std::size_t i = 0; i < ms.size(); ++i) out.points[i].before_s = before[i];
   // Residuals: ln(predicted / measured) of the fitted points (every point is predicted: the machines are built once).
-  std::vector<double> last;
   out.fit = fit_least_squares(
       o.params,
       [&](const Eigen::VectorXd& theta) {
-        last = model.predict(theta);
+        const auto t = predict(theta);
         Eigen::VectorXd r(static_cast<Eigen::Index>(fitted.size()));
         for (std::size_t a = 0; a < fitted.size(); ++a)
-          r[static_cast<Eigen::Index>(a)] = std::log(last[fitted[a]] / ms[fitted[a]].time_s);
+          r[static_cast<Eigen::Index>(a)] = std::log(t[fitted[a]] / ms[fitted[a]].time_s);
         return r;
       },
       o.fit);
-  const auto after = model.predict(out.fit.value);
+  const auto after = predict(out.fit.value);
   for (std::size_t i = 0; i < ms.size(); ++i) out.points[i].after_s = after[i];
   return out;
+}
+
+// The base config with the parameters at theta.
+models::FabricConfig with_params(const models::FabricConfig& base, const std::vector<FitParam>& params,
+                                 const Eigen::VectorXd& theta) {
+  models::FabricConfig c = base;
+  for (std::size_t j = 0; j < params.size(); ++j)
+    c.set(params[j].name, key_text(*models::find_key(params[j].name), theta[static_cast<Eigen::Index>(j)]), "calibrate");
+  return c;
+}
+
+}  // namespace
+
+Calibration calibrate(const models::FabricConfig& base, const std::vector<Measurement>& ms,
+                      const CalibrateOptions& options) {
+  const Eigen::VectorXd now = base_values(base, options.params);
+  const Model model(base, ms, options);
+  return fit_measurements(ms, [&](const Eigen::VectorXd& theta) { return model.predict(theta); }, now, options);
+}
+
+Calibration calibrate_trace(const models::FabricConfig& base, const traces::Trace& t, const TraceReplay& how,
+                            const CalibrateOptions& options, std::vector<Measurement>& ms) {
+  const Eigen::VectorXd now = base_values(base, options.params);
+  // Each evaluation: the fabric with the parameters, the trace replayed on it, its measured ops and spans compared.
+  auto replayed = [&](const Eigen::VectorXd& theta) {
+    const models::Fabric fabric = [&] {
+      try {
+        return models::build_fabric(with_params(base, options.params, theta));
+      } catch (const common::UserError& e) {
+        throw InputError("the fabric", e.what());
+      }
+    }();
+    const models::Network net(fabric, collectives::payload_efficiency(fabric));
+    emulator::Job job;
+    job.name = "job";
+    job.trace = &t;
+    job.compute_scale = how.compute_scale * fabric.layout.compute_time;
+    job.gpus = models::place_ranks(fabric.layout, static_cast<int>(t.world_size), how.placement);
+    emulator::ReplayOptions ro;
+    ro.solver = models::solver::rate_solver_factory(options.solver);
+    ro.finish_tolerance = how.finish_tolerance;
+    ro.record_ranks = measured_ranks(t);
+    return compare_measured(t, emulator::replay(net, {job}, ro));
+  };
+  // The measurements, in the order compare_measured gives them (ranks, then ops; then each rank's span).
+  const Validation first = replayed(now);
+  ms.clear();
+  for (const OpPair& p : first.ops) {
+    Measurement m;
+    m.source = t.rank_name(p.rank) + " op " + std::to_string(p.op);
+    m.group = (p.kind == traces::OpKind::Collective ? std::string(common::to_string(p.coll)) : traces::to_string(p.kind)) +
+              " " + size_bucket(p.bytes);
+    m.spec.op = p.kind == traces::OpKind::Collective ? p.coll : common::CollKind::SendRecv;
+    m.spec.bytes = p.bytes;
+    m.ranks = static_cast<int>(t.world_size);
+    m.time_s = p.measured_s;
+    ms.push_back(std::move(m));
+  }
+  for (const SpanPair& s : first.spans) {
+    Measurement m;
+    m.source = t.rank_name(s.rank) + " span";
+    m.group = "span";
+    m.ranks = static_cast<int>(t.world_size);
+    m.time_s = s.measured_s;
+    ms.push_back(std::move(m));
+  }
+  auto predict = [&](const Eigen::VectorXd& theta) {
+    const Validation v = replayed(theta);
+    COLLEMU_ASSERT(v.ops.size() + v.spans.size() == ms.size(), "a replay paired other ops than the first");
+    std::vector<double> out;
+    for (const OpPair& p : v.ops) out.push_back(p.predicted_s);
+    for (const SpanPair& s : v.spans) out.push_back(s.predicted_s);
+    return out;
+  };
+  return fit_measurements(ms, predict, now, options);
 }
 
 std::string overlay_yaml(const std::vector<FitParam>& params, const FitResult& fit, const std::string& header) {

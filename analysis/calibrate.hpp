@@ -15,6 +15,8 @@
 #include "analysis/fit.hpp"
 #include "collectives/plan.hpp"
 #include "models/config.hpp"
+#include "models/placement.hpp"
+#include "traces/trace.hpp"
 
 namespace collemu::analysis {
 
@@ -66,6 +68,21 @@ FitParam default_param(const models::KeySpec& key);
 // common::UserError for bad parameters; a fit that does not converge is returned with fit.converged false.
 Calibration calibrate(const models::FabricConfig& base, const std::vector<Measurement>& ms,
                       const CalibrateOptions& options);
+
+// How a trace is replayed for calibrate_trace (as collemu run would: placement, --compute-scale, finish tolerance).
+struct TraceReplay {
+  models::Placement placement = models::Placement::Packed;
+  double compute_scale = 1;
+  double finish_tolerance = 0;
+};
+
+// Fits the parameters to the measured times of a trace (Trace::measured): one measurement per measured collective,
+// send or receive and per rank's span (analysis/validate.hpp), grouped by collective kind and size bucket ("span" for
+// spans), each predicted by replaying the trace on the base config with the parameters set (gpu.compute_time moves
+// the compute). `ms` receives the measurements, beside the result's points. Throws common::InputError for a trace
+// without measured communication times.
+Calibration calibrate_trace(const models::FabricConfig& base, const traces::Trace& t, const TraceReplay& how,
+                            const CalibrateOptions& options, std::vector<Measurement>& ms);
 
 // The fitted values as an overlay `--set-file` reads (YAML, dotted keys), each with its standard error and a header
 // saying what it was fitted on.

@@ -12,17 +12,6 @@ namespace collemu::analysis {
 
 namespace {
 
-// A factor of 4 ("1MiB-4MiB"), as calibrate's buckets.
-std::string size_bucket(double bytes) {
-  if (bytes < 1) return "0B";
-  const int k = static_cast<int>(std::floor(std::log2(bytes) / 2));
-  auto text = [](int log2) {
-    static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    return std::to_string(1LL << (log2 % 10)) + units[std::min(log2 / 10, 6)];
-  };
-  return text(2 * k) + "-" + text(2 * k + 2);
-}
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const std::size_t n = v.size();
@@ -54,6 +43,16 @@ PairStats stats(std::string label, const std::vector<std::pair<double, double>>&
 }
 
 }  // namespace
+
+std::string size_bucket(double bytes) {
+  if (bytes < 1) return "0B";
+  const int k = static_cast<int>(std::floor(std::log2(bytes) / 2));
+  auto text = [](int log2) {
+    static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    return std::to_string(1LL << (log2 % 10)) + units[std::min(log2 / 10, 6)];
+  };
+  return text(2 * k) + "-" + text(2 * k + 2);
+}
 
 std::vector<std::uint32_t> measured_ranks(const traces::Trace& t) {
   std::vector<std::uint32_t> out;

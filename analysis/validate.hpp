@@ -41,6 +41,9 @@ struct Validation {
   std::vector<PairStats> groups;  // per collective kind and size bucket (a factor of 4), then "all" and "span"
 };
 
+// The size bucket a measurement is grouped (and held out) with: a factor of 4 ("1MiB-4MiB", "4MiB-16MiB"; "0B").
+std::string size_bucket(double bytes);
+
 // The ranks of `t` with measured times (what the replay must record: emulator::ReplayOptions::record_ranks).
 std::vector<std::uint32_t> measured_ranks(const traces::Trace& t);
 

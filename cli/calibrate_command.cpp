@@ -11,11 +11,13 @@
 
 #include "analysis/calibrate.hpp"
 #include "analysis/nccl_tests_log.hpp"
+#include "analysis/validate.hpp"
 #include "cli/options.hpp"
 #include "collectives/nccl.hpp"
 #include "common/atomic_file.hpp"
 #include "common/collective.hpp"
 #include "common/units.hpp"
+#include "traces/read_trace.hpp"
 
 namespace collemu::cli {
 
@@ -24,6 +26,10 @@ namespace {
 struct CalibrateOptions {
   std::vector<std::string> logs;
   std::string cases;
+  std::vector<std::string> traces;
+  bool fill_missing = false;
+  std::string placement = "packed";
+  double compute_scale = 1;
   std::string topo = "prometheus";
   std::vector<std::string> sets, set_files;
   std::string op, algo, proto, nccl_version;
@@ -37,6 +43,9 @@ struct CalibrateOptions {
 };
 
 const char* kDefaultParams[] = {"nic.efficiency", "scaleup.efficiency", "nccl.extra_latency", "nccl.extra_hop_latency"};
+// From a trace, the compute too (its measured spans hold compute and communication).
+const char* kDefaultTraceParams[] = {"nic.efficiency", "scaleup.efficiency", "nccl.extra_latency",
+                                     "nccl.extra_hop_latency", "gpu.compute_time"};
 
 // --fit KEY or KEY=LO:HI (with the key's units: 50%:100%, 0us:500us).
 analysis::FitParam fit_param(const std::string& text) {
@@ -76,17 +85,6 @@ collectives::CollSpec base_spec(const CalibrateOptions& o, common::CollKind op) 
   return s;
 }
 
-// The size bucket a measurement is held out with: a factor of 4 ("1MiB-4MiB", "4MiB-16MiB", ...).
-std::string size_bucket(double bytes) {
-  if (bytes < 1) return "0B";
-  const int k = static_cast<int>(std::floor(std::log2(bytes) / 2));
-  auto text = [](int log2) {
-    static const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    return std::to_string(1LL << (log2 % 10)) + units[std::min(log2 / 10, 6)];
-  };
-  return text(2 * k) + "-" + text(2 * k + 2);
-}
-
 void read_logs(const CalibrateOptions& o, const models::FabricConfig& base, std::vector<analysis::Measurement>& ms) {
   for (const std::string& path : o.logs) {
     const analysis::NcclTestsLog log = analysis::read_nccl_tests_log(path);
@@ -106,7 +104,7 @@ void read_logs(const CalibrateOptions& o, const models::FabricConfig& base, std:
     for (const analysis::NcclTestsRow& r : log.rows) {
       analysis::Measurement m;
       m.source = path + ":" + std::to_string(r.line);
-      m.group = path + " " + common::to_string(op) + " " + size_bucket(r.bytes);
+      m.group = path + " " + common::to_string(op) + " " + analysis::size_bucket(r.bytes);
       m.spec = spec;
       m.spec.bytes = r.bytes;
       const auto dtype = common::parse_data_type(r.type);
@@ -206,9 +204,10 @@ std::string pct(double x) {
 }
 
 void run(const CalibrateOptions& o) {
-  if (o.logs.empty() == o.cases.empty())
-    throw common::InputError("--nccl-tests / --cases", "expected measurements from one of them: nccl-tests outputs "
-                             "(--nccl-tests LOG...) or a CSV of cases (--cases FILE)");
+  if (!o.logs.empty() + !o.cases.empty() + !o.traces.empty() != 1)
+    throw common::InputError("--nccl-tests / --cases / --trace", "expected measurements from one of them: nccl-tests "
+                             "outputs (--nccl-tests LOG...), a CSV of cases (--cases FILE) or a trace with measured "
+                             "times (--trace FILE...)");
   if (!(o.holdout >= 0 && o.holdout < 1))
     throw common::InputError("--holdout " + std::to_string(o.holdout), "expected a share of the groups from 0 to 0.9");
   if (o.max_iterations < 1) throw common::InputError("--max-iterations", "expected at least 1");
@@ -218,20 +217,52 @@ void run(const CalibrateOptions& o) {
   std::vector<analysis::Measurement> ms;
   if (!o.logs.empty())
     read_logs(o, base, ms);
-  else
+  else if (!o.cases.empty())
     read_cases(o, ms);
 
   analysis::CalibrateOptions co;
-  if (o.fit.empty())
+  if (o.fit.empty() && o.traces.empty())
     for (const char* k : kDefaultParams) co.params.push_back(analysis::default_param(*models::find_key(k)));
+  if (o.fit.empty() && !o.traces.empty())
+    for (const char* k : kDefaultTraceParams) co.params.push_back(analysis::default_param(*models::find_key(k)));
   for (const auto& f : o.fit) co.params.push_back(fit_param(f));
   co.holdout = o.holdout;
   co.seed = o.seed;
   co.fit.max_iterations = o.max_iterations;
   std::FILE* notes = o.json ? stderr : stdout;
-  std::fprintf(notes, "# collemu calibrate: %zu measurement(s); fitting %zu parameter(s)\n", ms.size(), co.params.size());
-  std::fflush(notes);
-  const analysis::Calibration cal = analysis::calibrate(base, ms, co);
+  analysis::Calibration cal;
+  if (o.traces.empty()) {
+    std::fprintf(notes, "# collemu calibrate: %zu measurement(s); fitting %zu parameter(s)\n", ms.size(),
+                 co.params.size());
+    std::fflush(notes);
+    cal = analysis::calibrate(base, ms, co);
+  } else {
+    traces::ReadReport report;
+    traces::Trace t;
+    try {
+      t = traces::read_trace(o.traces, "auto", &report, o.fill_missing);
+    } catch (const traces::PartialTraceError& e) {
+      throw common::InputError(e.where(), e.detail() + "; --fill-missing replays a data-parallel job's missing ranks "
+                               "as a rank of their communicators");
+    }
+    for (const auto& w : report.warnings) std::fprintf(stderr, "collemu: warning: %s\n", w.c_str());
+    if (o.fill_missing) {
+      const auto filled = traces::fill_missing_ranks(t);
+      if (!filled.empty())
+        std::fprintf(stderr, "collemu: assumed (--fill-missing): rank(s) %s run the program of a rank of the same "
+                     "communicators\n", traces::rank_ranges(filled).c_str());
+    }
+    analysis::TraceReplay how;
+    how.placement = from_option("--placement", o.placement, [&] { return models::parse_placement(o.placement); });
+    if (!(o.compute_scale > 0) || !std::isfinite(o.compute_scale))
+      throw common::InputError("--compute-scale " + std::to_string(o.compute_scale), "expected a factor > 0");
+    how.compute_scale = o.compute_scale;
+    how.finish_tolerance = kDefaultFinishTolerance;
+    std::fprintf(notes, "# collemu calibrate: %s, %u ranks; fitting %zu parameter(s) by replaying it\n",
+                 t.source.c_str(), t.world_size, co.params.size());
+    std::fflush(notes);
+    cal = analysis::calibrate_trace(base, t, how, co, ms);
+  }
   const analysis::FitResult& fit = cal.fit;
   if (!fit.converged)
     throw common::UserError("the fit did not converge in " + std::to_string(o.max_iterations) +
@@ -254,7 +285,8 @@ void run(const CalibrateOptions& o) {
                           {"max_abs", s.max_abs}, {"mean_signed", s.mean_signed}};
   };
   std::string header = "# collemu calibrate: fitted on " + std::to_string(ms.size()) + " measurements (";
-  header += o.logs.empty() ? o.cases : std::to_string(o.logs.size()) + " nccl-tests outputs";
+  header += !o.logs.empty() ? std::to_string(o.logs.size()) + " nccl-tests outputs"
+            : !o.cases.empty() ? o.cases : "the measured times of " + traces::join_paths(o.traces);
   header += "), " + std::to_string(cal.held_groups.size()) + " group(s) held out; fabric " + o.topo + "\n";
   if (!o.out.empty()) common::write_file_atomically(o.out, analysis::overlay_yaml(co.params, fit, header));
 
@@ -312,7 +344,8 @@ void run(const CalibrateOptions& o) {
                 shown(k, fit.value[J]).c_str(), err.c_str(),
                 (shown(k, co.params[j].lower) + ".." + shown(k, co.params[j].upper)).c_str(), note.c_str());
   }
-  std::printf("\nerror = predicted busbw / measured busbw - 1 (positive: optimistic), before -> after the fit\n");
+  std::printf("\nerror = measured time / predicted time - 1 (a collective's: predicted busbw / measured busbw - 1; "
+              "positive: optimistic), before -> after the fit\n");
   std::printf("%-10s %6s %20s %20s %20s %20s\n", "part", "points", "median |error|", "p90 |error|", "max |error|",
               "mean error");
   for (bool held : {false, true}) {
@@ -339,6 +372,13 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--cases", o->cases, "a CSV of measurements on several machines: group, op, ranks, bytes, time_us, "
                   "sets (key=value over --topo, space-separated), optional algo, proto, channels, qps, nccl_version")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--trace", o->traces, "a trace with measured times (Kineto NCCL kernels, Flight Recorder durations): "
+                  "fitted by replaying it; its ops grouped by kind and size bucket, each rank's span apart")
+      ->check(CLI::ExistingFile);
+  cmd->add_flag("--fill-missing", o->fill_missing, "--trace: a partial data-parallel job's missing ranks run a rank's "
+                "program of the same communicators (as collemu validate)");
+  cmd->add_option("--placement", o->placement, "--trace: the job's placement (as collemu run)")->capture_default_str();
+  cmd->add_option("--compute-scale", o->compute_scale, "--trace: every compute time times this (as collemu run)");
   cmd->add_option("--topo", o->topo, "preset or fabric file of the measured machine")->capture_default_str();
   cmd->add_option("--set", o->sets, "override a fabric key (repeatable)");
   cmd->add_option("--set-file", o->set_files, "an overlay of fabric keys, applied before --set (repeatable)")
@@ -351,7 +391,8 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--qps", o->qps, "NCCL_IB_QPS_PER_CONNECTION the logs ran with");
   cmd->add_option("--nccl-version", o->nccl_version, "the NCCL version the logs ran with (default 2.28)");
   cmd->add_option("--fit", o->fit, "a key to fit, KEY or KEY=LOWER:UPPER (repeatable; default nic.efficiency, "
-                  "scaleup.efficiency, nccl.extra_latency, nccl.extra_hop_latency; shares 20%:100%, durations 0us:2ms)");
+                  "scaleup.efficiency, nccl.extra_latency, nccl.extra_hop_latency, and gpu.compute_time from a trace; shares "
+                  "20%:100%, gpu.compute_time 25%:400%, durations 0us:2ms)");
   cmd->add_option("--holdout", o->holdout, "share of the groups (a log's size bucket of a factor 4, a case's group) "
                   "held out of the fit and reported apart")->capture_default_str();
   cmd->add_option("--seed", o->seed, "which groups are held out")->capture_default_str();

@@ -315,7 +315,7 @@ void run_scenario(const RunOptions& o, RunResult& r) {
     emulator::Job job;
     job.name = j.name;
     job.trace = &t;
-    job.compute_scale = o.compute_scale;
+    job.compute_scale = o.compute_scale * fabric.layout.compute_time;  // --compute-scale times gpu.compute_time
     if (k == 0) job.slow_ranks = slow_ranks;
     // A placement file's errors name the file and line; the others the option they came from.
     auto place = [&] { return models::place_job(fabric, static_cast<int>(t.world_size), placements.back(), taken); };

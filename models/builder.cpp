@@ -163,6 +163,7 @@ class Builder {
     L.scaleup_efficiency = c_.fraction("scaleup.efficiency");
     L.extra_latency_s = c_.duration_s("nccl.extra_latency");
     L.extra_hop_latency_s = c_.duration_s("nccl.extra_hop_latency");
+    L.compute_time = c_.fraction("gpu.compute_time");
     // A second or more per collective is a unit slip (1s for 1us), not a cost of software.
     if (L.extra_latency_s >= 1) impossible(c_, "nccl.extra_latency", "expected under 1s per collective");
     if (L.extra_hop_latency_s >= 1) impossible(c_, "nccl.extra_hop_latency", "expected under 1s per network step");

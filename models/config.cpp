@@ -39,6 +39,9 @@ const std::vector<KeySpec> kKeys = {
     {"scaleup.bandwidth", KeyKind::Bandwidth, "", "NVLink bandwidth per GPU per direction (default: gpu.type's)"},
     {"gpu.type", KeyKind::Choice, "a100|h100|h200|h20|b200|gb200|gb300",
      "GPU generation: NVLink bandwidth default, NVLS (Hopper on), NCCL's per-generation tuning constants"},
+    {"gpu.compute_time", KeyKind::Percent, "",
+     "the GPUs' compute time as a share of what the trace says (80%: 1.25x as fast; 100%: as traced; a fitted value, "
+     "collemu calibrate --trace; times run --compute-scale)"},
     {"scaleup.latency", KeyKind::Duration, "", "latency of a GPU-NVSwitch link"},
     {"scaleup.efficiency", KeyKind::Percent, "",
      "achieved share of the NVLink payload rate NCCL's model gives (100%: that rate; a fitted or measured value)"},
@@ -100,6 +103,7 @@ const std::map<std::string_view, std::string_view> kCommon = {
     {"fabric.hop_latency", "0s"},  // switch latency is not modelled unless set
     {"scaleup.gpus", "8"},
     {"gpu.type", "h100"},  // scaleup.bandwidth follows it unless set (FabricConfig::value)
+    {"gpu.compute_time", "100%"},  // the trace's compute durations as they are
     {"scaleup.latency", "0s"},
     {"scaleup.efficiency", "100%"},  // NCCL's NVLink payload model as it is (collectives/nccl.cpp)
     {"nic.efficiency", "100%"},      // the framing's payload rate as it is (RoCEv2 4096 of 4178 bytes)
@@ -432,6 +436,7 @@ constexpr Range kRanges[] = {
     {"bag.oversubscription", 1, 1000, "1:1 to 1000:1", "beyond 1000:1 a tier carries nothing"},
     {"nic.efficiency", 0.01, 1, "1% to 100%", "a link cannot carry more than all of its payload rate"},
     {"scaleup.efficiency", 0.01, 1, "1% to 100%", "a link cannot carry more than all of its payload rate"},
+    {"gpu.compute_time", 0.01, 100, "1% to 10000%", "beyond a factor of 100 either way it is a unit slip"},
 };
 
 double parsed(const KeySpec& k, std::string_view text) {

@@ -114,6 +114,8 @@ struct FabricLayout {
   // Latency added to what collectives model (nccl.extra_latency per collective or transfer, nccl.extra_hop_latency per
   // network step on its critical path; collectives::CollPlan::extra_latency_s), s.
   double extra_latency_s = 0, extra_hop_latency_s = 0;
+  // gpu.compute_time: every compute duration of a replayed trace times this (emulator::Job::compute_scale).
+  double compute_time = 1;
   std::uint32_t planes = 1;
   std::uint32_t nic_ports = 1;  // per NIC; port k is on plane k % planes
   std::uint32_t gpus_per_nic = 1;  // GPUs sharing one NIC (nic.gpus_per_nic), all in one scale-up domain

@@ -14,6 +14,7 @@
 #include "collectives/coll.hpp"
 #include "models/builder.hpp"
 #include "models/placement.hpp"
+#include "emulator/replay.hpp"
 
 namespace collemu::analysis {
 namespace {
@@ -194,6 +195,67 @@ TEST(Calibrate, HoldsOutWholeGroupsBySeed) {
     EXPECT_EQ(a.points[i].held_out, in);
   }
   EXPECT_EQ(a.fit.value, b.fit.value);
+}
+
+// From a trace: 4 ranks on one H100 node computing (rank r: (1 + r) ms) then an AllReduce of 16 MiB and an AllGather
+// of 4 MiB, three times. Its measured times are the replay's own with scaleup.efficiency 85%, nccl.extra_latency 20 us
+// and gpu.compute_time 120%; fitted from 100%, 0 us and 100% by replaying, they come back (exactly: no noise).
+TEST(Calibrate, ATracesMeasuredTimesGiveTheirParametersBack) {
+  traces::Trace t;
+  t.source = "test trace";
+  t.reset_ranks(4, "test");
+  t.comms = {{"world", {0, 1, 2, 3}, 4}};
+  for (std::uint32_t r = 0; r < 4; ++r) {
+    t.slot_for(r, 0);
+    for (int rep = 0; rep < 3; ++rep) {
+      traces::Op comp;
+      comp.duration_s = 1e-3 * (1 + r);
+      traces::Op ar;
+      ar.kind = traces::OpKind::Collective;
+      ar.coll = common::CollKind::AllReduce;
+      ar.dtype = common::DataType::Float32;
+      ar.count = 1 << 22;
+      traces::Op ag = ar;
+      ag.coll = common::CollKind::AllGather;
+      ag.count = 1 << 18;
+      t.programs[r].ops.insert(t.programs[r].ops.end(), {comp, ar, ag});
+    }
+  }
+  auto base = models::FabricConfig::from_preset("prometheus");
+  base.set_assignment("region.buildings=1");
+  base.set_assignment("bag.enabled=false");
+  // The truth, replayed with every rank recorded.
+  auto truth = base;
+  truth.set_assignment("scaleup.efficiency=85%");
+  truth.set_assignment("nccl.extra_latency=20us");
+  truth.set_assignment("gpu.compute_time=120%");
+  const models::Fabric f = models::build_fabric(truth);
+  const models::Network net(f, collectives::payload_efficiency(f));
+  emulator::Job job;
+  job.name = "job";
+  job.trace = &t;
+  job.compute_scale = f.layout.compute_time;
+  job.gpus = models::place_ranks(f.layout, 4, models::Placement::Packed);
+  emulator::ReplayOptions ro;
+  ro.record_ranks = {0, 1, 2, 3};
+  const auto rep = emulator::replay(net, {job}, ro);
+  t.measured.assign(4, std::vector<traces::OpTime>(9));
+  for (const auto& o : rep.rank_ops) t.measured[o.rank][o.op] = {o.start_s, o.end_s - o.start_s};
+
+  CalibrateOptions o;
+  for (const char* k : {"scaleup.efficiency", "nccl.extra_latency", "gpu.compute_time"})
+    o.params.push_back(default_param(*models::find_key(k)));
+  o.params[1].upper = 500e-6;
+  o.holdout = 0;
+  std::vector<Measurement> ms;
+  const auto cal = calibrate_trace(base, t, TraceReplay{}, o, ms);
+  ASSERT_TRUE(cal.fit.converged);
+  EXPECT_EQ(ms.size(), 4u * 6 + 4);  // every collective of every rank, and each rank's span
+  EXPECT_NEAR(cal.fit.value[0], 0.85, 1e-4);
+  EXPECT_NEAR(cal.fit.value[1], 20e-6, 1e-8);
+  EXPECT_NEAR(cal.fit.value[2], 1.2, 1e-4);
+  EXPECT_GT(error_stats(ms, cal.points, false, false).max_abs, 0.05);  // the start was off
+  EXPECT_LT(error_stats(ms, cal.points, false, true).max_abs, 1e-4);
 }
 
 }  // namespace

@@ -84,4 +84,19 @@ printf 'group,op,ranks,bytes,time_us,sets\na,allgather,8,1048576,-5,building.gpu
 check "a case with a negative time" refused "cases.csv:2: time_us '-5'" calibrate "${machine[@]}" --cases "$tmp/cases.csv"
 printf 'group,op,ranks,bytes,time_us,sets\na,allgather,8,1048576,500,building.gpus=4\n' > "$tmp/cases.csv"
 check "a case its machine cannot run" refused "cases.csv:2: .*more ranks" calibrate "${machine[@]}" --cases "$tmp/cases.csv"
+# A trace's compute through the fabric key gpu.compute_time (what calibrate --trace fits): the same step as run's
+# --compute-scale.
+"$COLLEMU" trace gen llm -o "$tmp/t.h5" --gpus 16 --tp 8 --pp 1 --dp 2 --layers 1 > /dev/null
+small=(--trace "$tmp/t.h5" --set region.buildings=1 --set bag.enabled=false --set building.gpus=16 -q --json)
+check "gpu.compute_time=50% is --compute-scale 0.5" python3 -c '
+import json, subprocess, sys
+a = json.loads(subprocess.run(sys.argv[1:] + ["--set", "gpu.compute_time=50%"], capture_output=True, text=True, check=True).stdout)
+b = json.loads(subprocess.run(sys.argv[1:] + ["--compute-scale", "0.5"], capture_output=True, text=True, check=True).stdout)
+c = json.loads(subprocess.run(sys.argv[1:], capture_output=True, text=True, check=True).stdout)
+assert a["step_time_s"] == b["step_time_s"] < c["step_time_s"], (a["step_time_s"], b["step_time_s"], c["step_time_s"])
+' "$COLLEMU" run "${small[@]}"
+check "a trace without measured times" refused "t.h5 (converted from collemu trace gen llm): no measured time" \
+  calibrate --trace "$tmp/t.h5" --set region.buildings=1 --set bag.enabled=false --set building.gpus=16
+check "three sources at once" refused "expected measurements from one of them" "${fit[@]}" --nccl-tests "$tmp/ag8.log" \
+  --trace "$tmp/t.h5"
 finish
