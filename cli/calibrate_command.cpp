@@ -13,11 +13,11 @@
 #include "analysis/nccl_tests_log.hpp"
 #include "analysis/validate.hpp"
 #include "cli/options.hpp"
+#include "cli/scenario.hpp"
 #include "collectives/nccl.hpp"
 #include "common/atomic_file.hpp"
 #include "common/collective.hpp"
 #include "common/units.hpp"
-#include "traces/read_trace.hpp"
 
 namespace collemu::cli {
 
@@ -237,21 +237,7 @@ void run(const CalibrateOptions& o) {
     std::fflush(notes);
     cal = analysis::calibrate(base, ms, co);
   } else {
-    traces::ReadReport report;
-    traces::Trace t;
-    try {
-      t = traces::read_trace(o.traces, "auto", &report, o.fill_missing);
-    } catch (const traces::PartialTraceError& e) {
-      throw common::InputError(e.where(), e.detail() + "; --fill-missing replays a data-parallel job's missing ranks "
-                               "as a rank of their communicators");
-    }
-    for (const auto& w : report.warnings) std::fprintf(stderr, "collemu: warning: %s\n", w.c_str());
-    if (o.fill_missing) {
-      const auto filled = traces::fill_missing_ranks(t);
-      if (!filled.empty())
-        std::fprintf(stderr, "collemu: assumed (--fill-missing): rank(s) %s run the program of a rank of the same "
-                     "communicators\n", traces::rank_ranges(filled).c_str());
-    }
+    const traces::Trace t = read_job_trace(o.traces, "auto", o.fill_missing);
     analysis::TraceReplay how;
     how.placement = from_option("--placement", o.placement, [&] { return models::parse_placement(o.placement); });
     if (!(o.compute_scale > 0) || !std::isfinite(o.compute_scale))

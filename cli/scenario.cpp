@@ -185,6 +185,26 @@ void add_scenario_options(CLI::App* cmd, RunOptions& o) {
                 "afresh (slower, the same result bit for bit: a check of the reduction)");
 }
 
+traces::Trace read_job_trace(const std::vector<std::string>& files, const std::string& format, bool fill_missing) {
+  traces::ReadReport report;
+  traces::Trace t;
+  try {
+    t = traces::read_trace(files, format, &report, fill_missing);
+  } catch (const traces::PartialTraceError& e) {
+    throw common::InputError(e.where(), e.detail() + "; the replay runs whole jobs only (--fill-missing, where "
+                             "offered, replays a data-parallel job's missing ranks as a rank of their communicators)");
+  }
+  for (const auto& w : report.warnings) std::fprintf(stderr, "collemu: warning: %s\n", common::message_for_user(w).c_str());
+  if (fill_missing) {
+    const auto filled = traces::fill_missing_ranks(t);
+    if (!filled.empty())
+      std::fprintf(stderr, "collemu: assumed (--fill-missing): rank(s) %s, in no file, run the program of a rank of "
+                   "the same communicators (data-parallel symmetry); they have no measured times\n",
+                   traces::rank_ranges(filled).c_str());
+  }
+  return t;
+}
+
 void run_scenario(const RunOptions& o, RunResult& r) {
   const auto wall0 = std::chrono::steady_clock::now();
   const auto solver = from_option("--solver", o.solver, [&] { return models::solver::rate_solver_factory(o.solver); });
@@ -214,24 +234,7 @@ void run_scenario(const RunOptions& o, RunResult& r) {
   for (const auto& f : traces::trace_formats()) known = known || o.format == f.name;
   if (!known)
     throw common::InputError("--format " + o.format, "unknown trace format; expected " + traces::trace_format_names());
-  auto load = [&](const std::vector<std::string>& files) {
-    traces::ReadReport report;
-    traces::Trace t;
-    try {
-      t = traces::read_trace(files, o.format, &report, o.fill_missing);
-    } catch (const traces::PartialTraceError& e) {
-      throw common::InputError(e.where(), e.detail() + "; the replay runs whole jobs only");
-    }
-    for (const auto& w : report.warnings) std::fprintf(stderr, "collemu: warning: %s\n", common::message_for_user(w).c_str());
-    if (o.fill_missing) {
-      const auto filled = traces::fill_missing_ranks(t);
-      if (!filled.empty())
-        std::fprintf(stderr, "collemu: assumed (--fill-missing): rank(s) %s, in no file, run the program of a rank "
-                     "of the same communicators (data-parallel symmetry); they have no measured times\n",
-                     traces::rank_ranges(filled).c_str());
-    }
-    return t;
-  };
+  auto load = [&](const std::vector<std::string>& files) { return read_job_trace(files, o.format, o.fill_missing); };
   // The jobs: --trace (or the embedded default when there is no --job either), then every --job, placed in order on
   // the GPUs the jobs before them left free.
   struct JobSpec {

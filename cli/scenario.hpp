@@ -66,6 +66,10 @@ struct RunResult {
 // `sweep`.
 void add_scenario_options(CLI::App* cmd, RunOptions& o);
 
+// A job's trace from `files` (format: a name or "auto"), warnings on stderr; a partial job is refused unless
+// `fill_missing`: then its missing ranks take a symmetric rank's program (traces::fill_missing_ranks), said on stderr.
+traces::Trace read_job_trace(const std::vector<std::string>& files, const std::string& format, bool fill_missing);
+
 // Builds the fabric and the jobs of `o`, replays them (a progress bar on a terminal unless o.quiet) and summarises.
 // Throws common::UserError naming the option for bad input.
 void run_scenario(const RunOptions& o, RunResult& r);

@@ -14,6 +14,7 @@
 #include "collectives/coll.hpp"
 #include "models/builder.hpp"
 #include "models/placement.hpp"
+#include "tests/analysis/node_trace.hpp"
 #include "emulator/replay.hpp"
 
 namespace collemu::analysis {
@@ -201,26 +202,7 @@ TEST(Calibrate, HoldsOutWholeGroupsBySeed) {
 // of 4 MiB, three times. Its measured times are the replay's own with scaleup.efficiency 85%, nccl.extra_latency 20 us
 // and gpu.compute_time 120%; fitted from 100%, 0 us and 100% by replaying, they come back (exactly: no noise).
 TEST(Calibrate, ATracesMeasuredTimesGiveTheirParametersBack) {
-  traces::Trace t;
-  t.source = "test trace";
-  t.reset_ranks(4, "test");
-  t.comms = {{"world", {0, 1, 2, 3}, 4}};
-  for (std::uint32_t r = 0; r < 4; ++r) {
-    t.slot_for(r, 0);
-    for (int rep = 0; rep < 3; ++rep) {
-      traces::Op comp;
-      comp.duration_s = 1e-3 * (1 + r);
-      traces::Op ar;
-      ar.kind = traces::OpKind::Collective;
-      ar.coll = common::CollKind::AllReduce;
-      ar.dtype = common::DataType::Float32;
-      ar.count = 1 << 22;
-      traces::Op ag = ar;
-      ag.coll = common::CollKind::AllGather;
-      ag.count = 1 << 18;
-      t.programs[r].ops.insert(t.programs[r].ops.end(), {comp, ar, ag});
-    }
-  }
+  traces::Trace t = testing::node_trace(3);
   auto base = models::FabricConfig::from_preset("prometheus");
   base.set_assignment("region.buildings=1");
   base.set_assignment("bag.enabled=false");

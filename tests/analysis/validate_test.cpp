@@ -11,6 +11,7 @@
 #include "common/error.hpp"
 #include "models/builder.hpp"
 #include "models/placement.hpp"
+#include "tests/analysis/node_trace.hpp"
 
 namespace collemu::analysis {
 namespace {
@@ -18,30 +19,7 @@ namespace {
 using traces::Op;
 using traces::OpKind;
 
-// 4 ranks on one H100 node: compute, then an AllReduce and an AllGather of different sizes, twice.
-traces::Trace four_ranks() {
-  traces::Trace t;
-  t.source = "test trace";
-  t.reset_ranks(4, "test");
-  t.comms = {{"world", {0, 1, 2, 3}, 4}};
-  for (std::uint32_t r = 0; r < 4; ++r) {
-    t.slot_for(r, 0);
-    for (int rep = 0; rep < 2; ++rep) {
-      Op comp;
-      comp.duration_s = 1e-3 * (1 + r);  // ranks arrive apart: the kernel of an early rank waits for the late one
-      Op ar;
-      ar.kind = OpKind::Collective;
-      ar.coll = common::CollKind::AllReduce;
-      ar.dtype = common::DataType::Float32;
-      ar.count = 1 << 22;
-      Op ag = ar;
-      ag.coll = common::CollKind::AllGather;
-      ag.count = 1 << 18;
-      t.programs[r].ops.insert(t.programs[r].ops.end(), {comp, ar, ag});
-    }
-  }
-  return t;
-}
+traces::Trace four_ranks() { return testing::node_trace(2); }
 
 struct Replayed {
   models::Fabric fabric;
