@@ -121,6 +121,7 @@ FitResult fit_least_squares(const std::vector<FitParam>& params, const Residuals
     }
     const double drop = (rss - next_rss) / rss;
     rss = next_rss;
+    if (options.progress) options.progress(out.iterations + 1, rss, pb.evaluations);
     if (drop < options.tolerance || step < options.tolerance) {
       out.converged = true;
       ++out.iterations;

@@ -30,6 +30,8 @@ struct FitOptions {
   int max_iterations = 100;
   double tolerance = 1e-10;  // relative decrease of the sum of squares (and step size in the unit box) that ends it
   double diff_step = 1e-5;   // finite-difference step in the unit box
+  // Called after each iteration (its number from 1, the sum of squares, the evaluations so far): progress on long fits.
+  std::function<void(int iteration, double rss, int evaluations)> progress;
 };
 
 struct FitResult {

@@ -1,5 +1,7 @@
 #include "cli/calibrate_command.hpp"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -229,6 +231,11 @@ void run(const CalibrateOptions& o) {
   co.holdout = o.holdout;
   co.seed = o.seed;
   co.fit.max_iterations = o.max_iterations;
+  if (isatty(2))  // progress on a terminal: a fit from a trace replays it for every evaluation
+    co.fit.progress = [](int it, double rss, int evals) {
+      std::fprintf(stderr, "\r# iteration %d: sum of squares %.6g after %d evaluations   ", it, rss, evals);
+      std::fflush(stderr);
+    };
   std::FILE* notes = o.json ? stderr : stdout;
   analysis::Calibration cal;
   if (o.traces.empty()) {
@@ -249,6 +256,7 @@ void run(const CalibrateOptions& o) {
     std::fflush(notes);
     cal = analysis::calibrate_trace(base, t, how, co, ms);
   }
+  if (co.fit.progress) std::fprintf(stderr, "\r%70s\r", "");
   const analysis::FitResult& fit = cal.fit;
   if (!fit.converged)
     throw common::UserError("the fit did not converge in " + std::to_string(o.max_iterations) +

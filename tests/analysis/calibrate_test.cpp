@@ -35,8 +35,18 @@ TEST(Fit, RecoversALineWithLeastSquaresErrors) {
     for (int i = 0; i < 10; ++i) out[i] = t[0] + t[1] * x[i] - y[i];
     return out;
   };
-  const auto fit = fit_least_squares({{"a", -10, 10, 0}, {"b", -10, 10, 0}}, r);
+  FitOptions opt;
+  int calls = 0;
+  double last_rss = 1e300;
+  opt.progress = [&](int it, double rss, int) {  // one call per iteration that moved, the sum falling
+    EXPECT_EQ(it, ++calls);
+    EXPECT_LT(rss, last_rss);
+    last_rss = rss;
+  };
+  const auto fit = fit_least_squares({{"a", -10, 10, 0}, {"b", -10, 10, 0}}, r, opt);
   ASSERT_TRUE(fit.converged);
+  EXPECT_GE(calls, 1);
+  EXPECT_EQ(last_rss, fit.rss);
   // The exact least-squares solution (normal equations for x = 0..9: mean x 4.5, Sxx 82.5).
   double mx = 4.5, my = 0, sxy = 0;
   for (double v : y) my += v / 10;
