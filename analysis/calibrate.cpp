@@ -172,15 +172,19 @@ Calibration fit_measurements(const std::vector<Measurement>& ms,
     if (std::isnan(p.start)) p.start = std::clamp(now[static_cast<Eigen::Index>(j)], p.lower, p.upper);
     out.start.push_back(p.start);
   }
+  auto unit = [&](const Measurement& m) -> const std::string& {
+    using By = CalibrateOptions::HoldoutBy;
+    return o.holdout_by == By::Collective ? m.kind : o.holdout_by == By::Source ? m.origin : m.group;
+  };
   std::vector<std::string> groups;
-  for (const Measurement& m : ms) groups.push_back(m.group);
+  for (const Measurement& m : ms) groups.push_back(unit(m));
   std::sort(groups.begin(), groups.end());
   groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
   out.held_groups = pick_held(groups, o.holdout, o.seed);
   out.points.resize(ms.size());
   std::vector<std::size_t> fitted;
   for (std::size_t i = 0; i < ms.size(); ++i) {
-    out.points[i].held_out = std::binary_search(out.held_groups.begin(), out.held_groups.end(), ms[i].group);
+    out.points[i].held_out = std::binary_search(out.held_groups.begin(), out.held_groups.end(), unit(ms[i]));
     if (!out.points[i].held_out) fitted.push_back(i);
   }
   const auto before = predict(now);  // the uncalibrated model: the base config's own values
@@ -249,8 +253,9 @@ Calibration calibrate_trace(const models::FabricConfig& base, const traces::Trac
   for (const OpPair& p : first.ops) {
     Measurement m;
     m.source = t.rank_name(p.rank) + " op " + std::to_string(p.op);
-    m.group = (p.kind == traces::OpKind::Collective ? std::string(common::to_string(p.coll)) : traces::to_string(p.kind)) +
-              " " + size_bucket(p.bytes);
+    m.kind = p.kind == traces::OpKind::Collective ? std::string(common::to_string(p.coll)) : traces::to_string(p.kind);
+    m.group = m.kind + " " + size_bucket(p.bytes);
+    m.origin = t.source;
     m.spec.op = p.kind == traces::OpKind::Collective ? p.coll : common::CollKind::SendRecv;
     m.spec.bytes = p.bytes;
     m.ranks = static_cast<int>(t.world_size);
@@ -260,7 +265,8 @@ Calibration calibrate_trace(const models::FabricConfig& base, const traces::Trac
   for (const SpanPair& s : first.spans) {
     Measurement m;
     m.source = t.rank_name(s.rank) + " span";
-    m.group = "span";
+    m.group = m.kind = "span";
+    m.origin = t.source;
     m.ranks = static_cast<int>(t.world_size);
     m.time_s = s.measured_s;
     ms.push_back(std::move(m));

@@ -22,7 +22,9 @@ namespace collemu::analysis {
 
 struct Measurement {
   std::string source;             // "file:line", for errors and the table
-  std::string group;              // the unit held out together (a log's collective and size octave, a case's group)
+  // The units held out together (CalibrateOptions::holdout_by): its size bucket (a log's collective in one size
+  // bucket, a case's group), its collective kind, its source (a log, a case's group, a trace).
+  std::string group, kind, origin;
   std::vector<std::string> sets;  // "key=value" over the base config: this point's machine
   collectives::CollSpec spec;
   int ranks = 0;
@@ -34,6 +36,7 @@ struct CalibrateOptions {
   // the start is the base config's value unless given (FitParam::start NaN).
   std::vector<FitParam> params;
   double holdout = 0.2;     // the share of groups held out (0: none)
+  enum class HoldoutBy { Size, Collective, Source } holdout_by = HoldoutBy::Size;
   std::uint64_t seed = 1;   // which ones
   std::string solver = "cpu";
   FitOptions fit;

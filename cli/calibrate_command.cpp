@@ -38,6 +38,7 @@ struct CalibrateOptions {
   int ranks = 0, channels = 0, qps = 1;
   std::vector<std::string> fit;
   double holdout = 0.2;
+  std::string holdout_by = "size";
   std::uint64_t seed = 1;
   int max_iterations = 100;
   std::string out;
@@ -106,7 +107,9 @@ void read_logs(const CalibrateOptions& o, const models::FabricConfig& base, std:
     for (const analysis::NcclTestsRow& r : log.rows) {
       analysis::Measurement m;
       m.source = path + ":" + std::to_string(r.line);
-      m.group = path + " " + common::to_string(op) + " " + analysis::size_bucket(r.bytes);
+      m.kind = path + " " + common::to_string(op);
+      m.group = m.kind + " " + analysis::size_bucket(r.bytes);
+      m.origin = path;
       m.spec = spec;
       m.spec.bytes = r.bytes;
       const auto dtype = common::parse_data_type(r.type);
@@ -164,7 +167,8 @@ void read_cases(const CalibrateOptions& o, std::vector<analysis::Measurement>& m
     };
     analysis::Measurement m;
     m.source = where;
-    m.group = f[c_group];
+    m.group = m.origin = f[c_group];
+    m.kind = f[c_op];
     try {
       m.spec.op = collectives::parse_collective(f[c_op]);
       if (c_algo >= 0 && !f[c_algo].empty()) m.spec.algo = collectives::parse_algo(f[c_algo]);
@@ -229,6 +233,11 @@ void run(const CalibrateOptions& o) {
     for (const char* k : kDefaultTraceParams) co.params.push_back(analysis::default_param(*models::find_key(k)));
   for (const auto& f : o.fit) co.params.push_back(fit_param(f));
   co.holdout = o.holdout;
+  using By = analysis::CalibrateOptions::HoldoutBy;
+  if (o.holdout_by == "size") co.holdout_by = By::Size;
+  else if (o.holdout_by == "collective") co.holdout_by = By::Collective;
+  else if (o.holdout_by == "source") co.holdout_by = By::Source;
+  else throw common::InputError("--holdout-by " + o.holdout_by, "expected size, collective or source");
   co.seed = o.seed;
   co.fit.max_iterations = o.max_iterations;
   if (isatty(2))  // progress on a terminal: a fit from a trace replays it for every evaluation
@@ -389,6 +398,9 @@ void add_calibrate_command(CLI::App& app) {
                   "20%:100%, gpu.compute_time 25%:400%, durations 0us:2ms)");
   cmd->add_option("--holdout", o->holdout, "share of the groups (a log's size bucket of a factor 4, a case's group) "
                   "held out of the fit and reported apart")->capture_default_str();
+  cmd->add_option("--holdout-by", o->holdout_by, "what is held out whole: size (a log's collective in one size bucket "
+                  "of a factor 4; a case's group), collective (a log's collective, a case's op, a trace's kind) or "
+                  "source (a log, a case's group)")->capture_default_str();
   cmd->add_option("--seed", o->seed, "which groups are held out")->capture_default_str();
   cmd->add_option("--max-iterations", o->max_iterations, "iterations of the fit before it is called not converged")
       ->capture_default_str();

@@ -128,6 +128,8 @@ std::vector<Measurement> synthetic(const Truth& t, double sigma, std::uint64_t s
                  std::exp(sigma * normal());
       x.source = "synthetic " + std::to_string(m.gpus) + " " + std::to_string(bytes);
       x.group = std::to_string(m.gpus) + " GPUs, bucket " + std::to_string(static_cast<int>(std::log2(bytes) / 4));
+      x.kind = common::to_string(m.op);
+      x.origin = std::to_string(m.gpus) + " GPUs";
       ms.push_back(x);
     }
   }
@@ -206,6 +208,11 @@ TEST(Calibrate, HoldsOutWholeGroupsBySeed) {
     EXPECT_EQ(a.points[i].held_out, in);
   }
   EXPECT_EQ(a.fit.value, b.fit.value);
+  // By machine (source): one of the four machines, all of its points.
+  o.holdout_by = CalibrateOptions::HoldoutBy::Source;
+  const auto c = calibrate(models::FabricConfig::from_preset("prometheus"), ms, o);
+  ASSERT_EQ(c.held_groups.size(), 1u);  // a fifth of 4, at least one
+  for (std::size_t i = 0; i < ms.size(); ++i) EXPECT_EQ(c.points[i].held_out, ms[i].origin == c.held_groups[0]);
 }
 
 // From a trace: 4 ranks on one H100 node computing (rank r: (1 + r) ms) then an AllReduce of 16 MiB and an AllGather
