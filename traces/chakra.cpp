@@ -273,7 +273,8 @@ Trace read_chakra(const std::vector<std::string>& paths, ReadReport* report) {
           o.coll = send ? common::CollKind::Send : common::CollKind::Recv;
           o.root = static_cast<std::int32_t>(p - members.begin());
         }
-        o.duration_s = 0;
+        // A communication node's duration_micros is what the trace measured of it (a kernel's span): kept as an
+        // observation (Trace::measured once separated), not something the replay runs.
       }
       for (std::size_t d : deps[i]) o.deps.push_back(op_of[d]);
       std::sort(o.deps.begin(), o.deps.end());
@@ -374,6 +375,9 @@ std::vector<std::string> write_chakra(const Trace& t, const std::string& dir, co
                                   : o.bytes();
           add_int(n, "comm_size", static_cast<std::int64_t>(size));
           if (!pg[c].empty()) add_string(n, "pg_name", pg[c]);
+          // What was measured of it (Trace::measured), as the duration Chakra's converters write for a kernel.
+          if (r < t.measured.size() && i < t.measured[r].size() && t.measured[r][i].duration_s > 0)
+            n.set_duration_micros(static_cast<std::uint64_t>(std::llround(t.measured[r][i].duration_s * 1e6)));
           if (o.kind == OpKind::Collective) {
             n.set_name(std::string(common::to_string(o.coll)));
             n.set_type(collemu::chakra::COMM_COLL_NODE);
