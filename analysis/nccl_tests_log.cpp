@@ -114,12 +114,12 @@ NcclTestsLog read_nccl_tests_log(const std::string& path) {
     if (wrong > 0)
       throw InputError(where(path, n), std::to_string(wrong) + " wrong elements: the run was broken, its time is "
                        "not a measurement to fit");
-    if (size < 0 || time_us <= 0)
+    if (size < 0 || time_us < 0 || (time_us == 0 && size > 0))
       throw InputError(where(path, n), "size " + t[0] + " B in " + t[5] + " us: expected a size of at least 0 B and "
-                       "a time above 0 us");
+                       "a time above 0 us (0 only for a 0-byte row)");
     // nccl-tests prints algbw = size / time (GB/s, from the unrounded time) with 2 decimals and the time with 2, 1 or
     // 0 decimals (below 100, 1,000 and above): a row that disagrees by more than that rounding is not its columns.
-    const double algbw = static_cast<double>(size) / (time_us * 1e3);
+    const double algbw = size ? static_cast<double>(size) / (time_us * 1e3) : 0.0;
     if (std::abs(algbw - row.algbw_GBps) > 0.0051 + 0.006 * algbw)
       throw InputError(where(path, n), "algbw " + t[6] + " GB/s is not size / time (" + std::to_string(algbw) +
                        " GB/s); expected " + kColumns);

@@ -22,7 +22,7 @@ struct NcclTestsRow {
   std::int64_t count = 0;   // elements
   std::string type, redop;
   int root = -1;
-  double time_s = 0;        // out-of-place
+  double time_s = 0;        // out-of-place (0 only in a 0-byte row)
   double algbw_GBps = 0, busbw_GBps = 0;
   int line = 0;
 };

@@ -104,7 +104,12 @@ void read_logs(const CalibrateOptions& o, const models::FabricConfig& base, std:
     if (ranks == 0) ranks = static_cast<int>(base.count("building.gpus"));
     analysis::check_nccl_tests_log(log, op, ranks);
     const collectives::CollSpec spec = base_spec(o, op);
+    int empty = 0;
     for (const analysis::NcclTestsRow& r : log.rows) {
+      if (r.bytes == 0) {  // nccl-tests' 0-byte row times a launch, no data: nothing a fabric key moves
+        ++empty;
+        continue;
+      }
       analysis::Measurement m;
       m.source = path + ":" + std::to_string(r.line);
       m.kind = path + " " + common::to_string(op);
@@ -121,6 +126,7 @@ void read_logs(const CalibrateOptions& o, const models::FabricConfig& base, std:
       m.time_s = r.time_s;
       ms.push_back(std::move(m));
     }
+    if (empty) std::fprintf(stderr, "calibrate: %s: %d row(s) of 0 bytes left out (no data moves)\n", path.c_str(), empty);
   }
 }
 

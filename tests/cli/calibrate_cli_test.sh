@@ -74,6 +74,9 @@ awk '!/^#/ && !done { print $1, $2, $3, $4; done = 1; next } { print }' "$tmp/ag
 check "a truncated row" refused "cut.log:[0-9]*: a truncated or malformed result row" "${fit[@]}" --nccl-tests "$tmp/cut.log"
 awk '!/^#/ && !done { $7 = 99.99; done = 1 } { print }' "$tmp/ag8.log" > "$tmp/cols.log"
 check "columns that are not nccl-tests'" refused "cols.log:[0-9]*: algbw 99.99 GB/s is not size / time" "${fit[@]}" --nccl-tests "$tmp/cols.log"
+{ sed -n '1,/^#  Rank  7/p' "$tmp/ag8.log"; printf '           0             0     float    none      -1     0.00    0.00    0.00      0     0.00    0.00    0.00      0\n'; sed '1,/^#  Rank  7/d' "$tmp/ag8.log"; } > "$tmp/zero.log"
+check "a 0-byte row is left out, said so" bash -c '"$@" 2>&1 >/dev/null | grep -q "zero.log: 1 row(s) of 0 bytes left out"' _ \
+  "$COLLEMU" "${fit[@]}" --nccl-tests "$tmp/zero.log"
 grep '^#' "$tmp/ag8.log" > "$tmp/empty.log"
 check "a log without results" refused "empty.log: no nccl-tests result row" "${fit[@]}" --nccl-tests "$tmp/empty.log"
 check "a key that is not a share or a duration" refused "fit scaleup.gpus: expected a fabric key that is a share" "${fit[@]}" --nccl-tests "$tmp/ag8.log" --fit scaleup.gpus
