@@ -24,10 +24,11 @@ bool fittable(const models::KeySpec& key) {
 
 std::string key_text(const models::KeySpec& key, double value) {
   char text[64];
+  // 9 decimals: well below the fit's finite-difference steps in any box a user gives.
   if (key.kind == models::KeyKind::Percent)
-    std::snprintf(text, sizeof text, "%.6f%%", value * 100);
+    std::snprintf(text, sizeof text, "%.9f%%", value * 100);
   else
-    std::snprintf(text, sizeof text, "%.6fus", std::max(value, 0.0) * 1e6);
+    std::snprintf(text, sizeof text, "%.9fus", std::max(value, 0.0) * 1e6);
   return text;
 }
 
@@ -153,6 +154,16 @@ Eigen::VectorXd base_values(const models::FabricConfig& base, const std::vector<
                               "duration (collemu topo --list-keys)");
     if (!(p.lower < p.upper))
       throw common::UserError("'" + p.name + "': empty bounds, the lower one must be below the upper one");
+    // Both bounds must be values the key takes (its range), or the fit would fail only when a step reaches one.
+    for (double b : {p.lower, p.upper}) {
+      models::FabricConfig probe = base;
+      try {
+        probe.set(p.name, key_text(*k, b), "the bound");
+      } catch (const common::UserError& e) {
+        throw common::UserError("'" + p.name + "': a bound of " + key_text(*k, b) + " is outside the key's range (" +
+                                e.what() + ")");
+      }
+    }
     now[static_cast<Eigen::Index>(j)] = k->kind == models::KeyKind::Percent ? base.fraction(p.name) : base.duration_s(p.name);
   }
   return now;
@@ -292,6 +303,8 @@ std::string overlay_yaml(const std::vector<FitParam>& params, const FitResult& f
       y += "  # held at its " + std::string(fit.at_bound[j] < 0 ? "lower" : "upper") + " bound";
     else if (!fit.determined[j])
       y += "  # not determined by the data (its start)";
+    else if (!std::isfinite(fit.std_error[J]))
+      y += "  # not told apart from another fitted key: only their combination is fitted";
     else if (std::isfinite(fit.std_error[J]))
       y += "  # +/- " + key_text(*k, fit.std_error[J]);
     y += "\n";

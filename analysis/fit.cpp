@@ -172,6 +172,9 @@ FitResult fit_least_squares(const std::vector<FitParam>& params, const Residuals
       for (Eigen::Index c = a + 1; c < k; ++c)
         if (std::abs(out.correlation(est[a], est[c])) > 0.99)
           out.confounded.emplace_back(static_cast<int>(est[a]), static_cast<int>(est[c]));
+    // The data fix only a combination of confounded parameters: each one's own error is unbounded (the pseudo-inverse
+    // would print a small, meaningless one).
+    for (const auto& [a, c] : out.confounded) out.std_error[a] = out.std_error[c] = kInf;
   }
   out.evaluations = pb.evaluations;
   return out;

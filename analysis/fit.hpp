@@ -36,7 +36,7 @@ struct FitOptions {
 
 struct FitResult {
   Eigen::VectorXd value;       // fitted parameters
-  Eigen::VectorXd std_error;   // +inf where not determined; 0 where held at a bound
+  Eigen::VectorXd std_error;   // +inf where not determined or confounded; 0 where held at a bound
   Eigen::MatrixXd correlation; // of the free parameters (NaN rows and columns elsewhere)
   std::vector<int> at_bound;   // -1 held at its lower bound, +1 at its upper bound, 0 free
   std::vector<bool> determined;  // false: the residuals do not depend on it

@@ -1,5 +1,6 @@
 #include "analysis/nccl_tests_log.hpp"
 
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -28,8 +29,9 @@ std::vector<std::string> split(const std::string& s) {
 bool integer(const std::string& t, std::int64_t& v) {
   if (t.empty()) return false;
   char* end = nullptr;
+  errno = 0;
   v = std::strtoll(t.c_str(), &end, 10);
-  return *end == '\0';
+  return *end == '\0' && errno != ERANGE;
 }
 bool number(const std::string& t, double& v) {
   if (t.empty()) return false;
@@ -93,7 +95,8 @@ NcclTestsLog read_nccl_tests_log(const std::string& path) {
                            "job's");
         if (log.gpu.empty()) {
           const auto bracket = line.find(']');
-          if (bracket != std::string::npos) log.gpu = line.substr(line.find_first_not_of(' ', bracket + 1));
+          const auto name = bracket == std::string::npos ? std::string::npos : line.find_first_not_of(' ', bracket + 1);
+          if (name != std::string::npos) log.gpu = line.substr(name);
         }
       }
       continue;

@@ -76,20 +76,26 @@ Validation compare_measured(const traces::Trace& t, const emulator::ReplayReport
       const auto it = ran.find({r, i});
       if (!m.observed() || it == ran.end()) continue;
       const emulator::RankOp& p = *it->second;
-      if (ops[i].kind != traces::OpKind::Compute && m.duration_s > 0)
+      // A send is done for its rank's program when posted (NCCL's grouped isend, docs/replay.md): the replay has no
+      // time of its own for it, so it is not paired (its receive is) and ends no span.
+      const bool send = ops[i].kind == traces::OpKind::Send;
+      if (ops[i].kind != traces::OpKind::Compute && !send && m.duration_s > 0)
         v.ops.push_back({r, i, ops[i].kind, ops[i].coll, ops[i].bytes(), m.duration_s, p.end_s - p.start_s});
       if (m.start_s >= 0) {
+        // The same extent on both sides: an op whose duration was observed counts to its end, one whose start alone
+        // was (a Flight Recorder entry not completed at dump time, a send) to its start.
+        const bool ends = m.duration_s > 0 && !send;
         m_first = std::min(m_first, m.start_s);
-        m_last = std::max(m_last, m.start_s + m.duration_s);
+        m_last = std::max(m_last, m.start_s + (ends ? m.duration_s : 0.0));
         p_first = std::min(p_first, p.start_s);
-        p_last = std::max(p_last, p.end_s);
+        p_last = std::max(p_last, ends ? p.end_s : p.start_s);
         ++spanned;
       }
     }
     if (spanned >= 2) v.spans.push_back({r, spanned, m_last - m_first, p_last - p_first});
   }
   if (v.ops.empty())
-    throw common::InputError(t.source, "no measured time of a collective, send or receive (the trace holds "
+    throw common::InputError(t.source, "no measured time of a collective or receive (the trace holds "
                              "what ranks did, not how long it took there: a Kineto trace's NCCL kernels, a Flight "
                              "Recorder dump with durations, Chakra nodes with durations have them)");
   struct Group {

@@ -1,5 +1,5 @@
-// collemu validate: a replayed trace against what was measured when it was recorded. Each observed communication op of
-// each rank (a kernel's span, a Flight Recorder entry's duration: traces::Trace::measured) is paired with the replay's
+// collemu validate: a replayed trace against what was measured when it was recorded. Each observed collective and
+// receive of each rank (not a send: the replay has it done when posted, as NCCL's grouped isend) (a kernel's span, a Flight Recorder entry's duration: traces::Trace::measured) is paired with the replay's
 // time for it (from the rank's arrival at the op to its end, as a kernel that waits for its peers measures it), and
 // each rank's span (from its first observed op's start to its last one's end) with the replay's span over the same
 // ops. Errors as docs/accuracy.md counts them: measured / predicted - 1 (positive: collemu optimistic).

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -164,11 +166,13 @@ void read_cases(const CalibrateOptions& o, std::vector<analysis::Measurement>& m
     if (f.size() != header.size())
       throw common::InputError(where, std::to_string(f.size()) + " fields; expected " + std::to_string(header.size()) +
                                " as in the header (no commas inside a field)");
-    auto integer = [&](int c, const char* what) {
+    auto integer = [&](int c, const char* what, long long lo, long long hi) {
       char* end = nullptr;
+      errno = 0;
       const long long v = std::strtoll(f[c].c_str(), &end, 10);
-      if (f[c].empty() || *end || v < 0)
-        throw common::InputError(where, std::string(what) + " '" + f[c] + "': expected a whole number");
+      if (f[c].empty() || *end || errno == ERANGE || v < lo || v > hi)
+        throw common::InputError(where, std::string(what) + " '" + f[c] + "': expected a whole number from " +
+                                 std::to_string(lo) + " to " + std::to_string(hi));
       return v;
     };
     analysis::Measurement m;
@@ -183,10 +187,11 @@ void read_cases(const CalibrateOptions& o, std::vector<analysis::Measurement>& m
     } catch (const common::UserError& e) {
       throw common::InputError(where, e.what());
     }
-    m.ranks = static_cast<int>(integer(c_ranks, "ranks"));
-    m.spec.bytes = static_cast<double>(integer(c_bytes, "bytes"));
-    if (c_channels >= 0 && !f[c_channels].empty()) m.spec.channels = static_cast<int>(integer(c_channels, "channels"));
-    if (c_qps >= 0 && !f[c_qps].empty()) m.spec.qps = static_cast<int>(integer(c_qps, "qps"));
+    m.ranks = static_cast<int>(integer(c_ranks, "ranks", 1, 100'000'000));
+    m.spec.bytes = static_cast<double>(integer(c_bytes, "bytes", 0, 1'000'000'000'000'000'000LL));  // 1e18 B, as coll
+    if (c_channels >= 0 && !f[c_channels].empty())
+      m.spec.channels = static_cast<int>(integer(c_channels, "channels", 1, 64));  // NCCL's MAXCHANNELS
+    if (c_qps >= 0 && !f[c_qps].empty()) m.spec.qps = static_cast<int>(integer(c_qps, "qps", 1, 128));
     char* end = nullptr;
     const double us = std::strtod(f[c_time].c_str(), &end);
     if (f[c_time].empty() || *end || !(us > 0) || !std::isfinite(us))
@@ -221,7 +226,10 @@ void run(const CalibrateOptions& o) {
                              "outputs (--nccl-tests LOG...), a CSV of cases (--cases FILE) or a trace with measured "
                              "times (--trace FILE...)");
   if (!(o.holdout >= 0 && o.holdout < 1))
-    throw common::InputError("--holdout " + std::to_string(o.holdout), "expected a share of the groups from 0 to 0.9");
+    throw common::InputError("--holdout " + std::to_string(o.holdout), "expected a share of the groups from 0 to below 1");
+  if (o.channels < 0 || o.channels > 64)
+    throw common::InputError("--channels " + std::to_string(o.channels), "expected 1 to 64 channels (0: NCCL's default)");
+  if (o.qps < 1 || o.qps > 128) throw common::InputError("--qps " + std::to_string(o.qps), "expected 1 to 128 QPs");
   if (o.max_iterations < 1) throw common::InputError("--max-iterations", "expected at least 1");
   auto base = models::FabricConfig::from_preset_or_file(o.topo);
   for (const auto& f : o.set_files) base.set_file(f);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <map>
 #include <tuple>
 
@@ -100,6 +101,13 @@ void separate_measurements(Trace& t) {
     bool observed = false;
     std::vector<OpTime> times(ops.size());
     for (std::size_t i = 0; i < ops.size(); ++i) {
+      // What readers observed must be times (the .h5 reader's rule for /measured): a start of -1 (none) or >= 0, a
+      // finite duration >= 0. Checked here: read_trace's check of the ops runs after they have moved.
+      const double st = ops[i].start_s, du = ops[i].duration_s;
+      if (!std::isfinite(st) || (st < 0 && st != -1) || !std::isfinite(du) || du < 0)
+        throw InputError(t.source, t.rank_name(r) + " op " + std::to_string(i) + " (" + to_string(ops[i].kind) +
+                                       "): observed start " + std::to_string(st) + " s, duration " +
+                                       std::to_string(du) + " s; expected finite times, a start >= 0 and a duration >= 0");
       times[i].start_s = ops[i].start_s;
       if (ops[i].kind != OpKind::Compute) times[i].duration_s = ops[i].duration_s;
       else if (ops[i].start_s >= 0) times[i].duration_s = ops[i].duration_s;

@@ -72,6 +72,7 @@ TEST(Fit, ReportsWhatTheDataCannotTell) {
   ASSERT_EQ(fit.confounded.size(), 1u);
   EXPECT_EQ(fit.confounded[0], std::make_pair(0, 1));
   EXPECT_FALSE(fit.determined[2]);
+  EXPECT_TRUE(std::isinf(fit.std_error[0]) && std::isinf(fit.std_error[1]));  // only their sum is known
   EXPECT_NEAR(fit.value[0] + fit.value[1], (1 + 2 * 2.1 + 3 * 2.9) / 14, 1e-6);  // the sum's least squares
 
   const Residuals far = [](const Eigen::VectorXd& t) { return Eigen::VectorXd::Constant(2, t[0] - 3); };

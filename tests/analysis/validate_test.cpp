@@ -92,6 +92,42 @@ TEST(Validate, MeasuredTimesPairWithTheirOpsAndRanks) {
   }
 }
 
+// A send is done for its program when posted (the replay's NCCL grouped isend): not paired, whatever was measured of
+// it; its receive is, with the transfer's time.
+TEST(Validate, SendsAreNotPairedTheirReceivesAre) {
+  traces::Trace t;
+  t.source = "p2p trace";
+  t.reset_ranks(2, "test");
+  t.comms = {{"pair", {0, 1}, 2}};
+  for (std::uint32_t r = 0; r < 2; ++r) {
+    t.slot_for(r, 0);
+    Op x;
+    x.kind = r == 0 ? OpKind::Send : OpKind::Recv;
+    x.coll = r == 0 ? common::CollKind::Send : common::CollKind::Recv;
+    x.dtype = common::DataType::Float32;
+    x.count = 1 << 20;
+    x.root = r == 0 ? 1 : 0;
+    t.programs[r].ops = {x};
+  }
+  t.measured = {{{0.0, 5e-4}}, {{0.0, 5e-4}}};
+  auto c = models::FabricConfig::from_preset("prometheus");
+  c.set_assignment("region.buildings=1");
+  c.set_assignment("bag.enabled=false");
+  const models::Fabric f = models::build_fabric(c);
+  const models::Network net(f, collectives::payload_efficiency(f));
+  emulator::Job job;
+  job.name = "job";
+  job.trace = &t;
+  job.gpus = models::place_ranks(f.layout, 2, models::Placement::Packed);
+  emulator::ReplayOptions o;
+  o.record_ranks = {0, 1};
+  const Validation v = compare_measured(t, emulator::replay(net, {job}, o));
+  ASSERT_EQ(v.ops.size(), 1u);
+  EXPECT_EQ(v.ops[0].kind, OpKind::Recv);
+  EXPECT_GT(v.ops[0].predicted_s, 0);
+  EXPECT_TRUE(v.spans.empty());  // one observed op per rank: no span
+}
+
 TEST(Validate, ATraceWithoutMeasuredCommunicationIsRefused) {
   traces::Trace t = four_ranks();
   t.measured.assign(4, std::vector<traces::OpTime>(6));

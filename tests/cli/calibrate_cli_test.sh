@@ -85,6 +85,11 @@ check "a fit that does not converge" refused "did not converge in 1 iterations" 
 check "no measurements" refused "expected measurements from one of them" calibrate "${machine[@]}"
 printf 'group,op,ranks,bytes,time_us,sets\na,allgather,8,1048576,-5,building.gpus=8\n' > "$tmp/cases.csv"
 check "a case with a negative time" refused "cases.csv:2: time_us '-5'" calibrate "${machine[@]}" --cases "$tmp/cases.csv"
+printf 'group,op,ranks,bytes,time_us,sets\na,allgather,4294967297,1048576,500,building.gpus=8\n' > "$tmp/cases.csv"
+check "a rank count that would wrap" refused "cases.csv:2: ranks '4294967297': expected a whole number from 1 to" \
+  calibrate "${machine[@]}" --cases "$tmp/cases.csv"
+check "a bound outside the key's range" refused "nic.efficiency': a bound of 0.500000000% is outside the key's range" \
+  "${fit[@]}" --nccl-tests "$tmp/ag8.log" --fit nic.efficiency=0.5%:100%
 printf 'group,op,ranks,bytes,time_us,sets\na,allgather,8,1048576,500,building.gpus=4\n' > "$tmp/cases.csv"
 check "a case its machine cannot run" refused "cases.csv:2: .*more ranks" calibrate "${machine[@]}" --cases "$tmp/cases.csv"
 # A trace's compute through the fabric key gpu.compute_time (what calibrate --trace fits): the same step as run's

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <limits>
 
 #include "common/error.hpp"
 #include "traces/hdf5_trace.hpp"
@@ -174,6 +175,25 @@ TEST(Trace, MeasurementsDoNotKeepRanksApart) {
   EXPECT_EQ(t.measured[1][1].duration_s, 6e-4);
   EXPECT_EQ(t.measured[1][1].start_s, 1.2);
   EXPECT_EQ(t.measured[0][0].start_s, 0);
+}
+
+// What a reader observed must be times: an infinite duration is refused when the observations move out of the ops,
+// naming the rank and op.
+TEST(Trace, ObservationsThatAreNotTimesAreRefused) {
+  Trace t;
+  t.source = "hand-made";
+  t.reset_ranks(1);
+  t.comms = {{"self", {0}, 1}};
+  t.slot_for(0, 0);
+  Op ar;
+  ar.kind = OpKind::Collective;
+  ar.count = 8;
+  ar.duration_s = std::numeric_limits<double>::infinity();
+  t.programs[0].ops = {ar};
+  expect_input_error([&] { share_identical_programs(t); }, "hand-made: rank 0");
+  t.programs[0].ops[0].duration_s = 1e-3;
+  t.programs[0].ops[0].start_s = -5;
+  expect_input_error([&] { share_identical_programs(t); }, "observed start -5.000000 s");
 }
 
 // A partial job (one rank's file of two): the missing rank takes the program of a rank with ops whose communicators
