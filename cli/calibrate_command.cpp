@@ -325,7 +325,7 @@ void run(const CalibrateOptions& o) {
     nlohmann::json points = nlohmann::json::array();
     for (std::size_t i = 0; i < ms.size(); ++i)
       points.push_back({{"source", ms[i].source}, {"group", ms[i].group}, {"held_out", cal.points[i].held_out},
-                        {"op", common::to_string(ms[i].spec.op)}, {"bytes", ms[i].spec.bytes},
+                        {"op", ms[i].kind == "span" ? "span" : common::to_string(ms[i].spec.op)}, {"bytes", ms[i].spec.bytes},
                         {"measured_s", ms[i].time_s}, {"before_s", cal.points[i].before_s},
                         {"after_s", cal.points[i].after_s}});
     const nlohmann::json out = {
