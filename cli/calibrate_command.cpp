@@ -382,7 +382,8 @@ void add_calibrate_command(CLI::App& app) {
   auto o = std::make_shared<CalibrateOptions>();
   CLI::App* cmd = app.add_subcommand(
       "calibrate", "Fit fabric keys (achieved NIC and NVLink shares, extra latencies) to measured collective times "
-                   "(nccl-tests outputs, or a CSV of cases), report the error before and after on the fitted and the "
+                   "(nccl-tests outputs, a CSV of cases, or a trace's measured times), report the error before and after on the "
+                   "fitted and the "
                    "held-out measurements, and write the fitted keys as an overlay for --set-file.");
   cmd->add_option("--nccl-tests", o->logs, "nccl-tests outputs (all_reduce_perf ... > LOG) of the machine --topo "
                   "describes (repeatable)")->check(CLI::ExistingFile);

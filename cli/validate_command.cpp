@@ -78,7 +78,7 @@ void add_validate_command(CLI::App& app) {
   auto v = std::make_shared<ValidateOptions>();
   CLI::App* cmd = app.add_subcommand(
       "validate", "Replay a trace that carries measured times on a fabric that describes its machine and compare each "
-                  "measured collective, send and receive, and each rank's span, with the replay: per collective kind "
+                  "measured collective and receive, and each rank's span, with the replay: per collective kind "
                   "and size bucket, median, p90 and worst error.");
   add_scenario_options(cmd, v->run);
   cmd->add_flag("--fill-missing", v->run.fill_missing,
