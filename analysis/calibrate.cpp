@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <map>
 #include <functional>
+#include <map>
 #include <random>
 
 #include "collectives/coll.hpp"
@@ -51,6 +51,15 @@ FitParam default_param(const models::KeySpec& key) {
 
 namespace {
 
+// The base config with the parameters at theta.
+models::FabricConfig with_params(const models::FabricConfig& base, const std::vector<FitParam>& params,
+                                 const Eigen::VectorXd& theta) {
+  models::FabricConfig c = base;
+  for (std::size_t j = 0; j < params.size(); ++j)
+    c.set(params[j].name, key_text(*models::find_key(params[j].name), theta[static_cast<Eigen::Index>(j)]), "calibrate");
+  return c;
+}
+
 // Predicts every measurement with the parameters at `theta`: one fabric per machine (distinct sets).
 class Model {
  public:
@@ -66,11 +75,7 @@ class Model {
   std::vector<double> predict(const Eigen::VectorXd& theta) const {
     std::vector<double> t(ms_.size());
     for (const auto& [key, idx] : machines_) {
-      models::FabricConfig c = base_;
-      for (std::size_t j = 0; j < o_.params.size(); ++j) {
-        const models::KeySpec* k = models::find_key(o_.params[j].name);
-        c.set(o_.params[j].name, key_text(*k, theta[static_cast<Eigen::Index>(j)]), "calibrate");
-      }
+      models::FabricConfig c = with_params(base_, o_.params, theta);
       const Measurement& first = ms_[idx.front()];
       models::Fabric fabric;
       try {
@@ -125,20 +130,7 @@ ErrorStats error_stats(const std::vector<Measurement>& ms, const std::vector<Poi
   std::vector<double> e;
   for (std::size_t i = 0; i < ms.size(); ++i)
     if (pts[i].held_out == held) e.push_back(ms[i].time_s / (after ? pts[i].after_s : pts[i].before_s) - 1);
-  ErrorStats s;
-  s.n = static_cast<int>(e.size());
-  if (e.empty()) return s;
-  std::vector<double> a;
-  for (double x : e) {
-    a.push_back(std::abs(x));
-    s.mean_signed += x / static_cast<double>(e.size());
-  }
-  std::sort(a.begin(), a.end());
-  const std::size_t n = a.size();
-  s.median_abs = n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
-  s.p90_abs = a[std::min(n - 1, static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(n))) - 1)];
-  s.max_abs = a.back();
-  return s;
+  return summarize_errors(e);
 }
 
 namespace {
@@ -164,15 +156,29 @@ Eigen::VectorXd base_values(const models::FabricConfig& base, const std::vector<
                                 e.what() + ")");
       }
     }
-    now[static_cast<Eigen::Index>(j)] = k->kind == models::KeyKind::Percent ? base.fraction(p.name) : base.duration_s(p.name);
+    now[static_cast<Eigen::Index>(j)] = base.number(p.name);
   }
   return now;
 }
 
 // The fit itself, whatever predicts the measurements: hold-out, before, fit on ln(predicted / measured), after.
+// `known`: a prediction already made at `now` (calibrate_trace's first replay), not made again.
 Calibration fit_measurements(const std::vector<Measurement>& ms,
-                             const std::function<std::vector<double>(const Eigen::VectorXd&)>& predict,
-                             const Eigen::VectorXd& now, CalibrateOptions o) {
+                             const std::function<std::vector<double>(const Eigen::VectorXd&)>& model,
+                             const Eigen::VectorXd& now, CalibrateOptions o, std::vector<double> known = {}) {
+  // The last predictions by their parameters, exactly: the uncalibrated model at `now` is also the fit's start when
+  // `now` lies within the bounds, and the fit's last accepted point (kept past the final Jacobian's evaluations) is
+  // usually its result; a replay is not cheap.
+  std::vector<std::pair<Eigen::VectorXd, std::vector<double>>> recent;
+  if (!known.empty()) recent.emplace_back(now, std::move(known));
+  auto predict = [&](const Eigen::VectorXd& theta) {
+    for (const auto& [at, values] : recent)
+      if (at == theta) return values;
+    auto values = model(theta);
+    if (recent.size() == o.params.size() + 3) recent.erase(recent.begin());  // the last accepted point, past a Jacobian
+    recent.emplace_back(theta, values);
+    return values;
+  };
   if (ms.empty()) throw common::UserError("no measurement to fit");
   for (const Measurement& m : ms)
     if (!(m.time_s > 0) || !std::isfinite(m.time_s))
@@ -214,15 +220,6 @@ Calibration fit_measurements(const std::vector<Measurement>& ms,
   const auto after = predict(out.fit.value);
   for (std::size_t i = 0; i < ms.size(); ++i) out.points[i].after_s = after[i];
   return out;
-}
-
-// The base config with the parameters at theta.
-models::FabricConfig with_params(const models::FabricConfig& base, const std::vector<FitParam>& params,
-                                 const Eigen::VectorXd& theta) {
-  models::FabricConfig c = base;
-  for (std::size_t j = 0; j < params.size(); ++j)
-    c.set(params[j].name, key_text(*models::find_key(params[j].name), theta[static_cast<Eigen::Index>(j)]), "calibrate");
-  return c;
 }
 
 }  // namespace
@@ -267,7 +264,7 @@ Calibration calibrate_trace(const models::FabricConfig& base, const traces::Trac
     m.kind = p.kind == traces::OpKind::Collective ? std::string(common::to_string(p.coll)) : traces::to_string(p.kind);
     m.group = m.kind + " " + size_bucket(p.bytes);
     m.origin = t.source;
-    m.spec.op = p.kind == traces::OpKind::Collective ? p.coll : common::CollKind::SendRecv;
+    m.spec.op = p.coll;
     m.spec.bytes = p.bytes;
     m.ranks = static_cast<int>(t.world_size);
     m.time_s = p.measured_s;
@@ -282,15 +279,18 @@ Calibration calibrate_trace(const models::FabricConfig& base, const traces::Trac
     m.time_s = s.measured_s;
     ms.push_back(std::move(m));
   }
-  auto predict = [&](const Eigen::VectorXd& theta) {
-    const Validation v = replayed(theta);
-    COLLEMU_ASSERT(v.ops.size() + v.spans.size() == ms.size(), "a replay paired other ops than the first");
+  auto predictions = [](const Validation& v) {
     std::vector<double> out;
     for (const OpPair& p : v.ops) out.push_back(p.predicted_s);
     for (const SpanPair& s : v.spans) out.push_back(s.predicted_s);
     return out;
   };
-  return fit_measurements(ms, predict, now, options);
+  auto predict = [&](const Eigen::VectorXd& theta) {
+    const Validation v = replayed(theta);
+    COLLEMU_ASSERT(v.ops.size() + v.spans.size() == ms.size(), "a replay paired other ops than the first");
+    return predictions(v);
+  };
+  return fit_measurements(ms, predict, now, options, predictions(first));
 }
 
 std::string overlay_yaml(const std::vector<FitParam>& params, const FitResult& fit, const std::string& header) {
@@ -305,7 +305,7 @@ std::string overlay_yaml(const std::vector<FitParam>& params, const FitResult& f
       y += "  # not determined by the data (its start)";
     else if (!std::isfinite(fit.std_error[J]))
       y += "  # not told apart from another fitted key: only their combination is fitted";
-    else if (std::isfinite(fit.std_error[J]))
+    else
       y += "  # +/- " + key_text(*k, fit.std_error[J]);
     y += "\n";
   }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "analysis/fit.hpp"
+#include "analysis/validate.hpp"
 #include "collectives/plan.hpp"
 #include "models/config.hpp"
 #include "models/placement.hpp"
@@ -47,11 +48,7 @@ struct PointResult {
   double before_s = 0, after_s = 0;  // predicted, with the base config's values and with the fitted ones
 };
 
-struct ErrorStats {
-  int n = 0;
-  double median_abs = 0, p90_abs = 0, max_abs = 0, mean_signed = 0;
-};
-// Of measured / predicted - 1 over the points with held_out == `held`.
+// summarize_errors (validate.hpp) of measured / predicted - 1 over the points with held_out == `held`.
 ErrorStats error_stats(const std::vector<Measurement>& ms, const std::vector<PointResult>& pts, bool held, bool after);
 
 struct Calibration {

@@ -66,7 +66,12 @@ FitResult fit_least_squares(const std::vector<FitParam>& params, const Residuals
     u[j] = (p.start - p.lower) / (p.upper - p.lower);
   }
   Problem pb{params, residuals};
-  Eigen::VectorXd r = pb.eval(u);
+  // The start exactly as given (not through the unit box, which may round it): a caller that has already evaluated
+  // its model there can recognise it.
+  Eigen::VectorXd start(n);
+  for (Eigen::Index j = 0; j < n; ++j) start[j] = params[j].start;
+  ++pb.evaluations;
+  Eigen::VectorXd r = residuals(start);
   if (!r.allFinite() || r.size() == 0)
     throw common::UserError("the residuals at the start are not finite numbers (or there are none)");
   FitResult out;

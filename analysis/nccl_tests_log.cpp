@@ -129,6 +129,11 @@ NcclTestsLog read_nccl_tests_log(const std::string& path) {
     row.bytes = static_cast<double>(size);
     row.count = count;
     row.type = t[2];
+    const auto dtype = common::parse_data_type(row.type);
+    if (!dtype)
+      throw InputError(where(path, n), "datatype '" + row.type + "': expected one of nccl-tests' (int8, uint8, int32, "
+                       "uint32, int64, uint64, half, float, double, bfloat16, f8e4m3, f8e5m2)");
+    row.type_bytes = common::size_bytes(*dtype);
     row.redop = t[3];
     row.root = static_cast<int>(root);
     row.time_s = time_us * 1e-6;

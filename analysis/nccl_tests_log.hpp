@@ -21,6 +21,7 @@ struct NcclTestsRow {
   double bytes = 0;         // nccl-tests' size column
   std::int64_t count = 0;   // elements
   std::string type, redop;
+  int type_bytes = 4;       // the element size of `type` (nccl-tests' datatype names)
   int root = -1;
   double time_s = 0;        // out-of-place (0 only in a 0-byte row)
   double algbw_GBps = 0, busbw_GBps = 0;
@@ -40,8 +41,8 @@ struct NcclTestsLog {
 // ones collemu does not model (hypercube_perf, gather_perf, scatter_perf).
 std::optional<common::CollKind> nccl_tests_program_op(const std::string& program);
 
-// Reads a log. Throws common::InputError naming the file and line: a row that is truncated or whose algbw is not its
-// size over its time (not nccl-tests' columns), a row with wrong elements (#wrong above 0: the run was broken), two
+// Reads a log. Throws common::InputError naming the file and line: a row that is truncated, of a datatype nccl-tests
+// does not have, or whose algbw is not its size over its time (not nccl-tests' columns), a row with wrong elements (#wrong above 0: the run was broken), two
 // "# Rank" lines with the same rank (nccl-tests built without MPI, every process rank 0), a program collemu does not
 // model, no result row.
 NcclTestsLog read_nccl_tests_log(const std::string& path);

@@ -19,30 +19,38 @@ double median(std::vector<double> v) {
 }
 
 PairStats stats(std::string label, const std::vector<std::pair<double, double>>& mp) {
-  PairStats s;
-  s.label = std::move(label);
-  s.n = static_cast<int>(mp.size());
-  std::vector<double> m, p, e, a;
+  std::vector<double> m, p, e;
   for (const auto& [meas, pred] : mp) {
     m.push_back(meas);
     p.push_back(pred);
-    const double err = pred > 0 ? meas / pred - 1 : std::numeric_limits<double>::infinity();
-    e.push_back(err);
-    a.push_back(std::abs(err));
+    e.push_back(meas / pred - 1);  // pred > 0: a paired op takes time in the replay
   }
+  PairStats s;
+  static_cast<ErrorStats&>(s) = summarize_errors(e);
+  s.label = std::move(label);
   s.median_measured_s = median(m);
   s.median_predicted_s = median(p);
-  s.median_signed = median(e);
-  s.median_abs = median(a);
-  std::sort(a.begin(), a.end());
-  if (!a.empty()) {
-    s.p90_abs = a[std::min(a.size() - 1, static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(a.size()))) - 1)];
-    s.max_abs = a.back();
-  }
   return s;
 }
 
 }  // namespace
+
+ErrorStats summarize_errors(const std::vector<double>& errors) {
+  ErrorStats s;
+  s.n = static_cast<int>(errors.size());
+  if (errors.empty()) return s;
+  std::vector<double> a;
+  for (double x : errors) {
+    a.push_back(std::abs(x));
+    s.mean_signed += x / static_cast<double>(errors.size());
+  }
+  s.median_signed = median(errors);
+  s.median_abs = median(a);
+  std::sort(a.begin(), a.end());
+  s.p90_abs = a[static_cast<std::size_t>(std::ceil(0.9 * static_cast<double>(a.size()))) - 1];
+  s.max_abs = a.back();
+  return s;
+}
 
 std::string size_bucket(double bytes) {
   if (bytes < 1) return "0B";

@@ -28,11 +28,17 @@ struct SpanPair {
   double measured_s = 0, predicted_s = 0;
 };
 
-struct PairStats {
-  std::string label;  // "allreduce 1MiB-4MiB", "all", "step"
+// Errors of predictions against measurements, e = measured / predicted - 1 (positive: collemu optimistic): medians,
+// p90 (nearest rank) and worst of |e|, median and mean of e. validate's groups and calibrate's parts both use it.
+struct ErrorStats {
   int n = 0;
+  double median_signed = 0, mean_signed = 0, median_abs = 0, p90_abs = 0, max_abs = 0;
+};
+ErrorStats summarize_errors(const std::vector<double>& errors);
+
+struct PairStats : ErrorStats {
+  std::string label;  // "allreduce 1MiB-4MiB", "all", "span"
   double median_measured_s = 0, median_predicted_s = 0;
-  double median_signed = 0, median_abs = 0, p90_abs = 0, max_abs = 0;
 };
 
 struct Validation {

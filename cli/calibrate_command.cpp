@@ -66,11 +66,7 @@ analysis::FitParam fit_param(const std::string& text) {
   const auto colon = range.find(':');
   if (colon == std::string::npos)
     throw common::InputError("--fit " + text, "expected KEY=LOWER:UPPER, e.g. nic.efficiency=50%:100%");
-  auto value = [&](const std::string& v) {
-    return from_option("--fit", text, [&] {
-      return k->kind == models::KeyKind::Percent ? common::parse_percent(v) : common::parse_duration_s(v);
-    });
-  };
+  auto value = [&](const std::string& v) { return from_option("--fit", text, [&] { return models::key_number(*k, v); }); };
   p.lower = value(range.substr(0, colon));
   p.upper = value(range.substr(colon + 1));
   if (!(p.lower < p.upper)) throw common::InputError("--fit " + text, "expected the lower bound below the upper one");
@@ -119,11 +115,7 @@ void read_logs(const CalibrateOptions& o, const models::FabricConfig& base, std:
       m.origin = path;
       m.spec = spec;
       m.spec.bytes = r.bytes;
-      const auto dtype = common::parse_data_type(r.type);
-      if (!dtype)
-        throw common::InputError(m.source, "datatype '" + r.type + "': expected one of nccl-tests' (float, half, "
-                                 "bfloat16, ...)");
-      m.spec.type_bytes = static_cast<int>(common::size_bytes(*dtype));
+      m.spec.type_bytes = r.type_bytes;
       m.ranks = ranks;
       m.time_s = r.time_s;
       ms.push_back(std::move(m));
@@ -204,7 +196,7 @@ void read_cases(const CalibrateOptions& o, std::vector<analysis::Measurement>& m
   if (ms.empty()) throw common::InputError(o.cases, "no case; expected one row per measurement after the header");
 }
 
-// A key's value as the report shows it: a share to 0.01%, a duration to 0.01 us (the overlay keeps 6 decimals).
+// A key's value as the report shows it: a share to 0.01%, a duration to 0.01 us (the overlay keeps 9 decimals).
 std::string shown(const models::KeySpec& k, double v) {
   char t[48];
   if (k.kind == models::KeyKind::Percent)
@@ -273,7 +265,8 @@ void run(const CalibrateOptions& o) {
     if (!(o.compute_scale > 0) || !std::isfinite(o.compute_scale))
       throw common::InputError("--compute-scale " + std::to_string(o.compute_scale), "expected a factor > 0");
     how.compute_scale = o.compute_scale;
-    how.finish_tolerance = kDefaultFinishTolerance;
+    // Exact (run's default 2e-4 would move predictions by steps as large as the fit's finite differences).
+    how.finish_tolerance = 0;
     std::fprintf(notes, "# collemu calibrate: %s, %u ranks; fitting %zu parameter(s) by replaying it\n",
                  t.source.c_str(), t.world_size, co.params.size());
     std::fflush(notes);
@@ -381,10 +374,10 @@ void run(const CalibrateOptions& o) {
 void add_calibrate_command(CLI::App& app) {
   auto o = std::make_shared<CalibrateOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "calibrate", "Fit fabric keys (achieved NIC and NVLink shares, extra latencies) to measured collective times "
-                   "(nccl-tests outputs, a CSV of cases, or a trace's measured times), report the error before and after on the "
-                   "fitted and the "
-                   "held-out measurements, and write the fitted keys as an overlay for --set-file.");
+      "calibrate", "Fit fabric keys (achieved NIC and NVLink shares, extra latencies, compute time) to measured "
+                   "collective times (nccl-tests outputs, a CSV of cases, or a trace's measured times), report the error "
+                   "before and after on the fitted and the held-out measurements, and write the fitted keys as an "
+                   "overlay for --set-file.");
   cmd->add_option("--nccl-tests", o->logs, "nccl-tests outputs (all_reduce_perf ... > LOG) of the machine --topo "
                   "describes (repeatable)")->check(CLI::ExistingFile);
   cmd->add_option("--cases", o->cases, "a CSV of measurements on several machines: group, op, ranks, bytes, time_us, "

@@ -439,17 +439,24 @@ constexpr Range kRanges[] = {
     {"gpu.compute_time", 0.01, 100, "1% to 10000%", "beyond a factor of 100 either way it is a unit slip"},
 };
 
-double parsed(const KeySpec& k, std::string_view text) {
+}  // namespace
+
+double key_number(const KeySpec& k, std::string_view text) {
   switch (k.kind) {
     case KeyKind::Bandwidth: return common::parse_bandwidth_Bps(text);
     case KeyKind::Duration: return common::parse_duration_s(text);
     case KeyKind::Distance: return common::parse_distance_m(text);
     case KeyKind::Ratio: return common::parse_ratio(text);
     case KeyKind::Percent: return common::parse_percent(text);
-    default: return 0;
+    default: throw UnitError("key '" + std::string(k.name) + "' does not hold a quantity");
   }
 }
-}  // namespace
+
+double FabricConfig::number(std::string_view key) const {
+  const KeySpec* k = find_key(key);
+  COLLEMU_ASSERT(k, "number() of an undeclared key");
+  return key_number(*k, value(key).text);
+}
 
 void FabricConfig::set(std::string_view key, std::string_view value, std::string where) {
   const KeySpec* k = find_key(key);
@@ -461,7 +468,7 @@ void FabricConfig::set(std::string_view key, std::string_view value, std::string
   }
   for (const Range& r : kRanges)
     if (r.key == key) {
-      const double v = parsed(*k, value);
+      const double v = key_number(*k, value);
       if (!(v >= r.lo && v <= r.hi))
         throw InputError(where, "key '" + std::string(key) + "': " + std::string(value) + " is outside " +
                                     std::string(r.shown) + " (" + std::string(r.why) + ")");

@@ -26,6 +26,9 @@ struct KeySpec {
 // Every key a fabric config may set, in the order `collemu topo --list-keys` prints them.
 const std::vector<KeySpec>& config_keys();
 const KeySpec* find_key(std::string_view name);
+// A quantity key's text as a number in its base unit (Bandwidth B/s, Duration s, Distance m, Ratio, Percent as a
+// fraction). Throws common::UnitError for text of another unit, or a key that holds no quantity (a count, a choice).
+double key_number(const KeySpec& k, std::string_view text);
 // The preset names, for --help and errors.
 const std::vector<std::string_view>& preset_names();
 
@@ -55,6 +58,7 @@ class FabricConfig {
   double distance_m(std::string_view key) const;
   double ratio(std::string_view key) const;
   double fraction(std::string_view key) const;  // a Percent key, as a fraction
+  double number(std::string_view key) const;    // any quantity key, in its base unit (key_number)
   bool boolean(std::string_view key) const;
   std::string choice(std::string_view key) const;
 

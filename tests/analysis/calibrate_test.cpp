@@ -225,20 +225,8 @@ TEST(Calibrate, ATracesMeasuredTimesGiveTheirParametersBack) {
   base.set_assignment("region.buildings=1");
   base.set_assignment("bag.enabled=false");
   // The truth, replayed with every rank recorded.
-  auto truth = base;
-  truth.set_assignment("scaleup.efficiency=85%");
-  truth.set_assignment("nccl.extra_latency=20us");
-  truth.set_assignment("gpu.compute_time=120%");
-  const models::Fabric f = models::build_fabric(truth);
-  const models::Network net(f, collectives::payload_efficiency(f));
-  emulator::Job job;
-  job.name = "job";
-  job.trace = &t;
-  job.compute_scale = f.layout.compute_time;
-  job.gpus = models::place_ranks(f.layout, 4, models::Placement::Packed);
-  emulator::ReplayOptions ro;
-  ro.record_ranks = {0, 1, 2, 3};
-  const auto rep = emulator::replay(net, {job}, ro);
+  const auto rep = testing::replay_on_building(
+      t, {"scaleup.efficiency=85%", "nccl.extra_latency=20us", "gpu.compute_time=120%"}, {0, 1, 2, 3});
   t.measured.assign(4, std::vector<traces::OpTime>(9));
   for (const auto& o : rep.rank_ops) t.measured[o.rank][o.op] = {o.start_s, o.end_s - o.start_s};
 

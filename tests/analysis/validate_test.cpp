@@ -21,45 +21,24 @@ using traces::OpKind;
 
 traces::Trace four_ranks() { return testing::node_trace(2); }
 
-struct Replayed {
-  models::Fabric fabric;
-  models::Network net;
-  emulator::ReplayReport rep;
-  explicit Replayed(const traces::Trace& t)
-      : fabric([] {
-          auto c = models::FabricConfig::from_preset("prometheus");
-          c.set_assignment("region.buildings=1");
-          c.set_assignment("bag.enabled=false");
-          return models::build_fabric(c);
-        }()),
-        net(fabric, collectives::payload_efficiency(fabric)) {
-    emulator::Job job;
-    job.name = "job";
-    job.trace = &t;
-    job.gpus = models::place_ranks(fabric.layout, 4, models::Placement::Packed);
-    emulator::ReplayOptions o;
-    o.record_ranks = measured_ranks(t);
-    rep = emulator::replay(net, {job}, o);
-  }
-};
+emulator::ReplayReport replayed(const traces::Trace& t) { return testing::replay_on_building(t, {}, measured_ranks(t)); }
 
 TEST(Validate, MeasuredTimesPairWithTheirOpsAndRanks) {
   traces::Trace t = four_ranks();
   // First a replay to take the times from, with every rank recorded.
   t.measured.assign(4, std::vector<traces::OpTime>(6));
   for (auto& m : t.measured) m[0].start_s = 0;  // observed: the ranks get recorded
-  const Replayed truth(t);
-  ASSERT_EQ(truth.rep.rank_ops.size(), 24u);
+  const auto truth = replayed(t);
+  ASSERT_EQ(truth.rank_ops.size(), 24u);
   // Measured = the replay's times x (1 + e), e different for every (rank, op), starts as the replay's.
   auto e = [](std::uint32_t r, std::uint32_t i) { return 0.01 * (1 + r) + 0.001 * i; };
-  for (const auto& o : truth.rep.rank_ops) {
+  for (const auto& o : truth.rank_ops) {
     traces::OpTime& m = t.measured[o.rank][o.op];
     m.start_s = o.start_s;
     m.duration_s = o.kind == OpKind::Compute ? o.end_s - o.start_s : (o.end_s - o.start_s) * (1 + e(o.rank, o.op));
   }
   t.measured[3].assign(6, {});  // rank 3: nothing measured
-  const Replayed again(t);
-  const Validation v = compare_measured(t, again.rep);
+  const Validation v = compare_measured(t, replayed(t));
   ASSERT_EQ(v.ops.size(), 12u);  // ranks 0-2, 2 collectives each, twice
   for (const OpPair& p : v.ops) {
     EXPECT_LT(p.rank, 3u);
@@ -79,7 +58,7 @@ TEST(Validate, MeasuredTimesPairWithTheirOpsAndRanks) {
   ASSERT_EQ(v.spans.size(), 3u);
   for (const SpanPair& s : v.spans) {
     double first = 1e300, m_end = 0, p_end = 0;
-    for (const auto& o : truth.rep.rank_ops) {
+    for (const auto& o : truth.rank_ops) {
       if (o.rank != s.rank) continue;
       first = std::min(first, o.start_s);
       p_end = std::max(p_end, o.end_s);
@@ -110,18 +89,7 @@ TEST(Validate, SendsAreNotPairedTheirReceivesAre) {
     t.programs[r].ops = {x};
   }
   t.measured = {{{0.0, 5e-4}}, {{0.0, 5e-4}}};
-  auto c = models::FabricConfig::from_preset("prometheus");
-  c.set_assignment("region.buildings=1");
-  c.set_assignment("bag.enabled=false");
-  const models::Fabric f = models::build_fabric(c);
-  const models::Network net(f, collectives::payload_efficiency(f));
-  emulator::Job job;
-  job.name = "job";
-  job.trace = &t;
-  job.gpus = models::place_ranks(f.layout, 2, models::Placement::Packed);
-  emulator::ReplayOptions o;
-  o.record_ranks = {0, 1};
-  const Validation v = compare_measured(t, emulator::replay(net, {job}, o));
+  const Validation v = compare_measured(t, replayed(t));
   ASSERT_EQ(v.ops.size(), 1u);
   EXPECT_EQ(v.ops[0].kind, OpKind::Recv);
   EXPECT_GT(v.ops[0].predicted_s, 0);
@@ -132,9 +100,9 @@ TEST(Validate, ATraceWithoutMeasuredCommunicationIsRefused) {
   traces::Trace t = four_ranks();
   t.measured.assign(4, std::vector<traces::OpTime>(6));
   for (auto& m : t.measured) m[0] = {0, 1e-3};  // compute only
-  const Replayed r(t);
+  const auto rep = replayed(t);
   try {
-    compare_measured(t, r.rep);
+    compare_measured(t, rep);
     FAIL() << "no error";
   } catch (const common::InputError& e) {
     EXPECT_NE(std::string(e.what()).find("test trace: no measured time of a collective"), std::string::npos) << e.what();

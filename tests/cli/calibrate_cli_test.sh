@@ -77,6 +77,8 @@ check "columns that are not nccl-tests'" refused "cols.log:[0-9]*: algbw 99.99 G
 { sed -n '1,/^#  Rank  7/p' "$tmp/ag8.log"; printf '           0             0     float    none      -1     0.00    0.00    0.00      0     0.00    0.00    0.00      0\n'; sed '1,/^#  Rank  7/d' "$tmp/ag8.log"; } > "$tmp/zero.log"
 check "a 0-byte row is left out, said so" bash -c '"$@" 2>&1 >/dev/null | grep -q "zero.log: 1 row(s) of 0 bytes left out"' _ \
   "$COLLEMU" "${fit[@]}" --nccl-tests "$tmp/zero.log"
+awk '!/^#/ && !done { $3 = "floaty"; done = 1 } { print }' "$tmp/ag8.log" > "$tmp/type.log"
+check "a datatype nccl-tests does not have" refused "type.log:[0-9]*: datatype 'floaty'" "${fit[@]}" --nccl-tests "$tmp/type.log"
 grep '^#' "$tmp/ag8.log" > "$tmp/empty.log"
 check "a log without results" refused "empty.log: no nccl-tests result row" "${fit[@]}" --nccl-tests "$tmp/empty.log"
 check "a key that is not a share or a duration" refused "fit scaleup.gpus: expected a fabric key that is a share" "${fit[@]}" --nccl-tests "$tmp/ag8.log" --fit scaleup.gpus
