@@ -53,6 +53,15 @@ TEST(Validate, MeasuredTimesPairWithTheirOpsAndRanks) {
   EXPECT_NEAR(v.groups[0].median_signed, 0.0225, 1e-12);
   EXPECT_NEAR(v.groups[0].max_abs, 0.034, 1e-12);
   EXPECT_EQ(v.groups[1].label, "allgather 1MiB-4MiB");
+  // All 12: e = 0.011, 0.012, 0.014, 0.015 (rank 0), 0.021 ... (rank 1), 0.031 ... 0.035 (rank 2). Median (6th and 7th)
+  // 0.023, p90 the 11th (nearest rank: ceil(0.9 x 12)) 0.034, worst 0.035, mean 0.276 / 12 = 0.023.
+  const PairStats& all = v.groups[2];
+  ASSERT_EQ(all.label, "all");
+  EXPECT_EQ(all.n, 12);
+  EXPECT_NEAR(all.median_abs, 0.023, 1e-12);
+  EXPECT_NEAR(all.p90_abs, 0.034, 1e-12);
+  EXPECT_NEAR(all.max_abs, 0.035, 1e-12);
+  EXPECT_NEAR(all.mean_signed, 0.023, 1e-12);
   // Spans: a rank's measured span is from its first op's start to the latest end of its ops as measured (each
   // collective (1 + e) times longer), the replay's over the same ops to their latest end.
   ASSERT_EQ(v.spans.size(), 3u);
