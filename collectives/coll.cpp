@@ -5,9 +5,9 @@
 namespace collemu::collectives {
 
 std::array<double, models::kNumLinkTiers> payload_efficiency(models::GpuType gpu, double nic_efficiency,
-                                                            double scaleup_efficiency) {
+                                                            double scaleup_efficiency, models::Transport transport) {
   std::array<double, models::kNumLinkTiers> e;
-  e.fill(kRoceV2PayloadEfficiency * nic_efficiency);
+  e.fill(network_payload_efficiency(transport) * nic_efficiency);
   e[static_cast<int>(models::LinkTier::NvLink)] = nvlink_payload_efficiency(nccl_arch(gpu)) * scaleup_efficiency;
   return e;
 }

@@ -31,13 +31,15 @@ struct CollResult {
 };
 
 // The payload share of each tier's line rate that collectives see: NVLink at NCCL's model of the GPU generation's
-// link (Hopper 20.6 of 25 GB/s; nvlink_payload_efficiency), Ethernet (every other tier) at RoCEv2's 4096 of 4178
-// bytes (nccl.hpp); each times the share of it the fabric achieves (nic.efficiency, scaleup.efficiency: 1 unless
-// set, a measured or fitted value).
+// link (Hopper 20.6 of 25 GB/s; nvlink_payload_efficiency), every network tier at its transport's share (RoCEv2's
+// 4096 of 4178 bytes, InfiniBand's 94%: network_payload_efficiency, nccl.hpp); each times the share of it the fabric
+// achieves (nic.efficiency, scaleup.efficiency: 1 unless set, a measured or fitted value).
 std::array<double, models::kNumLinkTiers> payload_efficiency(models::GpuType gpu, double nic_efficiency = 1,
-                                                            double scaleup_efficiency = 1);
+                                                            double scaleup_efficiency = 1,
+                                                            models::Transport transport = models::Transport::Roce);
 inline std::array<double, models::kNumLinkTiers> payload_efficiency(const models::Fabric& fabric) {
-  return payload_efficiency(fabric.layout.gpu, fabric.layout.nic_efficiency, fabric.layout.scaleup_efficiency);
+  return payload_efficiency(fabric.layout.gpu, fabric.layout.nic_efficiency, fabric.layout.scaleup_efficiency,
+                            fabric.layout.transport);
 }
 
 // About how many engine flows one collective emits (before identical ones merge), for a memory check before any is

@@ -91,6 +91,9 @@ const char* to_string(Arch a) {
   return "?";
 }
 double nvlink_payload_efficiency(Arch a) { return kNvlinkEff[arch_index(a)]; }
+double network_payload_efficiency(models::Transport t) {
+  return t == models::Transport::Ib ? kIbPayloadEfficiency : kRoceV2PayloadEfficiency;
+}
 double nvls_efficiency(Arch a) { return kNvlsEff[arch_index(a)]; }
 
 const char* to_string(Algo a) {

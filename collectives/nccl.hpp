@@ -59,6 +59,14 @@ inline constexpr double kNvlinkPayloadEfficiency = 20.6 / 25.0;  // Hopper's
 // RoCEv2 with a 4096 B MTU: per packet 82 B of overhead on the wire (preamble+SFD 8, Ethernet 14, IPv4 20,
 // UDP 8, BTH 12, ICRC 4, FCS 4, inter-frame gap 12): 4096 / 4178.
 inline constexpr double kRoceV2PayloadEfficiency = 4096.0 / (4096.0 + 82.0);
+// InfiniBand: what NCCL reaches per NIC, 94% of the line rate. NVIDIA/nccl-tests#290 (AddyLaddy, NVIDIA, 2025-03-03):
+// "For NDR @ 400Gbps you should see 46-48GB/s per NIC" (47 of 50); NVIDIA/nccl-tests#119 (sjeaugey, 2022-11-17):
+// 24 GB/s per 200G NIC, 12 per 100G (96%). IB's framing alone (LRH 8, BTH 12, ICRC 4, VCRC 2 bytes per 4096 B
+// packet: 4096 / 4122 = 0.994) would carry more; NCCL's default channels do not fill it (NVIDIA/nccl-tests#309,
+// kiskra-nvidia: NCCL_MIN_CTAS=24 gets 8 NDR NICs "above 380 GB/s" of their 400, at the cost of more SMs).
+inline constexpr double kIbPayloadEfficiency = 0.94;
+// The payload share of a network link's line rate for the fabric's transport (nic.transport).
+double network_payload_efficiency(models::Transport t);
 // NVLS efficiency (tuning.cc nvlsEfficiency): Volta and Ampere 0 (no NVLS: their NVSwitches have no multicast),
 // Hopper 0.85, Blackwell 0.74.
 double nvls_efficiency(Arch a);

@@ -160,6 +160,7 @@ class Builder {
     L.gpus_per_domain = p_.gpus_per_domain;
     L.gpu = *parse_gpu_type(c_.choice("gpu.type"));  // checked against the key's choices when set
     L.nic_efficiency = c_.fraction("nic.efficiency");
+    L.transport = c_.choice("nic.transport") == "ib" ? Transport::Ib : Transport::Roce;
     L.scaleup_efficiency = c_.fraction("scaleup.efficiency");
     L.extra_latency_s = c_.duration_s("nccl.extra_latency");
     L.extra_hop_latency_s = c_.duration_s("nccl.extra_hop_latency");

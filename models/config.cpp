@@ -50,8 +50,11 @@ const std::vector<KeySpec> kKeys = {
     {"nic.gpus_per_nic", KeyKind::Count, "",
      "GPUs that share one NIC through a PCIe switch (2: 4 NICs for 8 GPUs); divides scaleup.gpus"},
     {"nic.per_gpu", KeyKind::Count, "", "NICs per GPU (2: two NICs for each GPU), built as one NIC with all their ports"},
+    {"nic.transport", KeyKind::Choice, "roce|ib",
+     "the backend network's transport: roce (RoCEv2 framing, 4096 of 4178 bytes: 49.0 of 50 GB/s per 400G) or ib "
+     "(InfiniBand: 94% of the line rate, the 46-48 GB/s per 400G NDR NIC NCCL reaches)"},
     {"nic.efficiency", KeyKind::Percent, "",
-     "achieved share of the payload rate the NIC's framing allows, on every network link (RoCE clusters: about "
+     "achieved share of the payload rate nic.transport gives, on every network link (RoCE clusters: about "
      "85-95%, 40-46 of 49 GB/s per 400G NIC)"},
     {"nccl.extra_latency", KeyKind::Duration, "",
      "a fixed cost added to every collective and transfer on top of NCCL's modelled latency (0s: that model; a fitted "
@@ -106,7 +109,8 @@ const std::map<std::string_view, std::string_view> kCommon = {
     {"gpu.compute_time", "100%"},  // the trace's compute durations as they are
     {"scaleup.latency", "0s"},
     {"scaleup.efficiency", "100%"},  // NCCL's NVLink payload model as it is (collectives/nccl.cpp)
-    {"nic.efficiency", "100%"},      // the framing's payload rate as it is (RoCEv2 4096 of 4178 bytes)
+    {"nic.transport", "roce"},       // Meta's backend fabrics are RoCE (FABRIC.md)
+    {"nic.efficiency", "100%"},      // the transport's payload rate as it is (collectives::network_payload_efficiency)
     {"nccl.extra_latency", "0s"},    // NCCL's latency model as it is (collectives/nccl.cpp, tuning.cc)
     {"nccl.extra_hop_latency", "0s"},
     {"nic.speed", "400Gbps"},

@@ -93,6 +93,9 @@ enum class PortSelect : std::uint8_t { Spray, Hash };
 enum class EcmpHash : std::uint8_t { FiveTuple, QueuePair };
 enum class BagWiring : std::uint8_t { Planar, Spread };
 enum class Attach : std::uint8_t { Rack, Rail };
+// The backend network's transport (nic.transport): what share of a network link's line rate carries payload
+// (collectives::network_payload_efficiency).
+enum class Transport : std::uint8_t { Roce, Ib };
 // The GPU of every scale-up domain (key gpu.type): what the fabric needs of it is the NVLink bandwidth default
 // (gpu_nvlink_default below); NCCL's per-generation constants are looked up from it in collectives/.
 enum class GpuType : std::uint8_t { A100, H100, H200, H20, B200, GB200, GB300 };
@@ -111,6 +114,7 @@ struct FabricLayout {
   // Achieved shares of the payload rates collectives see (nic.efficiency on every network tier, scaleup.efficiency on
   // NVLink; collectives::payload_efficiency): the links keep their line rates.
   double nic_efficiency = 1, scaleup_efficiency = 1;
+  Transport transport = Transport::Roce;  // nic.transport
   // Latency added to what collectives model (nccl.extra_latency per collective or transfer, nccl.extra_hop_latency per
   // network step on its critical path; collectives::CollPlan::extra_latency_s), s.
   double extra_latency_s = 0, extra_hop_latency_s = 0;

@@ -93,6 +93,29 @@ TEST_F(IdealFabric, AchievedSharesScaleTheLinksCollectivesSee) {
   EXPECT_NEAR(half - full, term, 0.01 * term);
 }
 
+// The transport sets the network links' payload share: InfiniBand at 94% of the line rate (what NCCL reaches per NDR
+// NIC, 47 of 50 GB/s: NVIDIA/nccl-tests#290), RoCE at its framing's 4096 of 4178 bytes; nic.efficiency multiplies
+// either. The same alpha-beta ring AllGather as above, n - 1 steps of S/n, at 0.94 x 100 GB/s per 800G NIC, then at
+// 90% of that; NVLink is not a network link and keeps its rate (a ring inside one domain of 8 H100s times the same).
+TEST_F(IdealFabric, TransportSetsTheNetworkPayloadShare) {
+  const int n = 12;
+  const double S = 96.0 * (1 << 20), Bib = 800e9 / 8 * 0.94;
+  for (auto [share, key] : {std::pair{1.0, "nic.efficiency=100%"}, std::pair{0.9, "nic.efficiency=90%"}}) {
+    const models::Fabric ib =
+        fabric("prometheus", {"scaleup.gpus=1", "region.buildings=1", "bag.enabled=false", "nic.transport=ib", key});
+    const auto r = Comm(ib, n, Placement::Packed).run(ring_simple(CollKind::AllGather, S, 4));
+    const double expected = base + (n - 1) * (alpha + r.bytes / (n * share * Bib));
+    EXPECT_NEAR(r.time_s, expected, 0.01 * expected) << key;
+    EXPECT_EQ(r.binding_tier, models::LinkTier::HostNic);
+  }
+  // Inside one NVLink domain the transport changes nothing.
+  auto nvlink = [&](const char* transport) {
+    const models::Fabric f8 = fabric("prometheus", {"region.buildings=1", "bag.enabled=false", transport});
+    return Comm(f8, 8, Placement::Packed).run(ring_simple(CollKind::AllGather, 1024.0 * (1 << 20), 16)).time_s;
+  };
+  EXPECT_EQ(nvlink("nic.transport=ib"), nvlink("nic.transport=roce"));
+}
+
 // nccl.extra_latency and nccl.extra_hop_latency add to NCCL's modelled latency, once per collective: E + h x H, h the
 // network steps on its critical path in NCCL's model (tuning.cc): a Ring AllReduce over n nodes 2 (n - 1), a Ring
 // AllGather n - 1, a Tree AllReduce 2 log2(n), NVLS inside one node none. Pipelined and step-by-step rings alike

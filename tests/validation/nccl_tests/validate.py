@@ -44,6 +44,19 @@ def gpu_generation(gpu):
     return None
 
 
+def transport_of(fabric):
+    """The published network as a collemu transport: RoCE where the source names it (even beside IB: a RoCE fabric's
+    verbs are still "IB" to NCCL), InfiniBand where it names IB, InfiniBand, NDR or HDR, else (not stated by the
+    poster) collemu's default, RoCE."""
+    if fabric.lower().startswith("not stated"):
+        return "roce"
+    if re.search(r"\bRoCE", fabric, re.I):
+        return "roce"
+    if re.search(r"\b(IB|InfiniBand|NDR|HDR)\b", fabric):
+        return "ib"
+    return "roce"
+
+
 def fabric_for(row):
     """(collemu arguments, None) or (None, why the point cannot be expressed)."""
     gpu = row["gpu"]
@@ -83,6 +96,7 @@ def fabric_for(row):
         "building.gpus": nodes * gpn,
         "scaleup.gpus": scaleup,
         "nic.speed": f"{speed}Gbps",
+        "nic.transport": transport_of(row["fabric"]),
         **ratio,
     }
     if gen:
