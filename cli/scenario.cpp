@@ -174,6 +174,13 @@ void add_scenario_options(CLI::App* cmd, RunOptions& o) {
   cmd->add_option("--nccl-version", o.nccl_version,
                   "the NCCL version for what collemu models of its differences: the p2p channels per remote peer "
                   "(changed in 2.20 and 2.29); every other choice is 2.28's (default 2.28)");
+  cmd->add_option("--min-nchannels", o.min_channels,
+                  "every communicator's channels at least this many, as NCCL_MIN_NCHANNELS (NCCL_MIN_CTAS)");
+  cmd->add_option("--max-nchannels", o.max_channels,
+                  "every communicator's channels at most this many, as NCCL_MAX_NCHANNELS (NCCL_MAX_CTAS)");
+  cmd->add_option("--nchannels-per-net-peer", o.net_channels_per_peer,
+                  "p2p channels per remote peer, as NCCL_NCHANNELS_PER_NET_PEER (default: NCCL's, 2 or fewer at "
+                  "scale); each drives at most 14 GB/s across nodes, for sends, receives and all-to-alls");
   cmd->add_option("--granularity", o.granularity,
                   "pipelined (a flow per ring edge), step (per ring step) or lockstep (a flow per ring channel, at its "
                   "slowest edge); PAT is always in lockstep")
@@ -220,6 +227,20 @@ void run_scenario(const RunOptions& o, RunResult& r) {
   if (!o.nccl_version.empty())
     ropt.nccl_minor = from_option("--nccl-version", o.nccl_version,
                                   [&] { return collectives::parse_nccl_minor(o.nccl_version); });
+  if (o.net_channels_per_peer < 0 || o.net_channels_per_peer > 64)
+    throw common::InputError("--nchannels-per-net-peer " + std::to_string(o.net_channels_per_peer),
+                             "expected 1 to 64 channels (NCCL_NCHANNELS_PER_NET_PEER); leave it out for NCCL's default");
+  ropt.net_channels_per_peer = o.net_channels_per_peer;
+  // NCCL runs at most MAXCHANNELS = 64 channels per communicator (src/include/device.h).
+  for (auto [name, v] : {std::pair{"--min-nchannels", o.min_channels}, std::pair{"--max-nchannels", o.max_channels}})
+    if (v != -1 && (v < 1 || v > 64))
+      throw common::InputError(std::string(name) + " " + std::to_string(v),
+                               "expected 1 to 64 channels (NCCL's MAXCHANNELS)");
+  if (o.min_channels != -1 && o.max_channels != -1 && o.min_channels > o.max_channels)
+    throw common::InputError("--min-nchannels " + std::to_string(o.min_channels),
+                             "more than --max-nchannels " + std::to_string(o.max_channels));
+  ropt.min_channels = std::max(o.min_channels, 0);
+  ropt.max_channels = std::max(o.max_channels, 0);
   if (!(o.sm_contention >= 0 && o.sm_contention <= 1))
     throw common::InputError("--sm-contention " + std::to_string(o.sm_contention),
                              "expected a share of the GPU per NCCL channel in [0, 1] (H100: 1/132 = 0.0076)");

@@ -33,6 +33,8 @@ struct RunOptions {
   int qps = 1;
   bool pxn_disable = false;  // NCCL_PXN_DISABLE=1
   std::string nccl_version;  // empty: collectives::kNcclMinor
+  int net_channels_per_peer = 0;  // NCCL_NCHANNELS_PER_NET_PEER; 0: NCCL's default
+  int min_channels = -1, max_channels = -1;  // NCCL_MIN_NCHANNELS, NCCL_MAX_NCHANNELS; -1: not given
   double compute_scale = 1;
   double sm_contention = 1.0 / 132;
   std::vector<std::string> slow_ranks;

@@ -284,6 +284,9 @@ void sweep(const SweepOptions& so) {
   id["qps"] = so.base.qps;
   if (so.base.pxn_disable) id["pxn_disable"] = true;
   if (!so.base.nccl_version.empty()) id["nccl_version"] = so.base.nccl_version;  // only when given: sweeps begun before the option resume as they were
+  if (so.base.net_channels_per_peer != 0) id["net_channels_per_peer"] = so.base.net_channels_per_peer;  // likewise
+  if (so.base.min_channels != -1) id["min_channels"] = so.base.min_channels;
+  if (so.base.max_channels != -1) id["max_channels"] = so.base.max_channels;
   id["granularity"] = so.base.granularity;
   id["solver"] = so.base.solver;
   // Only when not 0: sweeps begun before the option (exact) resume only exact.

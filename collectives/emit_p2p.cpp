@@ -84,7 +84,16 @@ static NodeId p2p_via(const FlowWriter& w, NodeId from, NodeId to) {
   return w.plan().pxn ? w.net().rail_proxy(from, to) : models::kNoNode;
 }
 
-// SendRecv: rank s sends S to rank s + 1 (nccl-tests' sendrecv); to another NVLink domain through PXN.
+// A send's wire-rate cap: to another NVLink domain, its peer's p2p channels' rate (plan.p2p_remote_cap_Bps).
+static double p2p_send_cap(const FlowWriter& w, NodeId from, NodeId to) {
+  const CollPlan& plan = w.plan();
+  if (plan.p2p_remote_cap_Bps == models::solver::kNoCap || w.net().domain_of(from) == w.net().domain_of(to))
+    return models::solver::kNoCap;
+  return plan.p2p_remote_cap_Bps / plan.efficiency;
+}
+
+// SendRecv: rank s sends S to rank s + 1 (nccl-tests' sendrecv); to another NVLink domain through PXN, on its peer's
+// p2p channels.
 void emit_send_recv(FlowWriter& w) {
   const Communicator& comm = w.comm();
   const CollPlan& plan = w.plan();
@@ -92,7 +101,7 @@ void emit_send_recv(FlowWriter& w) {
   for (int s = 0; s < n; ++s) {
     const NodeId from = comm.gpu(s), to = comm.gpu((s + 1) % n);
     w.connection(from, to, p2p_via(w, from, to), 0, plan.bytes / plan.efficiency,
-                 plan.model_latency_s, models::solver::kNoCap, {});
+                 plan.model_latency_s, p2p_send_cap(w, from, to), {});
   }
 }
 
@@ -104,7 +113,7 @@ CollFlows emit_transfer(const Communicator& comm, const CollPlan& plan, models::
   } else {
     const NodeId a = comm.gpu(from), b = comm.gpu(to);
     w.connection(a, b, p2p_via(w, a, b), 0, plan.bytes / plan.efficiency,
-                 plan.model_latency_s, models::solver::kNoCap, {});
+                 plan.model_latency_s, p2p_send_cap(w, a, b), {});
   }
   return std::move(w).finish();
 }

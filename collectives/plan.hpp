@@ -53,7 +53,8 @@ struct CollPlan {
   // collective's first flows (the emitters add it to every flow that waits for no other). NCCL's choice does not see it.
   double extra_latency_s = 0;
   // AllToAll across nodes: the payload rate all of a rank's receives from other nodes share (its remote p2p channels x
-  // kP2pChannelNet_Bps), B/s; kNoCap within one node.
+  // kP2pChannelNet_Bps), B/s. SendRecv and a replay's transfers: the payload rate of one send to a rank of another
+  // node (the channels of one remote peer x kP2pChannelNet_Bps). kNoCap within one node, or where the NIC binds first.
   double p2p_remote_cap_Bps = 0;
   bool pxn = true;  // CollSpec::pxn
 };

@@ -181,6 +181,10 @@ Replayer::Planned& Replayer::plan_for(const collectives::Communicator& c, CollKi
     spec.qps = opt_.qps;
     spec.pxn = opt_.pxn;
     spec.nccl_minor = opt_.nccl_minor;
+    spec.net_channels_per_peer = opt_.net_channels_per_peer;
+    if (opt_.min_channels > 0 || opt_.max_channels > 0)
+      spec.channels = std::clamp(c.default_channels(), opt_.min_channels > 0 ? opt_.min_channels : 1,
+                                 opt_.max_channels > 0 ? opt_.max_channels : 64);
     spec.granularity = opt_.granularity;
     spec.root = root;
     it->second.plan = collectives::plan_collective(c, spec);

@@ -51,6 +51,9 @@ struct ReplayOptions {
   int qps = 1;  // QPs per connection (NCCL_IB_QPS_PER_CONNECTION)
   bool pxn = true;  // false: NCCL_PXN_DISABLE=1 (collectives::CollSpec::pxn)
   int nccl_minor = collectives::kNcclMinor;  // collectives::CollSpec::nccl_minor
+  int net_channels_per_peer = 0;  // NCCL_NCHANNELS_PER_NET_PEER, 0: NCCL's default (collectives::CollSpec)
+  // NCCL_MIN_NCHANNELS, NCCL_MAX_NCHANNELS: every communicator's channels, its default clamped to these (0: no bound).
+  int min_channels = 0, max_channels = 0;
   collectives::Granularity granularity = collectives::Granularity::Pipelined;
   // An approximation, 0 (exact) unless set; the CLI sets 2e-4: flows that nothing waits for, within this fraction of
   // their sending time of their end, finish at the event that comes first

@@ -369,6 +369,32 @@ TEST(MultiHost, P2pChannelsPerRemotePeerFollowTheNcclVersion) {
     EXPECT_THROW(parse_nccl_minor(bad), common::InputError) << bad;
 }
 
+TEST(MultiHost, SendRecvToAnotherHostRunsOnItsPeersP2pChannels) {
+  // nccl-tests' sendrecv on 2 hosts x 8 H100 with 400G NICs: 7 -> 8 and 15 -> 0 cross the hosts, one remote peer each.
+  // NCCL 2.28 gives a remote peer 2 p2p channels (16 ranks: 2 x 16 <= 4 x 16 p2p channels, no halving), each driving
+  // NCCL's 14 GB/s (NCCL_P2P_PER_CHANNEL_NET_BW): the crossing sends run at 28 GB/s, below the NIC's 49 GB/s, and
+  // the sends inside a host are faster (NVLink), so t = lat + S / 28 GB/s, lat one p2p step (base 8.4 + 14 us).
+  // NCCL_NCHANNELS_PER_NET_PEER=4 (NVIDIA/nccl#1272, which restored sendrecv bandwidth): 56 GB/s, the NIC binds,
+  // t = lat + S / nic.
+  auto f = fabric("prometheus", {"nic.speed=400Gbps", "region.buildings=1", "building.gpus=16", "bag.enabled=false"});
+  Comm comm(f, 16, Placement::Packed);
+  const double S = 1.0 * (1 << 30), lat = (8.4 + 14.0) * 1e-6, nic = 400e9 / 8 * kRoceV2PayloadEfficiency;
+  CollSpec spec;
+  spec.op = CollKind::SendRecv;
+  spec.bytes = S;
+  spec.channels = 16;
+  const auto two = comm.run(spec);
+  EXPECT_NEAR(two.time_s, lat + S / (2 * kP2pChannelNet_Bps), 1e-6 * two.time_s);
+  spec.net_channels_per_peer = 4;
+  const auto four = comm.run(spec);
+  EXPECT_NEAR(four.time_s, lat + S / nic, 1e-6 * four.time_s);
+  EXPECT_EQ(four.binding_tier, models::LinkTier::HostNic);
+  // Inside one host no p2p channel ceiling applies: the same sendrecv on 8 ranks moves at NVLink's rate.
+  Comm host(f, 8, Placement::Packed);
+  spec.net_channels_per_peer = 0;
+  EXPECT_EQ(host.run(spec).binding_tier, models::LinkTier::NvLink);
+}
+
 TEST(MultiHost, WithoutPxnSendsToAnotherHostCrossRailsThroughTheSpines) {
   // 2 hosts x 8 H100, 400G NICs with one port on one plane, attached by rail (GPU l of both hosts on leaf l: 2 NIC
   // ports per leaf), one spine, leaves 4:1 oversubscribed: a leaf's uplink is 2 x 400 / 4 = 200 Gbps, half a NIC.

@@ -75,6 +75,16 @@ class Replay : public ::testing::Test {
 
   // The closed forms below leave SM contention out (a compute op at full speed while communication moves), unless a
   // test says otherwise; ContentionSlowsTheComputeItOverlaps checks it.
+  // A send to another node runs on its peer's p2p channels: a pair's communicator has 2 channels, 2 per remote peer
+  // at 14 GB/s each in NCCL 2.28 (collectives/nccl.hpp). With 8 channels and 8 per peer (NCCL_MIN_NCHANNELS=8,
+  // NCCL_NCHANNELS_PER_NET_PEER=8: 112 GB/s) that ceiling is above the 800G NIC's 98 GB/s and never binds: the tests
+  // of the fabric's sharing below use it, SendsToAnotherNodeRunOnTwoP2pChannels the default.
+  ReplayOptions wide_p2p() const {
+    ReplayOptions o = no_contention();
+    o.min_channels = 8;
+    o.net_channels_per_peer = 8;
+    return o;
+  }
   ReplayOptions no_contention() const {
     ReplayOptions o;
     o.sm_share_per_channel = 0;
@@ -342,10 +352,10 @@ TEST_F(Replay, JobsShareTheBagByTheMaxMinShareAndNothingElse) {
   send_job(tc);
   const double L = p2p_latency_s(0, 16, S);
   Job a{"a", &ta, {0, 16}, 1, {}}, bj{"b", &tb, {1, 17}, 1, {}}, cj{"c", &tc, {2, 3}, 1, {}};
-  const double alone_a = replay(net, {a}).jobs[0].step_time_s;
-  const double alone_c = replay(net, {cj}).jobs[0].step_time_s;
+  const double alone_a = replay(net, {a}, wide_p2p()).jobs[0].step_time_s;
+  const double alone_c = replay(net, {cj}, wide_p2p()).jobs[0].step_time_s;
   EXPECT_NEAR(alone_a, L + S / B, 1e-9 * alone_a);
-  const ReplayReport both = replay(net, {a, bj, cj});
+  const ReplayReport both = replay(net, {a, bj, cj}, wide_p2p());
   ASSERT_EQ(both.jobs.size(), 3u);
   EXPECT_NEAR(both.jobs[0].step_time_s, L + 2 * S / B, 1e-9 * (L + 2 * S / B));
   EXPECT_NEAR(both.jobs[1].step_time_s, L + 2 * S / B, 1e-9 * (L + 2 * S / B));
@@ -587,6 +597,28 @@ TEST_F(Replay, AGeneratedStepIsDeterministicAndAddsUp) {
   }
 }
 
+// A send of S to a GPU of another node runs on its peer's p2p channels: NCCL 2.28 gives a pair's communicator 2 (2 x 2
+// ranks <= 4 x p2p channels, nccl.hpp), each driving NCCL's 14 GB/s, so L + S / 28 GB/s, below the NIC's B (98 GB/s)
+// the fabric would allow: NVIDIA/nccl#1272, where NCCL_NCHANNELS_PER_NET_PEER=4 restored sendrecv bandwidth. With 8
+// channels and 8 per peer (112 GB/s) the NIC binds again: L + S / B; with 8 per peer alone the pair's 2 channels
+// still bind (NCCL caps a peer's channels at the communicator's p2p channels).
+TEST_F(Replay, SendsToAnotherNodeRunOnTwoP2pChannels) {
+  const double S = 64e6;
+  Builder b(2);
+  const std::uint32_t c = b.comm("pair", {0, 1});
+  b.p2p(0, OpKind::Send, c, 1, static_cast<std::uint64_t>(S));
+  b.p2p(1, OpKind::Recv, c, 0, static_cast<std::uint64_t>(S));
+  const double L = p2p_latency_s(0, 16, S);
+  Job j{"job", &b.t, {0, 16}, 1, {}};
+  const double two = replay(net, {j}, no_contention()).jobs[0].step_time_s;
+  EXPECT_NEAR(two, L + S / (2 * collectives::kP2pChannelNet_Bps), 1e-9 * two);
+  const double wide = replay(net, {j}, wide_p2p()).jobs[0].step_time_s;
+  EXPECT_NEAR(wide, L + S / B, 1e-9 * wide);
+  ReplayOptions per_peer = no_contention();
+  per_peer.net_channels_per_peer = 8;
+  EXPECT_EQ(replay(net, {j}, per_peer).jobs[0].step_time_s, two);
+}
+
 // Failures at a time. A transfer of S from GPU 0 (building 0) to GPU 16 (building 1) is sprayed over the 4 planes, each
 // crossing the BAG on its plane's switch: B in all. Without r0.bag0 (plane 0's BAG switch) only 3 planes reach the other
 // building: 3B/4 (the static --fail run gives L + S / (3B/4), checked first). Failed at T = L + S / (4B), a quarter
@@ -602,7 +634,7 @@ TEST_F(Replay, AFailureAtATimeReRoutesFlowsInFlight) {
   const models::Network flat(fabric, collectives::payload_efficiency(fabric), false);
   auto step = [&](const models::Network& n, std::vector<ReplayOptions::TimedFailure> failures, std::size_t* moved = nullptr) {
     Job j{"job", &b.t, {0, 16}, 1, {}};
-    ReplayOptions o = no_contention();
+    ReplayOptions o = wide_p2p();
     o.failures = std::move(failures);
     const ReplayReport r = replay(n, {j}, o);
     if (moved) *moved = r.rerouted_flows;
@@ -740,7 +772,8 @@ TEST_F(Replay, AFailureAtATimeThatCutsTheJobOrNamesNothingIsAnError) {
   const models::Network flat(fabric, collectives::payload_efficiency(fabric), false);
   Job j{"job", &b.t, {0, 16}, 1, {}};
   ReplayOptions o = no_contention();
-  // Every BAG switch at 0.1 ms (the transfer takes about 0.66 ms): GPU 0 can no longer reach GPU 16.
+  // Every BAG switch at 0.1 ms (the transfer takes about 2.3 ms on its 2 p2p channels): GPU 0 can no longer reach
+  // GPU 16.
   for (int k = 0; k < 4; ++k) o.failures.push_back({1e-4, "r0.bag" + std::to_string(k)});
   try {
     replay(flat, {j}, o);
