@@ -174,6 +174,7 @@ class Builder {
     L.attach = p_.attach;
     L.port_select = c_.choice("nic.port_select") == "hash" ? PortSelect::Hash : PortSelect::Spray;
     L.ecmp_hash = c_.choice("nsf.hash") == "five-tuple" ? EcmpHash::FiveTuple : EcmpHash::QueuePair;
+    L.nsf_routing = c_.choice("nsf.routing") == "adaptive" ? NsfRouting::Adaptive : NsfRouting::Ecmp;
     L.hash_seed = static_cast<std::uint64_t>(c_.count("routing.hash_seed"));
     L.wiring = c_.choice("bag.wiring") == "spread" ? BagWiring::Spread : BagWiring::Planar;
     L.has_bag = p_.bag;

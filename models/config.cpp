@@ -79,6 +79,9 @@ const std::vector<KeySpec> kKeys = {
     {"nsf.super_ports", KeyKind::Count, "", "3 tiers: pods one super-spine can connect"},
     {"nsf.hash", KeyKind::Choice, "five-tuple|qp",
      "ECMP hash: five-tuple (RoCE UDP 5-tuple, low entropy) or qp (E-ECMP, hashes the destination QP)"},
+    {"nsf.routing", KeyKind::Choice, "ecmp|adaptive",
+     "how an NSF building's switches pick a spine or super-spine: ecmp (one by hash, nsf.hash) or adaptive "
+     "(InfiniBand adaptive routing: every flow spread evenly over all live choices; BAG hops keep UCMP)"},
     {"routing.hash_seed", KeyKind::Count, "",
      "seed of every ECMP hash (1: the hashes of a flow fixed by its endpoints, QP and port, as before this key); "
      "repeat a what-if over several seeds to tell a trend from hash luck"},
@@ -132,6 +135,7 @@ const std::map<std::string_view, std::string_view> kCommon = {
     {"nsf.supers", "4"},
     {"nsf.super_ports", "64"},
     {"nsf.hash", "qp"},  // Meta runs E-ECMP (QP hashing) in production (FABRIC.md)
+    {"nsf.routing", "ecmp"},  // Meta's RoCE fabrics hash (FABRIC.md); adaptive: InfiniBand with AR on
     {"routing.hash_seed", "1"},
     {"bag.enabled", "false"},
     {"bag.oversubscription", "4.5:1"},  // typical L2->BAG ratio (FABRIC.md, Prometheus post)

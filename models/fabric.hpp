@@ -91,6 +91,9 @@ struct RegionLayout {
 
 enum class PortSelect : std::uint8_t { Spray, Hash };
 enum class EcmpHash : std::uint8_t { FiveTuple, QueuePair };
+// How an NSF building's switches choose among equal-cost spines (nsf.routing): one by hash, or adaptive routing
+// (InfiniBand AR), modelled as every flow spread evenly over all live choices.
+enum class NsfRouting : std::uint8_t { Ecmp, Adaptive };
 enum class BagWiring : std::uint8_t { Planar, Spread };
 enum class Attach : std::uint8_t { Rack, Rail };
 // The backend network's transport (nic.transport): what share of a network link's line rate carries payload
@@ -126,6 +129,7 @@ struct FabricLayout {
   Attach attach = Attach::Rack;
   PortSelect port_select = PortSelect::Spray;
   EcmpHash ecmp_hash = EcmpHash::QueuePair;
+  NsfRouting nsf_routing = NsfRouting::Ecmp;
   std::uint64_t hash_seed = 1;  // routing.hash_seed: 1 leaves every hash as the flow key alone makes it
   BagWiring wiring = BagWiring::Planar;
   bool has_bag = false;

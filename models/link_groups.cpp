@@ -17,6 +17,11 @@ LinkGroups::LinkGroups(const Fabric& f, std::span<const double> capacity_Bps, bo
   // and all have the same capacity; the plane is not checked as a whole because a failure elsewhere in the plane
   // changes which elements a flow may use (input balanced mode): any failure anywhere keeps every link alone.
   const bool failures = f.num_failed_links() > 0;
+  // NSF with adaptive routing and no BAG (every flow stays in its building): a flow leaving a leaf is spread evenly
+  // over all of the leaf's spines, one leaving a spine upward over all of its super-spines, and likewise on the way
+  // down (router.cpp route_adaptive), so those links merge as a DSF leaf's do. With a BAG, flows to and from it keep
+  // ECMP to the top tier and load these links unevenly: they stay alone.
+  const bool adaptive = f.layout.nsf_routing == NsfRouting::Adaptive && !f.layout.has_bag;
   std::map<std::pair<NodeId, bool>, std::vector<LinkId>> candidates;
   if (merge && !failures)
     for (LinkId l = 0; l < nl; ++l) {
@@ -24,6 +29,11 @@ LinkGroups::LinkGroups(const Fabric& f, std::span<const double> capacity_Bps, bo
       const NodeKind s = f.node(k.src).kind, d = f.node(k.dst).kind;
       if (is_leaf(s) && d == NodeKind::FabricElement) candidates[{k.src, true}].push_back(l);
       if (s == NodeKind::FabricElement && is_leaf(d)) candidates[{k.dst, false}].push_back(l);
+      if (!adaptive) continue;
+      if ((s == NodeKind::Leaf && d == NodeKind::Spine) || (s == NodeKind::Spine && d == NodeKind::SuperSpine))
+        candidates[{k.src, true}].push_back(l);
+      if ((s == NodeKind::Spine && d == NodeKind::Leaf) || (s == NodeKind::SuperSpine && d == NodeKind::Spine))
+        candidates[{k.dst, false}].push_back(l);
     }
   for (const auto& [key, links] : candidates) {
     const double c = capacity_Bps[links.front()];

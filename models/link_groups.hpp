@@ -6,7 +6,8 @@
 // (1/k) x the same sum of flow rates: their constraints sum_f r_f / k <= C are one constraint, sum_f r_f <= k C.
 // Merging them changes no rate and divides a sprayed route's entries by k (a DSF route of ~130 entries becomes
 // ~20). Links of unequal capacities stay alone; with any failed link in the fabric, every link stays alone (a failure
-// changes which elements a flow may use).
+// changes which elements a flow may use). NSF buildings with adaptive routing and no BAG spread every flow over all
+// spines and super-spines the same way: a leaf's spine links, and a spine's super-spine links, merge likewise.
 #pragma once
 
 #include <cstdint>

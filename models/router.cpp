@@ -43,6 +43,7 @@ struct Scratch {
   std::vector<std::pair<LinkId, LinkId>> spray;
   std::vector<NodeId> nodes;
   std::vector<std::uint32_t> ports;  // live NIC ports of the current flow
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> groups;  // adaptive routing: (spine index, first super)
   // Per port path, under failures: can BAG switch (by ordinal) still deliver to the destination leaf?
   std::vector<std::uint8_t> bag_delivers;  // 0 unknown, 1 yes, 2 no
 };
@@ -382,6 +383,7 @@ std::uint16_t Router::route_building_local(std::uint64_t key, const BuildingLayo
   }
   const std::uint32_t pod_a = (a - P.leaf_base) / P.leaves_per_pod, pod_b = (b - P.leaf_base) / P.leaves_per_pod;
   const NodeId spine_a = P.mid_base + pod_a * P.spines_per_pod, spine_b = P.mid_base + pod_b * P.spines_per_pod;
+  if (f_.layout.nsf_routing == NsfRouting::Adaptive) return route_adaptive(P, a, b, mass, hop, em);
   if (pod_a == pod_b) {
     const NodeId s = ecmp(key, a, spine_a, P.spines_per_pod, [&](NodeId x) { return link_up(a, x) && link_up(x, b); });
     if (s == kNoNode) no_route(f_, a, b, "every spine between the two leaves has failed");
@@ -408,6 +410,55 @@ std::uint16_t Router::route_building_local(std::uint64_t key, const BuildingLayo
   em.add(f_.find_link(s, x), mass, hop + 1);
   em.add(f_.find_link(x, s2), mass, hop + 2);
   em.add(f_.find_link(s2, b), mass, hop + 3);
+  return 4;
+}
+
+// Adaptive routing inside an NSF building: the flow spread evenly over every live path between the two leaves (every
+// spine of the pod, or across pods every spine index g with its live super-spines of group g), all paths of one
+// length. Each path carries mass / paths; a link carries that times the paths through it.
+std::uint16_t Router::route_adaptive(const PlaneLayout& P, NodeId a, NodeId b, double mass, std::uint16_t hop,
+                                     Emitter& em) const {
+  const std::uint32_t pod_a = (a - P.leaf_base) / P.leaves_per_pod, pod_b = (b - P.leaf_base) / P.leaves_per_pod;
+  const NodeId spine_a = P.mid_base + pod_a * P.spines_per_pod, spine_b = P.mid_base + pod_b * P.spines_per_pod;
+  if (pod_a == pod_b) {
+    auto& sp = tls.spray;
+    sp.clear();
+    for (std::uint32_t g = 0; g < P.spines_per_pod; ++g) {
+      const NodeId s = spine_a + g;
+      if (!failures_ || (link_up(a, s) && link_up(s, b))) sp.emplace_back(f_.find_link(a, s), f_.find_link(s, b));
+    }
+    if (sp.empty()) no_route(f_, a, b, "every spine between the two leaves has failed");
+    em.spray(sp, mass, hop);
+    return 2;
+  }
+  // Across pods: per spine index g, the super-spines of group g that join spine g of both pods.
+  auto& supers = tls.nodes;
+  auto& live = tls.groups;  // (g, first index into supers), per usable g
+  live.clear();
+  supers.clear();
+  for (std::uint32_t g = 0; g < P.spines_per_pod; ++g) {
+    const NodeId s = spine_a + g, s2 = spine_b + g;
+    if (failures_ && (!link_up(a, s) || !link_up(s2, b))) continue;
+    const std::size_t first = supers.size();
+    for (std::uint32_t k = 0; k < P.supers_per_group; ++k) {
+      const NodeId x = P.super_base + g * P.supers_per_group + k;
+      if (!failures_ || (link_up(s, x) && link_up(x, s2))) supers.push_back(x);
+    }
+    if (supers.size() > first) live.emplace_back(g, static_cast<std::uint32_t>(first));
+  }
+  if (live.empty()) no_route(f_, a, b, "every path through the super-spines has failed");
+  const double paths = static_cast<double>(supers.size()), share = mass / paths;
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    const auto [g, first] = live[i];
+    const std::size_t end = i + 1 < live.size() ? live[i + 1].second : supers.size();
+    const double through = share * static_cast<double>(end - first);
+    const NodeId s = spine_a + g, s2 = spine_b + g;
+    em.add(f_.find_link(a, s), through, hop);
+    for (std::size_t k = first; k < end; ++k) em.add(f_.find_link(s, supers[k]), share, hop + 1);
+    for (std::size_t k = first; k < end; ++k) em.add(f_.find_link(supers[k], s2), share, hop + 2);
+    em.add(f_.find_link(s2, b), through, hop + 3);
+  }
+  em.r.path_count *= paths;
   return 4;
 }
 

@@ -8,6 +8,8 @@
 //                mode" after failures: elements that cannot reach the egress leaf are skipped);
 //   NSF hops     ECMP: one next hop among those that still reach the destination, by a deterministic hash of
 //                the RoCE 5-tuple (the UDP source port is the only entropy) or of the QP (E-ECMP), per switch;
+//                or, with nsf.routing=adaptive (InfiniBand AR), inside a building an equal share on every live
+//                path between the two leaves (the flows to and from the BAG keep ECMP up to the top tier);
 //   BAG hops     UCMP: one next hop per flow by a weighted hash; a next hop's weight is its link's capacity
 //                times the share of the next hop's own capacity toward the destination building that is still
 //                alive (what eBGP link-bandwidth advertises), so weights follow bandwidth and shrink when links
@@ -101,6 +103,8 @@ class Router {
   bool link_up(NodeId u, NodeId v) const { return !failures_ || up(f_.find_link(u, v)); }
   // DSF: fabric elements f with a->f and f->b both up.
   void dsf_viable(const PlaneLayout& P, NodeId a, NodeId b, std::vector<std::pair<LinkId, LinkId>>& out) const;
+  std::uint16_t route_adaptive(const PlaneLayout& P, NodeId a, NodeId b, double mass, std::uint16_t hop,
+                               Emitter& em) const;
   // UCMP weight of link l toward a destination building, bytes/s (0 when failed).
   double ucmp_weight(LinkId l, std::uint32_t dst_building) const;
   static double survival(const std::vector<double>& live, const std::vector<double>& built, std::size_t i);

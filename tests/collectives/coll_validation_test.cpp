@@ -395,6 +395,33 @@ TEST(MultiHost, SendRecvToAnotherHostRunsOnItsPeersP2pChannels) {
   EXPECT_EQ(host.run(spec).binding_tier, models::LinkTier::NvLink);
 }
 
+TEST(MultiHost, AdaptiveRoutingFillsTheSpinesThatEcmpCollidesOn) {
+  // One NSF building, one plane: 2 leaves of 16 single-GPU hosts (400G NICs), 16 spines, leaves at 4:1: a leaf's
+  // uplinks carry U = 16 x 400G / 4 per direction. An AllToAll of the 32 ranks (16 channels: the p2p ceiling does
+  // not bind) sends S/32 from each rank to each other; across the leaves L^2 S/n = 16^2 S/32 = 8S per direction,
+  // through U = 4B (B one NIC's payload rate): 2S/B, while each NIC's own S (n-1)/n fits in S/B. With adaptive
+  // routing (InfiniBand AR, nsf.routing=adaptive) every flow is spread over all 16 spines, so the uplinks bind
+  // together: t = p2p latency (8.4 + 14 us) + 2S/B exactly. ECMP hashes each connection onto one spine; some spines
+  // get more than their share and the collective ends later (deterministic: the hash is seeded).
+  auto run = [](const char* routing) {
+    auto f = fabric("prometheus", {"region.buildings=1", "bag.enabled=false", "fabric.kind=nsf", "nsf.tiers=2",
+                                   "fabric.planes=1", "nic.ports=1", "scaleup.gpus=1", "building.gpus=32",
+                                   "nsf.leaf_ports=16", "nsf.spines=16", "nsf.leaf_oversubscription=4:1",
+                                   "nic.speed=400Gbps", "fabric.hop_latency=0ns", routing});
+    Comm comm(f, 32, Placement::Packed);
+    CollSpec spec;
+    spec.op = CollKind::AllToAll;
+    spec.bytes = 1.0 * (1 << 30);
+    spec.channels = 16;
+    return comm.run(spec);
+  };
+  const double S = 1.0 * (1 << 30), B = 400e9 / 8 * kRoceV2PayloadEfficiency;
+  const auto ar = run("nsf.routing=adaptive");
+  EXPECT_NEAR(ar.time_s, 22.4e-6 + 2 * S / B, 1e-9 * ar.time_s);
+  EXPECT_EQ(ar.binding_tier, models::LinkTier::L1L2);
+  EXPECT_GT(run("nsf.routing=ecmp").time_s, 1.1 * ar.time_s);
+}
+
 TEST(MultiHost, WithoutPxnSendsToAnotherHostCrossRailsThroughTheSpines) {
   // 2 hosts x 8 H100, 400G NICs with one port on one plane, attached by rail (GPU l of both hosts on leaf l: 2 NIC
   // ports per leaf), one spine, leaves 4:1 oversubscribed: a leaf's uplink is 2 x 400 / 4 = 200 Gbps, half a NIC.

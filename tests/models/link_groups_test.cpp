@@ -1,6 +1,8 @@
 // LinkGroups: merging a DSF leaf's fabric-element links into one changes no max-min rate (link_groups.hpp).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "models/builder.hpp"
 #include "models/config.hpp"
 #include "models/link_groups.hpp"
@@ -9,6 +11,19 @@
 
 namespace collemu::models {
 namespace {
+
+// One NSF building of 2048 GPUs, no BAG, leaves at 2:1, adaptive routing (InfiniBand AR): every flow spread evenly
+// over the spines (router.cpp), so a leaf's spine links merge as a DSF leaf's fabric-element links do.
+Fabric nsf_adaptive(bool bag) {
+  auto c = FabricConfig::from_preset("prometheus");
+  for (const char* s : {"building.gpus=2048", "fabric.kind=nsf", "nsf.leaf_oversubscription=2:1", "nsf.routing=adaptive"})
+    c.set_assignment(s);
+  if (!bag) {
+    c.set_assignment("region.buildings=1");
+    c.set_assignment("bag.enabled=false");
+  }
+  return build_fabric(c);
+}
 
 Fabric dsf(bool fail) {
   auto c = FabricConfig::from_preset("prometheus");
@@ -59,6 +74,29 @@ TEST(LinkGroups, SprayedLinksMergeWithoutChangingRates) {
   ASSERT_EQ(raw.size(), grouped.size());
   for (std::size_t i = 0; i < raw.size(); ++i) ASSERT_NEAR(grouped[i], raw[i], 1e-9 * raw[i]) << "flow " << i;
   EXPECT_LT(grouped_entries * 4, raw_entries);
+}
+
+TEST(LinkGroups, AdaptiveNsfSpineLinksMergeWithoutChangingRates) {
+  Fabric f = nsf_adaptive(false);
+  std::size_t raw_entries = 0, grouped_entries = 0;
+  const auto raw = rates(f, false, &raw_entries);
+  const auto grouped = rates(f, true, &grouped_entries);
+  ASSERT_EQ(raw.size(), grouped.size());
+  for (std::size_t i = 0; i < raw.size(); ++i) ASSERT_NEAR(grouped[i], raw[i], 1e-9 * raw[i]) << "flow " << i;
+  EXPECT_LT(grouped_entries * 4, raw_entries);
+  // The 2:1 leaves bind: some flow runs below its NIC's 800G (100 GB/s), so the merged constraints were tested.
+  EXPECT_LT(*std::min_element(raw.begin(), raw.end()), 0.99 * 100e9);
+}
+
+// With a BAG, flows to and from it keep ECMP up to the top tier and load a leaf's spine links unevenly: nothing merges
+// in the NSF building.
+TEST(LinkGroups, AdaptiveNsfWithABagKeepsSpineLinksAlone) {
+  Fabric f = nsf_adaptive(true);
+  std::vector<double> cap(f.num_links(), 1.0);
+  LinkGroups groups(f, cap);
+  for (LinkId l = 0; l < f.num_links(); ++l) {
+    if (f.link(l).tier == LinkTier::L1L2) EXPECT_EQ(groups.capacity_Bps(groups.group(l)), 1.0) << f.link_name(l);
+  }
 }
 
 TEST(LinkGroups, FailuresKeepEveryLinkAlone) {

@@ -271,6 +271,62 @@ TEST(Router, EcmpAvoidsFailedSpine) {
   check_route(f, {16384, 17384}, route);
 }
 
+// nsf.routing=adaptive (InfiniBand adaptive routing): a flow inside an NSF building is spread evenly over every live
+// spine of every plane, 1/planes x 1/spines on each leaf->spine link, planes x spines paths; a failed spine takes no
+// share and the others of its plane split its plane's quarter.
+TEST(Router, AdaptiveRoutingSpreadsOverEveryLiveSpine) {
+  auto f = build("prometheus", {"nsf.routing=adaptive"});
+  const PlaneLayout& P = f.layout.buildings[1].planes[0];
+  const double spines = P.spines_per_pod, planes = f.layout.planes;
+  const FlowLabel flow{16384, 16384 + 1000};
+  Route route;
+  Router(f).route(flow, route);
+  check_route(f, flow, route);
+  EXPECT_EQ(route.path_count, planes * spines);
+  int up = 0;
+  for (std::size_t i = 0; i < route.size(); ++i)
+    if (f.link(route.links[i]).tier == LinkTier::L1L2 && f.link(route.links[i]).up) {
+      ++up;
+      EXPECT_NEAR(route.coefficients[i], 1 / (planes * spines), 1e-15);
+    }
+  EXPECT_EQ(up, planes * spines);
+
+  f.fail("r0.b1.p0.spine5");
+  const NodeId failed = f.find_node("r0.b1.p0.spine5");
+  Router(f).route(flow, route);
+  check_route(f, flow, route);
+  for (std::size_t i = 0; i < route.size(); ++i) {
+    const Link& l = f.link(route.links[i]);
+    if (l.tier != LinkTier::L1L2 || !l.up) continue;
+    EXPECT_NE(l.dst, failed);
+    const double expected = 1 / (planes * (f.node(l.dst).plane == 0 ? spines - 1 : spines));
+    EXPECT_NEAR(route.coefficients[i], expected, 1e-15) << f.link_name(route.links[i]);
+  }
+}
+
+// Three tiers, adaptive, across pods: every (spine g, super-spine of group g) pair of a plane is a path, spines x
+// supers per group of them; a leaf->spine link carries its supers' paths, a spine->super link one path.
+TEST(Router, AdaptiveRoutingAcrossPodsSpreadsOverEverySuperSpine) {
+  auto f = build("llama3-24k", {"nsf.routing=adaptive"});
+  const PlaneLayout& P = f.layout.buildings[0].planes[0];
+  const double planes = f.layout.planes, paths = static_cast<double>(P.spines_per_pod) * P.supers_per_group;
+  const FlowLabel flow{0, 3072 * 5 + 17};
+  Route route;
+  Router(f).route(flow, route);
+  check_route(f, flow, route);
+  EXPECT_EQ(route.path_count, planes * paths);
+  std::map<std::pair<LinkTier, bool>, int> count;
+  for (std::size_t i = 0; i < route.size(); ++i) {
+    const Link& l = f.link(route.links[i]);
+    ++count[{l.tier, l.up}];
+    const double per_path = 1 / (planes * paths);
+    if (l.tier == LinkTier::L2L3) EXPECT_NEAR(route.coefficients[i], per_path, 1e-15);
+    if (l.tier == LinkTier::L1L2) EXPECT_NEAR(route.coefficients[i], per_path * P.supers_per_group, 1e-15);
+  }
+  EXPECT_EQ((count[{LinkTier::L2L3, true}]), planes * paths);
+  EXPECT_EQ((count[{LinkTier::L1L2, true}]), planes * P.spines_per_pod);
+}
+
 TEST(Router, UcmpWeightsFollowBandwidthAndShrinkAfterFailures) {
   // A spine of the NSF building (plane 0) reaches the DSF building through the 5 BAG switches of plane 0, one
   // link each, all of equal capacity: equal weights. Then half the BAG's reach is cut: 25 of the 51 links from
@@ -423,6 +479,10 @@ INSTANTIATE_TEST_SUITE_P(
         Scenario{"rail_port_hash", "prometheus", {"fabric.attach=rail", "nic.port_select=hash"}, {"r0.b1.p0.spine1"}},
         Scenario{"llama3_failures", "llama3-24k", {}, {"r0.b0.p0.ss0", "r0.b0.p0.spine3"}},
         Scenario{"llama3_three_buildings_bag", "llama3-24k", {"region.buildings=3", "bag.enabled=true"}, {}},
+        Scenario{"adaptive_with_bag_and_failures", "prometheus", {"nsf.routing=adaptive"},
+                 {"r0.b1.p0.spine1", "r0.b1.p2.spine7->r0.b1.p2.leaf3"}},
+        Scenario{"llama3_adaptive_failures", "llama3-24k", {"nsf.routing=adaptive"},
+                 {"r0.b0.p0.ss0", "r0.b0.p0.spine3", "r0.b0.p0.spine2->r0.b0.p0.leaf5"}},
         Scenario{"fat_tree", "fat-tree", {}, {}}),
     [](const ::testing::TestParamInfo<Scenario>& info) { return info.param.name; });
 
