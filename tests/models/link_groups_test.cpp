@@ -95,7 +95,8 @@ TEST(LinkGroups, AdaptiveNsfWithABagKeepsSpineLinksAlone) {
   std::vector<double> cap(f.num_links(), 1.0);
   LinkGroups groups(f, cap);
   for (LinkId l = 0; l < f.num_links(); ++l) {
-    if (f.link(l).tier == LinkTier::L1L2) EXPECT_EQ(groups.capacity_Bps(groups.group(l)), 1.0) << f.link_name(l);
+    if (f.link(l).tier != LinkTier::L1L2) continue;
+    EXPECT_EQ(groups.capacity_Bps(groups.group(l)), 1.0) << f.link_name(l);
   }
 }
 
