@@ -265,6 +265,7 @@ void sweep(const SweepOptions& so) {
   nlohmann::json id;
   id["format"] = "collemu-sweep";
   id["version"] = analysis::kSweepFormatVersion;
+  id["model"] = emulator::kModelVersion;  // the same scenario gives other numbers under another model
   id["topo"] = so.base.topo;
   if (std::filesystem::is_regular_file(so.base.topo)) id["topo_file"] = file_digest(so.base.topo);
   id["sets"] = so.base.sets;

@@ -71,9 +71,16 @@ CollPlan plan_collective(const Communicator& comm, const CollSpec& spec) {
     // rank's remote p2p channels; a SendRecv's one remote peer has that peer's channels (NVIDIA/nccl#1272: one peer
     // across nodes on 2 channels until NCCL_NCHANNELS_PER_NET_PEER=4).
     const P2pContext ctx{n, shape.nodes, plan.channels, spec.net_channels_per_peer, spec.nccl_minor, shape.nic_line_Bps};
-    const int channels = spec.op == CollKind::AllToAll ? p2p_remote_channels(ctx) : p2p_net_channels_per_peer(ctx);
-    const double cap = channels * kP2pChannelNet_Bps;
-    if (cap < shape.nic_Bps) plan.p2p_remote_cap_Bps = cap;
+    if (spec.op == CollKind::AllToAll) {
+      // Every rank sends across at once: each has its share of its NIC (shape.nic_Bps: the NIC over the GPUs
+      // sharing it), which a ceiling at or above it never beats.
+      const double cap = p2p_remote_channels(ctx) * kP2pChannelNet_Bps;
+      if (cap < shape.nic_Bps) plan.p2p_remote_cap_Bps = cap;
+    } else {
+      // One send may be alone on its NIC (a GPU sharing it with others that do not send across): always capped.
+      plan.p2p_peer_channels = p2p_net_channels_per_peer(ctx);
+      plan.p2p_remote_cap_Bps = plan.p2p_peer_channels * kP2pChannelNet_Bps;
+    }
   }
   return plan;
 }

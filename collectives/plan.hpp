@@ -54,8 +54,11 @@ struct CollPlan {
   double extra_latency_s = 0;
   // AllToAll across nodes: the payload rate all of a rank's receives from other nodes share (its remote p2p channels x
   // kP2pChannelNet_Bps), B/s. SendRecv and a replay's transfers: the payload rate of one send to a rank of another
-  // node (the channels of one remote peer x kP2pChannelNet_Bps). kNoCap within one node, or where the NIC binds first.
+  // node (the channels of one remote peer x kP2pChannelNet_Bps). kNoCap within one node; an AllToAll's also where
+  // the NIC binds first.
   double p2p_remote_cap_Bps = 0;
+  // SendRecv and transfers across nodes: the p2p channels one remote peer runs on (0 otherwise).
+  int p2p_peer_channels = 0;
   bool pxn = true;  // CollSpec::pxn
 };
 

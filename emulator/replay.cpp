@@ -145,6 +145,11 @@ void Replayer::schedule_compute(std::uint32_t g, double t) {
   else if (r.speed > 0) timers_.push({t + r.work_s / r.speed, timer_seq_++, g, r.compute_op, r.compute_version});
 }
 
+// The channels (CTAs) a transfer runs on: across nodes its peer's p2p channels, within one node its communicator's.
+static double transfer_channels(const CollPlan& plan) {
+  return plan.p2p_peer_channels > 0 ? std::min(plan.channels, plan.p2p_peer_channels) : plan.channels;
+}
+
 void Replayer::add_channels(std::uint32_t g, double channels, double t) {
   Rank& r = ranks_[g];
   r.moving_channels += channels;
@@ -384,8 +389,8 @@ void Replayer::start_transfer(std::uint32_t id, double t) {
   const collectives::Communicator& c = pair_object(a, b);
   Planned& planned = plan_for(c, CollKind::SendRecv, x.send_bytes, 0);
   x.plan = planned.plan;
-  add_channels(x.src, x.plan.channels, t);
-  add_channels(x.dst, x.plan.channels, t);
+  add_channels(x.src, transfer_channels(x.plan), t);
+  add_channels(x.dst, transfer_channels(x.plan), t);
   check_memory_for(c, x.plan, x.job, [&] { return op_name(x.src, x.send_op) + " to " + rank_name(x.dst); });
   x.flows = emit(planned, c, t, true);
   own(x.flows, id | kTransferBit, x.remaining);
@@ -415,8 +420,8 @@ void Replayer::on_flow_finished(FlowId f, double t) {
     touch(s, t);
     --s.moving;
     --s.sends_in_flight;
-    add_channels(x.src, -x.plan.channels, t);
-    add_channels(x.dst, -x.plan.channels, t);
+    add_channels(x.src, -transfer_channels(x.plan), t);
+    add_channels(x.dst, -transfer_channels(x.plan), t);
     const std::uint32_t src = x.src, dst = x.dst, recv_op = x.recv_op;
     x = Transfer{};  // done: its slot is free for another
     free_transfers_.push_back(o & ~kTransferBit);
@@ -613,6 +618,11 @@ ReplayReport Replayer::run() {
 
 ReplayReport replay(const models::Network& network, const std::vector<Job>& jobs, const ReplayOptions& options) {
   if (jobs.empty()) throw common::InputError("", "no job to replay");
+  if (options.min_channels < 0 || options.max_channels < 0 || options.min_channels > 64 || options.max_channels > 64 ||
+      (options.min_channels > 0 && options.max_channels > 0 && options.min_channels > options.max_channels))
+    throw common::InputError("channels " + std::to_string(options.min_channels) + " to " +
+                                 std::to_string(options.max_channels),
+                             "expected at least 1 and at most 64 (NCCL's MAXCHANNELS), the least at most the most");
   detail::Replayer r(network, jobs, options);
   return r.run();
 }

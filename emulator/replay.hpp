@@ -46,6 +46,10 @@ struct Job {
   std::vector<std::pair<std::uint32_t, double>> slow_ranks;  // (rank, factor): that rank's compute times factor
 };
 
+// The model's version: raised whenever a change makes the same scenario give other numbers (a sweep resumes only into
+// the model that began it). 2: sends across nodes on their peer's p2p channels (2026-12-07).
+inline constexpr int kModelVersion = 2;
+
 struct ReplayOptions {
   models::solver::SolverFactory solver = models::solver::rate_solver_factory("cpu");
   int qps = 1;  // QPs per connection (NCCL_IB_QPS_PER_CONNECTION)

@@ -81,7 +81,8 @@ const std::vector<KeySpec> kKeys = {
      "ECMP hash: five-tuple (RoCE UDP 5-tuple, low entropy) or qp (E-ECMP, hashes the destination QP)"},
     {"nsf.routing", KeyKind::Choice, "ecmp|adaptive",
      "how an NSF building's switches pick a spine or super-spine: ecmp (one by hash, nsf.hash) or adaptive "
-     "(InfiniBand adaptive routing: every flow spread evenly over all live choices; BAG hops keep UCMP)"},
+     "(InfiniBand adaptive routing: every flow inside a building spread evenly over all live paths; flows to and from "
+     "the BAG keep ECMP up to the top tier and UCMP beyond)"},
     {"routing.hash_seed", KeyKind::Count, "",
      "seed of every ECMP hash (1: the hashes of a flow fixed by its endpoints, QP and port, as before this key); "
      "repeat a what-if over several seeds to tell a trend from hash luck"},

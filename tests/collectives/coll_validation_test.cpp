@@ -393,6 +393,13 @@ TEST(MultiHost, SendRecvToAnotherHostRunsOnItsPeersP2pChannels) {
   Comm host(f, 8, Placement::Packed);
   spec.net_channels_per_peer = 0;
   EXPECT_EQ(host.run(spec).binding_tier, models::LinkTier::NvLink);
+  // 4 NICs for the 8 GPUs (nic.gpus_per_nic=2): a GPU's share of its NIC is 24.5 GB/s, below the 28, but each crossing
+  // send is alone on its NIC (PXN hands it to the GPU on the destination's rail, whose NIC-mate sends over NVLink):
+  // still 28 GB/s.
+  auto shared = fabric("prometheus", {"nic.speed=400Gbps", "region.buildings=1", "building.gpus=16",
+                                      "bag.enabled=false", "nic.gpus_per_nic=2"});
+  const auto sh = Comm(shared, 16, Placement::Packed).run(spec);
+  EXPECT_NEAR(sh.time_s, lat + S / (2 * kP2pChannelNet_Bps), 1e-6 * sh.time_s);
 }
 
 TEST(MultiHost, AdaptiveRoutingFillsTheSpinesThatEcmpCollidesOn) {

@@ -424,6 +424,33 @@ TEST_F(Replay, IndependentCommunicationOverlapsCompute) {
     }
 }
 
+// A transfer to another node runs on its peer's p2p channels (2 in NCCL 2.28), whatever the communicator's channel
+// count: a send beside an independent compute of 10 T (T the transfer alone) slows it by 2 f T on both ends, also
+// with NCCL_MIN_NCHANNELS=16 (which raises the pair communicator's channels, not the peer's).
+TEST_F(Replay, ATransferTakesTheSmOfItsPeersChannels) {
+  const std::vector<NodeId> gpus = {0, 16};
+  const double S = 64e6, f = 0.05;
+  Builder alone(2);
+  const std::uint32_t a = alone.comm("pair", {0, 1});
+  alone.p2p(0, OpKind::Send, a, 1, static_cast<std::uint64_t>(S));
+  alone.p2p(1, OpKind::Recv, a, 0, static_cast<std::uint64_t>(S));
+  const double T = run(alone.t, gpus).jobs[0].step_time_s;
+  for (int min_channels : {0, 16}) {
+    Builder b(2);
+    const std::uint32_t c = b.comm("pair", {0, 1});
+    for (std::uint32_t r = 0; r < 2; ++r) b.t.programs[r].dag = true;
+    b.p2p(0, OpKind::Send, c, 1, static_cast<std::uint64_t>(S));
+    b.compute(0, 10 * T);
+    b.p2p(1, OpKind::Recv, c, 0, static_cast<std::uint64_t>(S));
+    b.compute(1, 10 * T);
+    ReplayOptions o;
+    o.sm_share_per_channel = f;
+    o.min_channels = min_channels;
+    const JobReport j = run(b.t, gpus, {}, &o).jobs[0];
+    EXPECT_NEAR(j.step_time_s, 10 * T + 2 * f * T, 1e-9 * T) << "min channels " << min_channels;
+  }
+}
+
 // Bucketed DP overlap (the generator's default, as Megatron-LM's --overlap-grad-reduce): L layers' backwards of t_b
 // each on the main stream; after layer k's, the all-reduce of its bucket (T alone) on the DP stream, after bucket
 // k - 1. Bucket k ends at max(k t_b, end of bucket k - 1) + T, so the last ends at max over k of k t_b + (L - k + 1) T:
