@@ -86,21 +86,12 @@ void run(const CollOptions& o) {
     throw common::InputError("--channels " + std::to_string(o.channels),
                              "expected 1 to 64 channels (NCCL's MAXCHANNELS); leave it out for NCCL's choice");
   spec.channels = o.channels == -1 ? 0 : o.channels;
-  for (auto [name, v] : {std::pair{"--min-nchannels", o.min_channels}, std::pair{"--max-nchannels", o.max_channels}})
-    if (v != -1 && (v < 1 || v > 64))
-      throw common::InputError(std::string(name) + " " + std::to_string(v),
-                               "expected 1 to 64 channels (NCCL's MAXCHANNELS)");
-  if (o.min_channels != -1 && o.max_channels != -1 && o.min_channels > o.max_channels)
-    throw common::InputError("--min-nchannels " + std::to_string(o.min_channels),
-                             "more than --max-nchannels " + std::to_string(o.max_channels));
+  check_channel_options(o.min_channels, o.max_channels, o.net_channels_per_peer);
   if (o.channels != -1 && (o.min_channels != -1 || o.max_channels != -1))
     throw common::InputError("--channels " + std::to_string(o.channels),
                              "sets the channels exactly; give it or --min-nchannels/--max-nchannels, not both");
   spec.qps = o.qps;
   spec.root = o.root;
-  if (o.net_channels_per_peer < 0 || o.net_channels_per_peer > 64)
-    throw common::InputError("--nchannels-per-net-peer " + std::to_string(o.net_channels_per_peer),
-                             "expected 1 to 64 channels (NCCL_NCHANNELS_PER_NET_PEER); leave it out for NCCL's default");
   spec.net_channels_per_peer = o.net_channels_per_peer;
   spec.pxn = !o.pxn_disable;
   if (!o.nccl_version.empty())

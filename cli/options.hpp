@@ -52,6 +52,22 @@ inline double finish_tolerance_option(double value) {
   return value;
 }
 
+// NCCL's channel knobs (coll, run, sweep): --min-nchannels and --max-nchannels (-1: not given) 1 to 64, NCCL's
+// MAXCHANNELS per communicator (src/include/device.h), the least at most the most; --nchannels-per-net-peer 1 to 64
+// (0: NCCL's default).
+inline void check_channel_options(int min_channels, int max_channels, int net_channels_per_peer) {
+  for (auto [name, v] : {std::pair{"--min-nchannels", min_channels}, std::pair{"--max-nchannels", max_channels}})
+    if (v != -1 && (v < 1 || v > 64))
+      throw common::InputError(std::string(name) + " " + std::to_string(v),
+                               "expected 1 to 64 channels (NCCL's MAXCHANNELS)");
+  if (min_channels != -1 && max_channels != -1 && min_channels > max_channels)
+    throw common::InputError("--min-nchannels " + std::to_string(min_channels),
+                             "more than --max-nchannels " + std::to_string(max_channels));
+  if (net_channels_per_peer < 0 || net_channels_per_peer > 64)
+    throw common::InputError("--nchannels-per-net-peer " + std::to_string(net_channels_per_peer),
+                             "expected 1 to 64 channels (NCCL_NCHANNELS_PER_NET_PEER); leave it out for NCCL's default");
+}
+
 // --topo PRESET|FILE, then every --set-file FILE, then every --set KEY=VALUE, built, then every --fail X.
 inline models::Fabric build_fabric_from_options(const std::string& topo, const std::vector<std::string>& sets,
                                                 const std::vector<std::string>& fails,

@@ -227,18 +227,8 @@ void run_scenario(const RunOptions& o, RunResult& r) {
   if (!o.nccl_version.empty())
     ropt.nccl_minor = from_option("--nccl-version", o.nccl_version,
                                   [&] { return collectives::parse_nccl_minor(o.nccl_version); });
-  if (o.net_channels_per_peer < 0 || o.net_channels_per_peer > 64)
-    throw common::InputError("--nchannels-per-net-peer " + std::to_string(o.net_channels_per_peer),
-                             "expected 1 to 64 channels (NCCL_NCHANNELS_PER_NET_PEER); leave it out for NCCL's default");
+  check_channel_options(o.min_channels, o.max_channels, o.net_channels_per_peer);
   ropt.net_channels_per_peer = o.net_channels_per_peer;
-  // NCCL runs at most MAXCHANNELS = 64 channels per communicator (src/include/device.h).
-  for (auto [name, v] : {std::pair{"--min-nchannels", o.min_channels}, std::pair{"--max-nchannels", o.max_channels}})
-    if (v != -1 && (v < 1 || v > 64))
-      throw common::InputError(std::string(name) + " " + std::to_string(v),
-                               "expected 1 to 64 channels (NCCL's MAXCHANNELS)");
-  if (o.min_channels != -1 && o.max_channels != -1 && o.min_channels > o.max_channels)
-    throw common::InputError("--min-nchannels " + std::to_string(o.min_channels),
-                             "more than --max-nchannels " + std::to_string(o.max_channels));
   ropt.min_channels = std::max(o.min_channels, 0);
   ropt.max_channels = std::max(o.max_channels, 0);
   if (!(o.sm_contention >= 0 && o.sm_contention <= 1))
