@@ -90,6 +90,14 @@ class Replay : public ::testing::Test {
     o.sm_share_per_channel = 0;
     return o;
   }
+  // Two ranks of one communicator: rank 0 sends S bytes to rank 1.
+  static traces::Trace one_send(double S) {
+    Builder b(2);
+    const std::uint32_t c = b.comm("pair", {0, 1});
+    b.p2p(0, OpKind::Send, c, 1, static_cast<std::uint64_t>(S));
+    b.p2p(1, OpKind::Recv, c, 0, static_cast<std::uint64_t>(S));
+    return b.t;
+  }
   ReplayReport run(const traces::Trace& t, std::vector<NodeId> gpus, std::vector<std::pair<std::uint32_t, double>> slow = {},
                    const ReplayOptions* options = nullptr) {
     Job j;
@@ -339,17 +347,7 @@ TEST_F(Replay, OneCollectiveIsWhatCollGives) {
 // and takes what it takes alone.
 TEST_F(Replay, JobsShareTheBagByTheMaxMinShareAndNothingElse) {
   const double S = 64e6;
-  auto send_job = [&](traces::Trace& t) {
-    Builder b(2);
-    const std::uint32_t c = b.comm("pair", {0, 1});
-    b.p2p(0, OpKind::Send, c, 1, static_cast<std::uint64_t>(S));
-    b.p2p(1, OpKind::Recv, c, 0, static_cast<std::uint64_t>(S));
-    t = b.t;
-  };
-  traces::Trace ta, tb, tc;
-  send_job(ta);
-  send_job(tb);
-  send_job(tc);
+  const traces::Trace ta = one_send(S), tb = one_send(S), tc = one_send(S);
   const double L = p2p_latency_s(0, 16, S);
   Job a{"a", &ta, {0, 16}, 1, {}}, bj{"b", &tb, {1, 17}, 1, {}}, cj{"c", &tc, {2, 3}, 1, {}};
   const double alone_a = replay(net, {a}, wide_p2p()).jobs[0].step_time_s;
@@ -430,11 +428,7 @@ TEST_F(Replay, IndependentCommunicationOverlapsCompute) {
 TEST_F(Replay, ATransferTakesTheSmOfItsPeersChannels) {
   const std::vector<NodeId> gpus = {0, 16};
   const double S = 64e6, f = 0.05;
-  Builder alone(2);
-  const std::uint32_t a = alone.comm("pair", {0, 1});
-  alone.p2p(0, OpKind::Send, a, 1, static_cast<std::uint64_t>(S));
-  alone.p2p(1, OpKind::Recv, a, 0, static_cast<std::uint64_t>(S));
-  const double T = run(alone.t, gpus).jobs[0].step_time_s;
+  const double T = run(one_send(S), gpus).jobs[0].step_time_s;
   for (int min_channels : {0, 16}) {
     Builder b(2);
     const std::uint32_t c = b.comm("pair", {0, 1});
@@ -631,12 +625,9 @@ TEST_F(Replay, AGeneratedStepIsDeterministicAndAddsUp) {
 // still bind (NCCL caps a peer's channels at the communicator's p2p channels).
 TEST_F(Replay, SendsToAnotherNodeRunOnTwoP2pChannels) {
   const double S = 64e6;
-  Builder b(2);
-  const std::uint32_t c = b.comm("pair", {0, 1});
-  b.p2p(0, OpKind::Send, c, 1, static_cast<std::uint64_t>(S));
-  b.p2p(1, OpKind::Recv, c, 0, static_cast<std::uint64_t>(S));
+  const traces::Trace t = one_send(S);
   const double L = p2p_latency_s(0, 16, S);
-  Job j{"job", &b.t, {0, 16}, 1, {}};
+  Job j{"job", &t, {0, 16}, 1, {}};
   const double two = replay(net, {j}, no_contention()).jobs[0].step_time_s;
   EXPECT_NEAR(two, L + S / (2 * collectives::kP2pChannelNet_Bps), 1e-9 * two);
   const double wide = replay(net, {j}, wide_p2p()).jobs[0].step_time_s;
@@ -653,14 +644,11 @@ TEST_F(Replay, SendsToAnotherNodeRunOnTwoP2pChannels) {
 // the static failure's time; failed after the step, the healthy time.
 TEST_F(Replay, AFailureAtATimeReRoutesFlowsInFlight) {
   const double S = 64e6;
-  Builder b(2);
-  const std::uint32_t c = b.comm("pair", {0, 1});
-  b.p2p(0, OpKind::Send, c, 1, static_cast<std::uint64_t>(S));
-  b.p2p(1, OpKind::Recv, c, 0, static_cast<std::uint64_t>(S));
+  const traces::Trace t = one_send(S);
   const double L = p2p_latency_s(0, 16, S);
   const models::Network flat(fabric, collectives::payload_efficiency(fabric), false);
   auto step = [&](const models::Network& n, std::vector<ReplayOptions::TimedFailure> failures, std::size_t* moved = nullptr) {
-    Job j{"job", &b.t, {0, 16}, 1, {}};
+    Job j{"job", &t, {0, 16}, 1, {}};
     ReplayOptions o = wide_p2p();
     o.failures = std::move(failures);
     const ReplayReport r = replay(n, {j}, o);
@@ -792,12 +780,9 @@ TEST(ReplaySymmetry, TheReducedReplayEqualsTheFullOne) {
 }
 
 TEST_F(Replay, AFailureAtATimeThatCutsTheJobOrNamesNothingIsAnError) {
-  Builder b(2);
-  const std::uint32_t c = b.comm("pair", {0, 1});
-  b.p2p(0, OpKind::Send, c, 1, 64000000);
-  b.p2p(1, OpKind::Recv, c, 0, 64000000);
+  const traces::Trace t = one_send(64e6);
   const models::Network flat(fabric, collectives::payload_efficiency(fabric), false);
-  Job j{"job", &b.t, {0, 16}, 1, {}};
+  Job j{"job", &t, {0, 16}, 1, {}};
   ReplayOptions o = no_contention();
   // Every BAG switch at 0.1 ms (the transfer takes about 2.3 ms on its 2 p2p channels): GPU 0 can no longer reach
   // GPU 16.
