@@ -252,6 +252,8 @@ Calibration calibrate_trace(const models::FabricConfig& base, const traces::Trac
     emulator::ReplayOptions ro;
     ro.solver = models::solver::rate_solver_factory(options.solver);
     ro.finish_tolerance = how.finish_tolerance;
+    ro.qps = how.qps;
+    ro.nccl_minor = how.nccl_minor;
     ro.record_ranks = measured_ranks(t);
     return compare_measured(t, emulator::replay(net, {job}, ro));
   };

@@ -74,6 +74,8 @@ struct TraceReplay {
   models::Placement placement = models::Placement::Packed;
   double compute_scale = 1;
   double finish_tolerance = 0;
+  int qps = 1;                                  // NCCL_IB_QPS_PER_CONNECTION
+  int nccl_minor = collectives::kNcclMinor;     // the NCCL version the trace ran with (its p2p channels)
 };
 
 // Fits the parameters to the measured times of a trace (Trace::measured): one measurement per measured collective,

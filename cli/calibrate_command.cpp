@@ -223,6 +223,21 @@ void run(const CalibrateOptions& o) {
     throw common::InputError("--channels " + std::to_string(o.channels), "expected 1 to 64 channels (0: NCCL's default)");
   if (o.qps < 1 || o.qps > 128) throw common::InputError("--qps " + std::to_string(o.qps), "expected 1 to 128 QPs");
   if (o.max_iterations < 1) throw common::InputError("--max-iterations", "expected at least 1");
+  // What the logs' runs share. A CSV of cases gives it per row (its columns); a trace's collectives run as NCCL
+  // chooses, each on its own communicator, and only --qps and --nccl-version apply to its replay.
+  const std::pair<const char*, bool> log_options[] = {
+      {"--op", !o.op.empty()},          {"--ranks", o.ranks != 0},    {"--algo", !o.algo.empty()},
+      {"--proto", !o.proto.empty()},    {"--channels", o.channels != 0}, {"--qps", o.qps != 1},
+      {"--nccl-version", !o.nccl_version.empty()}};
+  for (auto [name, given] : log_options) {
+    const bool replay_option = std::string_view(name) == "--qps" || std::string_view(name) == "--nccl-version";
+    if (given && (!o.cases.empty() || (!o.traces.empty() && !replay_option)))
+      throw common::InputError(name, std::string("says how the --nccl-tests logs ran; ") +
+                                         (!o.cases.empty() ? "--cases gives it per row (columns algo, proto, channels, "
+                                                             "qps, nccl_version)"
+                                                           : "a trace's collectives run with NCCL's own choices") +
+                                         ": leave " + name + " out");
+  }
   auto base = models::FabricConfig::from_preset_or_file(o.topo);
   for (const auto& f : o.set_files) base.set_file(f);
   for (const auto& s : o.sets) base.set_assignment(s);
@@ -265,6 +280,10 @@ void run(const CalibrateOptions& o) {
     if (!(o.compute_scale > 0) || !std::isfinite(o.compute_scale))
       throw common::InputError("--compute-scale " + std::to_string(o.compute_scale), "expected a factor > 0");
     how.compute_scale = o.compute_scale;
+    how.qps = o.qps;
+    if (!o.nccl_version.empty())
+      how.nccl_minor = from_option("--nccl-version", o.nccl_version,
+                                   [&] { return collectives::parse_nccl_minor(o.nccl_version); });
     // Exact (run's default 2e-4 would move predictions by steps as large as the fit's finite differences).
     how.finish_tolerance = 0;
     std::fprintf(notes, "# collemu calibrate: %s, %u ranks; fitting %zu parameter(s) by replaying it\n",
@@ -399,8 +418,8 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--algo", o->algo, "NCCL_ALGO the logs ran with");
   cmd->add_option("--proto", o->proto, "NCCL_PROTO the logs ran with");
   cmd->add_option("--channels", o->channels, "channels the logs ran with (NCCL_MIN_CTAS)");
-  cmd->add_option("--qps", o->qps, "NCCL_IB_QPS_PER_CONNECTION the logs ran with");
-  cmd->add_option("--nccl-version", o->nccl_version, "the NCCL version the logs ran with (default 2.28)");
+  cmd->add_option("--qps", o->qps, "NCCL_IB_QPS_PER_CONNECTION the logs or the trace ran with");
+  cmd->add_option("--nccl-version", o->nccl_version, "the NCCL version the logs or the trace ran with (default 2.28)");
   cmd->add_option("--fit", o->fit, "a key to fit, KEY or KEY=LOWER:UPPER (repeatable; default nic.efficiency, "
                   "scaleup.efficiency, nccl.extra_latency, nccl.extra_hop_latency, and gpu.compute_time from a trace; shares "
                   "20%:100%, gpu.compute_time 25%:400%, durations 0us:2ms)");

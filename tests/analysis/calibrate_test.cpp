@@ -246,5 +246,50 @@ TEST(Calibrate, ATracesMeasuredTimesGiveTheirParametersBack) {
   EXPECT_LT(error_stats(ms, cal.points, false, true).max_abs, 1e-4);
 }
 
+// How the trace ran is part of its replay: 16 ranks on 2 nodes all-to-all 64 MiB under NCCL 2.29 (4 p2p channels per
+// remote peer where 2.28 gives 2: the NIC binds instead of the channels; nccl.hpp) with 2 QPs per connection. Its
+// measured times, replayed as it ran (TraceReplay's qps and nccl_minor), are met at the start (nic.efficiency 100%);
+// replayed as 2.28 with 1 QP they are not (the remote traffic on 2 channels of 14 GB/s is slower).
+TEST(Calibrate, ATraceIsReplayedWithTheNcclSettingsItRanWith) {
+  traces::Trace t;
+  t.source = "test trace";
+  t.reset_ranks(16, "test");
+  std::vector<std::uint32_t> all(16);
+  for (std::uint32_t r = 0; r < 16; ++r) all[r] = r;
+  t.comms = {{"world", all, 16}};
+  for (std::uint32_t r = 0; r < 16; ++r) {
+    t.slot_for(r, 0);
+    traces::Op a2a;
+    a2a.kind = traces::OpKind::Collective;
+    a2a.coll = common::CollKind::AllToAll;
+    a2a.dtype = common::DataType::Float32;
+    a2a.count = 1 << 20;  // per peer: 16 x 4 MiB = 64 MiB per rank
+    t.programs[r].ops.push_back(a2a);
+  }
+  auto base = models::FabricConfig::from_preset("prometheus");
+  base.set_assignment("region.buildings=1");
+  base.set_assignment("bag.enabled=false");
+  base.set_assignment("nic.speed=400Gbps");
+  emulator::ReplayOptions ran;
+  ran.nccl_minor = 29;
+  ran.qps = 2;
+  const auto rep = testing::replay_on_building(t, {"nic.speed=400Gbps"}, all, ran);
+  t.measured.assign(16, std::vector<traces::OpTime>(1));
+  for (const auto& o : rep.rank_ops) t.measured[o.rank][o.op] = {o.start_s, o.end_s - o.start_s};
+
+  CalibrateOptions o;
+  o.params.push_back(default_param(*models::find_key("nic.efficiency")));
+  o.holdout = 0;
+  TraceReplay how;
+  how.nccl_minor = 29;
+  how.qps = 2;
+  std::vector<Measurement> ms;
+  const auto as_ran = calibrate_trace(base, t, how, o, ms);
+  EXPECT_LT(error_stats(ms, as_ran.points, false, false).max_abs, 1e-9);
+  ms.clear();
+  const auto as_28 = calibrate_trace(base, t, TraceReplay{}, o, ms);
+  EXPECT_GT(error_stats(ms, as_28.points, false, false).max_abs, 0.1);
+}
+
 }  // namespace
 }  // namespace collemu::analysis

@@ -41,7 +41,8 @@ inline traces::Trace node_trace(int repeats) {
 // `t` replayed on one building of the prometheus preset without a BAG, with `sets` over it: ranks packed from GPU 0,
 // compute times gpu.compute_time's share, the ranks in `record` recorded op by op (exact: no finish tolerance).
 inline emulator::ReplayReport replay_on_building(const traces::Trace& t, const std::vector<std::string>& sets,
-                                                 std::vector<std::uint32_t> record) {
+                                                 std::vector<std::uint32_t> record,
+                                                 emulator::ReplayOptions o = emulator::ReplayOptions{}) {
   auto c = models::FabricConfig::from_preset("prometheus");
   c.set_assignment("region.buildings=1");
   c.set_assignment("bag.enabled=false");
@@ -53,7 +54,6 @@ inline emulator::ReplayReport replay_on_building(const traces::Trace& t, const s
   job.trace = &t;
   job.compute_scale = f.layout.compute_time;
   job.gpus = models::place_ranks(f.layout, static_cast<int>(t.world_size), models::Placement::Packed);
-  emulator::ReplayOptions o;
   o.record_ranks = std::move(record);
   return emulator::replay(net, {job}, o);
 }

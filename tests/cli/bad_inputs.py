@@ -83,6 +83,8 @@ def make_inputs(collemu, tmp):
     write("ag.log", "# Collective test starting: all_gather_perf\n" +
           "".join(f"#  Rank {r:2d} Group  0 Pid {100 + r:6d} on     node00 device {r:2d} [0000:18:00] NVIDIA H100\n"
                   for r in range(8)) + "".join(l + "\n" for l in rows.splitlines() if not l.startswith("# collemu")))
+    # A CSV of cases for collemu calibrate --cases (one AllGather of 8 ranks on one machine).
+    write("cases.csv", "group,op,ranks,bytes,time_us,sets\nm0,allgather,8,16777216,120,building.gpus=8\n")
 
 
 # (class, what the user did, arguments after `collemu`, text the message must contain)
@@ -156,6 +158,10 @@ CASES = [
                                                                     "allreduce", "--set", "region.buildings=1",
                                                                     "--set", "bag.enabled=false"],
      "is all_gather_perf (allgather), not allreduce"),
+    ("calibrate", "an nccl-tests option with a trace", ["calibrate", "--trace", "TMP/eight.h5", "--algo", "Ring"],
+     "--algo: says how the --nccl-tests logs ran; a trace's collectives run with NCCL's own choices"),
+    ("calibrate", "an nccl-tests option with a CSV of cases", ["calibrate", "--cases", "TMP/cases.csv", "--qps", "2"],
+     "--qps: says how the --nccl-tests logs ran; --cases gives it per row"),
     ("calibrate", "a key that cannot be fitted", ["calibrate", "--nccl-tests", "TMP/ag.log", "--fit", "scaleup.gpus"],
      "expected a fabric key that is a share (%) or a duration"),
     ("validate", "a trace without measured times", ["validate", "-q", "--trace", "TMP/eight.h5"],
