@@ -98,6 +98,15 @@ check "a value without its unit" refused "^collemu: error: --param nic.speed=800
 check "an empty grid" refused "^collemu: error: --param: no points to run" "${base[@]}" --out "$tmp/e.h5"
 check "a file of another sweep" refused "it was made by another sweep (its params differ)" "${base[@]}" --param bag.oversubscription=1:1 --out "$tmp/a.h5"
 check "a file of the same sweep run exact" refused "it was made by another sweep (its finish_tolerance differ)" "${base[@]}" "${grid[@]}" --finish-tolerance 0 --out "$tmp/a.h5"
+# A sweep begun by another model (emulator::kModelVersion: the same scenario gives other numbers) is not resumed into.
+cp -r "$tmp/a.h5.parts" "$tmp/old.h5.parts"
+"$PY" -c '
+import json, sys
+p = sys.argv[1] + "/identity.json"
+d = json.load(open(p)); d["model"] -= 1
+open(p, "w").write(json.dumps(d, separators=(",", ":")) + "\n")
+' "$tmp/old.h5.parts"
+check "a sweep begun by an older model" refused "it was made by another sweep (its model differ)" "${base[@]}" "${grid[@]}" --out "$tmp/old.h5"
 check "a generator option with a trace" refused "needs the embedded default job" "${base[@]}" --param gen.dp=2 --out "$tmp/e.h5"
 check "a failure of nothing" refused "^collemu: error: --param fail=r0.nosuch: no such node" "${base[@]}" --param fail=none,r0.nosuch --out "$tmp/e.h5"
 printf 'bag.oversubscription,fabric.kind\n1:1,dsf\n7:1\n' > "$tmp/points.csv"

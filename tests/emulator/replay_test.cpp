@@ -635,6 +635,14 @@ TEST_F(Replay, SendsToAnotherNodeRunOnTwoP2pChannels) {
   ReplayOptions per_peer = no_contention();
   per_peer.net_channels_per_peer = 8;
   EXPECT_EQ(replay(net, {j}, per_peer).jobs[0].step_time_s, two);
+  // Channel bounds past NCCL's 64, or the least above the most, are refused before anything runs.
+  for (auto [lo, hi] : {std::pair{9, 8}, std::pair{65, 0}, std::pair{0, -1}}) {
+    ReplayOptions bad = no_contention();
+    bad.min_channels = lo;
+    bad.max_channels = hi;
+    EXPECT_NE(models::testing::input_error([&] { replay(net, {j}, bad); }).find("at most 64"), std::string::npos)
+        << lo << " " << hi;
+  }
 }
 
 // Failures at a time. A transfer of S from GPU 0 (building 0) to GPU 16 (building 1) is sprayed over the 4 planes, each
