@@ -138,60 +138,28 @@ void write_validation_h5(const std::string& path, const Validation& v, const std
     w.attr_str("trace", trace);
     w.attr_str("topo", topo);
     w.group("/ops");
-    std::vector<std::uint32_t> rank, op;
-    std::vector<std::string> kind;
-    std::vector<double> bytes, meas, pred;
-    for (const OpPair& p : v.ops) {
-      rank.push_back(p.rank);
-      op.push_back(p.op);
-      kind.push_back(p.kind == traces::OpKind::Collective ? common::to_string(p.coll) : traces::to_string(p.kind));
-      bytes.push_back(p.bytes);
-      meas.push_back(p.measured_s);
-      pred.push_back(p.predicted_s);
-    }
-    w.column("/ops/rank", rank);
-    w.column("/ops/op", op);
-    w.strings("/ops/kind", kind);
-    w.column("/ops/bytes", bytes);
-    w.column("/ops/measured_s", meas);
-    w.column("/ops/predicted_s", pred);
+    w.column_of("/ops/rank", v.ops, [](const OpPair& p) { return p.rank; });
+    w.column_of("/ops/op", v.ops, [](const OpPair& p) { return p.op; });
+    w.column_of("/ops/kind", v.ops, [](const OpPair& p) {
+      return std::string(p.kind == traces::OpKind::Collective ? common::to_string(p.coll) : traces::to_string(p.kind));
+    });
+    w.column_of("/ops/bytes", v.ops, [](const OpPair& p) { return p.bytes; });
+    w.column_of("/ops/measured_s", v.ops, [](const OpPair& p) { return p.measured_s; });
+    w.column_of("/ops/predicted_s", v.ops, [](const OpPair& p) { return p.predicted_s; });
     w.group("/spans");
-    rank.clear();
-    op.clear();
-    meas.clear();
-    pred.clear();
-    for (const SpanPair& s : v.spans) {
-      rank.push_back(s.rank);
-      op.push_back(s.ops);
-      meas.push_back(s.measured_s);
-      pred.push_back(s.predicted_s);
-    }
-    w.column("/spans/rank", rank);
-    w.column("/spans/ops", op);
-    w.column("/spans/measured_s", meas);
-    w.column("/spans/predicted_s", pred);
+    w.column_of("/spans/rank", v.spans, [](const SpanPair& s) { return s.rank; });
+    w.column_of("/spans/ops", v.spans, [](const SpanPair& s) { return s.ops; });
+    w.column_of("/spans/measured_s", v.spans, [](const SpanPair& s) { return s.measured_s; });
+    w.column_of("/spans/predicted_s", v.spans, [](const SpanPair& s) { return s.predicted_s; });
     w.group("/groups");
-    std::vector<std::string> label;
-    std::vector<std::uint32_t> n;
-    std::vector<double> mm, mp, ms, ma, p90, mx;
-    for (const PairStats& g : v.groups) {
-      label.push_back(g.label);
-      n.push_back(static_cast<std::uint32_t>(g.n));
-      mm.push_back(g.median_measured_s);
-      mp.push_back(g.median_predicted_s);
-      ms.push_back(g.median_signed);
-      ma.push_back(g.median_abs);
-      p90.push_back(g.p90_abs);
-      mx.push_back(g.max_abs);
-    }
-    w.strings("/groups/label", label);
-    w.column("/groups/n", n);
-    w.column("/groups/median_measured_s", mm);
-    w.column("/groups/median_predicted_s", mp);
-    w.column("/groups/median_signed", ms);
-    w.column("/groups/median_abs", ma);
-    w.column("/groups/p90_abs", p90);
-    w.column("/groups/max_abs", mx);
+    w.column_of("/groups/label", v.groups, [](const PairStats& g) { return g.label; });
+    w.column_of("/groups/n", v.groups, [](const PairStats& g) { return static_cast<std::uint32_t>(g.n); });
+    w.column_of("/groups/median_measured_s", v.groups, [](const PairStats& g) { return g.median_measured_s; });
+    w.column_of("/groups/median_predicted_s", v.groups, [](const PairStats& g) { return g.median_predicted_s; });
+    w.column_of("/groups/median_signed", v.groups, [](const PairStats& g) { return g.median_signed; });
+    w.column_of("/groups/median_abs", v.groups, [](const PairStats& g) { return g.median_abs; });
+    w.column_of("/groups/p90_abs", v.groups, [](const PairStats& g) { return g.p90_abs; });
+    w.column_of("/groups/max_abs", v.groups, [](const PairStats& g) { return g.max_abs; });
   });
 }
 

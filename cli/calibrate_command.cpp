@@ -206,11 +206,6 @@ std::string shown(const models::KeySpec& k, double v) {
   return t;
 }
 
-std::string pct(double x) {
-  char t[32];
-  std::snprintf(t, sizeof t, "%+.1f%%", 100 * x);
-  return t;
-}
 
 void run(const CalibrateOptions& o) {
   if (!o.logs.empty() + !o.cases.empty() + !o.traces.empty() != 1)
@@ -380,10 +375,10 @@ void run(const CalibrateOptions& o) {
   for (bool held : {false, true}) {
     const auto b = analysis::error_stats(ms, cal.points, held, false), a = analysis::error_stats(ms, cal.points, held, true);
     if (!b.n) continue;
-    auto both = [](double x, double y) { return pct(x).substr(1) + " -> " + pct(y).substr(1); };
+    auto both = [](double x, double y) { return signed_percent(x).substr(1) + " -> " + signed_percent(y).substr(1); };
     std::printf("%-10s %6d %20s %20s %20s %20s\n", held ? "held out" : "fitted", b.n, both(b.median_abs, a.median_abs).c_str(),
                 both(b.p90_abs, a.p90_abs).c_str(), both(b.max_abs, a.max_abs).c_str(),
-                (pct(b.mean_signed) + " -> " + pct(a.mean_signed)).c_str());
+                (signed_percent(b.mean_signed) + " -> " + signed_percent(a.mean_signed)).c_str());
   }
   if (!o.out.empty()) std::printf("\n# wrote %s: apply it with --set-file %s (run, coll, sweep)\n", o.out.c_str(), o.out.c_str());
 }

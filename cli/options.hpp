@@ -52,6 +52,13 @@ inline double finish_tolerance_option(double value) {
   return value;
 }
 
+// A relative error as the reports print it: signed, to 0.1% ("+12.3%"; without its first character, its magnitude).
+inline std::string signed_percent(double x) {
+  char t[32];
+  std::snprintf(t, sizeof t, "%+.1f%%", 100 * x);
+  return t;
+}
+
 // NCCL's channel knobs (coll, run, sweep): --min-nchannels and --max-nchannels (-1: not given) 1 to 64, NCCL's
 // MAXCHANNELS per communicator (src/include/device.h), the least at most the most; --nchannels-per-net-peer 1 to 64
 // (0: NCCL's default).

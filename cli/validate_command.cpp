@@ -23,11 +23,6 @@ std::string us(double s) {
   std::snprintf(t, sizeof t, "%.1f", s * 1e6);
   return t;
 }
-std::string pct(double x) {
-  char t[32];
-  std::snprintf(t, sizeof t, "%+.1f%%", 100 * x);
-  return t;
-}
 
 void run(ValidateOptions& v) {
   RunOptions& o = v.run;
@@ -65,8 +60,8 @@ void run(ValidateOptions& v) {
               "median|e|", "p90|e|", "worst|e|");
   for (const auto& g : val.groups)
     std::printf("%-28s %6d %14s %14s %10s %10s %10s %10s\n", g.label.c_str(), g.n, us(g.median_measured_s).c_str(),
-                us(g.median_predicted_s).c_str(), pct(g.median_signed).c_str(), pct(g.median_abs).substr(1).c_str(),
-                pct(g.p90_abs).substr(1).c_str(), pct(g.max_abs).substr(1).c_str());
+                us(g.median_predicted_s).c_str(), signed_percent(g.median_signed).c_str(), signed_percent(g.median_abs).substr(1).c_str(),
+                signed_percent(g.p90_abs).substr(1).c_str(), signed_percent(g.max_abs).substr(1).c_str());
   std::printf("\n('span': each measured rank from its first observed op's start to its last one's end, against the "
               "replay's span over the same ops; medians over the group)\n");
   if (!v.pairs.empty()) std::printf("wrote %s (collemu-plot validate %s -o DIR plots it)\n", v.pairs.c_str(), v.pairs.c_str());

@@ -127,6 +127,19 @@ class Writer {
     if (n && H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) < 0) fail(name);
   }
 
+  // The column of one field of every row: get(row) for each of `rows`, written as strings or as numbers by its type.
+  template <class Rows, class Get>
+  void column_of(const char* name, const Rows& rows, Get get) {
+    using T = std::decay_t<decltype(get(*std::begin(rows)))>;
+    std::vector<T> v;
+    v.reserve(std::size(rows));
+    for (const auto& r : rows) v.push_back(get(r));
+    if constexpr (std::is_same_v<T, std::string>)
+      strings(name, v);
+    else
+      column(name, v);
+  }
+
   // A fixed-length UTF-8 string type of `width` bytes, NUL-padded.
   static hid_t fixed_string(std::size_t width) {
     const hid_t type = H5Tcopy(H5T_C_S1);
