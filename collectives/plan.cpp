@@ -66,14 +66,13 @@ CollPlan plan_collective(const Communicator& comm, const CollSpec& spec) {
                      "expected 1 to 64 (NCCL_NCHANNELS_PER_NET_PEER), or 0 for NCCL's default");
   plan.p2p_remote_cap_Bps = models::solver::kNoCap;
   if ((spec.op == CollKind::AllToAll || spec.op == CollKind::SendRecv) && shape.nodes > 1) {
-    // A rank receives from other nodes through its own NIC: a ceiling at or above the NIC's rate never binds and is
-    // left out (the solver then does exactly what it did without it). An AllToAll's remote receives share all of the
-    // rank's remote p2p channels; a SendRecv's one remote peer has that peer's channels (NVIDIA/nccl#1272: one peer
-    // across nodes on 2 channels until NCCL_NCHANNELS_PER_NET_PEER=4).
+    // An AllToAll's remote receives share all of the rank's remote p2p channels; a SendRecv's one remote peer has that
+    // peer's channels (NVIDIA/nccl#1272: one peer across nodes on 2 channels until NCCL_NCHANNELS_PER_NET_PEER=4).
     const P2pContext ctx{n, shape.nodes, plan.channels, spec.net_channels_per_peer, spec.nccl_minor, shape.nic_line_Bps};
     if (spec.op == CollKind::AllToAll) {
       // Every rank sends across at once: each has its share of its NIC (shape.nic_Bps: the NIC over the GPUs
-      // sharing it), which a ceiling at or above it never beats.
+      // sharing it), which a ceiling at or above it never beats, so such a ceiling is left out (the solver then does
+      // exactly what it did without it).
       const double cap = p2p_remote_channels(ctx) * kP2pChannelNet_Bps;
       if (cap < shape.nic_Bps) plan.p2p_remote_cap_Bps = cap;
     } else {
