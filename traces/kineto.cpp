@@ -122,7 +122,8 @@ std::string text(const json& obj, const char* key, const Ctx& c) {
 
 // "[0, 1, 2]" (a string, as PyTorch writes it) or a JSON array of integers; nullopt for a list PyTorch shortened
 // ("[0, 1, ..., 29, ...]" for groups over 30 ranks), whose ranks must come from distributedInfo.pg_config.
-std::optional<std::vector<std::uint32_t>> rank_list(const json& v, const Ctx& c) {
+// `where` and `label` name the list in errors: an event's "Process Group Ranks", or a group of distributedInfo.pg_config.
+std::optional<std::vector<std::uint32_t>> rank_list(const json& v, const std::string& where, const std::string& label) {
   json parsed;
   const json* arr = &v;
   if (v.is_string()) {
@@ -133,18 +134,22 @@ std::optional<std::vector<std::uint32_t>> rank_list(const json& v, const Ctx& c)
     try {
       parsed = json::parse(text);
     } catch (const json::exception&) {
-      throw InputError(c.where(), "\"Process Group Ranks\" is not a list of ranks");
+      throw InputError(where, label + " is not a list of ranks");
     }
     arr = &parsed;
   }
-  if (!arr->is_array()) throw InputError(c.where(), "\"Process Group Ranks\": expected a list of ranks");
+  if (!arr->is_array()) throw InputError(where, label + ": expected a list of ranks");
   std::vector<std::uint32_t> out;
   for (const auto& x : *arr) {
     if (!x.is_number_integer() || x.get<std::int64_t>() < 0 || x.get<std::int64_t>() >= kMaxRanks)
-      throw InputError(c.where(), "\"Process Group Ranks\": expected ranks in [0, " + std::to_string(kMaxRanks) +
-                                      "), got a " + std::string(x.type_name()));
+      throw InputError(where, label + ": expected ranks in [0, " + std::to_string(kMaxRanks) + "), got a " +
+                                  std::string(x.type_name()));
     out.push_back(static_cast<std::uint32_t>(x.get<std::int64_t>()));
   }
+  std::vector<std::uint32_t> sorted = out;
+  std::sort(sorted.begin(), sorted.end());
+  if (auto d = std::adjacent_find(sorted.begin(), sorted.end()); d != sorted.end())
+    throw InputError(where, label + ": rank " + std::to_string(*d) + " is listed twice");
   return out;
 }
 
@@ -181,7 +186,14 @@ Trace read_kineto(const std::vector<std::string>& paths, ReadReport* report) {
       j = json::parse(bytes);
     } catch (const json::parse_error& e) {
       throw InputError(path, "not valid JSON at byte " + std::to_string(e.byte) + " (truncated or corrupt?)");
-    } catch (const json::exception& e) {  // a number too large, ...
+    } catch (const json::exception& e) {  // a number too large, ...: the library gives no place, so find the number
+      const std::string what = e.what();
+      const auto q = what.find("parsing '");
+      const std::string token = q == std::string::npos ? "" : what.substr(q + 9, what.find('\'', q + 9) - q - 9);
+      const auto at = token.empty() ? std::string::npos : bytes.find(token);
+      if (at != std::string::npos)
+        throw InputError(path + ":" + std::to_string(1 + std::count(bytes.begin(), bytes.begin() + at, '\n')),
+                         "the number " + token + " (byte " + std::to_string(at) + ") is outside what a double holds");
       throw InputError(path, std::string("malformed JSON: ") + e.what());
     }
     if (!j.is_object() || !j.contains("traceEvents") || !j["traceEvents"].is_array())
@@ -192,7 +204,6 @@ Trace read_kineto(const std::vector<std::string>& paths, ReadReport* report) {
     using Ranks = std::shared_ptr<const std::vector<std::uint32_t>>;
     Ranks default_pg;
     std::map<std::string, Ranks> pg_by_name, interned;
-    const Ctx top{path, 0};
     if (j.contains("distributedInfo") && j["distributedInfo"].is_object()) {
       const json& di = j["distributedInfo"];
       auto get = [&](const char* k) -> std::int64_t {
@@ -210,8 +221,19 @@ Trace read_kineto(const std::vector<std::string>& paths, ReadReport* report) {
       if (di.contains("pg_config") && di["pg_config"].is_array())
         for (const auto& pg : di["pg_config"]) {
           if (!pg.is_object() || !pg.contains("pg_name") || !pg["pg_name"].is_string() || !pg.contains("ranks")) continue;
-          if (auto ranks = rank_list(pg["ranks"], top))
-            pg_by_name[pg["pg_name"].get<std::string>()] = std::make_shared<const std::vector<std::uint32_t>>(std::move(*ranks));
+          const std::string name = pg["pg_name"].get<std::string>();
+          const std::string label = "distributedInfo.pg_config group '" + name + "'";
+          if (auto ranks = rank_list(pg["ranks"], path, label + " ranks")) {
+            for (std::uint32_t r : *ranks)
+              if (r >= file_world)
+                throw InputError(path, label + ": rank " + std::to_string(r) + " is not below world_size " +
+                                           std::to_string(file_world));
+            if (pg.contains("pg_size") && pg["pg_size"].is_number_integer() &&
+                pg["pg_size"].get<std::int64_t>() != static_cast<std::int64_t>(ranks->size()))
+              throw InputError(path, label + ": pg_size " + std::to_string(pg["pg_size"].get<std::int64_t>()) +
+                                         " but " + std::to_string(ranks->size()) + " ranks listed");
+            pg_by_name[name] = std::make_shared<const std::vector<std::uint32_t>>(std::move(*ranks));
+          }
         }
       if (pg_by_name.count("0")) default_pg = pg_by_name["0"];
     } else {
@@ -276,7 +298,7 @@ Trace read_kineto(const std::vector<std::string>& paths, ReadReport* report) {
           auto hit = v.is_string() ? interned.find(key) : interned.end();
           if (hit != interned.end()) {
             op.pg_ranks = hit->second;
-          } else if (auto ranks = rank_list(v, c)) {
+          } else if (auto ranks = rank_list(v, c.where(), "\"Process Group Ranks\"")) {
             if (!ranks->empty()) op.pg_ranks = std::make_shared<const std::vector<std::uint32_t>>(std::move(*ranks));
             if (v.is_string()) interned[key] = op.pg_ranks;
           } else if (pg_by_name.count(op.pg_name)) {  // PyTorch shortened the list: the group's ranks from pg_config
@@ -286,6 +308,10 @@ Trace read_kineto(const std::vector<std::string>& paths, ReadReport* report) {
                                         "has no group '" + op.pg_name + "' with the full list");
           }
         }
+        if (a.contains("Group size") && integer(a, "Group size", c) != static_cast<std::int64_t>(op.pg_ranks->size()))
+          throw InputError(c.where(), "\"Group size\" " + std::to_string(integer(a, "Group size", c)) +
+                                          " but process group '" + op.pg_name + "' has " +
+                                          std::to_string(op.pg_ranks->size()) + " ranks");
         if (op.kind == common::CollKind::Send && a.contains("Dst Rank")) op.peer_global = integer(a, "Dst Rank", c);
         if (op.kind == common::CollKind::Recv && a.contains("Src Rank")) op.peer_global = integer(a, "Src Rank", c);
         if (a.contains("Seq") && a["Seq"].is_number_integer()) op.seq = a["Seq"].get<std::int64_t>();

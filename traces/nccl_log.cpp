@@ -127,6 +127,7 @@ bool looks_like_nccl_log(const std::string& head) {
 Trace read_nccl_logs(const std::vector<std::string>& paths, ReadReport* report) {
   ReadReport local;
   ReadReport& rep = report ? *report : local;
+  std::size_t records = 0;  // COLL records read here (Init lines alone make no trace)
   std::map<std::pair<std::string, int>, std::size_t> process_index;
   std::vector<Process> procs;
   std::size_t order = 0;
@@ -260,16 +261,26 @@ Trace read_nccl_logs(const std::vector<std::string>& paths, ReadReport* report) 
         else pr.all_have_globalrank = false;
         pr.ops.push_back({std::move(r), where});
         ++rep.records;
+        ++records;
       }
     }
   }
-  if (procs.empty()) {
+  if (records == 0) {
     std::string names;
     for (const auto& p : paths) names += (names.empty() ? "" : ", ") + p;
     throw InputError(names, "no NCCL COLL records (expected lines such as 'host:pid:tid [0] NCCL INFO AllReduce: "
                             "opCount 0 sendbuff ... count N datatype D op O root R comm 0x... [nranks=N] stream ...'; "
                             "run the job with NCCL_DEBUG=INFO NCCL_DEBUG_SUBSYS=COLL,INIT)");
   }
+
+  // A communicator a process initialised (its Init line names the commId) but ran nothing on is still its
+  // membership: its slot is that process, not a member without a log.
+  for (Process& p : procs)
+    for (const auto& [cp, il] : p.init)
+      if (!il.comm_id.empty() && !p.comm_nranks.count(cp)) {
+        p.comm_order.push_back(cp);
+        p.comm_nranks[cp] = il.nranks;
+      }
 
   // Ranks.
   std::vector<std::size_t> rank_order(procs.size());

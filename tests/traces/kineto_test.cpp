@@ -154,6 +154,19 @@ TEST(Kineto, BadFilesNameFileAndEvent) {
   EXPECT_NE(error_of({negative.path}).find("negative message size"), std::string::npos);
   TempFile unknown(file(0, {event(k, "ncclDevKernel_X(x)", 20, 10, nccl_args("allshuffle", 8))}), "t.json");
   EXPECT_NE(error_of({unknown.path}).find("unknown collective 'allshuffle'"), std::string::npos);
+  // Metadata that contradicts itself: a group size other than its ranks', a rank listed twice.
+  TempFile size3(file(0, {event(k, "ncclDevKernel_X(x)", 20, 10, nccl_args("allreduce", 8, R"(,"Group size":3)"))}),
+                 "t.json");
+  EXPECT_NE(error_of({size3.path}).find("traceEvents[0]: \"Group size\" 3 but process group '0' has 2 ranks"),
+            std::string::npos) << error_of({size3.path});
+  TempFile size2(file(0, {event(k, "ncclDevKernel_X(x)", 20, 10, nccl_args("allreduce", 8, R"(,"Group size":2)"))}),
+                 "t.json");
+  EXPECT_EQ(error_of({size2.path}, false), "");
+  std::string dup = file(0, {event(k, "ncclDevKernel_X(x)", 20, 10, nccl_args("allreduce", 8))});
+  dup.replace(dup.find("[0, 1]"), 6, "[1, 1]");
+  TempFile dup_rank(dup, "t.json");
+  EXPECT_NE(error_of({dup_rank.path}).find("\"Process Group Ranks\": rank 1 is listed twice"), std::string::npos)
+      << error_of({dup_rank.path});
   TempFile twice_a(good, "a.json"), twice_b(good, "b.json");
   EXPECT_NE(error_of({twice_a.path, twice_b.path}).find("rank 0 again"), std::string::npos);
   // A gzip file cut in the middle.

@@ -115,6 +115,9 @@ TEST(NcclLog, NewerInitLinesAndPartialLogsKeepCommunicatorRanks) {
   EXPECT_EQ(t.comms[0].name, "commId 0xabc");
   EXPECT_EQ(t.rank_names[t.comms[0].ranks[2]], "h:3 [0]");
   EXPECT_TRUE(t.program(t.comms[0].ranks[1]).ops.empty());  // the rank without a log
+  // Comm rank 3 initialised the communicator and ran nothing: it is that process, not one more rank without a log.
+  EXPECT_EQ(t.rank_names[t.comms[0].ranks[3]], "h:4 [0]");
+  EXPECT_EQ(t.world_size, 4u);  // 3 processes and the missing comm rank 1
   check_consistency(t);
   // An Init line whose size disagrees with the records is an error, not memory corruption.
   TempFile g(init("h:1:1 [0]", "0x1", 3) + rec("h:1:1 [0]", "AllReduce", 0, 16, 7, 0, "0x1", 2), "t.log");
