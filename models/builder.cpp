@@ -475,15 +475,21 @@ class Builder {
   void check_bag_ports() {
     const double switch_Bps = p_.bag_ports * p_.bag_port_Bps;
     std::vector<double> used(f_.num_nodes(), 0.0);
+    std::vector<std::uint32_t> neighbours(f_.num_nodes(), 0);  // a link (to another switch) takes at least a port
     for (const Link& l : f_.links())
-      if (f_.node(l.src).kind == NodeKind::Bag) used[l.src] += l.capacity_Bps;
+      if (f_.node(l.src).kind == NodeKind::Bag) used[l.src] += l.capacity_Bps, ++neighbours[l.src];
     for (const auto& R : f_.layout.regions)
       for (std::uint32_t i = 0; i < R.n_bag; ++i) {
+        const std::string name = "BAG switch r" + std::to_string(&R - f_.layout.regions.data()) + ".bag" + std::to_string(i);
+        if (neighbours[R.bag_base + i] > p_.bag_ports)
+          impossible(c_, "bag.ports",
+                     name + " links to " + std::to_string(neighbours[R.bag_base + i]) +
+                         " switches (every top switch of its plane in every building of its region, and the other "
+                         "regions' BAG), a port each at least, but has " + std::to_string(p_.bag_ports) + " ports");
         const double need = used[R.bag_base + i];
         if (need > switch_Bps * (1 + 1e-9))
           impossible(c_, "bag.switches",
-                     "BAG switch r" + std::to_string(&R - f_.layout.regions.data()) + ".bag" + std::to_string(i) +
-                         " needs " + common::format_bandwidth(need) + " of ports but has " +
+                     name + " needs " + common::format_bandwidth(need) + " of ports but has " +
                          std::to_string(p_.bag_ports) + " x " + common::format_bandwidth(p_.bag_port_Bps) +
                          " (bag.ports, bag.port_speed); use more BAG switches or auto");
       }
@@ -528,7 +534,13 @@ void check_connected(const Fabric& f) {
 Fabric build_fabric(const FabricConfig& config) {
   Fabric f;
   Builder(config, f).build();
-  check_connected(f);
+  try {
+    check_connected(f);
+  } catch (const InputError& e) {
+    // Buildings without a BAG: the place to name is where the BAG was turned off.
+    if (!f.layout.has_bag && f.layout.buildings.size() > 1) throw InputError(config.where("bag.enabled"), e.detail());
+    throw;
+  }
   return f;
 }
 

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <sstream>
 #include <map>
+#include <set>
 #include <functional>
 
 #include "common/error.hpp"
@@ -498,6 +499,13 @@ FabricConfig::Value FabricConfig::value(std::string_view key) const {
   auto k = [this] { return count("fat_tree.k"); };
   auto d = preset_default(preset_, key, k);
   COLLEMU_ASSERT(d.has_value(), "no default for key " + std::string(key));
+  // The fat-tree's sizes follow from fat_tree.k: where the user gave k, a size is theirs (an impossible one is
+  // blamed on their k, not on the preset).
+  static const std::set<std::string_view> from_k = {"building.gpus", "nsf.leaf_ports", "nsf.pod_leaves", "nsf.spines",
+                                                    "nsf.supers", "nsf.spine_ports", "nsf.super_ports"};
+  if (preset_ == "fat-tree" && from_k.count(key))
+    if (auto it = user_.find(std::string_view("fat_tree.k")); it != user_.end())
+      return Value{*d, it->second.where + " (fat_tree.k " + it->second.text + ")"};
   return Value{*d, "preset " + preset_};
 }
 

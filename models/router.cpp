@@ -616,7 +616,8 @@ void Router::route(const FlowLabel& flow, Route& out) const {
   if (flow.src_gpu >= n_gpus || flow.dst_gpu >= n_gpus)
     throw RouteError("GPU " + std::to_string(std::max(flow.src_gpu, flow.dst_gpu)) + " does not exist (the fabric has " +
                      std::to_string(n_gpus) + " GPUs)");
-  if (flow.src_gpu == flow.dst_gpu) throw RouteError("a flow needs two different GPUs");
+  if (flow.src_gpu == flow.dst_gpu)
+    throw RouteError("a flow needs two different GPUs; " + f_.node_name(flow.src_gpu) + " is both ends");
   Emitter em{f_, out};
   const std::uint32_t bs = building_of(flow.src_gpu), bd = building_of(flow.dst_gpu);
   const BuildingLayout &S = L.buildings[bs], &D = L.buildings[bd];
