@@ -120,7 +120,7 @@ void read_logs(const CalibrateOptions& o, const models::FabricConfig& base, std:
       m.time_s = r.time_s;
       ms.push_back(std::move(m));
     }
-    if (empty) std::fprintf(stderr, "calibrate: %s: %d row(s) of 0 bytes left out (no data moves)\n", path.c_str(), empty);
+    if (empty) std::fprintf(stderr, "collemu: warning: %s: %d row(s) of 0 bytes left out (no data moves)\n", path.c_str(), empty);
   }
 }
 
@@ -208,6 +208,7 @@ std::string shown(const models::KeySpec& k, double v) {
 
 
 void run(const CalibrateOptions& o) {
+  check_output_file("--out", o.out);
   if (!o.logs.empty() + !o.cases.empty() + !o.traces.empty() != 1)
     throw common::InputError("--nccl-tests / --cases / --trace", "expected measurements from one of them: nccl-tests "
                              "outputs (--nccl-tests LOG...), a CSV of cases (--cases FILE) or a trace with measured "
@@ -295,11 +296,11 @@ void run(const CalibrateOptions& o) {
                             "(--fit)");
   for (std::size_t j = 0; j < co.params.size(); ++j)
     if (fit.at_bound[j])
-      std::fprintf(stderr, "calibrate: %s is held at its %s bound: the measurements want a value beyond it; widen "
+      std::fprintf(stderr, "collemu: warning: %s is held at its %s bound: the measurements want a value beyond it; widen "
                    "--fit %s=LOWER:UPPER if such a value is physical\n", co.params[j].name.c_str(),
                    fit.at_bound[j] < 0 ? "lower" : "upper", co.params[j].name.c_str());
   for (const auto& [a, b] : fit.confounded)
-    std::fprintf(stderr, "calibrate: %s and %s cannot be told apart by these measurements (correlation %.3f): fit one "
+    std::fprintf(stderr, "collemu: warning: %s and %s cannot be told apart by these measurements (correlation %.3f): fit one "
                  "of them (--fit), or add measurements that move them differently\n", co.params[a].name.c_str(),
                  co.params[b].name.c_str(), fit.correlation(a, b));
 

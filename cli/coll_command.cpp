@@ -71,8 +71,11 @@ double size_option(const std::string& name, const std::string& text) {
 void run(const CollOptions& o) {
   const double lo = size_option("--minbytes", o.minbytes), hi = size_option("--maxbytes", o.maxbytes);
   if (hi < lo) throw common::InputError("--maxbytes " + o.maxbytes, "smaller than --minbytes " + o.minbytes);
-  if (o.stepbytes.empty() && (!(o.stepfactor > 1) || !std::isfinite(o.stepfactor)))
-    throw common::InputError("--stepfactor " + std::to_string(o.stepfactor), "expected a factor > 1");
+  if (o.stepbytes.empty() && (!(o.stepfactor > 1) || !std::isfinite(o.stepfactor))) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", o.stepfactor);
+    throw common::InputError(std::string("--stepfactor ") + text, "expected a factor > 1");
+  }
   // The options as the library's request; a library error about a value names the option it came from.
   collectives::CollSpec spec;
   spec.op = from_option("--op", o.op, [&] { return collectives::parse_collective(o.op); });
@@ -133,6 +136,11 @@ void run(const CollOptions& o) {
   if (ranks < 1)
     throw common::InputError("--ranks", "expected the number of ranks (GPUs) taking part, at least 1 (or nccl-tests' "
                              "--np, -t and -g)");
+  // One rank communicates with no one: NCCL only copies its buffer in GPU memory (out of place), which is not
+  // modelled; a time of 0 would read as a result.
+  if (ranks == 1)
+    throw common::InputError("--ranks 1", "a collective of one rank moves nothing between GPUs (NCCL copies the buffer "
+                                          "locally); expected at least 2 ranks");
   const models::Network net(fabric, collectives::payload_efficiency(fabric));
   const auto gpus = from_option("--ranks", std::to_string(ranks),
                                 [&] { return models::place_ranks(fabric.layout, ranks, placement); });
@@ -191,6 +199,8 @@ void run(const CollOptions& o) {
     const auto r = collectives::run_collective(comm, spec, solver, engine_options);
     busbw_sum += r.busbw_Bps / 1e9;
     ++nrows;
+    // Nothing carried (a zero size: latency only): no link binds.
+    const char* tier = r.binding_utilisation > 0 ? models::to_string(r.binding_tier) : "none";
     if (o.json) {
       rows.push_back({{"op", common::to_string(r.op)},
                       {"ranks", sh.ranks},
@@ -207,7 +217,7 @@ void run(const CollOptions& o) {
                       {"algo", collectives::algo_name(r.op, r.algo)},
                       {"proto", collectives::to_string(r.proto)},
                       {"channels", r.channels},
-                      {"binding_tier", models::to_string(r.binding_tier)},
+                      {"binding_tier", tier},
                       {"binding_utilisation", r.binding_utilisation},
                       {"flows", r.flows},
                       {"events", r.engine.events}});
@@ -218,7 +228,7 @@ void run(const CollOptions& o) {
       std::printf("%12lld  %12lld  %8s  %6s  %6d%s%s  %8s %7s  %s (%.2f)\n", static_cast<long long>(r.bytes),
                   static_cast<long long>(r.count), o.datatype.c_str(), redop.c_str(), rooted ? spec.root : -1,
                   cols.c_str(), cols.c_str(), collectives::algo_name(r.op, r.algo), collectives::to_string(r.proto),
-                  models::to_string(r.binding_tier), r.binding_utilisation);
+                  tier, r.binding_utilisation);
       std::fflush(stdout);
     }
     if (lo == 0 && step_bytes == 0) break;  // a zero size does not grow by a factor
@@ -290,7 +300,7 @@ void add_coll_command(CLI::App& app) {
                   "pipelined (one flow per ring edge), step (one flow per ring step, for small rings) or lockstep (one "
                   "flow per ring channel, at its slowest edge); PAT is always in lockstep");
   cmd->add_option("--root", o->root, "root rank of broadcast and reduce");
-  cmd->add_option("--solver", o->solver, "rate solver backend: cpu or cuda");
+  cmd->add_option("--solver", o->solver, "rate solver backend: cpu, cpu-rounds (the same rates, solved in rounds) or cuda");
   cmd->add_option("--finish-tolerance", o->finish_tolerance, kFinishToleranceHelp)->capture_default_str();
   cmd->add_flag("--json", o->json,
                 "rows as a JSON array (op, ranks, fabric, placement, bytes, count, type, redop, root, time_s, algbw_GBps, "

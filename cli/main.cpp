@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <new>
+#include <string>
 
 #include "cli/bench_command.hpp"
 #include "cli/calibrate_command.hpp"
@@ -21,10 +22,6 @@ int main(int argc, char** argv) {
       "super-spine) from NCCL traces, with max-min fair flow rates."};
   app.set_version_flag("--version", "collemu 0.1.0");
   app.require_subcommand(1);
-  // CLI11's own parse errors quote the offending argument too: shortened the same way as ours.
-  app.failure_message([](const CLI::App* a, const CLI::Error& e) {
-    return collemu::common::message_for_user(CLI::FailureMessage::simple(a, e));
-  });
   collemu::cli::add_run_command(app);
   collemu::cli::add_sweep_command(app);
   collemu::cli::add_topo_command(app);
@@ -34,9 +31,30 @@ int main(int argc, char** argv) {
   collemu::cli::add_calibrate_command(app);
   collemu::cli::add_validate_command(app);
   try {
+    // An unknown first word is a misspelt command: say which (CLI11 would only say that one is required).
+    if (argc > 1 && argv[1][0] != '-') {
+      bool known = false;
+      for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+        known = known || sub->check_name(argv[1]);
+      if (!known)
+        throw collemu::common::UserError(std::string("unknown command '") + argv[1] +
+                                         "': expected run, sweep, topo, coll, trace, calibrate, validate or bench "
+                                         "('collemu --help' says what each does)");
+    }
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // A malformed command line is bad input like any other: our one-line format and exit status 2 (docs/errors.md),
+    // naming the command whose --help lists the options.
+    std::string where = "collemu";
+    for (const CLI::App* sub = &app; sub != nullptr;) {
+      const auto parsed = sub->get_subcommands();
+      sub = parsed.empty() ? nullptr : parsed.front();
+      if (sub != nullptr) where += " " + sub->get_name();
+    }
+    std::fprintf(stderr, "collemu: error: %s ('%s --help' lists the options)\n",
+                 collemu::common::message_for_user(e.what()).c_str(), where.c_str());
+    return 2;
   } catch (const collemu::common::UserError& e) {  // bad input of any layer: a config, an option, a trace
     std::fprintf(stderr, "collemu: error: %s\n", collemu::common::message_for_user(e.what()).c_str());
     // Straight out: a damaged HDF5 file can leave libhdf5 unable to close it, and its exit handler would then print

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,19 @@ auto from_option(const std::string& option, const std::string& value, F&& parse)
   } catch (const common::UserError& e) {  // the other user errors carry no place of their own
     throw common::InputError(option + " " + value, e.what());
   }
+}
+
+// An output file the command will write (atomically, once its work is done): refused before any work when it could not
+// be written there, a directory or in a directory that does not exist. An empty path is no output.
+inline void check_output_file(const std::string& option, const std::string& path) {
+  if (path.empty()) return;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec))
+    throw common::InputError(option + " " + path, "is a directory; expected the name of a file to write");
+  const fs::path parent = fs::path(path).parent_path();
+  if (!parent.empty() && !fs::is_directory(parent, ec))
+    throw common::InputError(option + " " + path, "its directory " + parent.string() + " does not exist");
 }
 
 // The finish tolerance the commands run with unless told (models::solver::FlowEngineOptions::finish_tolerance; the

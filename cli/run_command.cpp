@@ -29,7 +29,12 @@ namespace collemu::cli {
 
 namespace {
 
+// A collective of no bytes carries nothing: no link binds it.
+const char* tier_of(const analysis::CollGroup& g) { return g.bytes > 0 ? models::to_string(g.binding_tier) : "none"; }
+
 void run(const RunOptions& o) {
+  check_output_file("--out", o.out);
+  check_output_file("--timeline", o.timeline);
   RunResult r;
   run_scenario(o, r);
   const emulator::ReplayReport& rep = r.rep;
@@ -41,6 +46,13 @@ void run(const RunOptions& o) {
   const double wall = r.wall_s;
   const emulator::JobReport& jr = rep.jobs.front();
   const double step = jr.step_time_s;
+  // A failure timed after every job ended changed nothing: say so, not just print the healthy step.
+  double last_end = 0;
+  for (const auto& j : rep.jobs) last_end = std::max(last_end, j.step_time_s);
+  for (const auto& text : o.fail_at)
+    if (common::parse_duration_s(text.substr(0, text.find(':'))) >= last_end)
+      std::fprintf(stderr, "collemu: warning: --fail-at %s: the step ended at %s, before this failure: it changed "
+                           "nothing\n", text.c_str(), seconds(last_end).c_str());
   if (!o.out.empty())
     analysis::write_results_h5(o.out, rep, sum, jobs,
                                {o.topo, models::to_string(placement), o.solver, o.finish_tolerance});
@@ -84,7 +96,7 @@ void run(const RunOptions& o) {
       cj.push_back({{"kind", common::to_string(g.kind)}, {"ranks", g.ranks}, {"bytes", g.bytes},
                     {"count", g.count}, {"max_s", g.max_s}, {"mean_s", g.mean_s},
                     {"mean_busbw_GBps", g.mean_busbw_Bps / 1e9}, {"algo", g.algo}, {"proto", g.proto},
-                    {"binding_tier", models::to_string(g.binding_tier)}});
+                    {"binding_tier", tier_of(g)}});
     j["collectives"] = cj;
     j["collective_count"] = rep.colls.size();
     j["flows"] = rep.flows;
@@ -127,7 +139,7 @@ void run(const RunOptions& o) {
     const analysis::CollGroup& g = sum.slowest[i];
     std::printf("  %-14s %6d %10s %7zu %11s %11s %6.1f GB/s %-5s %-6s %s\n", common::to_string(g.kind), g.ranks,
                 bytes_text(g.bytes).c_str(), g.count, seconds(g.max_s).c_str(), seconds(g.mean_s).c_str(),
-                g.mean_busbw_Bps / 1e9, g.algo.c_str(), g.proto.c_str(), models::to_string(g.binding_tier));
+                g.mean_busbw_Bps / 1e9, g.algo.c_str(), g.proto.c_str(), tier_of(g));
   }
   std::printf("\nbusiest tiers (bytes carried over capacity x step time)\n");
   std::vector<analysis::TierUse> order;

@@ -238,6 +238,9 @@ void run_scenario(const RunOptions& o, RunResult& r) {
   if (!(o.compute_scale > 0) || !std::isfinite(o.compute_scale))
     throw common::InputError("--compute-scale " + std::to_string(o.compute_scale), "expected a factor > 0");
 
+  if (o.top < 0) throw common::InputError("--top " + std::to_string(o.top), "expected a number of rows, 0 or more");
+  if (o.timeline_ranks < 1)
+    throw common::InputError("--timeline-ranks " + std::to_string(o.timeline_ranks), "expected at least 1 rank");
   std::vector<std::pair<std::uint32_t, double>> slow_ranks;
   for (const auto& s : o.slow_ranks) slow_ranks.push_back(parse_slow_rank(s));
 
@@ -277,6 +280,12 @@ void run_scenario(const RunOptions& o, RunResult& r) {
     for (const auto& f : j.files)
       if (::access(f.c_str(), R_OK) != 0) throw common::InputError(j.option, "cannot read " + f);
     if (j.name.empty()) j.name = "job" + std::to_string(specs.size());
+    // The results name the jobs: two of one name could not be told apart.
+    for (const JobSpec& other : specs)
+      if (other.name == j.name)
+        throw common::InputError(j.option, "a job named " + j.name + " is already given (" +
+                                               (other.option == "--placement" ? "--trace" : other.option) +
+                                               "); name each job once");
     specs.push_back(std::move(j));
   }
   std::vector<traces::Trace>& traces_store = r.traces;
@@ -352,8 +361,6 @@ void run_scenario(const RunOptions& o, RunResult& r) {
       std::fflush(stderr);
     };
   if (!o.timeline.empty()) {
-    if (o.timeline_ranks < 1)
-      throw common::InputError("--timeline-ranks " + std::to_string(o.timeline_ranks), "expected at least 1 rank");
     // One rank per program first (ranks that share a program are equivalent as far as the trace goes), then in order.
     std::vector<std::uint8_t> seen(trace.programs.size(), 0), picked(trace.world_size, 0);
     for (std::uint32_t r = 0; r < trace.world_size && ropt.record_ranks.size() < static_cast<std::size_t>(o.timeline_ranks); ++r)

@@ -35,6 +35,7 @@ struct SweepOptions {
   int seeds = 1;
   std::string out, csv;
   long long task = -1;  // run only this point (all its seeds) and keep its rows (a Slurm array task)
+  bool task_given = false;
   bool merge = false;   // run nothing: write OUT from the finished points (every one must be there)
   bool count = false;   // print the number of points and stop
 };
@@ -58,6 +59,11 @@ Param classify(const std::string& key, const RunOptions& base, const std::string
     if (!base.traces.empty())
       throw common::InputError(where, "a generator option needs the embedded default job (no --trace)");
   }
+  if (p.kind == Kind::Fabric)
+    for (const auto& s : base.sets)
+      if (s.substr(0, s.find('=')) == key)
+        throw common::InputError(where, "key " + key + " is also given as --set " + s +
+                                            "; a swept key takes its values from the sweep only");
   return p;
 }
 
@@ -181,7 +187,9 @@ void prepare_parts(const SweepOptions& so, const std::string& parts, const std::
 }
 
 void sweep(const SweepOptions& so) {
-  if (so.out.empty()) throw common::InputError("--out", "expected the sweep's .h5 file");
+  if (so.out.empty() && !so.count) throw common::InputError("--out", "expected the sweep's .h5 file");
+  check_output_file("--out", so.out);
+  check_output_file("--csv", so.csv);
   if (so.seeds < 1) throw common::InputError("--seeds " + std::to_string(so.seeds), "expected at least 1 seed");
   if (!so.base.jobs.empty()) throw common::InputError("--job", "a sweep varies one job; --job is not supported here");
   const models::FabricConfig probe = from_option("--topo", so.base.topo,
@@ -207,6 +215,8 @@ void sweep(const SweepOptions& so) {
       if (params.empty()) {
         for (const auto& k : cells) {
           if (k.empty()) throw common::InputError(where, "an empty parameter name in the header");
+          for (const Param& q : params)
+            if (q.key == k) throw common::InputError(where, "the key " + k + " is given twice in the header");
           params.push_back(classify(k, so.base, where));
         }
         continue;
@@ -250,11 +260,16 @@ void sweep(const SweepOptions& so) {
   if (points.empty())
     throw common::InputError(so.points_file.empty() ? "--param" : so.points_file,
                              "no points to run: give --param KEY=V1,V2,... or a --points file with rows");
-  if (so.seeds > 1)
+  if (so.seeds > 1) {
     for (const Param& p : params)
       if (p.key == "routing.hash_seed")
         throw common::InputError("--seeds " + std::to_string(so.seeds),
                                  "--seeds sets routing.hash_seed itself; do not also give it as a parameter");
+    for (const auto& s : so.base.sets)
+      if (s.rfind("routing.hash_seed=", 0) == 0)
+        throw common::InputError("--seeds " + std::to_string(so.seeds),
+                                 "--seeds sets routing.hash_seed itself; do not also give it as --set " + s);
+  }
 
   if (so.count) {
     std::printf("%zu\n", points.size());
@@ -398,9 +413,9 @@ void sweep(const SweepOptions& so) {
   // Serially every job in order; under MPI every rank takes the next job from a shared counter (long points do not
   // hold up the others), and rank 0 gathers the rows.
   std::vector<nlohmann::json> rows(total);
-  if (so.task >= 0) {
+  if (so.task_given) {
     // One array task: its point's seeds, kept in OUT.parts/; the merge writes OUT.
-    if (static_cast<std::size_t>(so.task) >= points.size())
+    if (so.task < 0 || static_cast<std::size_t>(so.task) >= points.size())
       throw common::InputError("--task " + std::to_string(so.task),
                                "the sweep has points 0 to " + std::to_string(points.size() - 1));
     const auto i = static_cast<std::size_t>(so.task);
@@ -508,14 +523,17 @@ void add_sweep_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--seeds", o->seeds, "run every point with routing.hash_seed 1..N; the table gives mean, min, max")
       ->capture_default_str();
-  cmd->add_option("--out", o->out, "the sweep's .h5 file (finished points are kept in OUT.parts/)")->required();
+  cmd->add_option("--out", o->out, "the sweep's .h5 file (finished points are kept in OUT.parts/); not needed with --count");
   cmd->add_option("--csv", o->csv, "the CSV file (default: --out with .csv)");
-  cmd->add_option("--task", o->task,
+  CLI::Option* task = cmd->add_option("--task", o->task,
                   "run only point K (with its seeds) and keep it in OUT.parts/, writing no OUT: one Slurm array task "
                   "($SLURM_ARRAY_TASK_ID); --merge writes OUT when all are done");
   cmd->add_flag("--count", o->count, "print the number of points and stop (the size of a Slurm array)");
   cmd->add_flag("--merge", o->merge, "run nothing: write OUT and the CSV from the finished points (all of them)");
-  cmd->callback([o] { sweep(*o); });
+  cmd->callback([o, task] {
+    o->task_given = task->count() > 0;
+    sweep(*o);
+  });
 }
 
 }  // namespace collemu::cli

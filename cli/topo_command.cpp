@@ -155,6 +155,9 @@ models::FlowLabel parse_route(const models::Fabric& f, const std::string& spec) 
     return id;
   };
   models::FlowLabel flow{gpu(parts[0]), gpu(parts[1])};
+  if (flow.src_gpu == flow.dst_gpu)
+    throw common::InputError(where, "SRC and DST are the same GPU (" + f.node_name(flow.src_gpu) +
+                                        "); a route joins two different GPUs");
   if (parts.size() == 3) {
     const std::string& q = parts[2];
     if (q.empty() || q.size() > 9 || q.find_first_not_of("0123456789") != std::string::npos)

@@ -7,6 +7,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "cli/options.hpp"
 #include "common/error.hpp"
 #include "traces/chakra.hpp"
 #include "traces/generate.hpp"
@@ -125,6 +126,7 @@ void convert(const ConvertOptions& o) {
     return;
   }
   if (o.to != "collemu") throw common::InputError("--to " + o.to, "expected collemu (one .h5) or chakra (a directory of .et files)");
+  check_output_file("-o", o.out);
   traces::write_hdf5_trace(t, o.out);
   std::printf("wrote %s: %u ranks, %zu programs, %zu communicators\n", o.out.c_str(), t.world_size, t.programs.size(),
               t.comms.size());
@@ -139,6 +141,7 @@ struct GenOptions {
 };
 
 void gen(GenOptions o, bool moe) {
+  check_output_file("-o", o.out);
   if (o.dp_mode == "allreduce") o.spec.dp_mode = traces::LlmSpec::DpMode::AllReduce;
   else if (o.dp_mode == "zero") o.spec.dp_mode = traces::LlmSpec::DpMode::Zero;
   else if (o.dp_mode == "fsdp") o.spec.dp_mode = traces::LlmSpec::DpMode::Fsdp;

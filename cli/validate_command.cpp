@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/validate.hpp"
+#include "cli/options.hpp"
 #include "cli/scenario.hpp"
 
 namespace collemu::cli {
@@ -31,6 +32,7 @@ void run(ValidateOptions& v) {
                              "Flight Recorder dumps, Chakra ET, or a collemu .h5 converted from them)");
   if (!o.jobs.empty()) throw common::InputError("--job", "validate compares one job with its measurements; give --trace");
   o.record_measured = true;
+  check_output_file("--out", v.pairs);
   o.quiet = o.quiet || o.json;
   RunResult r;
   run_scenario(o, r);

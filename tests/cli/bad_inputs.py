@@ -50,6 +50,15 @@ def make_inputs(collemu, tmp):
                                   "output_sizes": [[2**32, 2**32, 2]], "output_dtypes": ["Float"],
                                   "state": "completed", "is_p2p": False}]}
     write("fr_wrap.json", json.dumps(fr))
+    # Rank 1 initialised the communicator (its Init line) and ran nothing: it is that rank, not a rank without a log.
+    write("idle.log", "h:1:1 [0] NCCL INFO comm 0xa rank 0 nranks 2 cudaDev 0 busId 1b000 commId 0x11 - Init COMPLETE\n"
+          "h:2:2 [1] NCCL INFO comm 0xb rank 1 nranks 2 cudaDev 1 busId 2c000 commId 0x11 - Init COMPLETE\n" +
+          NCCL_LINE.format(pid=1, dev=0, count=8, comm=10, n=2) + "\n")
+    write("pgsize.json", json.dumps({"schemaVersion": 1, "traceEvents": [], "distributedInfo": {
+        "backend": "nccl", "rank": 0, "world_size": 2,
+        "pg_config": [{"pg_name": "0", "pg_desc": "default_pg", "pg_size": 5, "ranks": [0, 1]}]}}))
+    write("bignum.json", '{"schemaVersion": 1,\n "traceEvents": [{"ph": "X", "dur": 1e400}]}\n')
+    write("dup_points.csv", "nic.speed,nic.speed\n100Gbps,200Gbps\n")
     subprocess.run([collemu, "trace", "gen", "llm", "-o", os.path.join(tmp, "eight.h5"), "--gpus", "8", "--tp", "2",
                     "--pp", "1", "--dp", "4", "--layers", "1"], check=True, capture_output=True)
     subprocess.run([collemu, "trace", "convert", os.path.join(tmp, "eight.h5"), "--to", "chakra", "-o",
@@ -89,6 +98,11 @@ def make_inputs(collemu, tmp):
 
 # (class, what the user did, arguments after `collemu`, text the message must contain)
 CASES = [
+    ("command line", "a misspelt command", ["nosuchcmd"], "unknown command 'nosuchcmd'"),
+    ("command line", "a word where a number belongs", ["coll", "--ranks", "eight"],
+     "--ranks = eight ('collemu coll --help' lists the options)"),
+    ("command line", "an unknown option", ["run", "--bogus"], "--bogus ('collemu run --help' lists the options)"),
+    ("command line", "a trace that does not exist", ["run", "--trace", "TMP/none.et"], "File does not exist"),
     ("config", "a key given twice in a YAML file", ["topo", "TMP/dup.yaml"], "key 'bag.oversubscription' is given twice"),
     ("config", "a second YAML document", ["topo", "TMP/multi.yaml"], "a second YAML document"),
     ("config", "a directory as the config", ["topo", "TMP/confdir"], "is a directory"),
@@ -105,7 +119,16 @@ CASES = [
     ("config", "more GPUs than the switches' ports", ["topo", "--set", "fabric.kind=dsf", "--set", "building.gpus=40000"],
      "more GPUs than ports"),
     ("config", "an unknown switch to fail", ["topo", "--fail", "r0.b9.p0.fe3"], "r0.b9.p0.fe3"),
+    ("config", "a fat-tree too large, from its k", ["topo", "fat-tree", "--set", "fat_tree.k=1000"],
+     "--set fat_tree.k=1000 (fat_tree.k 1000): impossible topology"),
+    ("config", "BAG switches with fewer ports than links", ["topo", "--set", "bag.ports=1"],
+     "--set bag.ports=1: impossible topology: BAG switch r0.bag0 links to 115 switches"),
+    ("config", "buildings without a BAG", ["topo", "--set", "bag.enabled=false"],
+     "--set bag.enabled=false: the fabric is disconnected"),
+    ("config", "a route from a GPU to itself", ["topo", "--route", "0:0"], "--route 0:0: SRC and DST are the same GPU"),
     ("coll", "no rank count", ["coll", "-b", "1M", "-e", "1M"], "expected the number of ranks"),
+    ("coll", "one rank", ["coll", "--ranks", "1"], "--ranks 1: a collective of one rank moves nothing"),
+    ("coll", "sizes that do not grow", ["coll", "--ranks", "8", "-f", "1"], "--stepfactor 1: expected a factor > 1"),
     ("coll", "more ranks than GPUs", ["coll", "--topo", "fat-tree", "--ranks", "999"], "more ranks than the fabric's"),
     ("coll", "a size past what is modelled", ["coll", "--ranks", "8", "-b", "1e30", "-e", "1e30"],
      "--minbytes 1e30: expected a size from 0 to 1e18 B"),
@@ -121,6 +144,12 @@ CASES = [
     ("trace", "per-rank files with a rank missing",
      ["trace", "info", "TMP/et/trace.0.et", "TMP/et/trace.1.et", "TMP/et/trace.2.et", "TMP/et/trace.4.et"],
      "1 of the job's 5 ranks is in no file: 3"),
+    ("trace", "an NCCL log of a rank that ran nothing", ["run", "-q", "--topo", "fat-tree", "--trace", "TMP/idle.log"],
+     "commId 0x11 has 2 ranks, of which 1 are in the trace (without ops: ranks 1)"),
+    ("trace", "a Kineto group whose size disagrees with its ranks", ["trace", "info", "TMP/pgsize.json"],
+     "TMP/pgsize.json: distributedInfo.pg_config group '0': pg_size 5 but 2 ranks listed"),
+    ("trace", "a JSON number past a double", ["trace", "info", "TMP/bignum.json"],
+     "TMP/bignum.json:2: the number 1e400 (byte 57) is outside what a double holds"),
     ("trace", "the same file twice", ["trace", "info", "TMP/et/trace.1.et", "TMP/et/trace.1.et"], "given twice"),
     ("trace", "a count past 1e18 B", ["trace", "info", "TMP/huge.log"], "expected at most 1e18 B"),
     ("trace", "a tensor shape whose element count wraps 64 bits", ["trace", "info", "TMP/fr_wrap.json"],
@@ -151,6 +180,21 @@ CASES = [
     ("run", "a partial job", ["run", "-q", "--trace", "TMP/et/trace.0.et", "TMP/et/trace.2.et"],
      "the replay runs whole jobs only"),
     ("run", "an unknown placement", ["run", "-q", "--placement", "diagonal"], "--placement diagonal"),
+    ("run", "a negative row count", ["run", "-q", "--top", "-3"], "--top -3: expected a number of rows"),
+    ("run", "two jobs of one name", ["run", "-q", "--topo", "fat-tree", "--trace", "TMP/eight.h5", "--job",
+                                     "b=TMP/eight.h5", "--job", "b=TMP/eight.h5"],
+     "a job named b is already given (--job b=TMP/eight.h5)"),
+    ("run", "a directory as the results file", ["run", "-q", "--out", "TMP/confdir"],
+     "--out TMP/confdir: is a directory"),
+    ("sweep", "a negative array task", ["sweep", "--trace", "TMP/eight.h5", "--topo", "fat-tree", "--param",
+                                        "nic.speed=100Gbps,200Gbps", "--task", "-1", "--out", "TMP/s.h5"],
+     "--task -1: the sweep has points 0 to 1"),
+    ("sweep", "a points file with a column twice", ["sweep", "--trace", "TMP/eight.h5", "--topo", "fat-tree",
+                                                    "--points", "TMP/dup_points.csv", "--out", "TMP/s.h5"],
+     "dup_points.csv:1: the key nic.speed is given twice in the header"),
+    ("sweep", "a swept key also set", ["sweep", "--trace", "TMP/eight.h5", "--topo", "fat-tree", "--param",
+                                       "nic.speed=100Gbps,200Gbps", "--set", "nic.speed=400Gbps", "--out", "TMP/s.h5"],
+     "key nic.speed is also given as --set nic.speed=400Gbps"),
     ("run", "more channels than NCCL runs", ["run", "-q", "--min-nchannels", "65"], "--min-nchannels 65"),
     ("run", "p2p channels per remote peer past 64", ["run", "-q", "--nchannels-per-net-peer", "65"],
      "--nchannels-per-net-peer 65"),

@@ -120,7 +120,7 @@ assert len(tracks) == 8, tracks  # 4 ranks, a compute and a communication track 
 assert {e["args"]["name"] for e in meta if e["name"] == "thread_name"} >= {"rank 0 compute", "rank 0 communication"}
 assert max(e["ts"] + e["dur"] for e in slices) <= doc["otherData"]["step_time_s"] * 1e6 * (1 + 1e-9)
 ' "$tmp/t.json"
-shared "an unwritable --out names the file" bash -c '"$COLLEMU" run -q --set building.gpus=64 --set region.buildings=1 --set bag.enabled=false --trace "$0"/*.et --out /nonexistent/dir/r.h5 2>&1 | grep -q "/nonexistent/dir/r.h5: cannot create"' "$SHARED_DATA/astra-sim/workload/microbenchmarks/all_reduce/8npus_1MB"
+shared "an unwritable --out names the file" bash -c '"$COLLEMU" run -q --set building.gpus=64 --set region.buildings=1 --set bag.enabled=false --trace "$0"/*.et --out /nonexistent/dir/r.h5 2>&1 | grep -q "^collemu: error: --out /nonexistent/dir/r.h5: its directory /nonexistent/dir does not exist"' "$SHARED_DATA/astra-sim/workload/microbenchmarks/all_reduce/8npus_1MB"
 
 # The complete multi-rank trace sets of the shared data (ASTRA-sim's microbenchmarks, 8 ranks each): one collective
 # of 1 MiB on 8 GPUs of one NVLink domain.
@@ -199,6 +199,8 @@ fail_at() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" run "${bag[@]}"
 check "a failure time needs a unit" fail_at "^collemu: error: --fail-at 20:r0.bag0: '20' has no unit" --fail-at 20:r0.bag0
 check "a failure needs a target" fail_at "^collemu: error: --fail-at 20ms: expected TIME:TARGET" --fail-at 20ms
 check "a failure of nothing" fail_at "^collemu: error: --fail-at 20ms:r0.bagx: no such node" --fail-at 20ms:r0.bagx
+# A failure timed after the step: the step is the healthy one, and the warning says the failure changed nothing.
+check "a failure after the step is said to change nothing" bash -c '"$@" 2>&1 >/dev/null | grep -q "^collemu: warning: --fail-at 10s:r0.bag0: the step ended at .*, before this failure: it changed nothing"' _ "$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5" --fail-at 10s:r0.bag0
 check "a failure that cuts the job" fail_at "after failing r0.bag3" --fail-at 20ms:r0.bag0 --fail-at 20ms:r0.bag1 --fail-at 20ms:r0.bag2 --fail-at 20ms:r0.bag3
 # NCCL_PXN_DISABLE: an MoE step whose expert all-to-alls cross 2 hosts (EP 8 over DP ranks of TP 2) on a rail-attached
 # fabric with 4:1 leaves: without PXN the sends to the other host leave from the sender's NIC, across rails through

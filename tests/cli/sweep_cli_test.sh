@@ -93,6 +93,8 @@ assert w1 > 0 and w4 < w1 / 2, (w1, w4)
 check "the table gives the band" grep -q "(min..max over seeds)" "$tmp/s.txt"
 
 refused() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" sweep "$@" 2>&1); local rc=$?; [[ $rc -eq 2 ]] && grep -q -- "$pattern" <<<"$msg" || { echo "  rc $rc: $msg"; false; }; }
+# --count only counts (a Slurm array's size): no --out needed. 2 x 3 grid points.
+check "--count needs no --out" bash -c 'test "$("$@" --param bag.oversubscription=1:1,7:1 --param qps=1,2,4 --count)" = 6' _ "$COLLEMU" sweep "${base[@]}"
 check "an unknown key" refused "^collemu: error: --param bag.bogus=1: unknown key 'bag.bogus'" "${base[@]}" --param bag.bogus=1 --out "$tmp/e.h5"
 check "a value without its unit" refused "^collemu: error: --param nic.speed=800: .*has no unit" "${base[@]}" --param nic.speed=800 --out "$tmp/e.h5"
 check "an empty grid" refused "^collemu: error: --param: no points to run" "${base[@]}" --out "$tmp/e.h5"
