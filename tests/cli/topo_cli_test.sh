@@ -17,6 +17,10 @@ check "default scenario runs" "$COLLEMU" topo
 check "4.5:1 reads 4.50:1" bash -c '"$COLLEMU" topo prometheus | grep -q "BAG oversubscription (L2->BAG): 4.50:1"'
 check "--set 7:1 reads 7.00:1" \
   bash -c '"$COLLEMU" topo prometheus --set bag.oversubscription=7:1 | grep -q "(L2->BAG): 7.00:1"'
+# Every point of the README's sweep builds (a 1:1 DSF BAG once failed a port count its wiring model does not keep).
+for kind in dsf nsf mixed; do
+  check "the README sweep's 1:1 $kind fabric builds" "$COLLEMU" topo --set bag.oversubscription=1:1 --set fabric.kind=$kind
+done
 
 "$COLLEMU" topo prometheus --json >"$tmp/p.json"
 check "json has the documented fields and measured ratios" python3 - "$tmp/p.json" <<'PY'
