@@ -201,10 +201,11 @@ int nccl_net_steps(CollKind op, Algo a, const CommShape& c) {
   if (c.nodes <= 1 || a == Algo::Nvls) return 0;
   if (a == Algo::NvlsTree || a == Algo::Tree) return 2 * log2_floor(c.nodes);
   if (a == Algo::Pat) return log2_floor(c.nodes);
-  if (op == CollKind::AllToAll || op == CollKind::SendRecv || op == CollKind::Broadcast || op == CollKind::Reduce)
-    return 1;
-  return op == CollKind::AllReduce ? 2 * (c.nodes - 1) : c.nodes - 1;
+  if (op == CollKind::AllToAll || op == CollKind::SendRecv) return 1;
+  return op == CollKind::AllReduce ? 2 * (c.nodes - 1) : c.nodes - 1;  // Broadcast, Reduce: the chain's, as AllGather
 }
+
+double chain_latency_s(Proto p, const CommShape& c) { return nccl_latency_s(CollKind::AllGather, Algo::Ring, p, c); }
 
 double nccl_latency_s(CollKind op, Algo a, Proto p, const CommShape& c) {
   const int i = proto_index(p);

@@ -89,9 +89,15 @@ struct CommShape {
 // NCCL's latency model for (op, algo, proto) on a communicator, seconds: base + per-step hardware latencies,
 // tuning.cc's formulas (Ring: base + (nsteps - nInter) intra + nInter inter; NVLS: its NVLink latency).
 double nccl_latency_s(CollKind op, Algo a, Proto p, const CommShape& c);
+// The latency a Broadcast or Reduce pays: its first chunk crosses the n - 1 edges of the chain one after the other,
+// each at NCCL's Ring step latency (intra or inter), as an AllGather's ring steps do. NCCL's tuner, which only chooses
+// the protocol here (Ring is the only algorithm), charges one hop when every rank runs the same channels
+// (tuning.cc, sameChannels) and nRanks steps otherwise ("waiting for proper chunk modeling"); one hop for 256 ranks
+// would finish a chain of 31 network hops in 9 us.
+double chain_latency_s(Proto p, const CommShape& c);
 // The network steps on the critical path of (op, algo) in NCCL's latency model (tuning.cc): Ring AllReduce
 // 2 (nodes - 1), Ring AllGather / ReduceScatter nodes - 1, Tree 2 log2(nodes), NVLSTree 2 log2(nodes), PAT log2(nodes),
-// NVLS 0, p2p, Broadcast and Reduce 1 across nodes; 0 within one node.
+// NVLS 0, p2p 1 across nodes; Broadcast and Reduce the chain's nodes - 1 (chain_latency_s); 0 within one node.
 int nccl_net_steps(CollKind op, Algo a, const CommShape& c);
 // The latency of one ring step over NVLink (intra) or the network (inter), seconds; with one rank per node NCCL
 // charges the Tree network latency (fully exposed).

@@ -57,7 +57,10 @@ CollPlan plan_collective(const Communicator& comm, const CollSpec& spec) {
     plan.channel_cap_Bps = ll_total_cap_Bps(shape.arch, shape.nodes) / plan.channels / plan.efficiency;
   if (ch.algo == Algo::Tree)
     plan.channel_cap_Bps = tree_channel_cap_Bps(shape.arch, ch.proto, shape.nodes, plan.channels) / plan.efficiency;
-  plan.model_latency_s = nccl_latency_s(spec.op, ch.algo, ch.proto, shape);
+  // NCCL's model for the choice above; a chain's first chunk crosses every edge (chain_latency_s).
+  plan.model_latency_s = spec.op == CollKind::Broadcast || spec.op == CollKind::Reduce
+                             ? chain_latency_s(ch.proto, shape)
+                             : nccl_latency_s(spec.op, ch.algo, ch.proto, shape);
   const models::FabricLayout& layout = comm.network().fabric().layout;
   plan.extra_latency_s =
       layout.extra_latency_s + nccl_net_steps(spec.op, ch.algo, shape) * layout.extra_hop_latency_s;

@@ -127,7 +127,8 @@ TEST_F(IdealFabric, ExtraLatenciesAddOncePerCollective) {
                                                     "nccl.extra_latency=100us", "nccl.extra_hop_latency=7us"});
   Comm plain(f, n, Placement::Packed), slow(late, n, Placement::Packed);
   for (auto g : {Granularity::Pipelined, Granularity::Step}) {
-    for (auto [op, hops] : {std::pair{CollKind::AllReduce, 2 * (n - 1)}, std::pair{CollKind::AllGather, n - 1}}) {
+    for (auto [op, hops] : {std::pair{CollKind::AllReduce, 2 * (n - 1)}, std::pair{CollKind::AllGather, n - 1},
+                            std::pair{CollKind::Broadcast, n - 1}}) {
       auto spec = ring_simple(op, S, 4);
       spec.granularity = g;
       EXPECT_NEAR(slow.run(spec).time_s - plain.run(spec).time_s, E + hops * H, 1e-9) << to_string(g);
@@ -202,8 +203,9 @@ TEST_F(IdealFabric, TreeAllReduceMovesTwiceTheSizeThroughEachNic) {
 }
 
 TEST_F(IdealFabric, BroadcastIsOnePipelinedPassOfTheSize) {
-  // A pipelined chain from the root: every rank but the last forwards S; t = latency + S/B, latency = Ring Simple
-  // base + one network step (tuning.cc with the same channels for every rank).
+  // A pipelined chain from the root: every rank but the last forwards S; t = latency + S/B. The first chunk crosses
+  // the chain's n - 1 edges, here all between nodes: latency = Ring Simple base + (n - 1) network steps (tuning.cc's
+  // ring step latencies, one rank per node: Tree's network latency).
   const int n = 8;
   const double S = 512.0 * (1 << 20);
   Comm comm(f, n, Placement::Packed);
@@ -211,7 +213,7 @@ TEST_F(IdealFabric, BroadcastIsOnePipelinedPassOfTheSize) {
     auto spec = ring_simple(op, S, 4);
     spec.root = 3;
     const auto r = comm.run(spec);
-    const double expected = base + alpha + S / B;
+    const double expected = base + (n - 1) * alpha + S / B;
     EXPECT_NEAR(r.time_s, expected, 0.01 * expected) << common::to_string(op);
     EXPECT_NEAR(r.busbw_Bps, r.algbw_Bps, 1e-9 * r.algbw_Bps);  // nccl-tests' factor 1
   }
