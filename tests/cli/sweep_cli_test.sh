@@ -91,6 +91,19 @@ w1, w4 = max(band["1"]) - min(band["1"]), max(band["4"]) - min(band["4"])
 assert w1 > 0 and w4 < w1 / 2, (w1, w4)
 ' "$tmp/s.csv"
 check "the table gives the band" grep -q "(min..max over seeds)" "$tmp/s.txt"
+# The table's exposed communication and BAG utilisation are the seeds' means, as its step is (they were seed 1's).
+check "the table's columns are means over the seeds" "$PY" -c '
+import csv, re, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+table = [l.split() for l in open(sys.argv[2]) if re.match(r"^[01] ", l)]
+for point, line in enumerate(table):
+    mine = [r for r in rows if r["point"] == str(point)]
+    assert len(mine) == 4
+    mean = lambda k: sum(float(r[k]) for r in mine) / 4
+    exposed_ms = float(line[line.index("ms)") + 1])  # the value after the band
+    assert abs(exposed_ms - mean("exposed_comm_s") * 1e3) < 1e-3, (exposed_ms, mean("exposed_comm_s"))
+    assert abs(float(line[-2]) - mean("bag_utilisation")) < 1e-3, (line[-2], mean("bag_utilisation"))
+' "$tmp/s.csv" "$tmp/s.txt"
 
 refused() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" sweep "$@" 2>&1); local rc=$?; [[ $rc -eq 2 ]] && grep -q -- "$pattern" <<<"$msg" || { echo "  rc $rc: $msg"; false; }; }
 # --count only counts (a Slurm array's size): no --out needed. 2 x 3 grid points.
