@@ -300,7 +300,7 @@ void add_coll_command(CLI::App& app) {
                   "pipelined (one flow per ring edge), step (one flow per ring step, for small rings) or lockstep (one "
                   "flow per ring channel, at its slowest edge); PAT is always in lockstep");
   cmd->add_option("--root", o->root, "root rank of broadcast and reduce");
-  cmd->add_option("--solver", o->solver, "rate solver backend: cpu, cpu-rounds (the same rates, solved in rounds) or cuda");
+  cmd->add_option("--solver", o->solver, kSolverHelp);
   cmd->add_option("--finish-tolerance", o->finish_tolerance, kFinishToleranceHelp)->capture_default_str();
   cmd->add_flag("--json", o->json,
                 "rows as a JSON array (op, ranks, fabric, placement, bytes, count, type, redop, root, time_s, algbw_GBps, "

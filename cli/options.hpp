@@ -42,6 +42,9 @@ inline void check_output_file(const std::string& option, const std::string& path
     throw common::InputError(option + " " + path, "its directory " + parent.string() + " does not exist");
 }
 
+inline constexpr const char* kSolverHelp =
+    "rate solver backend: cpu, cpu-rounds (the same rates, solved in rounds) or cuda (a build with nvcc, on a GPU)";
+
 // The finish tolerance the commands run with unless told (models::solver::FlowEngineOptions::finish_tolerance; the
 // library's own default is 0, exact): on the reference matrix of `coll` (tests/collectives/coll_reference.py, 2 to
 // 1,024 ranks, the slow all-to-all included) it changes no result beyond 1e-12 of the exact one (or the row's

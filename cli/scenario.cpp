@@ -185,7 +185,7 @@ void add_scenario_options(CLI::App* cmd, RunOptions& o) {
                   "pipelined (a flow per ring edge), step (per ring step) or lockstep (a flow per ring channel, at its "
                   "slowest edge); PAT is always in lockstep")
       ->capture_default_str();
-  cmd->add_option("--solver", o.solver, "rate solver backend: cpu or cuda")->capture_default_str();
+  cmd->add_option("--solver", o.solver, kSolverHelp)->capture_default_str();
   cmd->add_option("--finish-tolerance", o.finish_tolerance, kFinishToleranceHelp)->capture_default_str();
   cmd->add_flag("--no-symmetry", o.no_symmetry,
                 "compute every collective on its own: identical NVLink domains solved apart, every collective routed "
