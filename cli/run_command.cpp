@@ -124,14 +124,21 @@ void run(const RunOptions& o) {
     for (std::size_t k = 0; k < rep.jobs.size(); ++k)
       std::printf("  job %-10s %s (%u ranks, %s; %s)\n", rep.jobs[k].name.c_str(), seconds(rep.jobs[k].step_time_s).c_str(),
                   jobs[k].trace->world_size, models::to_string(placements[k]).c_str(), jobs[k].trace->source.c_str());
-  std::printf("breakdown        %-14s %-14s %-14s %-14s\n", "compute", "exposed comm", "bubble", "waiting");
-  std::printf("  critical rank %-5u %5.1f%% %-7s %5.1f%% %-7s %5.1f%% %-7s %5.1f%% %s\n", jr.critical_rank,
-              pct(c.compute_s), seconds(c.compute_s).c_str(), pct(c.exposed_comm_s), seconds(c.exposed_comm_s).c_str(),
-              pct(c.bubble_s), seconds(c.bubble_s).c_str(), pct(c.wait_s), seconds(c.wait_s).c_str());
-  const emulator::RankTimes& m = jr.mean;
-  std::printf("  mean of ranks  %5.1f%% %-7s %5.1f%% %-7s %5.1f%% %-7s %5.1f%% %s\n", pct(m.compute_s),
-              seconds(m.compute_s).c_str(), pct(m.exposed_comm_s), seconds(m.exposed_comm_s).c_str(), pct(m.bubble_s),
-              seconds(m.bubble_s).c_str(), pct(m.wait_s), seconds(m.wait_s).c_str());
+  // One row per rank kind, each cell "share time" under its header.
+  auto row = [&](const std::string& label, const emulator::RankTimes& t) {
+    std::string line = "  " + label;
+    line.resize(22, ' ');
+    for (double s : {t.compute_s, t.exposed_comm_s, t.bubble_s, t.wait_s}) {
+      char cell[48];
+      std::snprintf(cell, sizeof cell, "%5.1f%% %-11s", pct(s), seconds(s).c_str());
+      line += cell;
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    std::printf("%s\n", line.c_str());
+  };
+  std::printf("%-22s%-19s%-19s%-19s%s\n", "breakdown", "compute", "exposed comm", "bubble", "waiting");
+  row("critical rank " + std::to_string(jr.critical_rank), c);
+  row("mean of ranks", jr.mean);
   std::printf("\nslowest collectives (the same collective of every group counted once)\n");
   std::printf("  %-14s %6s %10s %7s %11s %11s %9s %-5s %-6s %s\n", "kind", "ranks", "size", "count", "max", "mean",
               "busbw", "algo", "proto", "binding tier");
