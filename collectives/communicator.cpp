@@ -43,6 +43,7 @@ Communicator::Communicator(const models::Network& network, std::vector<NodeId> g
   for (const auto& nr : node_ranks_) shape_.ranks_per_node = std::max(shape_.ranks_per_node, static_cast<int>(nr.size()));
   shape_.nvswitch = network.gpus_per_domain() > 1;
   shape_.arch = nccl_arch(network.fabric().layout.gpu);
+  shape_.cpu = network.fabric().layout.cpu;
   // Per-GPU bandwidths of rank 0's GPU, for NCCL's model.
   shape_.nvlink_Bps = network.nvlink_Bps(gpu_[0]);
   shape_.nic_Bps = network.nic_Bps(gpu_[0]);

@@ -31,18 +31,20 @@ constexpr double kNvlsNvlink_us = 25.0;              // NVLS and NVLSTree Simple
 constexpr double kNvlsTreeNet_us = 20.9;             // NVLSTree Simple over the network
 constexpr double kPatBase_us = 8.0;                  // PAT base (all protocols)
 constexpr double kPatPerRank_us = 2.8;               // PAT's linear part, per rank
-constexpr double kNetOverhead_us = 1.0;              // getNetOverhead(): x86 Intel and default; x3 for Simple
+// getNetOverhead(): 1 us on x86 Intel and on other architectures (Arm), 2 us on x86 AMD; x3 for Simple.
+constexpr double kNetOverheadIntel_us = 1.0, kNetOverheadAmd_us = 2.0;
 // Per-generation ceilings (tuning.cc ncclTunerConstantsDefaults), GB/s, [Volta, Ampere, Hopper, Blackwell][1, 2,
 // >= 4 nodes].
 constexpr double kPerChNvlsTree_GBps[4][3] = {{26.5, 18.5, 10.0}, {24.0, 23.6, 17.8}, {0.0, 57.7, 45.5}, {0.0, 96.0, 80.0}};
 constexpr double kPerChRingLL128_GBps[4][3] = {{20.0, 20.0, 20.0}, {20.0, 20.0, 20.0}, {36.7, 36.7, 36.7}, {40.0, 40.0, 40.0}};
 constexpr double kPerChTree_GBps[4][3] = {{26.5, 18.5, 10.0}, {24.0, 23.6, 17.8}, {38.7, 41.4, 36.0}, {70.0, 42.8, 24.0}};
 constexpr double kPerChTreeLL128_GBps[4][3] = {{20.0, 20.0, 20.0}, {20.0, 20.0, 20.0}, {36.7, 36.7, 29.0}, {55.6, 31.67, 20.0}};
-// LL's total: one node by generation (llMaxBws[compCapIndex][0]: 39, 87.7, 141, 282); across nodes the 2- and
-// >= 4-node values of the Hopper row, as before this table had generations (see docs/accuracy.md: NCCL itself indexes
-// that row by CPU vendor across nodes).
+// LL's total (llMaxBws): one node by generation (llMaxBws[compCapIndex][0]: 39, 87.7, 141, 282); across nodes by the
+// hosts' CPU vendor, for 2 and > 2 nodes (tuning.cc: "for multi-node, we look at CPU type": index1 1 for AMD and mixed
+// vendors, else 0): Intel and Arm the Volta row's 39.0 and 20.4, AMD the Ampere row's 22.5 and 19.0.
 constexpr double kLLMaxOneNode_GBps[4] = {39.0, 87.7, 141.0, 282.0};
-constexpr double kLLMaxMultiNode_GBps[2] = {45.0, 35.0};
+constexpr double kLLMaxMultiNodeIntel_GBps[2] = {39.0, 20.4};
+constexpr double kLLMaxMultiNodeAmd_GBps[2] = {22.5, 19.0};
 constexpr double kNvlsEff[4] = {0.0, 0.0, 0.85, 0.74};
 constexpr double kNvlinkEff[4] = {20.0 / 25.0, 20.0 / 25.0, 20.6 / 25.0, 40.1 / 50.0};
 
@@ -188,7 +190,8 @@ double ring_step_latency_s(Proto p, bool inter, const CommShape& c) {
   const int i = proto_index(p);
   if (inter) return (c.ranks_per_node == 1 ? kTreeNet_us[i] : kRingNet_us[i]) * 1e-6;
   double intra = kRingNvlink_us[i];
-  if (c.nodes > 1) intra = std::max(intra, kNetOverhead_us * (p == Proto::Simple ? 3 : 1));
+  const double overhead_us = c.cpu == models::CpuVendor::Amd ? kNetOverheadAmd_us : kNetOverheadIntel_us;
+  if (c.nodes > 1) intra = std::max(intra, overhead_us * (p == Proto::Simple ? 3 : 1));
   return intra * 1e-6;
 }
 
@@ -229,13 +232,17 @@ double nccl_latency_s(CollKind op, Algo a, Proto p, const CommShape& c) {
 }
 
 double ll128_channel_cap_Bps(Arch a, int nodes) { return kPerChRingLL128_GBps[arch_index(a)][nodes_index(nodes)] * 1e9; }
-double ll_total_cap_Bps(Arch a, int nodes) {
-  return (nodes <= 1 ? kLLMaxOneNode_GBps[arch_index(a)] : kLLMaxMultiNode_GBps[nodes_index(nodes) - 1]) * 1e9;
+double ll_total_cap_Bps(const CommShape& c) {
+  if (c.nodes <= 1) return kLLMaxOneNode_GBps[arch_index(c.arch)] * 1e9;
+  const double* row = c.cpu == models::CpuVendor::Amd ? kLLMaxMultiNodeAmd_GBps : kLLMaxMultiNodeIntel_GBps;
+  return row[nodes_index(c.nodes) - 1] * 1e9;
 }
 
-double tree_channel_cap_Bps(Arch a, Proto p, int nodes, int channels) {
+double tree_channel_cap_Bps(const CommShape& c, Proto p, int channels) {
+  const Arch a = c.arch;
+  const int nodes = c.nodes;
   switch (p) {
-    case Proto::LL: return ll_total_cap_Bps(a, nodes) / channels;
+    case Proto::LL: return ll_total_cap_Bps(c) / channels;
     case Proto::LL128: return kPerChTreeLL128_GBps[arch_index(a)][nodes_index(nodes)] * 1e9;
     case Proto::Simple: return kPerChTree_GBps[arch_index(a)][nodes_index(nodes)] * 1e9;
   }
@@ -347,13 +354,13 @@ double nccl_model_algbw_Bps(CollKind op, Algo a, Proto p, const CommShape& c, in
   if (a == Algo::Tree) {
     // Tree: AllReduce across nodes only (here); busBw x 0.92 and per-channel ceilings; algbw = busBw / 2.
     if (op != CollKind::AllReduce || c.nodes < 2) return 0;
-    bus = std::min(bus * 0.92, channels * tree_channel_cap_Bps(c.arch, Proto::Simple, c.nodes, channels));
-    if (p == Proto::LL) bus = std::min(bus / 3.8, ll_total_cap_Bps(c.arch, c.nodes));
+    bus = std::min(bus * 0.92, channels * tree_channel_cap_Bps(c, Proto::Simple, channels));
+    if (p == Proto::LL) bus = std::min(bus / 3.8, ll_total_cap_Bps(c));
     if (p == Proto::LL128)
-      bus = std::min(bus * 120.0 / 128.0, channels * tree_channel_cap_Bps(c.arch, p, c.nodes, channels));
+      bus = std::min(bus * 120.0 / 128.0, channels * tree_channel_cap_Bps(c, p, channels));
     return bus * 0.5;
   }
-  if (p == Proto::LL) bus = std::min(ll_total_cap_Bps(c.arch, c.nodes), bus * 0.5);
+  if (p == Proto::LL) bus = std::min(ll_total_cap_Bps(c), bus * 0.5);
   if (p == Proto::LL128) bus = std::min(bus * 0.92, channels * ll128_channel_cap_Bps(c.arch, c.nodes));
   if (op == CollKind::AllToAll || op == CollKind::SendRecv || op == CollKind::Broadcast || op == CollKind::Reduce) return bus;
   return bus * c.ranks / ring_steps(op, c.ranks);

@@ -81,6 +81,7 @@ struct CommShape {
   int ranks_per_node = 0; // the largest number of ranks in one domain
   bool nvswitch = false;  // the domains have an NVSwitch (NVLS possible on Hopper and later)
   Arch arch = Arch::Hopper;  // the GPUs' generation, for NCCL's constants
+  models::CpuVendor cpu = models::CpuVendor::Intel;  // the hosts' (host.cpu): NCCL's constants across nodes
   double nvlink_Bps = 0;  // payload bandwidth per GPU into its NVLink domain (0: none)
   double nic_Bps = 0;     // payload bandwidth of one GPU's NIC
   double nic_line_Bps = 0;  // its line rate (what NCCL's topology reads: the NIC's speed / 8)
@@ -119,10 +120,10 @@ Choice choose(CollKind op, double bytes, const CommShape& c, int channels, const
 
 // Per-channel bandwidth ceilings of the generation (tuning.cc), payload bytes/s: Ring LL128 per channel, and LL's total.
 double ll128_channel_cap_Bps(Arch a, int nodes);
-double ll_total_cap_Bps(Arch a, int nodes);
+double ll_total_cap_Bps(const CommShape& c);
 // Tree AllReduce per-channel ceilings (tuning.cc perChMaxTreeBws, perChMaxTreeLL128Bws; LL: LL's total over the
 // channels), payload bytes/s.
-double tree_channel_cap_Bps(Arch a, Proto p, int nodes, int channels);
+double tree_channel_cap_Bps(const CommShape& c, Proto p, int channels);
 
 // p2p across nodes (AllToAll): how many channels (CTAs) of a rank carry its sends to, and its receives from, ranks of
 // other nodes, and what one such channel moves. A remote peer gets `per_peer` channels (NCCL_NCHANNELS_PER_NET_PEER

@@ -54,9 +54,9 @@ CollPlan plan_collective(const Communicator& comm, const CollSpec& spec) {
   plan.channel_cap_Bps = models::solver::kNoCap;
   if (ch.proto == Proto::LL128) plan.channel_cap_Bps = ll128_channel_cap_Bps(shape.arch, shape.nodes) / plan.efficiency;
   if (ch.proto == Proto::LL)
-    plan.channel_cap_Bps = ll_total_cap_Bps(shape.arch, shape.nodes) / plan.channels / plan.efficiency;
+    plan.channel_cap_Bps = ll_total_cap_Bps(shape) / plan.channels / plan.efficiency;
   if (ch.algo == Algo::Tree)
-    plan.channel_cap_Bps = tree_channel_cap_Bps(shape.arch, ch.proto, shape.nodes, plan.channels) / plan.efficiency;
+    plan.channel_cap_Bps = tree_channel_cap_Bps(shape, ch.proto, plan.channels) / plan.efficiency;
   // NCCL's model for the choice above; a chain's first chunk crosses every edge (chain_latency_s).
   plan.model_latency_s = spec.op == CollKind::Broadcast || spec.op == CollKind::Reduce
                              ? chain_latency_s(ch.proto, shape)

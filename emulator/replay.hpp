@@ -48,8 +48,9 @@ struct Job {
 
 // The model's version: raised whenever a change makes the same scenario give other numbers (a sweep resumes only into
 // the model that began it). 2: sends across nodes on their peer's p2p channels (2026-12-07). 3: Broadcast and Reduce
-// pay their chain's n - 1 step latencies (2026-12-08).
-inline constexpr int kModelVersion = 3;
+// pay their chain's n - 1 step latencies (2026-12-08). 4: LL's bandwidth and the network post overhead across nodes
+// by the hosts' CPU (host.cpu; 2026-12-08).
+inline constexpr int kModelVersion = 4;
 
 struct ReplayOptions {
   models::solver::SolverFactory solver = models::solver::rate_solver_factory("cpu");

@@ -164,6 +164,8 @@ class Builder {
     L.gpu = *parse_gpu_type(c_.choice("gpu.type"));  // checked against the key's choices when set
     L.nic_efficiency = c_.fraction("nic.efficiency");
     L.transport = c_.choice("nic.transport") == "ib" ? Transport::Ib : Transport::Roce;
+    const std::string cpu = c_.choice("host.cpu");
+    L.cpu = cpu == "amd" ? CpuVendor::Amd : cpu == "arm" ? CpuVendor::Arm : CpuVendor::Intel;
     L.scaleup_efficiency = c_.fraction("scaleup.efficiency");
     L.extra_latency_s = c_.duration_s("nccl.extra_latency");
     L.extra_hop_latency_s = c_.duration_s("nccl.extra_hop_latency");

@@ -54,6 +54,9 @@ const std::vector<KeySpec> kKeys = {
     {"nic.transport", KeyKind::Choice, "roce|ib",
      "the backend network's transport: roce (RoCEv2 framing, 4096 of 4178 bytes: 49.0 of 50 GB/s per 400G) or ib "
      "(InfiniBand: 94% of the line rate, the 46-48 GB/s per 400G NDR NIC NCCL reaches)"},
+    {"host.cpu", KeyKind::Choice, "intel|amd|arm",
+     "the hosts' CPU vendor, which NCCL's tuning reads across nodes (tuning.cc: LL's bandwidth ceiling, the network's "
+     "post overhead): intel (DGX/HGX reference hosts), amd (EPYC hosts) or arm (Grace; tuned as intel)"},
     {"nic.efficiency", KeyKind::Percent, "",
      "achieved share of the payload rate nic.transport gives, on every network link (RoCE clusters: about "
      "85-95%, 40-46 of 49 GB/s per 400G NIC)"},
@@ -115,6 +118,7 @@ const std::map<std::string_view, std::string_view> kCommon = {
     {"scaleup.latency", "0s"},
     {"scaleup.efficiency", "100%"},  // NCCL's NVLink payload model as it is (collectives/nccl.cpp)
     {"nic.transport", "roce"},       // Meta's backend fabrics are RoCE (FABRIC.md)
+    {"host.cpu", "intel"},           // DGX H100 and DGX B200 hosts are Intel Xeon (NVIDIA DGX user guides)
     {"nic.efficiency", "100%"},      // the transport's payload rate as it is (collectives::network_payload_efficiency)
     {"nccl.extra_latency", "0s"},    // NCCL's latency model as it is (collectives/nccl.cpp, tuning.cc)
     {"nccl.extra_hop_latency", "0s"},

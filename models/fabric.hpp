@@ -99,6 +99,9 @@ enum class Attach : std::uint8_t { Rack, Rail };
 // The backend network's transport (nic.transport): what share of a network link's line rate carries payload
 // (collectives::network_payload_efficiency).
 enum class Transport : std::uint8_t { Roce, Ib };
+// The hosts' CPU vendor (host.cpu): NCCL's tuning across nodes reads it (collectives::ll_total_cap_Bps, the network
+// post overhead).
+enum class CpuVendor : std::uint8_t { Intel, Amd, Arm };
 // The GPU of every scale-up domain (key gpu.type): what the fabric needs of it is the NVLink bandwidth default
 // (gpu_nvlink_default below); NCCL's per-generation constants are looked up from it in collectives/.
 enum class GpuType : std::uint8_t { A100, H100, H200, H20, B200, GB200, GB300 };
@@ -118,6 +121,7 @@ struct FabricLayout {
   // NVLink; collectives::payload_efficiency): the links keep their line rates.
   double nic_efficiency = 1, scaleup_efficiency = 1;
   Transport transport = Transport::Roce;  // nic.transport
+  CpuVendor cpu = CpuVendor::Intel;       // host.cpu
   // Latency added to what collectives model (nccl.extra_latency per collective or transfer, nccl.extra_hop_latency per
   // network step on its critical path; collectives::CollPlan::extra_latency_s), s.
   double extra_latency_s = 0, extra_hop_latency_s = 0;

@@ -219,6 +219,38 @@ TEST_F(IdealFabric, BroadcastIsOnePipelinedPassOfTheSize) {
   }
 }
 
+// LL across nodes: NCCL caps its total bandwidth by the hosts' CPU vendor (tuning.cc llMaxBws, "for multi-node, we
+// look at CPU type"): 39.0 GB/s on 2 Intel (or Arm) nodes and 20.4 on more, 22.5 and 19.0 on AMD ones. One rank per
+// node, a Ring LL AllGather well above LL's half of the NIC (0.5 x 98 GB/s): its bandwidth term is (n-1)/n S / cap.
+// The latency (tens of us) is under 1% of the term at 256 MiB.
+TEST_F(IdealFabric, LlAcrossNodesIsCappedByTheHostsCpuVendor) {
+  const double S = 256.0 * (1 << 20);
+  for (auto [cpu, n, cap] : {std::tuple{"host.cpu=intel", 2, 39.0e9}, std::tuple{"host.cpu=arm", 2, 39.0e9},
+                             std::tuple{"host.cpu=amd", 2, 22.5e9}, std::tuple{"host.cpu=intel", 4, 20.4e9},
+                             std::tuple{"host.cpu=amd", 4, 19.0e9}}) {
+    const models::Fabric g = fabric("prometheus", {"scaleup.gpus=1", "region.buildings=1", "bag.enabled=false", cpu});
+    Comm comm(g, n, Placement::Packed);
+    auto spec = ring_simple(CollKind::AllGather, S, 4);
+    spec.proto = Proto::LL;
+    const double expected = (n - 1.0) / n * S / cap;
+    EXPECT_NEAR(comm.run(spec).time_s, expected, 0.01 * expected) << cpu << " on " << n << " nodes";
+  }
+}
+
+// NCCL's network post overhead (tuning.cc getNetOverhead: 1 us on Intel, 2 us on AMD, x3 for Simple) is the least an
+// intra-node ring step costs across nodes: 2 nodes of 8 GPUs, a Ring Simple AllGather of 15 steps, 14 of them inside
+// a node at max(NVLink's Ring Simple 3.4 us, 3 x 1 us on Intel or 3 x 2 us on AMD): AMD hosts are 14 x 2.6 us slower,
+// the bytes alike.
+TEST(HostCpu, AmdHostsPostSlowerAndRingStepsInsideANodeWaitForIt) {
+  auto on = [](const char* cpu) {
+    const models::Fabric g = fabric("prometheus", {"region.buildings=1", "bag.enabled=false", cpu});
+    Comm comm(g, 16, Placement::Packed);
+    return comm.run(ring_simple(CollKind::AllGather, 1 << 20, 4)).time_s;
+  };
+  EXPECT_NEAR(on("host.cpu=amd") - on("host.cpu=intel"), 14 * (6.0 - 3.4) * 1e-6, 1e-9);
+  EXPECT_NEAR(on("host.cpu=arm"), on("host.cpu=intel"), 1e-12);
+}
+
 TEST_F(IdealFabric, PatAllGatherSendsNMinusOneChunksAtThreeQuartersEfficiency) {
   // PAT, one rank per node: every rank sends (n - 1) chunks of S/n over log2(n) doubling steps, pipelined; NCCL's
   // model counts PAT at 0.75 of the bus bandwidth: t = latency + (n - 1)/n S / (0.75 B); latency = 8 us +
