@@ -13,7 +13,8 @@
 
 namespace collemu::analysis {
 
-// `jobs` names the communicators; only the ranks the replay recorded (ReplayOptions::record_ranks) have tracks.
+// `jobs` names the communicators; only the ranks the replay recorded (ReplayOptions::record_ranks for job 0,
+// record_job_ranks for the others) have tracks. otherData gives every job's step and, as step_time_s, the last end.
 // Throws common::InputError naming the file when it cannot be written.
 void write_timeline(const std::string& path, const emulator::ReplayReport& report, const StepSummary& summary,
                     const std::vector<emulator::Job>& jobs);

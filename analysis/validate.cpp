@@ -72,7 +72,8 @@ std::vector<std::uint32_t> measured_ranks(const traces::Trace& t) {
 Validation compare_measured(const traces::Trace& t, const emulator::ReplayReport& report) {
   // The replay's ops of each recorded rank, by op index.
   std::map<std::pair<std::uint32_t, std::uint32_t>, const emulator::RankOp*> ran;
-  for (const emulator::RankOp& o : report.rank_ops) ran[{o.rank, o.op}] = &o;
+  for (const emulator::RankOp& o : report.rank_ops)
+    if (o.job == 0) ran[{o.rank, o.op}] = &o;
   Validation v;
   for (std::uint32_t r : measured_ranks(t)) {
     const auto& ops = t.program(r).ops;

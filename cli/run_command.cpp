@@ -177,8 +177,8 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--out", o->out, "results.h5: the step, every collective, every rank, tiers over time (docs/results-format.md)");
   cmd->add_option("--timeline", o->timeline, "timeline.json for ui.perfetto.dev: ranks' ops, tier utilisation over time");
   cmd->add_option("--timeline-ranks", o->timeline_ranks,
-                  "ranks with tracks in the timeline: the first rank of each program (equivalent ranks), then the "
-                  "next ones, up to this many")->capture_default_str();
+                  "ranks with tracks in the timeline, of every job: the first rank of each program (equivalent ranks), "
+                  "then the next ones, up to this many")->capture_default_str();
   cmd->add_flag("-q,--quiet", o->quiet, "no progress bar");
   cmd->callback([o] { run(*o); });
 }

@@ -361,12 +361,21 @@ void run_scenario(const RunOptions& o, RunResult& r) {
       std::fflush(stderr);
     };
   if (!o.timeline.empty()) {
-    // One rank per program first (ranks that share a program are equivalent as far as the trace goes), then in order.
-    std::vector<std::uint8_t> seen(trace.programs.size(), 0), picked(trace.world_size, 0);
-    for (std::uint32_t r = 0; r < trace.world_size && ropt.record_ranks.size() < static_cast<std::size_t>(o.timeline_ranks); ++r)
-      if (!seen[trace.program_of_rank[r]]++) ropt.record_ranks.push_back(r), picked[r] = 1;
-    for (std::uint32_t r = 0; r < trace.world_size && ropt.record_ranks.size() < static_cast<std::size_t>(o.timeline_ranks); ++r)
-      if (!picked[r]) ropt.record_ranks.push_back(r);
+    // Of every job, --timeline-ranks ranks: one rank per program first (ranks that share a program are equivalent as
+    // far as the trace goes), then in order.
+    const auto want = static_cast<std::size_t>(o.timeline_ranks);
+    auto pick = [&](const traces::Trace& t) {
+      std::vector<std::uint32_t> out;
+      std::vector<std::uint8_t> seen(t.programs.size(), 0), picked(t.world_size, 0);
+      for (std::uint32_t r = 0; r < t.world_size && out.size() < want; ++r)
+        if (!seen[t.program_of_rank[r]]++) out.push_back(r), picked[r] = 1;
+      for (std::uint32_t r = 0; r < t.world_size && out.size() < want; ++r)
+        if (!picked[r]) out.push_back(r);
+      return out;
+    };
+    ropt.record_ranks = pick(trace);
+    for (std::uint32_t k = 1; k < traces_store.size(); ++k)
+      for (std::uint32_t r : pick(traces_store[k])) ropt.record_job_ranks.push_back({k, r});
   }
   if (o.record_measured) {
     ropt.record_ranks.clear();

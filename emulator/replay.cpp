@@ -68,6 +68,8 @@ void Replayer::setup() {
   recorded_.assign(ranks_.size(), 0);
   for (std::uint32_t r : opt_.record_ranks)
     if (r < jobs_[0].trace->world_size) recorded_[r] = 1;
+  for (auto [j, r] : opt_.record_job_ranks)
+    if (j < jobs_.size() && r < jobs_[j].trace->world_size) recorded_[job_base_[j] + r] = 1;
 }
 
 void Replayer::touch(Rank& r, double t) {

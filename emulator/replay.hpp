@@ -84,6 +84,8 @@ struct ReplayOptions {
   double sm_share_per_channel = 1.0 / 132;
   // Ranks (of job 0) whose ops are recorded one by one (ReplayReport::rank_ops), for timelines; empty: none.
   std::vector<std::uint32_t> record_ranks;
+  // Ranks of the other jobs to record too, as (job, rank) (a timeline of several jobs).
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> record_job_ranks;
   // Failures at a time: at `at_s` the fabric also loses what `spec` names (models::Fabric::fail: a switch or a
   // cable), after every event at that time. Routes are computed again on the changed fabric (UCMP re-weighted), every
   // flow not yet finished whose path set changes moves to the new one keeping the bytes it has sent (in-flight flows
@@ -101,6 +103,7 @@ struct ReplayOptions {
 // its end, the data moving from `data_s`; a receive from its post to its end, the data moving from `data_s`; a send
 // posted at start (its transfer is the receiver's).
 struct RankOp {
+  std::uint32_t job = 0;   // index into the replay's jobs
   std::uint32_t rank = 0;  // job rank
   std::uint32_t op = 0;    // index in the rank's program
   traces::OpKind kind = traces::OpKind::Compute;

@@ -122,6 +122,7 @@ void Replayer::op_started(std::uint32_t g, std::uint32_t op, double t) {
   const Rank& r = ranks_[g];
   const Op& o = r.prog->ops[op];
   RankOp x;
+  x.job = r.job;
   x.rank = r.rank;
   x.op = op;
   x.kind = o.kind;

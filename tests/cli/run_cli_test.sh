@@ -147,6 +147,22 @@ j = json.loads(subprocess.run(sys.argv[1:], capture_output=True, text=True, chec
 assert [x["name"] for x in j["jobs"]] == ["job", "ag"], j["jobs"]
 assert all(x["step_time_s"] > 0 for x in j["jobs"]) and j["jobs"][1]["placement"] == "random:3"
 ' "$COLLEMU" run "${small[@]}" --json --trace "$D"/all_reduce/8npus_1MB/*.et --job "ag=$(ls "$D"/all_gather/8npus_1MB/*.et | paste -sd,)@random:3"
+# Their timeline: a process of tracks per job (job 0 pid 0, job 1 pid 2; pid 1 is the tiers), each job's ops within its
+# own step, and the timeline's step the later job's end.
+shared "the timeline of two jobs has both" python3 -c '
+import json, subprocess, sys
+subprocess.run(sys.argv[2:], capture_output=True, check=True)
+doc = json.load(open(sys.argv[1]))
+jobs = doc["otherData"]["jobs"]
+assert [j["name"] for j in jobs] == ["job", "ag"], jobs
+assert doc["otherData"]["step_time_s"] == max(j["step_time_s"] for j in jobs)
+procs = {e["pid"]: e["args"]["name"] for e in doc["traceEvents"] if e["name"] == "process_name"}
+assert procs == {0: "job (recorded ranks)", 1: "link tiers: utilisation", 2: "ag (recorded ranks)"}, procs
+for pid, job in ((0, jobs[0]), (2, jobs[1])):
+    s = [e for e in doc["traceEvents"] if e["ph"] == "X" and e["pid"] == pid]
+    assert len({e["tid"] // 2 for e in s}) == 2, pid  # --timeline-ranks 2: 2 ranks (a compute and a comm track each)
+    assert max(e["ts"] + e["dur"] for e in s) <= job["step_time_s"] * 1e6 * (1 + 1e-9), pid
+' "$tmp/two.json" "$COLLEMU" run "${small[@]}" -q --trace "$D"/all_reduce/8npus_1MB/*.et --job "ag=$(ls "$D"/all_gather/8npus_1MB/*.et | paste -sd,)@random:3" --timeline "$tmp/two.json" --timeline-ranks 2
 
 refused() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" run "${small[@]}" "$@" 2>&1); local rc=$?; [[ $rc -eq 2 ]] && grep -q -- "$pattern" <<<"$msg" || { echo "  rc $rc: $msg"; false; }; }
 shared "one rank of a larger job" refused "the ranks of the job other than this one are missing" --trace "$D/all_reduce/8npus_1MB/all_reduce.0.et"
