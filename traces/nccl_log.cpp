@@ -49,6 +49,10 @@ std::optional<Prefix> prefix_before(std::string_view line, std::size_t p) {
   } else if (tok.starts_with("(nil)")) {
     tok.remove_prefix(5);
     start += 5;
+  } else if (tok.starts_with("COMPLETE") && start >= 5 && line.substr(start - 5, 5) == "Init ") {
+    // The same after an Init line, which ends "- Init COMPLETE" ("...Init COMPLETEnode1:100:111 [1] NCCL INFO comm ...").
+    tok.remove_prefix(8);
+    start += 8;
   }
   // host:pid:tid, the host itself may hold no ':' (IPv6 hosts are not seen in these logs).
   const std::size_t c2 = tok.rfind(':');

@@ -124,6 +124,23 @@ TEST(NcclLog, NewerInitLinesAndPartialLogsKeepCommunicatorRanks) {
   EXPECT_THROW(read_nccl_logs({g.path}), common::InputError);
 }
 
+TEST(NcclLog, TwoInitLinesOnOneLine) {
+  // Two processes' output glued after "- Init COMPLETE": the second line's host follows without a space. It is rank 1
+  // of the communicator, not a host named "COMPLETEh" and a rank without a log.
+  auto init = [](const std::string& pre, const std::string& comm, int rank) {
+    return pre + " NCCL INFO comm " + comm + " rank " + std::to_string(rank) +
+           " nranks 2 cudaDev 0 nvmlDev 0 busId 1000 commId 0xabc - Init COMPLETE";
+  };
+  TempFile f(init("h:1:1 [0]", "0x1", 0) + init("h:2:1 [1]", "0x2", 1) + "\n" +
+                 rec("h:1:1 [0]", "AllReduce", 0, 16, 7, 0, "0x1", 2) + rec("h:2:1 [1]", "AllReduce", 0, 16, 7, 0, "0x2", 2),
+             "t.log");
+  const auto t = read_nccl_logs({f.path});
+  EXPECT_EQ(t.world_size, 2u);
+  ASSERT_EQ(t.comms.size(), 1u);
+  EXPECT_EQ(t.rank_names[t.comms[0].ranks[1]], "h:2 [1]");
+  check_consistency(t);
+}
+
 TEST(NcclLog, RcclGlobalRanksOrderTheRanks) {
   std::string text = rec("h:2:1 [1]", "AllReduce", 0, 8, 7, 0, "0x1", 2, " task 0 globalrank 1") +
                      rec("h:1:1 [0]", "AllReduce", 0, 8, 7, 0, "0x2", 2, " task 0 globalrank 0");
