@@ -546,6 +546,7 @@ ReplayReport Replayer::run() {
   drain(0);
   double t = 0;
   std::size_t iteration = 0;
+  try {
   for (;;) {
     const double te = engine_.next_event_s();
     while (!timers_.empty() && timers_.top().version != ranks_[timers_.top().rank].compute_version) timers_.pop();
@@ -579,6 +580,18 @@ ReplayReport Replayer::run() {
     while (next_failure_ < failure_order_.size() && opt_.failures[failure_order_[next_failure_]].at_s <= t)
       fail(next_failure_++);
     if ((++iteration & 1023) == 0) report_progress(t, false);
+  }
+  } catch (const models::RouteError& e) {
+    // A collective begun after failures at a time routes on the failed fabric: a pair it cannot join is named with
+    // the failures that cut it (a flow in flight is named by fail() itself, "at T s, after failing X").
+    const std::string what = e.what();
+    if (next_failure_ == 0 || what.rfind("at ", 0) == 0) throw;
+    std::string failed;
+    for (std::size_t k = 0; k < next_failure_; ++k) {
+      const auto& f = opt_.failures[failure_order_[k]];
+      failed += (k ? ", " : "") + f.spec + " at " + std::to_string(f.at_s) + " s";
+    }
+    throw models::RouteError("at " + std::to_string(t) + " s, after failing " + failed + ": " + what);
   }
   for (const Rank& r : ranks_)
     if (!r.done) deadlock(t);

@@ -217,6 +217,8 @@ check "a failure needs a target" fail_at "^collemu: error: --fail-at 20ms: expec
 check "a failure of nothing" fail_at "^collemu: error: --fail-at 20ms:r0.bagx: no such node" --fail-at 20ms:r0.bagx
 # A failure timed after the step: the step is the healthy one, and the warning says the failure changed nothing.
 check "a failure after the step is said to change nothing" bash -c '"$@" 2>&1 >/dev/null | grep -q "^collemu: warning: --fail-at 10s:r0.bag0: the step ended at .*, before this failure: it changed nothing"' _ "$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5" --fail-at 10s:r0.bag0
+# Cut before the first collective (no flow in flight to re-route): the collective that cannot route names the failures.
+check "a failure that cuts a later collective names the failures" fail_at "^collemu: error: at .* s, after failing r0.b0.p0.leaf0 at 0.000001 s, .*r0.b0.p3.leaf0 at 0.000001 s: no live path" --fail-at 1us:r0.b0.p0.leaf0 --fail-at 1us:r0.b0.p1.leaf0 --fail-at 1us:r0.b0.p2.leaf0 --fail-at 1us:r0.b0.p3.leaf0
 check "a failure that cuts the job" fail_at "after failing r0.bag3" --fail-at 20ms:r0.bag0 --fail-at 20ms:r0.bag1 --fail-at 20ms:r0.bag2 --fail-at 20ms:r0.bag3
 # NCCL_PXN_DISABLE: an MoE step whose expert all-to-alls cross 2 hosts (EP 8 over DP ranks of TP 2) on a rail-attached
 # fabric with 4:1 leaves: without PXN the sends to the other host leave from the sender's NIC, across rails through
