@@ -77,6 +77,9 @@ bool looks_like_chakra(const std::string& head, const std::string& path) {
   if (path.size() >= 3 && path.ends_with(".et")) return true;
   // A varint length then a GlobalMetadata whose first field is the version string (field 1) or an attribute (2).
   if (head.size() < 3) return false;
+  // A JSON object ("{\n", Chakra's JSON or a PyTorch execution trace) reads like a varint of 123 and field 1: text is
+  // not protobuf.
+  if (head[0] == '{' && head.find('"') != std::string::npos && head.find('"') < 64) return false;
   const auto b0 = static_cast<unsigned char>(head[0]), b1 = static_cast<unsigned char>(head[1]);
   return b0 > 0 && b0 < 0x80 && (b1 == 0x0a || b1 == 0x12) && head.find("traceEvents") == std::string::npos &&
          head.find("NCCL INFO") == std::string::npos;
@@ -253,6 +256,14 @@ Trace read_chakra(const std::vector<std::string>& paths, ReadReport* report) {
                                                 " is not a collective NCCL runs (expected 0-2, 5-9)");
           o.kind = OpKind::Collective;
           o.coll = *k;
+          // The root of a Broadcast or Reduce: the "root" attribute collemu writes (communicator rank), else 0.
+          if (o.coll == common::CollKind::Broadcast || o.coll == common::CollKind::Reduce) {
+            const auto root = int_attr(n, "root").value_or(0);
+            if (root < 0 || root >= static_cast<std::int64_t>(t.comms[c].ranks.size()))
+              throw InputError(rn.path, where + ": root " + std::to_string(root) + " is not a rank of its group of " +
+                                            std::to_string(t.comms[c].ranks.size()));
+            o.root = static_cast<std::int32_t>(root);
+          }
           // ASTRA-sim's reading (Ring.cc): a reduce-scatter's comm_size is the whole buffer (each rank keeps 1/n),
           // an all-gather's the rank's part. The trace holds NCCL's count per rank: the reduce-scatter's is
           // comm_size / n (rounded to the nearest byte where it does not divide).
@@ -386,6 +397,8 @@ std::vector<std::string> write_chakra(const Trace& t, const std::string& dir, co
               throw InputError(path, "op " + std::to_string(i) + ": " + common::to_string(o.coll) +
                                          " has no Chakra collective type");
             add_int(n, "comm_type", type);
+            // Chakra's schema has no root: an attribute of ours (readers that do not know it skip it).
+            if (o.coll == common::CollKind::Broadcast || o.coll == common::CollKind::Reduce) add_int(n, "root", o.root);
             auto* dim = n.add_attr();
             dim->set_name("involved_dim");
             dim->mutable_bool_list()->add_values(true);

@@ -162,6 +162,10 @@ Trace read_trace(const std::vector<std::string>& files, std::string_view format,
           mine = e.format.name;
           break;
         }
+      if (mine.empty() && (head.find("\"workload_graph\"") != std::string::npos ||
+                           head.find("\"schema\"") != std::string::npos))
+        throw InputError(f, "a Chakra or PyTorch execution trace in JSON: collemu reads Chakra's protobuf files (.et, "
+                            "one per rank, as chakra_converter writes them), not their JSON form");
       if (mine.empty())
         throw InputError(f, "cannot tell the trace format from the contents; give the format (" +
                                 trace_format_names().substr(6) + ")");

@@ -59,6 +59,8 @@ def make_inputs(collemu, tmp):
         "pg_config": [{"pg_name": "0", "pg_desc": "default_pg", "pg_size": 5, "ranks": [0, 1]}]}}))
     write("bignum.json", '{"schemaVersion": 1,\n "traceEvents": [{"ph": "X", "dur": 1e400}]}\n')
     write("dup_points.csv", "nic.speed,nic.speed\n100Gbps,200Gbps\n")
+    # Chakra's JSON form (as shared/data/chakra/small_chakra.0.json): "{" then a newline once read as a protobuf.
+    write("chakra.json", '{\n  "workload_graph": [\n    {"Id": 1, "Name": "x", "NodeType": 4, "runtime": 3}\n  ]\n}\n')
     subprocess.run([collemu, "trace", "gen", "llm", "-o", os.path.join(tmp, "eight.h5"), "--gpus", "8", "--tp", "2",
                     "--pp", "1", "--dp", "4", "--layers", "1"], check=True, capture_output=True)
     subprocess.run([collemu, "trace", "convert", os.path.join(tmp, "eight.h5"), "--to", "chakra", "-o",
@@ -150,6 +152,8 @@ CASES = [
      "TMP/pgsize.json: distributedInfo.pg_config group '0': pg_size 5 but 2 ranks listed"),
     ("trace", "a JSON number past a double", ["trace", "info", "TMP/bignum.json"],
      "TMP/bignum.json:2: the number 1e400 (byte 57) is outside what a double holds"),
+    ("trace", "a Chakra trace in its JSON form", ["trace", "info", "TMP/chakra.json"],
+     "TMP/chakra.json: a Chakra or PyTorch execution trace in JSON: collemu reads Chakra's protobuf files"),
     ("trace", "the same file twice", ["trace", "info", "TMP/et/trace.1.et", "TMP/et/trace.1.et"], "given twice"),
     ("trace", "a count past 1e18 B", ["trace", "info", "TMP/huge.log"], "expected at most 1e18 B"),
     ("trace", "a tensor shape whose element count wraps 64 bits", ["trace", "info", "TMP/fr_wrap.json"],

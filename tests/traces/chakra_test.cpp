@@ -5,10 +5,12 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <tuple>
 
 #include "common/error.hpp"
 #include "traces/chakra.hpp"
 #include "traces/info.hpp"
+#include "traces/nccl_log.hpp"
 #include "tests/traces/trace_test_util.hpp"
 
 namespace collemu::traces {
@@ -103,6 +105,29 @@ TEST(Chakra, PyTorchConvertedTraceWithParentLinks) {
   for (const auto& f : write_chakra(t, dir))
     if (f.ends_with(".et")) files.push_back(f);  // not comm_groups.json
   EXPECT_EQ(measured_ar(read_chakra(files)), measured_ar(t));
+}
+
+// Chakra has no root field: collemu writes a "root" attribute, so that a Broadcast's and a Reduce's root come back
+// (they came back as -1). 4 ranks of an NCCL log, a Broadcast rooted at comm rank 2, a Reduce at 3.
+TEST(Chakra, RootsOfBroadcastAndReduceComeBack) {
+  std::string log;
+  for (int r = 0; r < 4; ++r) {
+    const std::string pre = "h:" + std::to_string(r + 1) + ":1 [0]", comm = "0x" + std::to_string(r + 1);
+    for (auto [coll, op, root] : {std::tuple{"Broadcast", 0, 2}, std::tuple{"Reduce", 1, 3}})
+      log += pre + " NCCL INFO " + coll + ": opCount " + std::to_string(op) + " sendbuff 0x1 recvbuff 0x2 count 64 " +
+             "datatype 7 op 0 root " + std::to_string(root) + " comm " + comm + " [nranks=4] stream 0x3\n";
+  }
+  TempFile f(log, "t.log");
+  const Trace t = read_nccl_logs({f.path});
+  std::vector<std::string> files;
+  for (const auto& path : write_chakra(t, testing_util::temp_path("et_roots")))
+    if (path.ends_with(".et")) files.push_back(path);
+  const Trace back = read_chakra(files);
+  check_consistency(back);
+  std::vector<std::int32_t> roots;
+  for (const Op& o : back.program(0).ops)
+    if (o.kind == OpKind::Collective) roots.push_back(o.root);
+  EXPECT_EQ(roots, (std::vector<std::int32_t>{2, 3}));
 }
 
 // Hand-written streams: protobuf bytes from the schema's field numbers.
