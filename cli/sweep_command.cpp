@@ -447,15 +447,20 @@ void sweep(const SweepOptions& so) {
       std::fprintf(stderr, "collemu: error: %s\n", collemu::common::message_for_user(e.what()).c_str());
       mpi.abort(2);
     }
-    const std::vector<std::string> all = mpi.gather(mine.dump());
+    // Each rank's rows and how many of them it ran (the others it found finished in OUT.parts/).
+    const std::vector<std::string> all = mpi.gather(nlohmann::json{{"rows", mine}, {"ran", ran}}.dump());
     if (mpi.rank() != 0) mpi.finish_quietly(0);
     std::size_t got = 0;
-    for (const std::string& text : all)
-      for (const auto& row : nlohmann::json::parse(text)) {
+    ran = 0;
+    for (const std::string& text : all) {
+      const nlohmann::json part = nlohmann::json::parse(text);
+      ran += part.at("ran").get<std::size_t>();
+      for (const auto& row : part.at("rows")) {
         const std::size_t job = row.at("point").get<std::size_t>() * seeds + row.at("seed").get<std::size_t>() - 1;
         rows[job] = row;
         ++got;
       }
+    }
     COLLEMU_ASSERT(got == total, "a job of the sweep was lost between the ranks");
     done = total;
   }
@@ -500,8 +505,8 @@ void sweep(const SweepOptions& so) {
                 first.binding_tier.c_str());
   }
   if (mpi.size() > 1)
-    std::printf("\n%zu points x %d seed(s) over %d MPI ranks; wrote %s and %s\n", points.size(), so.seeds, mpi.size(),
-                so.out.c_str(), csv.c_str());
+    std::printf("\n%zu points x %d seed(s) over %d MPI ranks: %zu run now, %zu resumed; wrote %s and %s\n",
+                points.size(), so.seeds, mpi.size(), ran, total - ran, so.out.c_str(), csv.c_str());
   else
     std::printf("\n%zu points x %d seed(s): %zu run now, %zu resumed; wrote %s and %s\n", points.size(), so.seeds,
                 ran, done - ran, so.out.c_str(), csv.c_str());

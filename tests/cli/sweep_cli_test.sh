@@ -58,6 +58,9 @@ import glob, json, sys
 ranks = {json.load(open(f))["mpi_rank"] for f in glob.glob(sys.argv[1] + "/p*.json")}
 assert ranks == {0, 1}, ranks
 ' "$tmp/mpi.h5.parts"
+  check "it says every point ran now" grep -q "over 2 MPI ranks: 12 run now, 0 resumed" "$tmp/mpi.txt"
+  mpirun "${root[@]}" --oversubscribe -np 2 "$COLLEMU" sweep "${base[@]}" "${grid[@]}" --out "$tmp/mpi.h5" > "$tmp/mpi2.txt" 2>&1
+  check "a rerun under MPI says every point resumed" grep -q "over 2 MPI ranks: 0 run now, 12 resumed" "$tmp/mpi2.txt"
 else
   echo "skip - mpirun -np 2 (no mpirun: scripts/setup.sh installs openmpi-bin)"
 fi
