@@ -351,9 +351,10 @@ Trace read_nccl_logs(const std::vector<std::string>& paths, ReadReport* report) 
     // n consecutive ranks; the warning says exactly that, and what a count that is not a multiple of n means.
     const std::size_t groups = (members.size() + size - 1) / size;
     if (members.size() != size) {
-      std::string w = t.source + ": " + std::to_string(members.size()) + " processes use a communicator of " +
-                      std::to_string(n) + " ranks (#" + std::to_string(ord) + " of that size in each) and no Init " +
-                      "lines tell them apart: ";
+      // A rank is a process's device ("host:pid [dev]"): a process driving two GPUs is two ranks.
+      std::string w = t.source + ": " + std::to_string(members.size()) + " ranks use a communicator of " +
+                      std::to_string(n) + (n == 1 ? " rank" : " ranks") + " (#" + std::to_string(ord) +
+                      " of that size in each) and no Init lines tell them apart: ";
       if (members.size() < size)
         w += "taken as one communicator of which only " + std::to_string(members.size()) + " ranks have logs";
       else

@@ -90,7 +90,7 @@ printf '%s\n' \
   'h:1:1 [0] NCCL INFO AllReduce: opCount 0 sendbuff 0x1 recvbuff 0x2 count 8 datatype 7 op 0 root 0 comm 0xa [nranks=2] stream 0x3' \
   'h:2:1 [1] NCCL INFO AllReduce: opCount 0 sendbuff 0x1 recvbuff 0x2 count 8 datatype 7 op 0 root 0 comm 0xb [nranks=2] stream 0x3' \
   'h:3:1 [2] NCCL INFO AllReduce: opCount 0 sendbuff 0x1 recvbuff 0x2 count 8 datatype 7 op 0 root 0 comm 0xc [nranks=2] stream 0x3' > "$tmp/three.log"
-check "no Init lines: the grouping warning is what was done" bash -c '"$COLLEMU" trace info --no-check "$1" 2>&1 | grep -q "3 processes use a communicator of 2 ranks (#0 of that size in each) and no Init lines tell them apart: taken as 2 groups of 2 consecutive ranks, the last with only 1 (the logs of its other members are missing)"' _ "$tmp/three.log"
+check "no Init lines: the grouping warning is what was done" bash -c '"$COLLEMU" trace info --no-check "$1" 2>&1 | grep -q "3 ranks use a communicator of 2 ranks (#0 of that size in each) and no Init lines tell them apart: taken as 2 groups of 2 consecutive ranks, the last with only 1 (the logs of its other members are missing)"' _ "$tmp/three.log"
 check "and the communicators are those groups" bash -c '"$COLLEMU" trace info --no-check --json "$1" 2>/dev/null | python3 -c "
 import json, sys
 c = json.load(sys.stdin)[\"communicators\"]
