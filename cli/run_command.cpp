@@ -179,6 +179,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--timeline-ranks", o->timeline_ranks,
                   "ranks with tracks in the timeline, of every job: the first rank of each program (equivalent ranks), "
                   "then the next ones, up to this many")->capture_default_str();
+  cmd->add_flag("--fill-missing", o->fill_missing,
+                "a partial job (one Kineto file of two): the missing ranks run the program of a rank of the same "
+                "communicators (data-parallel symmetry, stated on stderr), as validate does");
   cmd->add_flag("-q,--quiet", o->quiet, "no progress bar");
   cmd->callback([o] { run(*o); });
 }

@@ -164,6 +164,10 @@ for pid, job in ((0, jobs[0]), (2, jobs[1])):
     assert max(e["ts"] + e["dur"] for e in s) <= job["step_time_s"] * 1e6 * (1 + 1e-9), pid
 ' "$tmp/two.json" "$COLLEMU" run "${small[@]}" -q --trace "$D"/all_reduce/8npus_1MB/*.et --job "ag=$(ls "$D"/all_gather/8npus_1MB/*.et | paste -sd,)@random:3" --timeline "$tmp/two.json" --timeline-ranks 2
 
+# A partial job (HTA's rank 0 of 2, an A100 DDP job): refused, or with --fill-missing rank 1 runs rank 0's program.
+hta=(--trace "$SHARED_DATA/hta/nccl_parser_config/nccl_data.json.gz" --set gpu.type=a100 --set building.gpus=8 --set region.buildings=1 --set bag.enabled=false)
+shared "a partial job replays with --fill-missing, saying so" bash -c '"$@" --fill-missing 2>&1 | grep -q "^collemu: assumed (--fill-missing): rank(s) 1, in no file" && "$@" --fill-missing --json 2>/dev/null | python3 -c "import json, sys; assert json.load(sys.stdin)[\"step_time_s\"] > 0"' _ "$COLLEMU" run -q "${hta[@]}"
+shared "without it the partial job is refused" bash -c '! "$@" 2>&1 | grep -q "^collemu run" && "$@" 2>&1 | grep -q "the replay runs whole jobs only (--fill-missing"' _ "$COLLEMU" run -q "${hta[@]}"
 refused() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" run "${small[@]}" "$@" 2>&1); local rc=$?; [[ $rc -eq 2 ]] && grep -q -- "$pattern" <<<"$msg" || { echo "  rc $rc: $msg"; false; }; }
 shared "one rank of a larger job" refused "the ranks of the job other than this one are missing" --trace "$D/all_reduce/8npus_1MB/all_reduce.0.et"
 shared "ranks missing from a set of files" refused "1 of the job's 5 ranks is in no file: 3" --trace "$D"/all_reduce/8npus_1MB/all_reduce.{0,1,2,4}.et
