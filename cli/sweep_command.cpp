@@ -338,7 +338,7 @@ void sweep(const SweepOptions& so) {
   table.identity = identity;
   for (const Param& p : params) table.param_keys.push_back(p.key);
   table.value_names = value_names();
-  const bool tty = isatty(2) && mpi.rank() == 0;
+  const bool tty = !so.base.quiet && isatty(2) && mpi.rank() == 0;
   const std::size_t seeds = static_cast<std::size_t>(so.seeds), total = points.size() * seeds;
   std::size_t done = 0, ran = 0;
   const auto wall0 = std::chrono::steady_clock::now();
@@ -536,6 +536,7 @@ void add_sweep_command(CLI::App& app) {
   CLI::Option* task = cmd->add_option("--task", o->task,
                   "run only point K (with its seeds) and keep it in OUT.parts/, writing no OUT: one Slurm array task "
                   "($SLURM_ARRAY_TASK_ID); --merge writes OUT when all are done");
+  cmd->add_flag("-q,--quiet", o->base.quiet, "no progress line (as run -q)");
   cmd->add_flag("--count", o->count, "print the number of points and stop (the size of a Slurm array)");
   cmd->add_flag("--merge", o->merge, "run nothing: write OUT and the CSV from the finished points (all of them)");
   cmd->callback([o, task] {

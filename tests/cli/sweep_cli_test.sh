@@ -109,6 +109,11 @@ for point, line in enumerate(table):
 ' "$tmp/s.csv" "$tmp/s.txt"
 
 refused() { local pattern=$1; shift; local msg; msg=$("$COLLEMU" sweep "$@" 2>&1); local rc=$?; [[ $rc -eq 2 ]] && grep -q -- "$pattern" <<<"$msg" || { echo "  rc $rc: $msg"; false; }; }
+# On a terminal (script(1) gives it one) the progress line shows, unless -q.
+if command -v script > /dev/null; then
+  check "a terminal shows the progress line" bash -c 'script -qc "$* --out $0/tty1.h5" /dev/null | grep -q ETA' "$tmp" "$COLLEMU" sweep "${base[@]}" --param qps=1,2
+  check "-q hides it" bash -c '! script -qc "$* -q --out $0/tty2.h5" /dev/null | grep -q ETA' "$tmp" "$COLLEMU" sweep "${base[@]}" --param qps=1,2
+fi
 # --count only counts (a Slurm array's size): no --out needed. 2 x 3 grid points.
 check "--count needs no --out" bash -c 'test "$("$@" --param bag.oversubscription=1:1,7:1 --param qps=1,2,4 --count)" = 6' _ "$COLLEMU" sweep "${base[@]}"
 check "an unknown key" refused "^collemu: error: --param bag.bogus=1: unknown key 'bag.bogus'" "${base[@]}" --param bag.bogus=1 --out "$tmp/e.h5"
