@@ -256,14 +256,18 @@ Trace read_chakra(const std::vector<std::string>& paths, ReadReport* report) {
                                                 " is not a collective NCCL runs (expected 0-2, 5-9)");
           o.kind = OpKind::Collective;
           o.coll = *k;
-          // The root of a Broadcast or Reduce: the "root" attribute collemu writes (communicator rank), else 0.
-          if (o.coll == common::CollKind::Broadcast || o.coll == common::CollKind::Reduce) {
-            const auto root = int_attr(n, "root").value_or(0);
-            if (root < 0 || root >= static_cast<std::int64_t>(t.comms[c].ranks.size()))
-              throw InputError(rn.path, where + ": root " + std::to_string(root) + " is not a rank of its group of " +
-                                            std::to_string(t.comms[c].ranks.size()));
-            o.root = static_cast<std::int32_t>(root);
-          }
+          // The root of a Broadcast or Reduce: the "root" attribute collemu writes, a global rank as comm_src and
+          // comm_dst are; without it the root is unknown (-1: the replay roots it at the group's first rank).
+          if (o.coll == common::CollKind::Broadcast || o.coll == common::CollKind::Reduce)
+            if (const auto root = int_attr(n, "root")) {
+              const auto& members = t.comms[c].ranks;
+              const auto at = *root >= 0 && *root < kMaxRanks
+                                  ? std::find(members.begin(), members.end(), static_cast<std::uint32_t>(*root))
+                                  : members.end();
+              if (at == members.end())
+                throw InputError(rn.path, where + ": root " + std::to_string(*root) + " is not a rank of its group");
+              o.root = static_cast<std::int32_t>(at - members.begin());
+            }
           // ASTRA-sim's reading (Ring.cc): a reduce-scatter's comm_size is the whole buffer (each rank keeps 1/n),
           // an all-gather's the rank's part. The trace holds NCCL's count per rank: the reduce-scatter's is
           // comm_size / n (rounded to the nearest byte where it does not divide).
@@ -397,8 +401,10 @@ std::vector<std::string> write_chakra(const Trace& t, const std::string& dir, co
               throw InputError(path, "op " + std::to_string(i) + ": " + common::to_string(o.coll) +
                                          " has no Chakra collective type");
             add_int(n, "comm_type", type);
-            // Chakra's schema has no root: an attribute of ours (readers that do not know it skip it).
-            if (o.coll == common::CollKind::Broadcast || o.coll == common::CollKind::Reduce) add_int(n, "root", o.root);
+            // Chakra's schema has no root: an attribute of ours, the root's global rank (readers that do not know it skip
+            // it); none where the trace does not know the root (-1: Kineto and Flight Recorder give none).
+            if ((o.coll == common::CollKind::Broadcast || o.coll == common::CollKind::Reduce) && o.root >= 0)
+              add_int(n, "root", t.comms[c].ranks[static_cast<std::uint32_t>(o.root)]);
             auto* dim = n.add_attr();
             dim->set_name("involved_dim");
             dim->mutable_bool_list()->add_values(true);

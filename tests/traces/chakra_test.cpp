@@ -107,27 +107,44 @@ TEST(Chakra, PyTorchConvertedTraceWithParentLinks) {
   EXPECT_EQ(measured_ar(read_chakra(files)), measured_ar(t));
 }
 
-// Chakra has no root field: collemu writes a "root" attribute, so that a Broadcast's and a Reduce's root come back
-// (they came back as -1). 4 ranks of an NCCL log, a Broadcast rooted at comm rank 2, a Reduce at 3.
+// Chakra has no root field: collemu writes a "root" attribute, the root's global rank, so that a Broadcast's and a
+// Reduce's root come back (they came back as -1). 4 ranks of an NCCL log whose communicator numbers them otherwise
+// than their order (comm rank = 3 - global rank): a Broadcast rooted at comm rank 2 (global 1), a Reduce at comm rank
+// 3 (global 0). Read back, the roots are the same global ranks. A root the trace does not know (-1, as Kineto's) is
+// written without the attribute and comes back unknown.
 TEST(Chakra, RootsOfBroadcastAndReduceComeBack) {
   std::string log;
   for (int r = 0; r < 4; ++r) {
     const std::string pre = "h:" + std::to_string(r + 1) + ":1 [0]", comm = "0x" + std::to_string(r + 1);
+    log += pre + " NCCL INFO comm " + comm + " rank " + std::to_string(3 - r) +
+           " nranks 4 cudaDev 0 busId 1000 commId 0xabc - Init COMPLETE\n";
     for (auto [coll, op, root] : {std::tuple{"Broadcast", 0, 2}, std::tuple{"Reduce", 1, 3}})
       log += pre + " NCCL INFO " + coll + ": opCount " + std::to_string(op) + " sendbuff 0x1 recvbuff 0x2 count 64 " +
              "datatype 7 op 0 root " + std::to_string(root) + " comm " + comm + " [nranks=4] stream 0x3\n";
   }
   TempFile f(log, "t.log");
-  const Trace t = read_nccl_logs({f.path});
-  std::vector<std::string> files;
-  for (const auto& path : write_chakra(t, testing_util::temp_path("et_roots")))
-    if (path.ends_with(".et")) files.push_back(path);
-  const Trace back = read_chakra(files);
-  check_consistency(back);
-  std::vector<std::int32_t> roots;
-  for (const Op& o : back.program(0).ops)
-    if (o.kind == OpKind::Collective) roots.push_back(o.root);
-  EXPECT_EQ(roots, (std::vector<std::int32_t>{2, 3}));
+  Trace t = read_nccl_logs({f.path});
+  auto global_roots = [](const Trace& x) {
+    std::vector<std::int64_t> roots;
+    for (const Op& o : x.program(0).ops)
+      if (o.kind == OpKind::Collective)
+        roots.push_back(o.root < 0 ? std::int64_t{-1}
+                                   : std::int64_t{x.comms[x.comm_of_slot[0][o.comm_slot]].ranks[static_cast<std::uint32_t>(o.root)]});
+    return roots;
+  };
+  ASSERT_EQ(global_roots(t), (std::vector<std::int64_t>{1, 0}));
+  auto round_trip = [](const Trace& x, const std::string& name) {
+    std::vector<std::string> files;
+    for (const auto& path : write_chakra(x, testing_util::temp_path(name)))
+      if (path.ends_with(".et")) files.push_back(path);
+    Trace back = read_chakra(files);
+    check_consistency(back);
+    return back;
+  };
+  EXPECT_EQ(global_roots(round_trip(t, "et_roots")), (std::vector<std::int64_t>{1, 0}));
+  for (std::uint32_t p = 0; p < t.programs.size(); ++p)
+    for (Op& o : t.programs[p].ops) o.root = -1;
+  EXPECT_EQ(global_roots(round_trip(t, "et_no_roots")), (std::vector<std::int64_t>{-1, -1}));
 }
 
 // Hand-written streams: protobuf bytes from the schema's field numbers.
