@@ -134,13 +134,14 @@ void run(const CollOptions& o) {
 
   models::Fabric fabric = build_fabric_from_options(o.topo, o.sets, o.fails, o.set_files);
   if (ranks < 1)
-    throw common::InputError("--ranks", "expected the number of ranks (GPUs) taking part, at least 1 (or nccl-tests' "
+    throw common::InputError("--ranks", "expected the number of ranks (GPUs) taking part, at least 2 (or nccl-tests' "
                              "--np, -t and -g)");
   // One rank communicates with no one: NCCL only copies its buffer in GPU memory (out of place), which is not
   // modelled; a time of 0 would read as a result.
   if (ranks == 1)
-    throw common::InputError("--ranks 1", "a collective of one rank moves nothing between GPUs (NCCL copies the buffer "
-                                          "locally); expected at least 2 ranks");
+    throw common::InputError(o.ranks == 1 ? "--ranks 1" : "--np x -t x -g = 1",
+                             "a collective of one rank moves nothing between GPUs (NCCL copies the buffer locally); "
+                             "expected at least 2 ranks");
   const models::Network net(fabric, collectives::payload_efficiency(fabric));
   const auto gpus = from_option("--ranks", std::to_string(ranks),
                                 [&] { return models::place_ranks(fabric.layout, ranks, placement); });

@@ -126,11 +126,11 @@ void run(const RunOptions& o) {
                   jobs[k].trace->world_size, models::to_string(placements[k]).c_str(), jobs[k].trace->source.c_str());
   // One row per rank kind, each cell "share time" under its header.
   auto row = [&](const std::string& label, const emulator::RankTimes& t) {
-    std::string line = "  " + label;
-    line.resize(22, ' ');
+    std::string line = "  " + label + " ";  // a long rank number pushes the row right rather than being cut
+    if (line.size() < 22) line.resize(22, ' ');
     for (double s : {t.compute_s, t.exposed_comm_s, t.bubble_s, t.wait_s}) {
       char cell[48];
-      std::snprintf(cell, sizeof cell, "%5.1f%% %-11s", pct(s), seconds(s).c_str());
+      std::snprintf(cell, sizeof cell, "%5.1f%% %-12s", pct(s), seconds(s).c_str());  // 19 wide, as the headers
       line += cell;
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();

@@ -279,7 +279,13 @@ void run_scenario(const RunOptions& o, RunResult& r) {
       throw common::InputError(j.option, "expected [NAME=]FILE[,FILE...][@PLACEMENT]");
     for (const auto& f : j.files)
       if (::access(f.c_str(), R_OK) != 0) throw common::InputError(j.option, "cannot read " + f);
-    if (j.name.empty()) j.name = "job" + std::to_string(specs.size());
+    // Unnamed: job<k>, k its place, or the next free number if a job was given that name.
+    for (std::size_t k = specs.size(); j.name.empty(); ++k) {
+      bool taken = false;
+      for (const JobSpec& other : specs) taken = taken || other.name == "job" + std::to_string(k);
+      for (const auto& text : o.jobs) taken = taken || text.rfind("job" + std::to_string(k) + "=", 0) == 0;
+      if (!taken) j.name = "job" + std::to_string(k);
+    }
     // The results name the jobs: two of one name could not be told apart.
     for (const JobSpec& other : specs)
       if (other.name == j.name)

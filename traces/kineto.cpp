@@ -308,7 +308,9 @@ Trace read_kineto(const std::vector<std::string>& paths, ReadReport* report) {
                                         "has no group '" + op.pg_name + "' with the full list");
           }
         }
-        if (a.contains("Group size") && integer(a, "Group size", c) != static_cast<std::int64_t>(op.pg_ranks->size()))
+        // Checked against the ranks the event names (older kernels give a size but no ranks: their group is unknown).
+        if (a.contains("Process Group Ranks") && a.contains("Group size") &&
+            integer(a, "Group size", c) != static_cast<std::int64_t>(op.pg_ranks->size()))
           throw InputError(c.where(), "\"Group size\" " + std::to_string(integer(a, "Group size", c)) +
                                           " but process group '" + op.pg_name + "' has " +
                                           std::to_string(op.pg_ranks->size()) + " ranks");
