@@ -49,10 +49,10 @@ void run(const RunOptions& o) {
   // A failure timed after every job ended changed nothing: say so, not just print the healthy step.
   double last_end = 0;
   for (const auto& j : rep.jobs) last_end = std::max(last_end, j.step_time_s);
-  for (const auto& text : o.fail_at)
-    if (common::parse_duration_s(text.substr(0, text.find(':'))) >= last_end)
-      std::fprintf(stderr, "collemu: warning: --fail-at %s: the step ended at %s, before this failure: it changed "
-                           "nothing\n", text.c_str(), seconds(last_end).c_str());
+  for (const auto& f : r.failures)
+    if (f.at_s >= last_end)
+      std::fprintf(stderr, "collemu: warning: --fail-at: %s fails at %s, after the step ended at %s: it changed "
+                           "nothing\n", f.spec.c_str(), seconds(f.at_s).c_str(), seconds(last_end).c_str());
   if (!o.out.empty())
     analysis::write_results_h5(o.out, rep, sum, jobs,
                                {o.topo, models::to_string(placement), o.solver, o.finish_tolerance});

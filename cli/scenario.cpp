@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <stdexcept>
 
 #include "cli/options.hpp"
@@ -279,21 +280,21 @@ void run_scenario(const RunOptions& o, RunResult& r) {
       throw common::InputError(j.option, "expected [NAME=]FILE[,FILE...][@PLACEMENT]");
     for (const auto& f : j.files)
       if (::access(f.c_str(), R_OK) != 0) throw common::InputError(j.option, "cannot read " + f);
-    // Unnamed: job<k>, k its place, or the next free number if a job was given that name.
-    for (std::size_t k = specs.size(); j.name.empty(); ++k) {
-      bool taken = false;
-      for (const JobSpec& other : specs) taken = taken || other.name == "job" + std::to_string(k);
-      for (const auto& text : o.jobs) taken = taken || text.rfind("job" + std::to_string(k) + "=", 0) == 0;
-      if (!taken) j.name = "job" + std::to_string(k);
-    }
-    // The results name the jobs: two of one name could not be told apart.
-    for (const JobSpec& other : specs)
-      if (other.name == j.name)
-        throw common::InputError(j.option, "a job named " + j.name + " is already given (" +
-                                               (other.option == "--placement" ? "--trace" : other.option) +
-                                               "); name each job once");
     specs.push_back(std::move(j));
   }
+  // The results name the jobs: two of one name could not be told apart. Unnamed ones are job<k>, k their place, or
+  // the next number no job was given.
+  std::map<std::string, const JobSpec*> named;
+  for (const JobSpec& j : specs) {
+    if (j.name.empty()) continue;
+    if (auto [it, fresh] = named.emplace(j.name, &j); !fresh)
+      throw common::InputError(j.option, "a job named " + j.name + " is already given (" +
+                                             (it->second->option == "--placement" ? "--trace" : it->second->option) +
+                                             "); name each job once");
+  }
+  for (std::size_t k = 0; k < specs.size(); ++k)
+    for (std::size_t n = k; specs[k].name.empty(); ++n)
+      if (named.emplace("job" + std::to_string(n), &specs[k]).second) specs[k].name = "job" + std::to_string(n);
   std::vector<traces::Trace>& traces_store = r.traces;
   traces_store.reserve(specs.size());
   for (auto& j : specs) {
@@ -388,6 +389,7 @@ void run_scenario(const RunOptions& o, RunResult& r) {
     for (std::uint32_t rk = 0; rk < trace.measured.size(); ++rk)
       if (!trace.measured[rk].empty()) ropt.record_ranks.push_back(rk);
   }
+  r.failures = ropt.failures;
   r.rep = emulator::replay(net, jobs, ropt);
   if (bar) std::fprintf(stderr, "\r%100s\r", "");
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();

@@ -56,6 +56,7 @@ struct RunResult {
   std::unique_ptr<models::Network> net;
   std::vector<emulator::Job> jobs;
   std::vector<models::PlacementSpec> placements;
+  std::vector<emulator::ReplayOptions::TimedFailure> failures;  // --fail-at, parsed
   emulator::ReplayReport rep;
   analysis::StepSummary sum;
   double wall_s = 0;

@@ -48,7 +48,11 @@ struct Param {
   Kind kind = Kind::Fabric;
 };
 
-Param classify(const std::string& key, const RunOptions& base, const std::string& where) {
+// What `key` is, as the next of `params`; refused when it is already among them, or also fixed by a --set.
+Param classify(const std::string& key, const std::vector<Param>& params, const RunOptions& base,
+               const std::string& where) {
+  for (const Param& q : params)
+    if (q.key == key) throw common::InputError(where, "the key " + key + " is given twice");
   Param p{key};
   if (key == "placement") p.kind = Kind::Placement;
   else if (key == "compute_scale") p.kind = Kind::ComputeScale;
@@ -215,9 +219,7 @@ void sweep(const SweepOptions& so) {
       if (params.empty()) {
         for (const auto& k : cells) {
           if (k.empty()) throw common::InputError(where, "an empty parameter name in the header");
-          for (const Param& q : params)
-            if (q.key == k) throw common::InputError(where, "the key " + k + " is given twice in the header");
-          params.push_back(classify(k, so.base, where));
+          params.push_back(classify(k, params, so.base, where));
         }
         continue;
       }
@@ -235,9 +237,7 @@ void sweep(const SweepOptions& so) {
       if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
         throw common::InputError("--param " + text, "expected KEY=V1,V2,... e.g. bag.oversubscription=1:1,7:1");
       const std::string key = text.substr(0, eq);
-      for (const Param& q : params)
-        if (q.key == key) throw common::InputError("--param " + text, "the key " + key + " is given twice");
-      params.push_back(classify(key, so.base, "--param " + text));
+      params.push_back(classify(key, params, so.base, "--param " + text));
       values.push_back(split(text.substr(eq + 1), ','));
       for (auto& v : values.back()) {
         v = trim(v);

@@ -547,40 +547,40 @@ ReplayReport Replayer::run() {
   double t = 0;
   std::size_t iteration = 0;
   try {
-  for (;;) {
-    const double te = engine_.next_event_s();
-    while (!timers_.empty() && timers_.top().version != ranks_[timers_.top().rank].compute_version) timers_.pop();
-    const double tc = timers_.empty() ? kInf : timers_.top().t;
-    // A failure still to come counts as an event only while something else is pending (the step is not over; ready
-    // ops were drained above, so flows and compute timers are all that can be pending).
-    const bool active = std::min(te, tc) < kInf;
-    const double tf = next_failure_ < failure_order_.size() && active
-                          ? opt_.failures[failure_order_[next_failure_]].at_s : kInf;
-    const double next = std::min({te, tc, tf});
-    if (next == kInf) break;
-    t = std::max(t, next);
-    ++report_.replay_events;
-    for (const auto& fin : engine_.advance_to(t)) on_flow_finished(fin.flow, t);
-    drain(t);
-    while (!timers_.empty() && timers_.top().t <= t) {
-      const Timer tm = timers_.top();
-      timers_.pop();
-      Rank& r = ranks_[tm.rank];
-      if (tm.version != r.compute_version) continue;  // re-projected since (SM contention)
-      touch(r, t);
-      r.computing = false;
-      if (!r.compute_queue.empty()) {
-        const std::uint32_t op = r.compute_queue.front();
-        r.compute_queue.pop_front();
-        begin_compute(tm.rank, op, t);
-      }
-      complete(tm.rank, tm.op, t);
+    for (;;) {
+      const double te = engine_.next_event_s();
+      while (!timers_.empty() && timers_.top().version != ranks_[timers_.top().rank].compute_version) timers_.pop();
+      const double tc = timers_.empty() ? kInf : timers_.top().t;
+      // A failure still to come counts as an event only while something else is pending (the step is not over; ready
+      // ops were drained above, so flows and compute timers are all that can be pending).
+      const bool active = std::min(te, tc) < kInf;
+      const double tf = next_failure_ < failure_order_.size() && active
+                            ? opt_.failures[failure_order_[next_failure_]].at_s : kInf;
+      const double next = std::min({te, tc, tf});
+      if (next == kInf) break;
+      t = std::max(t, next);
+      ++report_.replay_events;
+      for (const auto& fin : engine_.advance_to(t)) on_flow_finished(fin.flow, t);
       drain(t);
+      while (!timers_.empty() && timers_.top().t <= t) {
+        const Timer tm = timers_.top();
+        timers_.pop();
+        Rank& r = ranks_[tm.rank];
+        if (tm.version != r.compute_version) continue;  // re-projected since (SM contention)
+        touch(r, t);
+        r.computing = false;
+        if (!r.compute_queue.empty()) {
+          const std::uint32_t op = r.compute_queue.front();
+          r.compute_queue.pop_front();
+          begin_compute(tm.rank, op, t);
+        }
+        complete(tm.rank, tm.op, t);
+        drain(t);
+      }
+      while (next_failure_ < failure_order_.size() && opt_.failures[failure_order_[next_failure_]].at_s <= t)
+        fail(next_failure_++);
+      if ((++iteration & 1023) == 0) report_progress(t, false);
     }
-    while (next_failure_ < failure_order_.size() && opt_.failures[failure_order_[next_failure_]].at_s <= t)
-      fail(next_failure_++);
-    if ((++iteration & 1023) == 0) report_progress(t, false);
-  }
   } catch (const models::RouteError& e) {
     // A collective begun after failures at a time routes on the failed fabric: a pair it cannot join is named with
     // the failures that cut it (a flow in flight is named by fail() itself, "at T s, after failing X").

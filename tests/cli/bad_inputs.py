@@ -195,7 +195,7 @@ CASES = [
      "--task -1: the sweep has points 0 to 1"),
     ("sweep", "a points file with a column twice", ["sweep", "--trace", "TMP/eight.h5", "--topo", "fat-tree",
                                                     "--points", "TMP/dup_points.csv", "--out", "TMP/s.h5"],
-     "dup_points.csv:1: the key nic.speed is given twice in the header"),
+     "dup_points.csv:1: the key nic.speed is given twice"),
     ("sweep", "a swept key also set", ["sweep", "--trace", "TMP/eight.h5", "--topo", "fat-tree", "--param",
                                        "nic.speed=100Gbps,200Gbps", "--set", "nic.speed=400Gbps", "--out", "TMP/s.h5"],
      "key nic.speed is also given as --set nic.speed=400Gbps"),

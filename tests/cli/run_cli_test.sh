@@ -147,6 +147,12 @@ j = json.loads(subprocess.run(sys.argv[1:], capture_output=True, text=True, chec
 assert [x["name"] for x in j["jobs"]] == ["job", "ag"], j["jobs"]
 assert all(x["step_time_s"] > 0 for x in j["jobs"]) and j["jobs"][1]["placement"] == "random:3"
 ' "$COLLEMU" run "${small[@]}" --json --trace "$D"/all_reduce/8npus_1MB/*.et --job "ag=$(ls "$D"/all_gather/8npus_1MB/*.et | paste -sd,)@random:3"
+# An unnamed job is job<k>, k its place, unless a later job took that name: then the next free number.
+shared "an unnamed job does not take a name given to another" python3 -c '
+import json, subprocess, sys
+j = json.loads(subprocess.run(sys.argv[1:], capture_output=True, text=True, check=True).stdout)
+assert [x["name"] for x in j["jobs"]] == ["job", "job2", "job1"], j["jobs"]
+' "$COLLEMU" run "${small[@]}" --json --trace "$D"/all_reduce/8npus_1MB/*.et --job "$(ls "$D"/all_gather/8npus_1MB/*.et | paste -sd,)@random:3" --job "job1=$(ls "$D"/all_gather/8npus_1MB/*.et | paste -sd,)@random:5"
 # Their timeline: a process of tracks per job (job 0 pid 0, job 1 pid 2; pid 1 is the tiers), each job's ops within its
 # own step, and the timeline's step the later job's end.
 shared "the timeline of two jobs has both" python3 -c '
@@ -220,7 +226,7 @@ check "a failure time needs a unit" fail_at "^collemu: error: --fail-at 20:r0.ba
 check "a failure needs a target" fail_at "^collemu: error: --fail-at 20ms: expected TIME:TARGET" --fail-at 20ms
 check "a failure of nothing" fail_at "^collemu: error: --fail-at 20ms:r0.bagx: no such node" --fail-at 20ms:r0.bagx
 # A failure timed after the step: the step is the healthy one, and the warning says the failure changed nothing.
-check "a failure after the step is said to change nothing" bash -c '"$@" 2>&1 >/dev/null | grep -q "^collemu: warning: --fail-at 10s:r0.bag0: the step ended at .*, before this failure: it changed nothing"' _ "$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5" --fail-at 10s:r0.bag0
+check "a failure after the step is said to change nothing" bash -c '"$@" 2>&1 >/dev/null | grep -q "^collemu: warning: --fail-at: r0.bag0 fails at 10.000 s, after the step ended at .*: it changed nothing"' _ "$COLLEMU" run "${bag[@]}" --trace "$tmp/t128.h5" --fail-at 10s:r0.bag0
 # Cut before the first collective (no flow in flight to re-route): the collective that cannot route names the failures.
 check "a failure that cuts a later collective names the failures" fail_at "^collemu: error: at .* s, after failing r0.b0.p0.leaf0 at 0.000001 s, .*r0.b0.p3.leaf0 at 0.000001 s: no live path" --fail-at 1us:r0.b0.p0.leaf0 --fail-at 1us:r0.b0.p1.leaf0 --fail-at 1us:r0.b0.p2.leaf0 --fail-at 1us:r0.b0.p3.leaf0
 check "a failure that cuts the job" fail_at "after failing r0.bag3" --fail-at 20ms:r0.bag0 --fail-at 20ms:r0.bag1 --fail-at 20ms:r0.bag2 --fail-at 20ms:r0.bag3
